@@ -1,0 +1,153 @@
+//! Account operations on a connection, so callers compose them into one
+//! transaction with the audit log and the outbox.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use uuid::Uuid;
+
+use super::model::{NewUserRow, Role, User, UserRow};
+use crate::db::lower;
+use crate::db::schema::users;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("an account with this email address already exists")]
+    EmailTaken,
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Db(#[from] DieselError),
+}
+
+/// What it takes to create an account.
+#[derive(Debug, Clone)]
+pub struct NewAccount<'a> {
+    pub email: &'a str,
+    pub display_name: &'a str,
+    pub role: Role,
+    pub time_zone: chrono_tz::Tz,
+    /// An argon2id PHC string (see `password::hash`).
+    pub password_hash: &'a str,
+    pub verified: bool,
+}
+
+/// A plausible email address: one `@`, something on each side, no spaces
+/// or control characters, at most 254 characters. Deliverability is proven
+/// by the verification email, not here.
+pub fn normalize_email(raw: &str) -> Result<String, AccountError> {
+    let email = raw.trim();
+    let invalid = || AccountError::Invalid("Enter an email address like name@example.org.".into());
+    if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid());
+    }
+    let (local, domain) = email.rsplit_once('@').ok_or_else(invalid)?;
+    if local.is_empty()
+        || domain.is_empty()
+        || local.contains('@')
+        || !domain.contains('.') && domain != "localhost"
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+    {
+        return Err(invalid());
+    }
+    Ok(email.to_owned())
+}
+
+pub fn normalize_display_name(raw: &str) -> Result<String, AccountError> {
+    let name = raw.trim();
+    let len = name.chars().count();
+    if len == 0 || len > 100 || name.chars().any(char::is_control) {
+        return Err(AccountError::Invalid(
+            "Enter a name of 1 to 100 characters.".into(),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// Inserts a user. The unique index on `lower(email)` decides duplicates,
+/// so two concurrent sign-ups with one address cannot both succeed.
+pub fn create(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    new: &NewAccount<'_>,
+) -> Result<User, AccountError> {
+    let email = normalize_email(new.email)?;
+    let display_name = normalize_display_name(new.display_name)?;
+    let row = NewUserRow {
+        id: Uuid::now_v7(),
+        email: &email,
+        display_name: &display_name,
+        role: new.role.as_str(),
+        time_zone: new.time_zone.name(),
+        password_hash: Some(new.password_hash),
+        email_verified_at: new.verified.then_some(now),
+        created_at: now,
+        updated_at: now,
+    };
+    diesel::insert_into(users::table)
+        .values(&row)
+        .returning(UserRow::as_returning())
+        .get_result(conn)
+        .map(User::from)
+        .map_err(|e| match e {
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, ref info)
+                if info.constraint_name() == Some("users_email_lower_key") =>
+            {
+                AccountError::EmailTaken
+            }
+            other => AccountError::Db(other),
+        })
+}
+
+pub fn find_by_email(conn: &mut PgConnection, email: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(lower(users::email).eq(lower(email.trim())))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+        .map(|row| row.map(User::from))
+}
+
+pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<User>> {
+    users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+        .map(|row| row.map(User::from))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_shapes() {
+        assert_eq!(
+            normalize_email("  Ada@Example.org ").unwrap(),
+            "Ada@Example.org"
+        );
+        for bad in [
+            "",
+            "ada",
+            "@example.org",
+            "ada@",
+            "a b@example.org",
+            "ada@example",
+            "a@b@c.org",
+            "ada@.org",
+        ] {
+            assert!(normalize_email(bad).is_err(), "{bad}");
+        }
+        assert!(normalize_email("dev@localhost").is_ok());
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(normalize_display_name("  Ada  ").unwrap(), "Ada");
+        assert!(normalize_display_name("   ").is_err());
+        assert!(normalize_display_name(&"x".repeat(101)).is_err());
+        assert!(normalize_display_name("a\nb").is_err());
+    }
+}

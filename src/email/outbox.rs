@@ -1,0 +1,449 @@
+//! The outbox table: enqueueing inside the caller's transaction, and the
+//! worker's claim / sent / failed transitions.
+//!
+//! States: `pending` → `sending` (claimed under a lease) → `sent`; or back
+//! to `pending` with a later attempt after a failure; `dead` after 24 h of
+//! failures or a permanent refusal; `kept` when no SMTP server is set up.
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Timestamptz, Uuid as SqlUuid};
+use lettre::message::Mailbox;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::db::schema::email_outbox;
+
+/// How long a claim protects a row; a worker that dies mid-send loses its
+/// rows to another worker after this.
+pub const LEASE: Duration = Duration::minutes(5);
+/// Failures are retried for this long after the message was due.
+pub const GIVE_UP_AFTER: Duration = Duration::hours(24);
+const FIRST_RETRY_SECS: i64 = 30;
+const MAX_RETRY_SECS: i64 = 3600;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxState {
+    Pending,
+    Sending,
+    Sent,
+    Kept,
+    Dead,
+}
+
+impl OutboxState {
+    pub const ALL: [OutboxState; 5] = [
+        OutboxState::Pending,
+        OutboxState::Sending,
+        OutboxState::Sent,
+        OutboxState::Kept,
+        OutboxState::Dead,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxState::Pending => "pending",
+            OutboxState::Sending => "sending",
+            OutboxState::Sent => "sent",
+            OutboxState::Kept => "kept",
+            OutboxState::Dead => "dead",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub filename: String,
+    pub content_type: String,
+    pub content: String,
+}
+
+/// A message to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewEmail {
+    pub kind: String,
+    pub to: Mailbox,
+    pub recipient_user_id: Option<Uuid>,
+    pub subject: String,
+    pub text: String,
+    pub html: Option<String>,
+    pub attachments: Vec<Attachment>,
+    /// The body holds a secret link (verification, reset, manage): it is
+    /// cleared from the outbox once sent.
+    pub carries_secret: bool,
+    /// Not sent before this instant (e.g. reminders).
+    pub not_before: Option<DateTime<Utc>>,
+    /// At most one message per key, e.g. one reminder per booking and kind.
+    pub dedupe_key: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error("the {field} of an email contains a line break or NUL character")]
+    HeaderInjection { field: &'static str },
+    #[error("the email kind {0:?} is not a lower-case word")]
+    BadKind(String),
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+/// One row, as the worker and the admin views read it.
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
+#[diesel(table_name = email_outbox)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct OutboxRow {
+    pub id: Uuid,
+    pub kind: String,
+    pub recipient: String,
+    pub recipient_user_id: Option<Uuid>,
+    pub subject: String,
+    pub body_text: Option<String>,
+    pub body_html: Option<String>,
+    pub attachments: serde_json::Value,
+    pub message_id: String,
+    pub carries_secret: bool,
+    pub state: String,
+    pub attempts: i32,
+    pub not_before: DateTime<Utc>,
+    pub next_attempt_at: DateTime<Utc>,
+    pub lease_token: Option<Uuid>,
+    pub lease_until: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub dedupe_key: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+impl OutboxRow {
+    pub fn attachments(&self) -> Vec<Attachment> {
+        serde_json::from_value(self.attachments.clone()).unwrap_or_default()
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = email_outbox)]
+struct NewRow<'a> {
+    id: Uuid,
+    kind: &'a str,
+    recipient: String,
+    recipient_user_id: Option<Uuid>,
+    subject: &'a str,
+    body_text: Option<&'a str>,
+    body_html: Option<&'a str>,
+    attachments: serde_json::Value,
+    message_id: String,
+    carries_secret: bool,
+    state: &'static str,
+    not_before: DateTime<Utc>,
+    next_attempt_at: DateTime<Utc>,
+    dedupe_key: Option<&'a str>,
+    created_at: DateTime<Utc>,
+}
+
+fn has_header_breaking(value: &str) -> bool {
+    value.contains(['\r', '\n', '\0'])
+}
+
+/// Refuses values that would break out of a header line, before anything
+/// is written.
+fn check_headers(email: &NewEmail) -> Result<(), OutboxError> {
+    let recipient = email.to.to_string();
+    let checks: [(&'static str, bool); 2] = [
+        ("recipient", has_header_breaking(&recipient)),
+        ("subject", has_header_breaking(&email.subject)),
+    ];
+    for (field, bad) in checks {
+        if bad {
+            return Err(OutboxError::HeaderInjection { field });
+        }
+    }
+    for a in &email.attachments {
+        if has_header_breaking(&a.filename) {
+            return Err(OutboxError::HeaderInjection {
+                field: "attachment filename",
+            });
+        }
+        if has_header_breaking(&a.content_type) {
+            return Err(OutboxError::HeaderInjection {
+                field: "attachment content type",
+            });
+        }
+    }
+    if email.kind.is_empty()
+        || !email
+            .kind
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c == '_')
+    {
+        return Err(OutboxError::BadKind(email.kind.clone()));
+    }
+    Ok(())
+}
+
+/// Writes a message to the outbox inside the caller's transaction; it is
+/// sent only if that transaction commits. `now` comes from the app clock;
+/// the Message-ID (kept by every resend) uses the sender's domain.
+pub fn enqueue(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    from: &Mailbox,
+    email: &NewEmail,
+) -> Result<Uuid, OutboxError> {
+    check_headers(email)?;
+    let id = Uuid::now_v7();
+    let due = email.not_before.unwrap_or(now);
+    let row = NewRow {
+        id,
+        kind: &email.kind,
+        recipient: email.to.to_string(),
+        recipient_user_id: email.recipient_user_id,
+        subject: &email.subject,
+        body_text: Some(&email.text),
+        body_html: email.html.as_deref(),
+        attachments: serde_json::to_value(&email.attachments)
+            .unwrap_or_else(|_| serde_json::json!([])),
+        message_id: format!("<{}@{}>", id.simple(), from.email.domain()),
+        carries_secret: email.carries_secret,
+        state: OutboxState::Pending.as_str(),
+        not_before: due,
+        next_attempt_at: due,
+        dedupe_key: email.dedupe_key.as_deref(),
+        created_at: now,
+    };
+    diesel::insert_into(email_outbox::table)
+        .values(&row)
+        .execute(conn)?;
+    Ok(id)
+}
+
+/// Claims up to `limit` rows that are due, or whose lease ran out, for one
+/// worker. `FOR UPDATE SKIP LOCKED` plus the state change in the same
+/// statement means two workers never hold the same row.
+pub fn claim_due(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<(Uuid, Vec<OutboxRow>)> {
+    let token = Uuid::new_v4();
+    let rows = diesel::sql_query(
+        "UPDATE email_outbox o
+            SET state = 'sending', lease_token = $1, lease_until = $2, attempts = o.attempts + 1
+          WHERE o.id IN (
+                SELECT id FROM email_outbox
+                 WHERE (state = 'pending' AND next_attempt_at <= $3)
+                    OR (state = 'sending' AND lease_until <= $3)
+                 ORDER BY next_attempt_at, id
+                 LIMIT $4
+                 FOR UPDATE SKIP LOCKED)
+      RETURNING o.*",
+    )
+    .bind::<SqlUuid, _>(token)
+    .bind::<Timestamptz, _>(now + LEASE)
+    .bind::<Timestamptz, _>(now)
+    .bind::<BigInt, _>(limit)
+    .load::<OutboxRow>(conn)?;
+    Ok((token, rows))
+}
+
+/// Marks a claimed row delivered (or kept, without SMTP). Clears the body
+/// of a message that carried a secret once it has left. Returns false when
+/// the lease was lost meanwhile.
+pub fn mark_done(
+    conn: &mut PgConnection,
+    id: Uuid,
+    token: Uuid,
+    now: DateTime<Utc>,
+    state: OutboxState,
+) -> QueryResult<bool> {
+    let target = email_outbox::table
+        .filter(email_outbox::id.eq(id))
+        .filter(email_outbox::lease_token.eq(token))
+        .filter(email_outbox::state.eq(OutboxState::Sending.as_str()));
+    let updated = if state == OutboxState::Sent {
+        diesel::update(target)
+            .set((
+                email_outbox::state.eq(state.as_str()),
+                email_outbox::sent_at.eq(Some(now)),
+                email_outbox::lease_token.eq(None::<Uuid>),
+                email_outbox::lease_until.eq(None::<DateTime<Utc>>),
+                email_outbox::last_error.eq(None::<String>),
+            ))
+            .execute(conn)?
+    } else {
+        diesel::update(target)
+            .set((
+                email_outbox::state.eq(state.as_str()),
+                email_outbox::lease_token.eq(None::<Uuid>),
+                email_outbox::lease_until.eq(None::<DateTime<Utc>>),
+            ))
+            .execute(conn)?
+    };
+    if updated == 1 && state == OutboxState::Sent {
+        diesel::update(
+            email_outbox::table
+                .filter(email_outbox::id.eq(id))
+                .filter(email_outbox::carries_secret.eq(true)),
+        )
+        .set((
+            email_outbox::body_text.eq(None::<String>),
+            email_outbox::body_html.eq(None::<String>),
+            email_outbox::attachments.eq(serde_json::json!([])),
+        ))
+        .execute(conn)?;
+    }
+    Ok(updated == 1)
+}
+
+/// The delay before attempt `attempts + 1`: exponential from 30 s, capped
+/// at 1 h, with "equal jitter" (half fixed, half random) so a burst of
+/// failures does not retry in lockstep.
+pub fn retry_delay(attempts: i32, jitter: f64) -> Duration {
+    let exp = attempts.clamp(1, 30) - 1;
+    let base = FIRST_RETRY_SECS
+        .saturating_mul(1_i64 << exp.min(20))
+        .min(MAX_RETRY_SECS);
+    let half = base as f64 / 2.0;
+    let secs = half + half * jitter.clamp(0.0, 1.0);
+    Duration::milliseconds((secs * 1000.0) as i64)
+}
+
+/// Records a failed attempt: back to `pending` with a later attempt, or
+/// `dead` when the error is permanent or the message is more than 24 h
+/// overdue. Returns the new state (None when the lease was lost).
+pub fn mark_failed(
+    conn: &mut PgConnection,
+    row: &OutboxRow,
+    token: Uuid,
+    now: DateTime<Utc>,
+    error: &str,
+    permanent: bool,
+) -> QueryResult<Option<OutboxState>> {
+    let delay = retry_delay(row.attempts, rand::thread_rng().r#gen::<f64>());
+    let next = now + delay;
+    let dead = permanent || next - row.not_before > GIVE_UP_AFTER;
+    let state = if dead {
+        OutboxState::Dead
+    } else {
+        OutboxState::Pending
+    };
+    // Error text from an SMTP server is bounded before it is stored.
+    let error: String = error.chars().take(1000).collect();
+    let updated = diesel::update(
+        email_outbox::table
+            .filter(email_outbox::id.eq(row.id))
+            .filter(email_outbox::lease_token.eq(token))
+            .filter(email_outbox::state.eq(OutboxState::Sending.as_str())),
+    )
+    .set((
+        email_outbox::state.eq(state.as_str()),
+        email_outbox::next_attempt_at.eq(next),
+        email_outbox::lease_token.eq(None::<Uuid>),
+        email_outbox::lease_until.eq(None::<DateTime<Utc>>),
+        email_outbox::last_error.eq(Some(error)),
+    ))
+    .execute(conn)?;
+    Ok((updated == 1).then_some(state))
+}
+
+/// Newest first, optionally of one state.
+pub fn list(
+    conn: &mut PgConnection,
+    state: Option<OutboxState>,
+    limit: i64,
+) -> QueryResult<Vec<OutboxRow>> {
+    let mut query = email_outbox::table
+        .select(OutboxRow::as_select())
+        .order((email_outbox::created_at.desc(), email_outbox::id.desc()))
+        .limit(limit)
+        .into_boxed();
+    if let Some(state) = state {
+        query = query.filter(email_outbox::state.eq(state.as_str()));
+    }
+    query.load(conn)
+}
+
+pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<OutboxRow>> {
+    email_outbox::table
+        .find(id)
+        .select(OutboxRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Rows per state, every state present (zero when empty).
+pub fn counts_by_state(conn: &mut PgConnection) -> QueryResult<Vec<(OutboxState, i64)>> {
+    let rows: Vec<(String, i64)> = email_outbox::table
+        .group_by(email_outbox::state)
+        .select((email_outbox::state, diesel::dsl::count_star()))
+        .load(conn)?;
+    Ok(OutboxState::ALL
+        .into_iter()
+        .map(|st| {
+            let n = rows
+                .iter()
+                .find(|(s, _)| s == st.as_str())
+                .map_or(0, |(_, n)| *n);
+            (st, n)
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn email(to: &str, subject: &str) -> NewEmail {
+        NewEmail {
+            kind: "welcome".into(),
+            to: to.parse().unwrap(),
+            recipient_user_id: None,
+            subject: subject.into(),
+            text: "hi".into(),
+            html: None,
+            attachments: vec![],
+            carries_secret: false,
+            not_before: None,
+            dedupe_key: None,
+        }
+    }
+
+    #[test]
+    fn header_breaking_values_are_refused() {
+        assert!(check_headers(&email("a@example.org", "Hello")).is_ok());
+        for subject in ["Hi\r\nBcc: x@evil.test", "Hi\nthere", "nul\0"] {
+            assert!(matches!(
+                check_headers(&email("a@example.org", subject)),
+                Err(OutboxError::HeaderInjection { field: "subject" })
+            ));
+        }
+        let mut e = email("a@example.org", "ok");
+        e.attachments.push(Attachment {
+            filename: "x\r\n.ics".into(),
+            content_type: "text/calendar".into(),
+            content: String::new(),
+        });
+        assert!(matches!(
+            check_headers(&e),
+            Err(OutboxError::HeaderInjection { .. })
+        ));
+        let mut e = email("a@example.org", "ok");
+        e.kind = "Bad Kind".into();
+        assert!(matches!(check_headers(&e), Err(OutboxError::BadKind(_))));
+    }
+
+    #[test]
+    fn retry_delay_grows_and_is_capped_at_an_hour() {
+        assert_eq!(retry_delay(1, 1.0), Duration::seconds(30));
+        assert_eq!(retry_delay(1, 0.0), Duration::seconds(15));
+        assert_eq!(retry_delay(2, 1.0), Duration::seconds(60));
+        assert_eq!(retry_delay(3, 1.0), Duration::seconds(120));
+        assert_eq!(retry_delay(8, 1.0), Duration::seconds(3600));
+        assert_eq!(retry_delay(50, 1.0), Duration::seconds(3600));
+        assert!(retry_delay(50, 0.0) >= Duration::seconds(1800));
+    }
+}

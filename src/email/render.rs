@@ -1,0 +1,124 @@
+//! Renders email kinds from `templates/email/<kind>/{subject.txt,
+//! body.txt,body.html}` into a subject and both bodies.
+
+use askama::Template;
+use lettre::message::Mailbox;
+use uuid::Uuid;
+
+use super::outbox::NewEmail;
+
+/// A rendered message, before it is addressed.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// One kind of email: its name in the outbox, whether its body carries a
+/// secret link (then it is cleared once sent), and how it renders.
+pub trait EmailContent {
+    const KIND: &'static str;
+    const CARRIES_SECRET: bool;
+
+    fn render(&self) -> Result<Rendered, askama::Error>;
+
+    /// Renders and addresses the message for the outbox.
+    fn to_email(
+        &self,
+        to: Mailbox,
+        recipient_user_id: Option<Uuid>,
+    ) -> Result<NewEmail, askama::Error> {
+        let rendered = self.render()?;
+        Ok(NewEmail {
+            kind: Self::KIND.to_owned(),
+            to,
+            recipient_user_id,
+            // Subjects are one line; templates end with a newline.
+            subject: rendered.subject.trim().to_owned(),
+            text: rendered.text,
+            html: Some(rendered.html),
+            attachments: Vec::new(),
+            carries_secret: Self::CARRIES_SECRET,
+            not_before: None,
+            dedupe_key: None,
+        })
+    }
+}
+
+/// Declares the three templates of a kind over one content struct `$ctx`
+/// (fields reached as `m.<field>` in the templates).
+macro_rules! email_templates {
+    ($ctx:ident, $kind:literal, secret = $secret:literal,
+     $subject:ident = $sp:literal, $text:ident = $tp:literal, $html:ident = $hp:literal) => {
+        #[derive(Template)]
+        #[template(path = $sp)]
+        struct $subject<'a> {
+            m: &'a $ctx,
+        }
+        #[derive(Template)]
+        #[template(path = $tp)]
+        struct $text<'a> {
+            m: &'a $ctx,
+        }
+        #[derive(Template)]
+        #[template(path = $hp)]
+        struct $html<'a> {
+            m: &'a $ctx,
+        }
+        impl EmailContent for $ctx {
+            const KIND: &'static str = $kind;
+            const CARRIES_SECRET: bool = $secret;
+
+            fn render(&self) -> Result<Rendered, askama::Error> {
+                Ok(Rendered {
+                    subject: $subject { m: self }.render()?,
+                    text: $text { m: self }.render()?,
+                    html: $html { m: self }.render()?,
+                })
+            }
+        }
+    };
+}
+
+/// Sent when an administrator creates an account from the command line.
+#[derive(Debug, Clone)]
+pub struct Welcome {
+    pub display_name: String,
+    pub role: String,
+    pub sign_in_url: String,
+    pub home_url: String,
+}
+
+email_templates!(
+    Welcome,
+    "welcome",
+    secret = false,
+    WelcomeSubject = "email/welcome/subject.txt",
+    WelcomeText = "email/welcome/body.txt",
+    WelcomeHtml = "email/welcome/body.html"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn welcome_renders_both_parts_and_escapes_html() {
+        let m = Welcome {
+            display_name: "Ada <script>".into(),
+            role: "mentor".into(),
+            sign_in_url: "https://hours.example.org/login".into(),
+            home_url: "https://hours.example.org/".into(),
+        };
+        let r = m.render().unwrap();
+        assert_eq!(
+            r.subject.trim(),
+            "Your Office Hours account is ready, Ada <script>"
+        );
+        assert!(r.text.contains("Ada <script>"), "plain text is not escaped");
+        assert!(r.text.contains("https://hours.example.org/login"));
+        assert!(r.html.contains("Ada &#60;script&#62;") || r.html.contains("Ada &lt;script&gt;"));
+        assert!(!r.html.contains("<script>"));
+    }
+}

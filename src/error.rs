@@ -1,0 +1,113 @@
+//! `AppError`: the single HTTP-facing error. It maps each domain failure to
+//! a status explicitly; anything unexpected becomes an opaque 500 page with
+//! the request id, while the full cause chain goes to the log. Internal
+//! error text never reaches a user.
+
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+
+/// Which HTML error page the error-page middleware should render into an
+/// otherwise empty response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorPage {
+    NotFound,
+    Forbidden,
+    Unavailable,
+    Internal,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden")]
+    Forbidden,
+    /// The service is overloaded or a dependency is down; try again later.
+    #[error("service unavailable")]
+    Unavailable { retry_after_secs: u64 },
+    #[error("internal error: {0}")]
+    Internal(#[from] Internal),
+}
+
+/// An unexpected failure, kept whole for the log.
+pub struct Internal(Box<dyn std::error::Error + Send + Sync + 'static>);
+
+impl fmt::Debug for Internal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The whole chain, one cause after another.
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Internal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+impl std::error::Error for Internal {}
+
+impl AppError {
+    pub fn internal(err: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        Self::Internal(Internal(err.into()))
+    }
+}
+
+macro_rules! internal_from {
+    ($($t:ty),* $(,)?) => {
+        $(impl From<$t> for AppError {
+            fn from(err: $t) -> Self {
+                Self::internal(err)
+            }
+        })*
+    };
+}
+
+internal_from!(
+    diesel::result::Error,
+    diesel::r2d2::PoolError,
+    askama::Error,
+    actix_web::error::BlockingError,
+);
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let page = match self {
+            Self::NotFound => ErrorPage::NotFound,
+            Self::Forbidden => ErrorPage::Forbidden,
+            Self::Unavailable { .. } => ErrorPage::Unavailable,
+            Self::Internal(cause) => {
+                // Logged inside the request's span, so the line carries the
+                // request id shown on the page.
+                tracing::error!(error = %cause, "request failed");
+                ErrorPage::Internal
+            }
+        };
+        let mut response = HttpResponse::new(self.status_code());
+        if let Self::Unavailable { retry_after_secs } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+        response.extensions_mut().insert(page);
+        response
+    }
+}

@@ -1,0 +1,260 @@
+//! Builds everything `serve` runs — pool, signing key, metrics, HTTP server
+//! and outbox worker — and returns the bound port, so tests start the very
+//! same application on port 0.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::{App, HttpServer, web};
+use diesel::prelude::*;
+use diesel_migrations::MigrationHarness;
+use rand::RngCore;
+use tokio::sync::watch;
+use tracing_actix_web::TracingLogger;
+
+use crate::clock::Clock;
+use crate::config::{Secret, Settings};
+use crate::db::{self, MIGRATIONS, PgPool};
+use crate::email::transport::Transport;
+use crate::email::worker::Worker;
+use crate::metrics::Metrics;
+use crate::routes;
+use crate::state::AppState;
+use crate::web::middleware;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    #[error("the database at {0} needs migrating: run `officehours migrate`")]
+    PendingMigrations(String),
+    #[error("cannot read the database at {url}: {source}")]
+    Query {
+        url: String,
+        #[source]
+        source: diesel::result::Error,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("SMTP_URL: {0}")]
+    Smtp(#[from] lettre::transport::smtp::Error),
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    #[error("start-up task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// Knobs that are not settings: tests turn the worker off to drive it by
+/// hand.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub run_worker: bool,
+    pub worker_idle_wait: Duration,
+    pub http_workers: Option<usize>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            run_worker: true,
+            worker_idle_wait: Duration::from_secs(1),
+            http_workers: None,
+        }
+    }
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+    worker: Option<Worker>,
+}
+
+/// Connects to the database within the pool's connection timeout.
+pub async fn connect(settings: &Settings) -> Result<PgPool, StartupError> {
+    let url = settings.database_url.expose().clone();
+    let display = settings.database_display();
+    let size = settings.db_pool_size;
+    Ok(tokio::task::spawn_blocking(move || db::connect(&url, &display, size)).await??)
+}
+
+impl Application {
+    pub async fn build(
+        settings: Settings,
+        clock: Clock,
+        options: Options,
+    ) -> Result<Self, StartupError> {
+        let pool = connect(&settings).await?;
+        let display = settings.database_display();
+        let now = clock.now();
+        let preset_key = settings.secret_key.clone();
+        let check_pool = pool.clone();
+        let secret_key = tokio::task::spawn_blocking(move || -> Result<_, StartupError> {
+            let mut conn = check_pool.get().map_err(|source| db::DbError::Connect {
+                url: display.clone(),
+                source,
+            })?;
+            let pending = conn
+                .has_pending_migration(MIGRATIONS)
+                .map_err(|_| StartupError::PendingMigrations(display.clone()))?;
+            if pending {
+                return Err(StartupError::PendingMigrations(display));
+            }
+            match preset_key {
+                Some(key) => Ok(key),
+                None => load_or_create_key(&mut conn, now)
+                    .map(Secret::new)
+                    .map_err(|source| StartupError::Query {
+                        url: display,
+                        source,
+                    }),
+            }
+        })
+        .await??;
+
+        let transport = Transport::from_settings(&settings)?;
+        let state = AppState {
+            pool: pool.clone(),
+            settings: Arc::new(settings),
+            clock: clock.clone(),
+            metrics: Metrics::new()?,
+            secret_key,
+        };
+        let worker = options.run_worker.then(|| Worker {
+            pool,
+            clock,
+            transport,
+            from: state.settings.smtp_from.clone(),
+            batch: 20,
+            idle_wait: options.worker_idle_wait,
+        });
+
+        let addr = state.settings.bind;
+        let listener =
+            TcpListener::bind(addr).map_err(|source| StartupError::Bind { addr, source })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { addr, source })?
+            .port();
+        let data = web::Data::new(state.clone());
+        let https = state.settings.is_https();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::FormConfig::default().limit(64 * 1024))
+                .configure(routes::configure)
+                .default_service(web::to(crate::web::pages::not_found))
+                // Innermost first: error pages, then metrics, headers, ids,
+                // and the request span around everything.
+                .wrap(ErrorHandlers::new().default_handler(middleware::render_error_page))
+                .wrap(from_fn(middleware::track_metrics))
+                .wrap(middleware::security_headers(https))
+                .wrap(from_fn(middleware::request_id_header))
+                .wrap(TracingLogger::default())
+        })
+        .listen(listener)
+        .map_err(|source| StartupError::Bind { addr, source })?
+        .shutdown_timeout(10);
+        if let Some(n) = options.http_workers {
+            server = server.workers(n);
+        }
+        Ok(Self {
+            port,
+            server: server.run(),
+            state,
+            worker,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until the process is told to stop (SIGINT/SIGTERM), then lets
+    /// the worker finish the round it is in.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let (stop, stopped) = watch::channel(false);
+        let worker = self.worker.map(|w| tokio::spawn(w.run(stopped)));
+        let result = self.server.await;
+        let _ = stop.send(true);
+        if let Some(handle) = worker {
+            let _ = tokio::time::timeout(Duration::from_secs(20), handle).await;
+        }
+        result
+    }
+}
+
+const COOKIE_KEY: &str = "cookie_signing_key";
+
+/// The key that signs pre-session cookies, made once and shared by every
+/// instance through the database.
+fn load_or_create_key(
+    conn: &mut PgConnection,
+    now: chrono::DateTime<chrono::Utc>,
+) -> QueryResult<Vec<u8>> {
+    use crate::db::schema::server_secrets::dsl as s;
+    let mut fresh = vec![0_u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut fresh);
+    // Two instances starting at once: the first insert wins, both read it.
+    diesel::insert_into(s::server_secrets)
+        .values((
+            s::name.eq(COOKIE_KEY),
+            s::value.eq(&fresh),
+            s::created_at.eq(now),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)?;
+    s::server_secrets
+        .filter(s::name.eq(COOKIE_KEY))
+        .select(s::value)
+        .first(conn)
+}
+
+/// `officehours worker`: the outbox worker without the HTTP server, until
+/// SIGINT/SIGTERM.
+pub async fn run_worker_alone(settings: Settings, clock: Clock) -> Result<(), StartupError> {
+    let pool = connect(&settings).await?;
+    let transport = Transport::from_settings(&settings)?;
+    let worker = Worker {
+        pool,
+        clock,
+        transport,
+        from: settings.smtp_from.clone(),
+        batch: 20,
+        idle_wait: Duration::from_secs(1),
+    };
+    let (stop, stopped) = watch::channel(false);
+    let handle = tokio::spawn(worker.run(stopped));
+    shutdown_signal().await;
+    let _ = stop.send(true);
+    let _ = handle.await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = ctrl_c.await;
+}

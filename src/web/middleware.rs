@@ -1,0 +1,154 @@
+//! Middleware: security headers on every response, the request id header,
+//! request metrics, and HTML error pages for error responses that carry
+//! an `ErrorPage` marker.
+
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::{DefaultHeaders, ErrorHandlerResponse, Next};
+use actix_web::{Error, HttpMessage, HttpResponse, web};
+use askama::Template;
+use tracing_actix_web::RequestId;
+
+use super::PageCtx;
+use crate::error::ErrorPage;
+use crate::state::AppState;
+
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; object-src 'none'; base-uri 'none'; \
+     frame-ancestors 'none'; form-action 'self'";
+
+/// Headers every response carries; HSTS only when served over https.
+pub fn security_headers(https: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
+        .add((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "same-origin"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ))
+        .add((
+            HeaderName::from_static("permissions-policy"),
+            "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+        ));
+    if https {
+        headers.add((
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        ))
+    } else {
+        headers
+    }
+}
+
+/// Echoes the request id (made by the tracing middleware) in
+/// `X-Request-Id`, so a user's report can be matched to the log.
+pub async fn request_id_header(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let id = req.extensions().get::<RequestId>().copied();
+    let mut res = next.call(req).await?;
+    if let Some(id) = id
+        && let Ok(value) = HeaderValue::from_str(&id.to_string())
+    {
+        res.headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), value);
+    }
+    Ok(res)
+}
+
+/// Counts requests and their latency by route pattern (never the raw path,
+/// which would explode the label set) and status.
+pub async fn track_metrics(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let method = req.method().as_str().to_owned();
+    let res = next.call(req).await?;
+    if let Some(state) = state {
+        let route = res
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".to_owned());
+        state.metrics.observe(
+            &method,
+            &route,
+            res.status().as_u16(),
+            started.elapsed().as_secs_f64(),
+        );
+    }
+    Ok(res)
+}
+
+#[derive(Template)]
+#[template(path = "errors/page.html")]
+struct ErrorPageTemplate<'a> {
+    page: PageCtx,
+    heading: &'a str,
+    message: &'a str,
+    request_id: Option<String>,
+}
+
+/// Fills the body of responses marked with `ErrorPage` with the HTML page.
+pub fn render_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>>
+where
+    B: MessageBody + 'static,
+{
+    let Some(page) = res.response().extensions().get::<ErrorPage>().copied() else {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    };
+    let request_id = res
+        .request()
+        .extensions()
+        .get::<RequestId>()
+        .map(ToString::to_string);
+    let (heading, message, request_id) = match page {
+        ErrorPage::NotFound => (
+            "Page not found",
+            "There is nothing at this address. It may have moved, or the link may be mistyped.",
+            None,
+        ),
+        ErrorPage::Forbidden => (
+            "Not allowed",
+            "Your account cannot open this page, or the form expired. Go back, reload the page and try again.",
+            None,
+        ),
+        ErrorPage::Unavailable => (
+            "Busy right now",
+            "Office Hours is very busy at the moment. Please try again in a few seconds.",
+            request_id,
+        ),
+        ErrorPage::Internal => (
+            "Something went wrong",
+            "We could not finish your request. Nothing you entered was lost on our side; please try again in a moment.",
+            request_id,
+        ),
+    };
+    let body = ErrorPageTemplate {
+        page: PageCtx::anonymous(),
+        heading,
+        message,
+        request_id,
+    }
+    .render()
+    .unwrap_or_else(|_| heading.to_owned());
+    let (req, old) = res.into_parts();
+    let mut new = HttpResponse::build(old.status());
+    for (name, value) in old.headers() {
+        new.append_header((name.clone(), value.clone()));
+    }
+    new.insert_header((
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    ));
+    let new: HttpResponse<BoxBody> = new.body(body);
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, new).map_into_right_body(),
+    ))
+}

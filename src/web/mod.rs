@@ -1,0 +1,45 @@
+//! Web plumbing shared by every page: the page context for `base.html`,
+//! rendering, security headers, request ids, metrics and error pages.
+//! Depends on `error`, `state`, `accounts::model`.
+
+pub mod assets;
+pub mod middleware;
+pub mod pages;
+
+use actix_web::HttpResponse;
+use actix_web::http::header::{self, HeaderValue};
+use askama::Template;
+
+use crate::accounts::Role;
+use crate::error::AppError;
+
+/// The signed-in user as the layout shows them.
+#[derive(Debug, Clone)]
+pub struct NavUser {
+    pub display_name: String,
+    pub role: Role,
+}
+
+/// What `base.html` needs on every page.
+#[derive(Debug, Clone, Default)]
+pub struct PageCtx {
+    pub user: Option<NavUser>,
+    pub csrf_token: String,
+}
+
+impl PageCtx {
+    pub fn anonymous() -> Self {
+        Self::default()
+    }
+}
+
+/// Renders a page template into a 200 HTML response.
+pub fn render(template: &impl Template) -> Result<HttpResponse, AppError> {
+    let body = template.render()?;
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        ))
+        .body(body))
+}
