@@ -284,7 +284,7 @@ fn positive(
     match value {
         None => Ok(default),
         Some(v) => match v.trim().parse::<usize>() {
-            Ok(n) if n >= 1 && n <= 10_000 => Ok(n),
+            Ok(n) if (1..=10_000).contains(&n) => Ok(n),
             _ => Err(invalid(
                 name,
                 format!("{v:?} is not a whole number from 1 to 10000"),

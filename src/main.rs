@@ -4,7 +4,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 use officehours::accounts::Role;
 use officehours::clock::Clock;
@@ -117,7 +116,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 settings.base_url,
                 settings.bind
             );
-            app.run_until_stopped().await.context("server")?;
+            app.run_until_stopped()
+                .await
+                .map_err(|e| anyhow::anyhow!("the server stopped: {e}"))?;
         }
         Command::Migrate => {
             let applied = cli::migrate(&settings).await?;
@@ -204,9 +205,13 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            // One line: the whole cause chain, without newlines from
-            // underlying libraries.
-            let line = format!("{err:#}").replace(['\n', '\r'], " ");
+            // One line. Every error's message already names its cause, so
+            // the top-level message is the whole story.
+            let line = err
+                .to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
             eprintln!("officehours: error: {line}");
             ExitCode::FAILURE
         }

@@ -53,11 +53,14 @@ pub enum StartupError {
 
 /// Knobs that are not settings: tests turn the worker off to drive it by
 /// hand.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Options {
     pub run_worker: bool,
     pub worker_idle_wait: Duration,
     pub http_workers: Option<usize>,
+    /// A socket bound beforehand (tests bind port 0 first, so the base URL
+    /// in emails can name the real port); otherwise `OFFICEHOURS_BIND`.
+    pub listener: Option<TcpListener>,
 }
 
 impl Default for Options {
@@ -66,6 +69,7 @@ impl Default for Options {
             run_worker: true,
             worker_idle_wait: Duration::from_secs(1),
             http_workers: None,
+            listener: None,
         }
     }
 }
@@ -89,7 +93,7 @@ impl Application {
     pub async fn build(
         settings: Settings,
         clock: Clock,
-        options: Options,
+        mut options: Options,
     ) -> Result<Self, StartupError> {
         let pool = connect(&settings).await?;
         let display = settings.database_display();
@@ -97,9 +101,9 @@ impl Application {
         let preset_key = settings.secret_key.clone();
         let check_pool = pool.clone();
         let secret_key = tokio::task::spawn_blocking(move || -> Result<_, StartupError> {
-            let mut conn = check_pool.get().map_err(|source| db::DbError::Connect {
+            let mut conn = check_pool.get().map_err(|e| db::DbError::Connect {
                 url: display.clone(),
-                source,
+                message: e.to_string(),
             })?;
             let pending = conn
                 .has_pending_migration(MIGRATIONS)
@@ -137,8 +141,12 @@ impl Application {
         });
 
         let addr = state.settings.bind;
-        let listener =
-            TcpListener::bind(addr).map_err(|source| StartupError::Bind { addr, source })?;
+        let listener = match options.listener.take() {
+            Some(listener) => listener,
+            None => {
+                TcpListener::bind(addr).map_err(|source| StartupError::Bind { addr, source })?
+            }
+        };
         let port = listener
             .local_addr()
             .map_err(|source| StartupError::Bind { addr, source })?

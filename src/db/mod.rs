@@ -6,6 +6,7 @@ pub mod schema;
 
 use std::time::Duration;
 
+use diesel::Connection;
 use diesel::pg::PgConnection;
 use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -26,30 +27,47 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("cannot connect to the database at {url}: {source}")]
-    Connect {
-        url: String,
-        #[source]
-        source: diesel::r2d2::PoolError,
-    },
+    #[error("cannot connect to the database at {url}: {message}")]
+    Connect { url: String, message: String },
     #[error("cannot apply migrations to the database at {url}: {message}")]
     Migrate { url: String, message: String },
 }
 
-/// Builds the pool and checks that one connection can be made, so a wrong
-/// URL or a stopped server fails start-up within [`CONNECT_TIMEOUT`].
+/// One line from libpq's multi-line messages.
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The URL with libpq's `connect_timeout`, unless the URL sets its own, so
+/// an unreachable host fails within [`CONNECT_TIMEOUT`] too.
+fn with_connect_timeout(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if !parsed.query_pairs().any(|(k, _)| k == "connect_timeout") => {
+            parsed
+                .query_pairs_mut()
+                .append_pair("connect_timeout", &CONNECT_TIMEOUT.as_secs().to_string());
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Connects once to prove the database is there (so a wrong URL or a
+/// stopped server fails start-up within [`CONNECT_TIMEOUT`] with one clear
+/// message), then builds the pool.
 pub fn connect(url: &str, display: &str, size: u32) -> Result<PgPool, DbError> {
+    let url = with_connect_timeout(url);
+    PgConnection::establish(&url).map_err(|e| DbError::Connect {
+        url: display.to_owned(),
+        message: one_line(&e.to_string()),
+    })?;
     let manager = ConnectionManager::<PgConnection>::new(url);
-    Pool::builder()
+    Ok(Pool::builder()
         .max_size(size)
         .min_idle(Some(1))
         .connection_timeout(CONNECT_TIMEOUT)
         .test_on_check_out(true)
-        .build(manager)
-        .map_err(|source| DbError::Connect {
-            url: display.to_owned(),
-            source,
-        })
+        .build_unchecked(manager))
 }
 
 /// Applies pending migrations; returns how many ran (0 when up to date).

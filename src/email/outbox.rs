@@ -5,6 +5,8 @@
 //! to `pending` with a later attempt after a failure; `dead` after 24 h of
 //! failures or a permanent refusal; `kept` when no SMTP server is set up.
 
+use std::fmt::Write as _;
+
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Timestamptz, Uuid as SqlUuid};
@@ -150,17 +152,21 @@ fn has_header_breaking(value: &str) -> bool {
 }
 
 /// Refuses values that would break out of a header line, before anything
-/// is written.
-fn check_headers(email: &NewEmail) -> Result<(), OutboxError> {
-    let recipient = email.to.to_string();
-    let checks: [(&'static str, bool); 2] = [
-        ("recipient", has_header_breaking(&recipient)),
-        ("subject", has_header_breaking(&email.subject)),
-    ];
-    for (field, bad) in checks {
-        if bad {
-            return Err(OutboxError::HeaderInjection { field });
-        }
+/// is written; returns the recipient as it goes into the `To` header.
+fn check_headers(email: &NewEmail) -> Result<String, OutboxError> {
+    let recipient_err = OutboxError::HeaderInjection { field: "recipient" };
+    if email.to.name.as_deref().is_some_and(has_header_breaking) {
+        return Err(recipient_err);
+    }
+    // lettre refuses to format some names; that is a refusal, not a crash.
+    let mut recipient = String::new();
+    write!(recipient, "{}", email.to)
+        .map_err(|_| OutboxError::HeaderInjection { field: "recipient" })?;
+    if has_header_breaking(&recipient) {
+        return Err(recipient_err);
+    }
+    if has_header_breaking(&email.subject) {
+        return Err(OutboxError::HeaderInjection { field: "subject" });
     }
     for a in &email.attachments {
         if has_header_breaking(&a.filename) {
@@ -182,7 +188,7 @@ fn check_headers(email: &NewEmail) -> Result<(), OutboxError> {
     {
         return Err(OutboxError::BadKind(email.kind.clone()));
     }
-    Ok(())
+    Ok(recipient)
 }
 
 /// Writes a message to the outbox inside the caller's transaction; it is
@@ -194,13 +200,13 @@ pub fn enqueue(
     from: &Mailbox,
     email: &NewEmail,
 ) -> Result<Uuid, OutboxError> {
-    check_headers(email)?;
+    let recipient = check_headers(email)?;
     let id = Uuid::now_v7();
     let due = email.not_before.unwrap_or(now);
     let row = NewRow {
         id,
         kind: &email.kind,
-        recipient: email.to.to_string(),
+        recipient,
         recipient_user_id: email.recipient_user_id,
         subject: &email.subject,
         body_text: Some(&email.text),

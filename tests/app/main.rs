@@ -1,1 +1,18 @@
+//! The one integration-test crate: every feature gets a module here, so the
+//! whole stack links once. Each test starts the real application (the same
+//! start-up as `serve`) on port 0 against its own database cloned from a
+//! migrated template, with a settable clock and, where it needs one, a real
+//! SMTP server on loopback.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly where it cannot go on"
+)]
+
+mod browser;
+mod cli;
+mod harness;
+mod mail;
+mod outbox;
+mod web;

@@ -1,0 +1,423 @@
+//! The `officehours` binary: migrate, seed-demo, user add, outbox, and how
+//! it fails on bad settings or an unreachable database.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use officehours::db::schema::{audit_log, email_outbox, topics, users};
+
+use crate::harness::TestDb;
+
+fn officehours(
+    db: Option<&TestDb>,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: Option<&str>,
+) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_officehours"));
+    cmd.args(args)
+        .env_remove("OFFICEHOURS_PASSWORD")
+        .env_remove("SMTP_URL")
+        .env("OFFICEHOURS_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(db) = db {
+        cmd.env("DATABASE_URL", &db.url);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("run officehours");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+#[test]
+fn migrate_twice_is_a_no_op() {
+    let db = TestDb::empty();
+    let first = officehours(Some(&db), &["migrate"], &[], None);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(stdout(&first).starts_with("Applied "), "{}", stdout(&first));
+    let mut conn = db.conn();
+    let count = || {
+        diesel::sql_query("SELECT count(*) AS n FROM __diesel_schema_migrations")
+            .get_result::<Count>(&mut db.conn())
+            .unwrap()
+            .n
+    };
+    let applied = count();
+    assert!(applied >= 1);
+    let second = officehours(Some(&db), &["migrate"], &[], None);
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert_eq!(stdout(&second).trim(), "The database is up to date.");
+    assert_eq!(count(), applied);
+    // The schema is usable.
+    let users: i64 = users::table.count().get_result(&mut conn).unwrap();
+    assert_eq!(users, 0);
+}
+
+#[test]
+fn seed_demo_twice_creates_no_duplicates() {
+    let db = TestDb::migrated();
+    let first = officehours(Some(&db), &["seed-demo"], &[], None);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let out = stdout(&first);
+    assert!(
+        out.contains("3 topic(s) and 9 account(s) added now"),
+        "{out}"
+    );
+    assert!(out.contains(officehours::seed::DEMO_PASSWORD));
+    assert!(out.contains("admin@officehours.test"));
+    let second = officehours(Some(&db), &["seed-demo"], &[], None);
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert!(stdout(&second).contains("0 topic(s) and 0 account(s) added now"));
+
+    let mut conn = db.conn();
+    let by_role: Vec<(String, i64)> = users::table
+        .group_by(users::role)
+        .select((users::role, diesel::dsl::count_star()))
+        .order(users::role)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(
+        by_role,
+        vec![
+            ("admin".into(), 1),
+            ("learner".into(), 5),
+            ("mentor".into(), 3)
+        ]
+    );
+    let titles: Vec<String> = topics::table
+        .select(topics::title)
+        .order(topics::title)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(
+        titles,
+        vec![
+            "Backend debugging",
+            "Database fundamentals",
+            "JavaScript fundamentals"
+        ]
+    );
+    // Demo accounts are verified and the password hash is argon2id.
+    let hashes: Vec<Option<String>> = users::table
+        .select(users::password_hash)
+        .load(&mut conn)
+        .unwrap();
+    assert!(hashes.iter().all(|h| {
+        h.as_deref()
+            .unwrap()
+            .starts_with("$argon2id$v=19$m=19456,t=2,p=1$")
+    }));
+    let unverified: i64 = users::table
+        .filter(users::email_verified_at.is_null())
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(unverified, 0);
+    // Mentors live in three zones, one in the southern hemisphere.
+    let zones: Vec<String> = users::table
+        .filter(users::role.eq("mentor"))
+        .select(users::time_zone)
+        .order(users::time_zone)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(
+        zones,
+        vec!["America/New_York", "Australia/Sydney", "Europe/Berlin"]
+    );
+}
+
+#[test]
+fn an_unreachable_database_fails_fast_with_one_line_naming_it() {
+    for command in ["serve", "migrate"] {
+        let started = Instant::now();
+        let out = officehours(
+            None,
+            &[command],
+            &[
+                ("DATABASE_URL", "postgres://nobody@127.0.0.1:1/x"),
+                ("OFFICEHOURS_BIND", "127.0.0.1:0"),
+            ],
+            None,
+        );
+        let took = started.elapsed();
+        assert!(!out.status.success(), "{command} must fail");
+        assert!(took < Duration::from_secs(10), "{command} took {took:?}");
+        let err = stderr(&out);
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{command}: one line, got {err:?}"
+        );
+        assert!(
+            err.contains("database") && err.contains("127.0.0.1:1"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("panicked") && !err.contains("backtrace"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_malformed_setting_fails_with_one_line_naming_it() {
+    let db = TestDb::migrated();
+    for (name, value) in [
+        ("OFFICEHOURS_BIND", "not-an-address"),
+        ("OFFICEHOURS_SESSION_IDLE", "forever"),
+        ("SMTP_URL", "http://mail.example.org"),
+        ("OFFICEHOURS_DB_POOL", "zero"),
+    ] {
+        let started = Instant::now();
+        let out = officehours(Some(&db), &["serve"], &[(name, value)], None);
+        assert!(!out.status.success());
+        assert!(started.elapsed() < Duration::from_secs(10));
+        let err = stderr(&out);
+        assert_eq!(err.trim_end().lines().count(), 1, "{err:?}");
+        assert!(err.contains(name), "{name}: {err}");
+    }
+}
+
+#[test]
+fn serve_refuses_an_unmigrated_database() {
+    let db = TestDb::empty();
+    let out = officehours(
+        Some(&db),
+        &["serve"],
+        &[("OFFICEHOURS_BIND", "127.0.0.1:0")],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("officehours migrate"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn user_add_creates_a_verified_account_with_audit_and_welcome_email() {
+    let db = TestDb::migrated();
+    let out = officehours(
+        Some(&db),
+        &[
+            "user",
+            "add",
+            "--email",
+            "Grace@Example.org",
+            "--name",
+            "Grace Hopper",
+            "--role",
+            "admin",
+        ],
+        &[("OFFICEHOURS_PASSWORD", "a long enough secret")],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Created admin Grace@Example.org"));
+
+    // From standard input, when the variable is unset.
+    let out = officehours(
+        Some(&db),
+        &[
+            "user",
+            "add",
+            "--email",
+            "linus@example.org",
+            "--name",
+            "Linus",
+            "--role",
+            "mentor",
+            "--time-zone",
+            "Europe/Helsinki",
+        ],
+        &[],
+        Some("another good secret\n"),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let mut conn = db.conn();
+    let rows: Vec<(String, String, String, bool, Option<String>)> = users::table
+        .select((
+            users::email,
+            users::role,
+            users::time_zone,
+            users::email_verified_at.is_not_null(),
+            users::password_hash,
+        ))
+        .order(users::email)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        (rows[0].0.as_str(), rows[0].1.as_str(), rows[0].3),
+        ("Grace@Example.org", "admin", true)
+    );
+    assert_eq!(
+        (rows[1].1.as_str(), rows[1].2.as_str()),
+        ("mentor", "Europe/Helsinki")
+    );
+    assert!(officehours::accounts::password::verify(
+        "another good secret",
+        rows[1].4.as_deref().unwrap()
+    ));
+
+    let audits: i64 = audit_log::table
+        .filter(audit_log::action.eq("user.created"))
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(audits, 2);
+    let welcomes: Vec<String> = email_outbox::table
+        .filter(email_outbox::kind.eq("welcome"))
+        .select(email_outbox::recipient)
+        .order(email_outbox::recipient)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(
+        welcomes,
+        vec![
+            "Grace Hopper <Grace@Example.org>",
+            "Linus <linus@example.org>"
+        ]
+    );
+
+    // The same address in another case is a duplicate; nothing is written.
+    let out = officehours(
+        Some(&db),
+        &[
+            "user",
+            "add",
+            "--email",
+            "grace@EXAMPLE.org",
+            "--name",
+            "Impostor",
+        ],
+        &[("OFFICEHOURS_PASSWORD", "a long enough secret")],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("already exists"), "{}", stderr(&out));
+    // A common password is refused before anything is written.
+    let out = officehours(
+        Some(&db),
+        &["user", "add", "--email", "new@example.org", "--name", "New"],
+        &[("OFFICEHOURS_PASSWORD", "password123")],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("common"), "{}", stderr(&out));
+    let out = officehours(
+        Some(&db),
+        &[
+            "user",
+            "add",
+            "--email",
+            "new@example.org",
+            "--name",
+            "New",
+            "--role",
+            "boss",
+        ],
+        &[],
+        Some("x\n"),
+    );
+    assert!(!out.status.success());
+    let total: i64 = users::table.count().get_result(&mut conn).unwrap();
+    assert_eq!(total, 2);
+    let emails: i64 = email_outbox::table.count().get_result(&mut conn).unwrap();
+    assert_eq!(emails, 2);
+}
+
+#[test]
+fn outbox_list_and_show_print_kept_messages() {
+    let db = TestDb::migrated();
+    let out = officehours(
+        Some(&db),
+        &["user", "add", "--email", "ada@example.org", "--name", "Ada"],
+        &[
+            ("OFFICEHOURS_PASSWORD", "a long enough secret"),
+            ("OFFICEHOURS_BASE_URL", "https://hours.example.org"),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let list = officehours(Some(&db), &["outbox", "list"], &[], None);
+    assert!(list.status.success(), "{}", stderr(&list));
+    let text = stdout(&list);
+    assert!(
+        text.contains("pending") && text.contains("welcome") && text.contains("ada@example.org"),
+        "{text}"
+    );
+    let id = text
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let show = officehours(Some(&db), &["outbox", "show", &id], &[], None);
+    assert!(show.status.success(), "{}", stderr(&show));
+    let text = stdout(&show);
+    assert!(
+        text.contains("Subject: Your Office Hours account is ready, Ada"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Sign in: https://hours.example.org/login"),
+        "{text}"
+    );
+    let empty = officehours(Some(&db), &["outbox", "list", "--state", "dead"], &[], None);
+    assert_eq!(stdout(&empty).trim(), "The outbox is empty.");
+    let bad = officehours(Some(&db), &["outbox", "show", "nope"], &[], None);
+    assert!(!bad.status.success());
+    assert_eq!(stderr(&bad).trim_end().lines().count(), 1);
+}
+
+#[test]
+fn every_command_has_help() {
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["migrate", "--help"],
+        vec!["worker", "--help"],
+        vec!["user", "add", "--help"],
+        vec!["seed-demo", "--help"],
+        vec!["outbox", "list", "--help"],
+        vec!["outbox", "show", "--help"],
+    ] {
+        let out = officehours(None, &args, &[], None);
+        assert!(out.status.success(), "{args:?}");
+        assert!(stdout(&out).contains("Usage: officehours"), "{args:?}");
+    }
+}

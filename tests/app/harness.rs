@@ -1,0 +1,334 @@
+//! Shared test harness: per-test databases from a migrated template, the
+//! app on port 0, users created directly in the database, the clock.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use chrono::{DateTime, TimeZone, Utc};
+use diesel::prelude::*;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use officehours::accounts::service::{self as accounts, NewAccount};
+use officehours::accounts::{Role, User};
+use officehours::clock::Clock;
+use officehours::config::Settings;
+use officehours::db::{self, PgConn};
+use officehours::email::transport::Transport;
+use officehours::email::worker::Worker;
+use officehours::startup::{Application, Options};
+use officehours::state::AppState;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::mail::MailSink;
+
+/// The cluster the tests create databases in: `DATABASE_URL` as set by
+/// `scripts/test` (the private cluster, or the override).
+pub fn admin_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| {
+        officehours::config::Settings::from_lookup(|_| None)
+            .map(|s| s.database_url.expose().clone())
+            .unwrap_or_else(|e| {
+                panic!("tests need a database: run scripts/test, or set DATABASE_URL ({e})")
+            })
+    })
+}
+
+/// The URL of database `name` on the same server as `admin`.
+pub fn url_for(admin: &str, name: &str) -> String {
+    let mut url = url::Url::parse(admin).expect("DATABASE_URL is a URL");
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+fn quote_ident(name: &str) -> String {
+    assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+    format!("\"{name}\"")
+}
+
+/// The template's name carries a hash of the migrations, so a changed
+/// migration gets a fresh template instead of a stale one.
+fn template_name() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let mut entries: Vec<_> = std::fs::read_dir(&dir)
+            .expect("migrations dir")
+            .map(|e| e.expect("dir entry").path())
+            .collect();
+        entries.sort();
+        let mut hasher = Sha256::new();
+        for e in entries {
+            hasher.update(e.file_name().unwrap().to_string_lossy().as_bytes());
+            for f in ["up.sql", "down.sql"] {
+                if let Ok(bytes) = std::fs::read(e.join(f)) {
+                    hasher.update(&bytes);
+                }
+            }
+        }
+        format!("oh_tmpl_{}", &hex::encode(hasher.finalize())[..16])
+    })
+}
+
+/// Makes the migrated template once per schema. An advisory lock keeps
+/// several test processes from building it at once; building under a
+/// temporary name and renaming means nobody clones a half-made template.
+fn ensure_template() -> &'static str {
+    static READY: OnceLock<()> = OnceLock::new();
+    let name = template_name();
+    READY.get_or_init(|| {
+        let admin = admin_url();
+        let mut conn = PgConnection::establish(&admin).expect("connect to the test cluster");
+        diesel::sql_query("SELECT pg_advisory_lock(724311)")
+            .execute(&mut conn)
+            .expect("lock");
+        #[derive(QueryableByName)]
+        struct Exists {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            exists: bool,
+        }
+        let exists = diesel::sql_query(
+            "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists",
+        )
+        .bind::<diesel::sql_types::Text, _>(name)
+        .get_result::<Exists>(&mut conn)
+        .expect("query pg_database")
+        .exists;
+        if !exists {
+            let building = format!("{name}_building");
+            diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                quote_ident(&building)
+            ))
+            .execute(&mut conn)
+            .expect("drop a half-built template");
+            diesel::sql_query(format!(
+                "CREATE DATABASE {} TEMPLATE template0",
+                quote_ident(&building)
+            ))
+            .execute(&mut conn)
+            .expect("create template");
+            {
+                let url = url_for(&admin, &building);
+                let mut t = PgConnection::establish(&url).expect("connect to template");
+                db::migrate(&mut t, "template").expect("migrate template");
+            }
+            diesel::sql_query(format!(
+                "ALTER DATABASE {} RENAME TO {}",
+                quote_ident(&building),
+                quote_ident(name)
+            ))
+            .execute(&mut conn)
+            .expect("publish template");
+        }
+        diesel::sql_query("SELECT pg_advisory_unlock(724311)")
+            .execute(&mut conn)
+            .expect("unlock");
+    });
+    name
+}
+
+/// A database of one test, dropped (with its connections) when the test ends.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    admin: String,
+}
+
+impl TestDb {
+    /// A fresh database with every migration applied.
+    pub fn migrated() -> Self {
+        Self::create(Some(ensure_template()))
+    }
+
+    /// An empty database (no migrations), e.g. to test `migrate` itself.
+    pub fn empty() -> Self {
+        Self::create(None)
+    }
+
+    fn create(template: Option<&str>) -> Self {
+        let admin = admin_url();
+        let name = format!("oh_test_{}", Uuid::new_v4().simple());
+        let mut conn = PgConnection::establish(&admin).expect("connect to the test cluster");
+        let template = quote_ident(template.unwrap_or("template0"));
+        diesel::sql_query(format!(
+            "CREATE DATABASE {} TEMPLATE {template}",
+            quote_ident(&name)
+        ))
+        .execute(&mut conn)
+        .expect("create test database");
+        let url = url_for(&admin, &name);
+        Self { name, url, admin }
+    }
+
+    pub fn conn(&self) -> PgConnection {
+        PgConnection::establish(&self.url).expect("connect to test database")
+    }
+
+    /// Drops the database now, terminating the app's connections.
+    pub fn drop_now(&self) {
+        if let Ok(mut conn) = PgConnection::establish(&self.admin) {
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                quote_ident(&self.name)
+            ))
+            .execute(&mut conn);
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        self.drop_now();
+    }
+}
+
+/// Tests start at a fixed instant so they do not depend on today's date.
+pub fn default_now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 6, 15, 9, 0, 0).unwrap()
+}
+
+#[derive(Default)]
+pub struct AppOptions {
+    /// Run the outbox worker in the background (off: tests drive it).
+    pub worker: bool,
+    pub smtp: Option<String>,
+    pub base_url: Option<String>,
+    pub extra_env: Vec<(&'static str, String)>,
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub clock: Clock,
+    pub state: AppState,
+    pub client: reqwest::Client,
+    pub db: TestDb,
+    pub mail: Option<MailSink>,
+}
+
+/// The app with no SMTP server (emails are kept in the outbox).
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(AppOptions::default()).await
+}
+
+/// The app sending to a real SMTP server on loopback.
+pub async fn spawn_app_with_mail() -> TestApp {
+    let mail = MailSink::start();
+    let mut app = spawn_app_with(AppOptions {
+        smtp: Some(mail.url()),
+        ..AppOptions::default()
+    })
+    .await;
+    app.mail = Some(mail);
+    app
+}
+
+pub async fn spawn_app_with(opts: AppOptions) -> TestApp {
+    let db = TestDb::migrated();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    let port = listener.local_addr().unwrap().port();
+    let address = format!("http://127.0.0.1:{port}");
+    let mut env: HashMap<&str, String> = HashMap::new();
+    env.insert("DATABASE_URL", db.url.clone());
+    env.insert("OFFICEHOURS_BIND", format!("127.0.0.1:{port}"));
+    env.insert(
+        "OFFICEHOURS_BASE_URL",
+        opts.base_url.clone().unwrap_or_else(|| address.clone()),
+    );
+    env.insert("OFFICEHOURS_DB_POOL", "4".into());
+    env.insert("SMTP_FROM", "Office Hours <hours@officehours.test>".into());
+    if let Some(smtp) = &opts.smtp {
+        env.insert("SMTP_URL", smtp.clone());
+    }
+    for (k, v) in &opts.extra_env {
+        env.insert(k, v.clone());
+    }
+    let settings = Settings::from_lookup(|k| env.get(k).cloned()).expect("test settings");
+    let clock = Clock::manual(default_now());
+    let app = Application::build(
+        settings,
+        clock.clone(),
+        Options {
+            run_worker: opts.worker,
+            worker_idle_wait: std::time::Duration::from_millis(50),
+            http_workers: Some(1),
+            listener: Some(listener),
+        },
+    )
+    .await
+    .expect("the app starts");
+    let state = app.state().clone();
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    TestApp {
+        address,
+        clock,
+        state,
+        client,
+        db,
+        mail: None,
+    }
+}
+
+impl TestApp {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{}", self.address, path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub fn conn(&self) -> PgConn {
+        self.state.pool.get().expect("pooled connection")
+    }
+
+    /// A worker over the app's database and SMTP settings, to drive rounds
+    /// by hand.
+    pub fn worker(&self) -> Worker {
+        Worker {
+            pool: self.state.pool.clone(),
+            clock: self.clock.clone(),
+            transport: Transport::from_settings(&self.state.settings).expect("transport"),
+            from: self.state.settings.smtp_from.clone(),
+            batch: 20,
+            idle_wait: std::time::Duration::from_millis(50),
+        }
+    }
+
+    pub fn mail(&self) -> &MailSink {
+        self.mail
+            .as_ref()
+            .expect("started with spawn_app_with_mail")
+    }
+
+    /// A verified user of `role`, made directly in the database (no
+    /// password hashing: tests do not queue behind argon2).
+    pub fn create_user(&self, role: Role) -> User {
+        let email = format!(
+            "{}-{}@officehours.test",
+            role.as_str(),
+            Uuid::new_v4().simple()
+        );
+        let mut conn = self.conn();
+        accounts::create(
+            &mut conn,
+            self.clock.now(),
+            &NewAccount {
+                email: &email,
+                display_name: &format!("Test {}", role.as_str()),
+                role,
+                time_zone: chrono_tz::Europe::Berlin,
+                // A syntactically valid PHC string no password matches.
+                password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                verified: true,
+            },
+        )
+        .expect("create user")
+    }
+}

@@ -1,0 +1,235 @@
+//! The web foundation: security headers, error pages, health, readiness,
+//! metrics and the home page.
+
+use diesel::prelude::*;
+use officehours::db::schema::topics;
+use officehours::topics::NewTopic;
+use reqwest::StatusCode;
+use uuid::Uuid;
+
+use crate::harness::{AppOptions, TestApp, spawn_app, spawn_app_with};
+
+const CSP: &str = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+fn assert_security_headers(res: &reqwest::Response, https: bool) {
+    let h = res.headers();
+    let csp = h
+        .get("content-security-policy")
+        .unwrap_or_else(|| panic!("no CSP on {}", res.url()))
+        .to_str()
+        .unwrap();
+    assert!(csp.starts_with(CSP), "{csp}");
+    assert!(!csp.contains("unsafe-inline"));
+    assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
+    assert!(h.get("referrer-policy").is_some());
+    assert!(h.get("x-request-id").is_some());
+    assert_eq!(
+        h.get("strict-transport-security").is_some(),
+        https,
+        "HSTS only over https"
+    );
+}
+
+pub fn add_topic(app: &TestApp, slug: &str, title: &str, active: bool) {
+    let now = app.clock.now();
+    diesel::insert_into(topics::table)
+        .values(NewTopic {
+            id: Uuid::now_v7(),
+            slug,
+            title,
+            description: "What it is about.",
+            duration_minutes: 30,
+            active,
+            created_at: now,
+            updated_at: now,
+        })
+        .execute(&mut app.conn())
+        .unwrap();
+}
+
+#[tokio::test]
+async fn home_lists_active_topics_only_with_security_headers() {
+    let app = spawn_app().await;
+    add_topic(&app, "sql-basics", "SQL <basics> & joins", true);
+    add_topic(&app, "retired", "Retired topic", false);
+    let res = app.get("/").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_security_headers(&res, false);
+    assert_eq!(
+        res.headers().get("content-type").unwrap(),
+        "text/html; charset=utf-8"
+    );
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("SQL &#60;basics&#62; &#38; joins")
+            || body.contains("SQL &lt;basics&gt; &amp; joins"),
+        "escaped: {body}"
+    );
+    assert!(!body.contains("SQL <basics>"));
+    assert!(!body.contains("Retired topic"));
+    assert!(body.contains("<main id=\"main\""));
+    // The CSP forbids inline styles and scripts, so pages must not need them.
+    assert!(!body.contains("style="));
+    assert!(!body.contains("<script>"));
+    assert!(body.contains("<script src=\"/static/app.js\""));
+}
+
+#[tokio::test]
+async fn unknown_paths_get_the_404_page_with_security_headers() {
+    let app = spawn_app().await;
+    let res = app.get("/no/such/page").await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_security_headers(&res, false);
+    assert_eq!(
+        res.headers().get("content-type").unwrap(),
+        "text/html; charset=utf-8"
+    );
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Page not found"));
+    assert!(body.contains("<main"));
+    let res = app.get("/static/nothing.css").await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_500_is_an_opaque_page_with_the_request_id_and_security_headers() {
+    let app = spawn_app().await;
+    add_topic(&app, "sql-basics", "SQL basics", true);
+    assert_eq!(app.get("/").await.status(), StatusCode::OK);
+    // The database disappears under the running app.
+    app.db.drop_now();
+    let res = app.get("/").await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_security_headers(&res, false);
+    let request_id = res
+        .headers()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Something went wrong"));
+    assert!(body.contains(&request_id), "the page names the request id");
+    for internal in [
+        "diesel",
+        "r2d2",
+        "postgres",
+        "database",
+        "timed out",
+        &app.db.name,
+    ] {
+        assert!(
+            !body.to_lowercase().contains(internal),
+            "leaks {internal:?}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn readyz_answers_503_when_the_database_is_gone_while_healthz_stays_up() {
+    let app = spawn_app().await;
+    let res = app.get("/readyz").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+    app.db.drop_now();
+    let res = app.get("/readyz").await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_security_headers(&res, false);
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status_and_show_the_outbox() {
+    let app = spawn_app().await;
+    app.get("/").await;
+    app.get("/").await;
+    app.get("/missing-1").await;
+    app.get("/missing-2").await;
+    let res = app.get("/metrics").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains(r#"officehours_http_requests_total{method="GET",route="/",status="200"} 2"#),
+        "{body}"
+    );
+    // Unknown paths share one label, so scanners cannot blow up the series.
+    assert!(
+        body.contains(
+            r#"officehours_http_requests_total{method="GET",route="unmatched",status="404"} 2"#
+        ),
+        "{body}"
+    );
+    assert!(!body.contains("missing-1"));
+    assert!(body.contains(r#"officehours_http_request_duration_seconds_bucket{method="GET",route="/",status="200",le="0.005"}"#));
+    for state in ["pending", "sending", "sent", "kept", "dead"] {
+        assert!(
+            body.contains(&format!(
+                "officehours_email_outbox_messages{{state=\"{state}\"}} 0"
+            )),
+            "{state}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn https_base_url_turns_on_hsts() {
+    let app = spawn_app_with(AppOptions {
+        base_url: Some("https://hours.example.org".into()),
+        ..AppOptions::default()
+    })
+    .await;
+    let res = app.get("/").await;
+    assert_security_headers(&res, true);
+    let res = app.get("/nope").await;
+    assert_security_headers(&res, true);
+}
+
+#[tokio::test]
+async fn static_assets_are_served_with_their_types() {
+    let app = spawn_app().await;
+    for (path, ty) in [
+        ("/static/app.css", "text/css; charset=utf-8"),
+        ("/static/app.js", "text/javascript; charset=utf-8"),
+        ("/static/favicon.svg", "image/svg+xml"),
+    ] {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        assert_eq!(res.headers().get("content-type").unwrap(), ty);
+        assert_security_headers(&res, false);
+    }
+}
+
+#[tokio::test]
+async fn state_changing_methods_on_pages_are_not_allowed() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .post(format!("{}/", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_security_headers(&res, false);
+}
+
+#[tokio::test]
+async fn the_harness_makes_verified_users_of_every_role() {
+    use officehours::accounts::Role;
+    let app = spawn_app().await;
+    for role in Role::ALL {
+        let user = app.create_user(role);
+        let stored = officehours::accounts::service::find(&mut app.conn(), user.id).unwrap().unwrap();
+        assert_eq!(stored.role, role);
+        assert!(stored.email_verified_at.is_some());
+        assert!(stored.disabled_at.is_none());
+    }
+}
