@@ -165,7 +165,7 @@ impl Application {
                 .wrap(from_fn(middleware::track_metrics))
                 .wrap(middleware::security_headers(https))
                 .wrap(from_fn(middleware::request_id_header))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<middleware::RedactingRootSpan>::new())
         })
         .listen(listener)
         .map_err(|source| StartupError::Bind { addr, source })?

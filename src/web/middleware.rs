@@ -10,7 +10,8 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, ErrorHandlerResponse, Next};
 use actix_web::{Error, HttpMessage, HttpResponse, web};
 use askama::Template;
-use tracing_actix_web::RequestId;
+use tracing::Span;
+use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 
 use super::PageCtx;
 use crate::error::ErrorPage;
@@ -151,4 +152,41 @@ where
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(req, new).map_into_right_body(),
     ))
+}
+
+/// The request span: method, route pattern, path and request id — but
+/// never a query string, and no path whose route carries a `{token}`, so
+/// secrets in links (verification, reset, manage, calendar feed) stay out
+/// of the log.
+pub struct RedactingRootSpan;
+
+impl RootSpanBuilder for RedactingRootSpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        let route = request.match_pattern();
+        let path = match &route {
+            Some(pattern) if pattern.contains("{token}") => pattern.clone(),
+            Some(_) => request.path().to_owned(),
+            None => "(unmatched)".to_owned(),
+        };
+        let request_id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %request.method(),
+            http.route = %route.as_deref().unwrap_or("unmatched"),
+            http.path = %path,
+            request_id = %request_id,
+            http.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            exception.message = tracing::field::Empty,
+            exception.details = tracing::field::Empty,
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
+        DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
 }
