@@ -8,7 +8,6 @@ use uuid::Uuid;
 
 use crate::accounts::service::{self as accounts, NewAccount};
 use crate::accounts::{Role, password};
-use crate::audit;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{self, PgPool};
@@ -99,7 +98,7 @@ pub async fn user_add(settings: &Settings, clock: &Clock, add: UserAdd) -> Resul
         let hash = password::hash(&add.password)?;
         let mut conn = pool.get()?;
         conn.transaction(|conn| {
-            let user = accounts::create(
+            let user = accounts::create_by_operator(
                 conn,
                 now,
                 &NewAccount {
@@ -110,23 +109,13 @@ pub async fn user_add(settings: &Settings, clock: &Clock, add: UserAdd) -> Resul
                     password_hash: &hash,
                     verified: true,
                 },
+                "cli",
             )?;
-            audit::record(
-                conn,
-                now,
-                None,
-                "user.created",
-                Some(("user", user.id)),
-                serde_json::json!({ "role": add.role.as_str(), "via": "cli" }),
-            )?;
-            let to = lettre::message::Mailbox::new(
-                Some(user.display_name.clone()),
-                user.email.parse().map_err(|_| {
-                    accounts::AccountError::Invalid(
-                        "Enter an email address like name@example.org.".into(),
-                    )
-                })?,
-            );
+            let to = user.mailbox().map_err(|_| {
+                accounts::AccountError::Invalid(
+                    "Enter an email address like name@example.org.".into(),
+                )
+            })?;
             let email = Welcome {
                 display_name: user.display_name.clone(),
                 role: user.role.as_str().to_owned(),

@@ -91,6 +91,16 @@ pub struct User {
     pub created_at: DateTime<Utc>,
 }
 
+impl User {
+    /// The address emails to this user go to, with their name.
+    pub fn mailbox(&self) -> Result<lettre::message::Mailbox, lettre::address::AddressError> {
+        Ok(lettre::message::Mailbox::new(
+            Some(self.display_name.clone()),
+            self.email.parse()?,
+        ))
+    }
+}
+
 impl From<UserRow> for User {
     fn from(row: UserRow) -> Self {
         // The CHECK constraint keeps roles valid; an unknown zone (e.g. one

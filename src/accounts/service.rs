@@ -7,6 +7,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use uuid::Uuid;
 
 use super::model::{NewUserRow, Role, User, UserRow};
+use crate::audit;
 use crate::db::lower;
 use crate::db::schema::users;
 
@@ -98,6 +99,26 @@ pub fn create(
             }
             other => AccountError::Db(other),
         })
+}
+
+/// Creates an account on behalf of an operator (the command line, the demo
+/// seed) and records it in the audit log, in the caller's transaction.
+pub fn create_by_operator(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    new: &NewAccount<'_>,
+    via: &str,
+) -> Result<User, AccountError> {
+    let user = create(conn, now, new)?;
+    audit::record(
+        conn,
+        now,
+        None,
+        "user.created",
+        Some(("user", user.id)),
+        serde_json::json!({ "role": new.role.as_str(), "via": via }),
+    )?;
+    Ok(user)
 }
 
 pub fn find_by_email(conn: &mut PgConnection, email: &str) -> QueryResult<Option<User>> {

@@ -227,7 +227,9 @@ async fn the_harness_makes_verified_users_of_every_role() {
     let app = spawn_app().await;
     for role in Role::ALL {
         let user = app.create_user(role);
-        let stored = officehours::accounts::service::find(&mut app.conn(), user.id).unwrap().unwrap();
+        let stored = officehours::accounts::service::find(&mut app.conn(), user.id)
+            .unwrap()
+            .unwrap();
         assert_eq!(stored.role, role);
         assert!(stored.email_verified_at.is_some());
         assert!(stored.disabled_at.is_none());

@@ -1,0 +1,434 @@
+//! Browser tests: real Chromium over WebDriver (chromedriver).
+//!
+//! Each test starts its own chromedriver in its own process group, with a
+//! throw-away HOME and Chromium profile; [`Browser`] kills that whole group
+//! (Chromium included) when it goes away, also when a test panics.
+//! `CHROME_BIN`, `CHROMEDRIVER_BIN` and `AXE_JS` come from `scripts/test`;
+//! without them the Debian paths and the npm-installed axe-core are used.
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::ops::Deref;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+use crate::harness::{TestApp, spawn_app};
+
+/// How long chromedriver gets to answer on its port.
+const DRIVER_START: Duration = Duration::from_secs(15);
+
+/// `name` from the environment, else `default`; panics (the test fails,
+/// it is not skipped) when that file does not exist.
+fn required_file(name: &str, default: &str, hint: &str) -> PathBuf {
+    let path = PathBuf::from(std::env::var_os(name).unwrap_or_else(|| default.into()));
+    assert!(
+        path.is_file(),
+        "{name}={} does not exist: {hint} (scripts/test installs it)",
+        path.display()
+    );
+    path
+}
+
+fn chrome_bin() -> PathBuf {
+    required_file(
+        "CHROME_BIN",
+        "/usr/bin/chromium",
+        "install Chromium or set CHROME_BIN",
+    )
+}
+
+fn chromedriver_bin() -> PathBuf {
+    required_file(
+        "CHROMEDRIVER_BIN",
+        "/usr/bin/chromedriver",
+        "install chromium-driver or set CHROMEDRIVER_BIN",
+    )
+}
+
+fn axe_js() -> String {
+    let path = required_file(
+        "AXE_JS",
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/browser/node_modules/axe-core/axe.min.js"
+        ),
+        "run `npm ci` in tests/browser or set AXE_JS",
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// Screenshots land here, to look at after a run.
+fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let dir = target.join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+    dir
+}
+
+/// A headless Chromium driven through its own chromedriver. Derefs to the
+/// fantoccini [`Client`]. End a test with [`Browser::close`]; dropping it
+/// (e.g. on a panic) still kills chromedriver and Chromium.
+pub struct Browser {
+    client: Option<Client>,
+    driver: Child,
+    /// Holds HOME, the Chromium profile and chromedriver's log.
+    dir: Option<TempDir>,
+    log: PathBuf,
+}
+
+impl Browser {
+    pub async fn start() -> Self {
+        let chrome = chrome_bin();
+        let chromedriver = chromedriver_bin();
+        let dir = tempfile::Builder::new()
+            .prefix("oh-browser-")
+            .tempdir()
+            .expect("a temporary directory for the browser");
+        let log = dir.path().join("chromedriver.log");
+        let log_file = File::create(&log).expect("create chromedriver.log");
+        let port = free_port();
+        let driver = Command::new(&chromedriver)
+            .arg(format!("--port={port}"))
+            .env("HOME", dir.path())
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("clone the log file handle"))
+            .stderr(log_file)
+            // Its own process group, which Chromium inherits: Drop kills
+            // the lot with one signal.
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", chromedriver.display()));
+        // From here on, Drop cleans up whatever goes wrong.
+        let mut browser = Self {
+            client: None,
+            driver,
+            dir: Some(dir),
+            log,
+        };
+        let url = format!("http://127.0.0.1:{port}");
+        browser.wait_for_driver(&url).await;
+
+        let profile = browser.dir().join("profile");
+        let caps = json!({
+            "goog:chromeOptions": {
+                "binary": chrome,
+                "args": [
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--window-size=1280,900",
+                    format!("--user-data-dir={}", profile.display()),
+                ],
+            },
+        });
+        let Value::Object(caps) = caps else {
+            unreachable!()
+        };
+        let client = ClientBuilder::native()
+            .capabilities(caps)
+            .connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("start a Chromium session: {e}\n{}", browser.driver_log()));
+        browser.client = Some(client);
+        browser
+    }
+
+    fn dir(&self) -> &Path {
+        self.dir.as_ref().expect("the browser's directory").path()
+    }
+
+    fn driver_log(&self) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        format!("--- chromedriver log ---\n{log}")
+    }
+
+    /// Polls `/status` until chromedriver answers; fails if it exits or
+    /// does not answer in time.
+    async fn wait_for_driver(&mut self, url: &str) {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .expect("an HTTP client");
+        let deadline = Instant::now() + DRIVER_START;
+        loop {
+            if let Ok(resp) = http.get(format!("{url}/status")).send().await
+                && resp.status().is_success()
+            {
+                return;
+            }
+            if let Some(status) = self.driver.try_wait().expect("poll chromedriver") {
+                panic!("chromedriver exited with {status}\n{}", self.driver_log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not answer on {url} within {DRIVER_START:?}\n{}",
+                self.driver_log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Ends the WebDriver session (Chromium quits), then cleans up as Drop.
+    pub async fn close(mut self) {
+        if let Some(client) = self.client.take() {
+            client.close().await.expect("close the WebDriver session");
+        }
+    }
+
+    /// Loads `url` and returns `document.title`.
+    pub async fn open(&self, url: &str) -> String {
+        self.goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("open {url}: {e}"));
+        self.title().await.expect("the document title")
+    }
+
+    /// Runs `script` and returns its result as `T`.
+    pub async fn eval<T: serde::de::DeserializeOwned>(&self, script: &str) -> T {
+        let value = self
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("run {script:?}: {e}"));
+        serde_json::from_value(value.clone())
+            .unwrap_or_else(|e| panic!("result of {script:?} ({value}): {e}"))
+    }
+
+    /// Makes the window as tall as the page (keeping its width), so the
+    /// screenshot shows the whole page, and saves it as `name` in
+    /// target/screenshots. (The window's width, not `outerWidth`: headless
+    /// Chromium reports at least 500 there.)
+    pub async fn save_full_page_screenshot(&self, name: &str) -> PathBuf {
+        let (width, window_height) = self.get_window_size().await.expect("the window size");
+        let inner_height: u64 = self.eval("return window.innerHeight;").await;
+        let page_height: u64 = self
+            .eval("return document.documentElement.scrollHeight;")
+            .await;
+        let height = (page_height + window_height.saturating_sub(inner_height)).min(4000);
+        self.set_window_size(
+            width.try_into().expect("a window width"),
+            height.try_into().expect("a window height"),
+        )
+        .await
+        .expect("resize for the screenshot");
+        let png = self.screenshot().await.expect("a screenshot");
+        let path = screenshot_dir().join(name);
+        std::fs::write(&path, png).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        path
+    }
+}
+
+impl Deref for Browser {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        self.client.as_ref().expect("a connected browser")
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // Without close(), e.g. after a panic: nobody waits for the session
+        // to end, so kill it.
+        drop(self.client.take());
+        let pgid = self.driver.id();
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pgid}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        if let Some(dir) = self.dir.take() {
+            // Chromium's crash handler detaches (new session, parent init),
+            // so the group kill misses it; it names our HOME on its command
+            // line.
+            kill_processes_mentioning(dir.path());
+            let _ = dir.close();
+        }
+    }
+}
+
+/// SIGKILLs every process whose command line contains `path` (a directory
+/// only this test uses).
+fn kill_processes_mentioning(path: &Path) {
+    let needle = path.as_os_str().as_encoded_bytes();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    let pids: Vec<String> = procs
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|cmd| cmd.windows(needle.len()).any(|w| w == needle))
+        })
+        .collect();
+    if !pids.is_empty() {
+        let _ = Command::new("kill")
+            .arg("-KILL")
+            .arg("--")
+            .args(&pids)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+struct Topics {
+    active: [&'static str; 2],
+    inactive: &'static str,
+}
+
+/// Two active topics and an inactive one.
+fn insert_topics(app: &TestApp) -> Topics {
+    let topics = Topics {
+        active: ["Rust ownership and borrowing", "SQL query tuning"],
+        inactive: "Retired: Perl CGI scripts",
+    };
+    crate::web::add_topic(app, "rust-ownership", topics.active[0], true);
+    crate::web::add_topic(app, "sql-tuning", topics.active[1], true);
+    crate::web::add_topic(app, "perl-cgi", topics.inactive, false);
+    topics
+}
+
+/// The topic titles shown on the page, each with whether it is displayed.
+async fn topic_titles(browser: &Browser) -> Vec<(String, bool)> {
+    let mut titles = Vec::new();
+    for el in browser
+        .find_all(Locator::Css("#topics h3"))
+        .await
+        .expect("find topic titles")
+    {
+        titles.push((
+            el.text().await.expect("a topic title's text"),
+            el.is_displayed()
+                .await
+                .expect("is the topic title displayed"),
+        ));
+    }
+    titles
+}
+
+async fn assert_topics_shown(browser: &Browser, topics: &Topics) {
+    let titles = topic_titles(browser).await;
+    for want in topics.active {
+        assert!(
+            titles.iter().any(|(t, shown)| t == want && *shown),
+            "active topic {want:?} is not displayed; topic titles (text, displayed): {titles:?}"
+        );
+    }
+    let body = browser
+        .find(Locator::Css("body"))
+        .await
+        .expect("the body")
+        .text()
+        .await
+        .expect("the body's text");
+    assert!(
+        !body.contains(topics.inactive),
+        "the inactive topic {:?} is on the page:\n{body}",
+        topics.inactive
+    );
+}
+
+#[tokio::test]
+async fn home_page_shows_topics_and_passes_axe() {
+    let app = spawn_app().await;
+    let topics = insert_topics(&app);
+    let browser = Browser::start().await;
+
+    let title = browser.open(&format!("{}/", app.address)).await;
+    assert_eq!(title, "Free 1-on-1 mentoring · Office Hours");
+    assert_topics_shown(&browser, &topics).await;
+    let mains = browser
+        .find_all(Locator::Css("main, [role=main]"))
+        .await
+        .expect("look for the main landmark");
+    assert_eq!(mains.len(), 1, "the page has one main landmark");
+
+    browser
+        .execute(&axe_js(), vec![])
+        .await
+        .expect("inject axe-core");
+    let violations = browser
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, {resultTypes: ['violations']})
+               .then(r => done(JSON.stringify(r.violations.map(v =>
+                 ({id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help})))))
+               .catch(e => done(JSON.stringify({error: String(e)})));",
+            vec![],
+        )
+        .await
+        .expect("run axe-core");
+    let violations: Value =
+        serde_json::from_str(violations.as_str().expect("axe's result as a JSON string"))
+            .expect("axe's result is JSON");
+    let violations = violations
+        .as_array()
+        .unwrap_or_else(|| panic!("axe-core failed: {violations}"));
+    if !violations.is_empty() {
+        eprintln!("axe-core violations on /: {violations:#?}");
+    }
+    let serious: Vec<&Value> = violations
+        .iter()
+        .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+        .collect();
+    assert!(
+        serious.is_empty(),
+        "serious or critical accessibility violations on /:\n{}",
+        serde_json::to_string_pretty(&serious).unwrap_or_default()
+    );
+
+    let shot = browser.save_full_page_screenshot("home-1280.png").await;
+    eprintln!("screenshot: {}", shot.display());
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn home_page_works_at_phone_width() {
+    let app = spawn_app().await;
+    let topics = insert_topics(&app);
+    let browser = Browser::start().await;
+
+    browser
+        .set_window_size(360, 740)
+        .await
+        .expect("resize the window");
+    browser.open(&format!("{}/", app.address)).await;
+    let inner_width: u32 = browser.eval("return window.innerWidth;").await;
+    assert_eq!(inner_width, 360, "the viewport is phone-sized");
+    let scroll_width: u32 = browser
+        .eval("return document.documentElement.scrollWidth;")
+        .await;
+    assert!(
+        scroll_width <= inner_width,
+        "the page scrolls sideways at phone width: scrollWidth {scroll_width} > innerWidth {inner_width}"
+    );
+    assert_topics_shown(&browser, &topics).await;
+
+    let shot = browser.save_full_page_screenshot("home-360.png").await;
+    eprintln!("screenshot: {}", shot.display());
+    browser.close().await;
+}
