@@ -421,3 +421,51 @@ fn every_command_has_help() {
         assert!(stdout(&out).contains("Usage: officehours"), "{args:?}");
     }
 }
+
+#[test]
+fn worker_keeps_due_messages_without_smtp_and_stops_on_sigterm() {
+    let db = TestDb::migrated();
+    let out = officehours(
+        Some(&db),
+        &["user", "add", "--email", "ada@example.org", "--name", "Ada"],
+        &[("OFFICEHOURS_PASSWORD", "a long enough secret")],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let child = Command::new(env!("CARGO_BIN_EXE_officehours"))
+        .arg("worker")
+        .env("DATABASE_URL", &db.url)
+        .env_remove("SMTP_URL")
+        .env("OFFICEHOURS_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let state = || -> String {
+        email_outbox::table
+            .select(email_outbox::state)
+            .first(&mut db.conn())
+            .unwrap()
+    };
+    let started = Instant::now();
+    while state() != "kept" {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the worker did not pick the message up"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "stops cleanly on SIGTERM");
+    let log = stderr(&out);
+    // The developer can follow the email from the terminal.
+    assert!(log.contains("email kept"), "{log}");
+    assert!(log.contains("ada@example.org"), "{log}");
+    assert!(log.contains("/login"), "the links are logged: {log}");
+}

@@ -121,6 +121,23 @@ fn ensure_template() -> &'static str {
             ))
             .execute(&mut conn)
             .expect("publish template");
+            // Templates of earlier schemas are of no more use; one still
+            // being cloned from is left for the next run.
+            #[derive(QueryableByName)]
+            struct Name {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                datname: String,
+            }
+            let stale = diesel::sql_query(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'oh\\_tmpl\\_%' AND datname <> $1",
+            )
+            .bind::<diesel::sql_types::Text, _>(name)
+            .load::<Name>(&mut conn)
+            .unwrap_or_default();
+            for old in stale {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {}", quote_ident(&old.datname)))
+                    .execute(&mut conn);
+            }
         }
         diesel::sql_query("SELECT pg_advisory_unlock(724311)")
             .execute(&mut conn)
