@@ -14,6 +14,7 @@ use actix_web::{HttpResponse, ResponseError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorPage {
     NotFound,
+    BadRequest,
     Forbidden,
     Unavailable,
     Internal,
@@ -23,6 +24,11 @@ pub enum ErrorPage {
 pub enum AppError {
     #[error("not found")]
     NotFound,
+    #[error("bad request")]
+    BadRequest,
+    /// The page needs a signed-in user: go to the sign-in page, then back.
+    #[error("sign-in required")]
+    SignInRequired { next: String },
     #[error("forbidden")]
     Forbidden,
     /// The service is overloaded or a dependency is down; try again later.
@@ -83,6 +89,8 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::BadRequest => StatusCode::BAD_REQUEST,
+            Self::SignInRequired { .. } => StatusCode::SEE_OTHER,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -90,8 +98,19 @@ impl ResponseError for AppError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let Self::SignInRequired { next } = self {
+            let target = format!(
+                "/login?{}",
+                serde_urlencoded::to_string([("next", next.as_str())]).unwrap_or_default()
+            );
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, target))
+                .finish();
+        }
         let page = match self {
             Self::NotFound => ErrorPage::NotFound,
+            Self::BadRequest => ErrorPage::BadRequest,
+            Self::SignInRequired { .. } => ErrorPage::NotFound,
             Self::Forbidden => ErrorPage::Forbidden,
             Self::Unavailable { .. } => ErrorPage::Unavailable,
             Self::Internal(cause) => {

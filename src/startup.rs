@@ -124,12 +124,14 @@ impl Application {
         .await??;
 
         let transport = Transport::from_settings(&settings)?;
+        let hash_concurrency = settings.hash_concurrency;
         let state = AppState {
             pool: pool.clone(),
             settings: Arc::new(settings),
             clock: clock.clone(),
             metrics: Metrics::new()?,
             secret_key,
+            hasher: crate::accounts::hashing::Hasher::new(hash_concurrency),
         };
         let worker = options.run_worker.then(|| Worker {
             pool,
@@ -162,6 +164,8 @@ impl Application {
                 // Innermost first: error pages, then metrics, headers, ids,
                 // and the request span around everything.
                 .wrap(ErrorHandlers::new().default_handler(middleware::render_error_page))
+                .wrap(from_fn(middleware::pre_session))
+                .wrap(from_fn(middleware::refuse_cross_site))
                 .wrap(from_fn(middleware::track_metrics))
                 .wrap(middleware::security_headers(https))
                 .wrap(from_fn(middleware::request_id_header))

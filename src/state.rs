@@ -17,6 +17,8 @@ pub struct AppState {
     /// Signs pre-session cookies: OFFICEHOURS_SECRET_KEY, or a key generated
     /// and stored in the database on first start.
     pub secret_key: Secret<Vec<u8>>,
+    /// Password hashing with its concurrency cap.
+    pub hasher: crate::accounts::hashing::Hasher,
 }
 
 impl AppState {

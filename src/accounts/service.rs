@@ -130,6 +130,24 @@ pub fn find_by_email(conn: &mut PgConnection, email: &str) -> QueryResult<Option
         .map(|row| row.map(User::from))
 }
 
+/// A user and their password hash, for checking a sign-in.
+pub fn find_with_hash(
+    conn: &mut PgConnection,
+    email: &str,
+) -> QueryResult<Option<(User, Option<String>)>> {
+    users::table
+        .filter(lower(users::email).eq(lower(email.trim())))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+        .map(|row| {
+            row.map(|r| {
+                let hash = r.password_hash.clone();
+                (User::from(r), hash)
+            })
+        })
+}
+
 pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<User>> {
     users::table
         .find(id)

@@ -1,6 +1,31 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    account_tokens (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        purpose -> Text,
+        token_hash -> Bytea,
+        email -> Nullable<Text>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        name -> Text,
+        token_hash -> Bytea,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     audit_log (id) {
         id -> Uuid,
         at -> Timestamptz,
@@ -38,10 +63,40 @@ diesel::table! {
 }
 
 diesel::table! {
+    login_failures (id) {
+        id -> Uuid,
+        email_key -> Text,
+        ip -> Text,
+        at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    login_known_ips (email_key, ip) {
+        email_key -> Text,
+        ip -> Text,
+        last_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     server_secrets (name) {
         name -> Text,
         value -> Bytea,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        token_hash -> Bytea,
+        created_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
     }
 }
 
@@ -70,16 +125,25 @@ diesel::table! {
         disabled_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        verification_sent_at -> Nullable<Timestamptz>,
     }
 }
 
+diesel::joinable!(account_tokens -> users (user_id));
+diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(audit_log -> users (actor_user_id));
 diesel::joinable!(email_outbox -> users (recipient_user_id));
+diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    account_tokens,
+    api_tokens,
     audit_log,
     email_outbox,
+    login_failures,
+    login_known_ips,
     server_secrets,
+    sessions,
     topics,
     users,
 );

@@ -53,6 +53,7 @@ macro_rules! email_templates {
      $subject:ident = $sp:literal, $text:ident = $tp:literal, $html:ident = $hp:literal) => {
         #[derive(Template)]
         #[template(path = $sp)]
+        #[allow(dead_code, reason = "a subject line may not need the message's fields")]
         struct $subject<'a> {
             m: &'a $ctx,
         }
@@ -97,6 +98,73 @@ email_templates!(
     WelcomeSubject = "email/welcome/subject.txt",
     WelcomeText = "email/welcome/body.txt",
     WelcomeHtml = "email/welcome/body.html"
+);
+
+/// The link that confirms an address (sign-up or email change).
+#[derive(Debug, Clone)]
+pub struct VerifyEmail {
+    pub display_name: String,
+    pub link: String,
+}
+
+email_templates!(
+    VerifyEmail,
+    "verify_email",
+    secret = true,
+    VerifyEmailSubject = "email/verify_email/subject.txt",
+    VerifyEmailText = "email/verify_email/body.txt",
+    VerifyEmailHtml = "email/verify_email/body.html"
+);
+
+#[derive(Debug, Clone)]
+pub struct PasswordReset {
+    pub display_name: String,
+    pub link: String,
+}
+
+email_templates!(
+    PasswordReset,
+    "password_reset",
+    secret = true,
+    PasswordResetSubject = "email/password_reset/subject.txt",
+    PasswordResetText = "email/password_reset/body.txt",
+    PasswordResetHtml = "email/password_reset/body.html"
+);
+
+/// After a reset or change: the account's owner learns of it.
+#[derive(Debug, Clone)]
+pub struct PasswordChanged {
+    pub display_name: String,
+    /// When, in the recipient's zone with the zone named.
+    pub when: String,
+    pub forgot_url: String,
+}
+
+email_templates!(
+    PasswordChanged,
+    "password_changed",
+    secret = false,
+    PasswordChangedSubject = "email/password_changed/subject.txt",
+    PasswordChangedText = "email/password_changed/body.txt",
+    PasswordChangedHtml = "email/password_changed/body.html"
+);
+
+/// Sign-up with an address that has an account: the page says "check your
+/// inbox" as for a new one, and the owner gets this.
+#[derive(Debug, Clone)]
+pub struct RegisterAttempt {
+    pub display_name: String,
+    pub login_url: String,
+    pub forgot_url: String,
+}
+
+email_templates!(
+    RegisterAttempt,
+    "register_attempt",
+    secret = false,
+    RegisterAttemptSubject = "email/register_attempt/subject.txt",
+    RegisterAttemptText = "email/register_attempt/body.txt",
+    RegisterAttemptHtml = "email/register_attempt/body.html"
 );
 
 #[cfg(test)]

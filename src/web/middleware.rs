@@ -4,16 +4,17 @@
 
 use std::time::Instant;
 
-use actix_web::body::{BoxBody, MessageBody};
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, ErrorHandlerResponse, Next};
-use actix_web::{Error, HttpMessage, HttpResponse, web};
+use actix_web::{Error, HttpMessage, HttpResponse, ResponseError, web};
 use askama::Template;
 use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 
 use super::PageCtx;
+use super::auth::{self, PreSession};
 use crate::error::ErrorPage;
 use crate::state::AppState;
 
@@ -115,6 +116,11 @@ where
             "There is nothing at this address. It may have moved, or the link may be mistyped.",
             None,
         ),
+        ErrorPage::BadRequest => (
+            "That did not work",
+            "The request could not be read. Go back, reload the page and try again.",
+            None,
+        ),
         ErrorPage::Forbidden => (
             "Not allowed",
             "Your account cannot open this page, or the form expired. Go back, reload the page and try again.",
@@ -189,4 +195,65 @@ impl RootSpanBuilder for RedactingRootSpan {
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
         DefaultRootSpanBuilder::on_request_end(span, outcome);
     }
+}
+
+/// Paths that never need a pre-session (no forms, no pages).
+fn is_plumbing(path: &str) -> bool {
+    path.starts_with("/static/")
+        || matches!(path, "/healthz" | "/readyz" | "/metrics")
+        || path.starts_with("/api/")
+}
+
+/// Gives every browser a signed pre-session cookie, so forms shown before
+/// sign-in can carry a CSRF token bound to it.
+pub async fn pre_session(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return next.call(req).await;
+    };
+    if is_plumbing(req.path()) {
+        return next.call(req).await;
+    }
+    let key = state.secret_key.expose();
+    let pre = PreSession::from_cookie(req.request(), key).unwrap_or_default();
+    req.extensions_mut().insert(pre.clone());
+    let mut res = next.call(req).await?;
+    if pre.fresh {
+        let c = auth::cookie(
+            auth::PRE_SESSION_COOKIE,
+            pre.cookie_value(key),
+            state.settings.is_https(),
+        );
+        if let Ok(value) = HeaderValue::from_str(&c.to_string()) {
+            res.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    Ok(res)
+}
+
+/// Refuses state-changing requests that the browser marks as coming from
+/// another site (`Sec-Fetch-Site`), or whose `Origin` is not ours. The CSRF
+/// token check in `CsrfForm` comes on top of this.
+pub async fn refuse_cross_site(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    let unsafe_method = !matches!(req.method().as_str(), "GET" | "HEAD" | "OPTIONS");
+    if unsafe_method && !req.path().starts_with("/api/") {
+        let own_origin = req
+            .app_data::<web::Data<AppState>>()
+            .map(|s| s.settings.base_url.origin().ascii_serialization());
+        let headers = req.headers();
+        let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+        let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+        let cross_site = matches!(fetch_site, Some(site) if site != "same-origin" && site != "none")
+            || matches!((origin, &own_origin), (Some(o), Some(own)) if o != own);
+        if cross_site {
+            let res = crate::error::AppError::Forbidden.error_response();
+            return Ok(req.into_response(res).map_into_right_body());
+        }
+    }
+    Ok(next.call(req).await?.map_into_left_body())
 }

@@ -3,6 +3,8 @@
 //! Depends on `error`, `state`, `accounts::model`.
 
 pub mod assets;
+pub mod auth;
+pub mod forms;
 pub mod middleware;
 pub mod pages;
 
@@ -18,6 +20,7 @@ use crate::error::AppError;
 pub struct NavUser {
     pub display_name: String,
     pub role: Role,
+    pub verified: bool,
 }
 
 /// What `base.html` needs on every page.

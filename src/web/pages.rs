@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use diesel::RunQueryDsl;
 
+use super::auth::Viewer;
 use super::{PageCtx, render};
 use crate::email::outbox;
 use crate::error::AppError;
@@ -21,10 +22,10 @@ struct HomePage {
     topics: Vec<Topic>,
 }
 
-pub async fn home(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn home(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResponse, AppError> {
     let topics = state.db(topics::list_active).await?;
     render(&HomePage {
-        page: PageCtx::anonymous(),
+        page: viewer.page(),
         topics,
     })
 }

@@ -1,0 +1,810 @@
+//! Sign-up, email verification, sign-in, sign-out and password reset pages.
+//! Thin: parse, call the account services, render.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::Duration;
+use diesel::prelude::*;
+use serde::Deserialize;
+
+use super::email_tokens::{self, Purpose};
+use super::service::{self, AccountError, NewAccount};
+use super::session::{self, Origin};
+use super::signin::{self, SignIn};
+use super::{Role, User, password};
+use crate::audit;
+use crate::db::schema::users;
+use crate::email::render::{PasswordChanged, PasswordReset, RegisterAttempt, VerifyEmail};
+use crate::email::{EmailContent, enqueue};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::web::auth::{self, Auth, CsrfForm, Viewer, client_ip, safe_next};
+use crate::web::forms::{FieldErrors, ZoneOption, has_control_chars, zone_options};
+use crate::web::{PageCtx, render};
+
+/// Renders `template` with `status` (e.g. 422 for a form with errors).
+fn render_status(template: &impl Template, status: StatusCode) -> Result<HttpResponse, AppError> {
+    let mut res = render(template)?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.to_owned()))
+        .finish()
+}
+
+#[derive(Template)]
+#[template(path = "accounts/message.html")]
+struct MessagePage {
+    page: PageCtx,
+    heading: &'static str,
+    paragraphs: Vec<String>,
+    link: Option<(&'static str, &'static str)>,
+}
+
+fn message(
+    page: PageCtx,
+    heading: &'static str,
+    paragraphs: &[&str],
+    link: Option<(&'static str, &'static str)>,
+) -> Result<HttpResponse, AppError> {
+    render(&MessagePage {
+        page,
+        heading,
+        paragraphs: paragraphs.iter().map(|p| (*p).to_owned()).collect(),
+        link,
+    })
+}
+
+fn ip_of(req: &HttpRequest, state: &AppState) -> String {
+    client_ip(req, &state.settings.trusted_proxies)
+        .map(|ip| ip.to_string())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+// ---------------------------------------------------------------- sign-in
+
+#[derive(Template)]
+#[template(path = "accounts/login.html")]
+struct LoginPage {
+    page: PageCtx,
+    email: String,
+    next: String,
+    errors: FieldErrors,
+    error: Option<String>,
+    notice: Option<&'static str>,
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+    notice: Option<String>,
+}
+
+fn notice_text(code: Option<&str>) -> Option<&'static str> {
+    match code? {
+        "password-reset" => Some("Your password was changed. Sign in with the new one."),
+        "signed-out" => Some("You are signed out."),
+        _ => None,
+    }
+}
+
+pub async fn login_form(
+    viewer: Viewer,
+    query: web::Query<LoginQuery>,
+) -> Result<HttpResponse, AppError> {
+    let next = safe_next(query.next.as_deref());
+    if viewer.user().is_some() {
+        return Ok(see_other(&next));
+    }
+    render(&LoginPage {
+        page: viewer.page(),
+        email: String::new(),
+        next,
+        errors: FieldErrors::default(),
+        error: None,
+        notice: notice_text(query.notice.as_deref()),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: CsrfForm<LoginForm>,
+) -> Result<HttpResponse, AppError> {
+    let CsrfForm { viewer, form } = form;
+    let next = safe_next(Some(&form.next));
+    let mut errors = FieldErrors::default();
+    if form.email.trim().is_empty() {
+        errors.add("email", "Enter your email address.");
+    } else if form.email.len() > 254 {
+        errors.add("email", "An email address has at most 254 characters.");
+    }
+    if form.password.is_empty() {
+        errors.add("password", "Enter your password.");
+    } else if form.password.chars().count() > password::MAX_LEN {
+        errors.add("password", "A password has at most 128 characters.");
+    }
+    let page = |errors, error: Option<String>| LoginPage {
+        page: viewer.page(),
+        email: form.email.trim().to_owned(),
+        next: next.clone(),
+        errors,
+        error,
+        notice: None,
+    };
+    if !errors.is_empty() {
+        return render_status(&page(errors, None), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let ip = ip_of(&req, &state);
+    match signin::check(&state, &form.email, &form.password, &ip).await? {
+        SignIn::Ok(user) => {
+            let now = state.clock.now();
+            let absolute =
+                Duration::from_std(state.settings.session_absolute).unwrap_or(Duration::days(30));
+            let origin = Origin {
+                ip: Some(ip),
+                user_agent: req
+                    .headers()
+                    .get(header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
+            };
+            let user_id = user.id;
+            let (_, token) = state
+                .db(move |conn| session::create(conn, user_id, now, absolute, &origin))
+                .await?;
+            let mut cookie = auth::cookie(auth::SESSION_COOKIE, token, state.settings.is_https());
+            cookie.set_max_age(actix_web::cookie::time::Duration::seconds(
+                absolute.num_seconds(),
+            ));
+            Ok(HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, next))
+                .cookie(cookie)
+                .finish())
+        }
+        SignIn::Invalid => render_status(
+            &page(
+                FieldErrors::default(),
+                Some(
+                    "That email and password do not match an account. Check both and try again."
+                        .into(),
+                ),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        SignIn::Blocked { until } => {
+            let wait = (until - state.clock.now()).num_seconds().max(1);
+            let minutes = (wait + 59) / 60;
+            let mut res = render_status(
+                &page(
+                    FieldErrors::default(),
+                    Some(format!(
+                        "Too many failed sign-ins. For your account's safety, try again in {minutes} minute{}.",
+                        if minutes == 1 { "" } else { "s" }
+                    )),
+                ),
+                StatusCode::TOO_MANY_REQUESTS,
+            )?;
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+            Ok(res)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Empty {}
+
+pub async fn logout(
+    state: web::Data<AppState>,
+    auth: Auth,
+    _form: CsrfForm<Empty>,
+) -> Result<HttpResponse, AppError> {
+    let id = auth.session.id;
+    state.db(move |conn| session::delete(conn, id)).await?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/login?notice=signed-out"))
+        .cookie(auth::removal(
+            auth::SESSION_COOKIE,
+            state.settings.is_https(),
+        ))
+        .finish())
+}
+
+// ---------------------------------------------------------------- sign-up
+
+#[derive(Template)]
+#[template(path = "accounts/register.html")]
+struct RegisterPage {
+    page: PageCtx,
+    email: String,
+    display_name: String,
+    zones: Vec<ZoneOption>,
+    errors: FieldErrors,
+}
+
+pub async fn register_form(viewer: Viewer) -> Result<HttpResponse, AppError> {
+    render(&RegisterPage {
+        page: viewer.page(),
+        email: String::new(),
+        display_name: String::new(),
+        zones: zone_options("UTC"),
+        errors: FieldErrors::default(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct RegisterForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    time_zone: String,
+}
+
+/// Validates the shared account fields; `None` fields were not submitted.
+pub fn check_email(errors: &mut FieldErrors, raw: &str) -> Option<String> {
+    match service::normalize_email(raw) {
+        Ok(e) => Some(e),
+        Err(_) if raw.trim().is_empty() => {
+            errors.add("email", "Enter your email address.");
+            None
+        }
+        Err(_) if raw.trim().len() > 254 => {
+            errors.add("email", "An email address has at most 254 characters.");
+            None
+        }
+        Err(_) => {
+            errors.add("email", "Enter an email address like name@example.org.");
+            None
+        }
+    }
+}
+
+pub fn check_name(errors: &mut FieldErrors, raw: &str) -> Option<String> {
+    let name = raw.trim();
+    if name.is_empty() {
+        errors.add("display_name", "Enter your name.");
+    } else if name.chars().count() > 100 {
+        errors.add("display_name", "Use at most 100 characters.");
+    } else if has_control_chars(name) || name.contains(['\n', '\r', '\t']) {
+        errors.add(
+            "display_name",
+            "Use letters, digits, spaces and punctuation only.",
+        );
+    } else {
+        return Some(name.to_owned());
+    }
+    None
+}
+
+pub fn check_zone(errors: &mut FieldErrors, raw: &str) -> Option<chrono_tz::Tz> {
+    match raw.trim().parse::<chrono_tz::Tz>() {
+        Ok(z) => Some(z),
+        Err(_) => {
+            errors.add("time_zone", "Choose a time zone from the list.");
+            None
+        }
+    }
+}
+
+pub fn check_new_password(errors: &mut FieldErrors, field: &'static str, raw: &str) {
+    if let Err(problem) = password::check(raw) {
+        errors.add(field, problem.to_string());
+    }
+}
+
+pub async fn register(
+    state: web::Data<AppState>,
+    form: CsrfForm<RegisterForm>,
+) -> Result<HttpResponse, AppError> {
+    let CsrfForm { viewer, form } = form;
+    let mut errors = FieldErrors::default();
+    let email = check_email(&mut errors, &form.email);
+    let name = check_name(&mut errors, &form.display_name);
+    check_new_password(&mut errors, "password", &form.password);
+    let zone = check_zone(&mut errors, &form.time_zone);
+    let (Some(email), Some(name), Some(zone), true) = (email, name, zone, errors.is_empty()) else {
+        return render_status(
+            &RegisterPage {
+                page: viewer.page(),
+                email: form.email.trim().to_owned(),
+                display_name: form.display_name.trim().to_owned(),
+                zones: zone_options(form.time_zone.trim()),
+                errors,
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    };
+    // Hash whether or not the address is taken, so both take as long.
+    let hash = state.hasher.hash(form.password).await?;
+    let now = state.clock.now();
+    let settings = state.settings.clone();
+    state
+        .db(move |conn| -> Result<(), AppError> {
+            let created = conn.transaction(|conn| -> Result<User, AccountError> {
+                let user = service::create(
+                    conn,
+                    now,
+                    &NewAccount {
+                        email: &email,
+                        display_name: &name,
+                        role: Role::Learner,
+                        time_zone: zone,
+                        password_hash: &hash,
+                        verified: false,
+                    },
+                )?;
+                send_verification(conn, &settings, &user, now)
+                    .map_err(|e| AccountError::Invalid(e.to_string()))?;
+                audit::record(
+                    conn,
+                    now,
+                    Some(user.id),
+                    "user.registered",
+                    Some(("user", user.id)),
+                    serde_json::json!({}),
+                )?;
+                Ok(user)
+            });
+            match created {
+                Ok(_) => Ok(()),
+                Err(AccountError::EmailTaken) => {
+                    // The owner learns of it; the visitor sees the same page.
+                    conn.transaction(|conn| -> Result<(), AppError> {
+                        if let Some(owner) = service::find_by_email(conn, &email)? {
+                            let to = owner.mailbox().map_err(AppError::internal)?;
+                            let mail = RegisterAttempt {
+                                display_name: owner.display_name.clone(),
+                                login_url: settings.absolute_url("/login"),
+                                forgot_url: settings.absolute_url("/forgot-password"),
+                            }
+                            .to_email(to, Some(owner.id))?;
+                            enqueue(conn, now, &settings.smtp_from, &mail)
+                                .map_err(AppError::internal)?;
+                        }
+                        Ok(())
+                    })
+                }
+                Err(AccountError::Db(e)) => Err(e.into()),
+                Err(other) => Err(AppError::internal(other)),
+            }
+        })
+        .await?;
+    Ok(see_other("/register/sent"))
+}
+
+/// Issues a verification link and queues its email, in the caller's
+/// transaction.
+fn send_verification(
+    conn: &mut PgConnection,
+    settings: &crate::config::Settings,
+    user: &User,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), AppError> {
+    let token = email_tokens::issue(conn, user.id, Purpose::VerifyEmail, None, now)?;
+    let link = settings.absolute_url(&format!(
+        "/verify-email?{}",
+        serde_urlencoded::to_string([("token", token.as_str())]).unwrap_or_default()
+    ));
+    let mail = VerifyEmail {
+        display_name: user.display_name.clone(),
+        link,
+    }
+    .to_email(user.mailbox().map_err(AppError::internal)?, Some(user.id))?;
+    enqueue(conn, now, &settings.smtp_from, &mail).map_err(AppError::internal)?;
+    diesel::update(users::table.find(user.id))
+        .set(users::verification_sent_at.eq(Some(now)))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub async fn register_sent(viewer: Viewer) -> Result<HttpResponse, AppError> {
+    message(
+        viewer.page(),
+        "Check your inbox",
+        &[
+            "We sent an email to the address you entered. Open the link in it to confirm your address; it works for 24 hours.",
+            "No email after a few minutes? Look in your spam folder, or sign in and ask for a new link.",
+        ],
+        Some(("/login", "Go to sign in")),
+    )
+}
+
+// ---------------------------------------------------------------- verification
+
+#[derive(Template)]
+#[template(path = "accounts/verify.html")]
+struct VerifyPage {
+    page: PageCtx,
+    token: String,
+    email: String,
+}
+
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+fn link_expired(page: PageCtx, what: &'static str) -> Result<HttpResponse, AppError> {
+    let (heading, text, link) = match what {
+        "verify" => (
+            "This link no longer works",
+            "Confirmation links work once, for 24 hours. Sign in to ask for a new one.",
+            ("/login", "Go to sign in"),
+        ),
+        _ => (
+            "This link no longer works",
+            "Password reset links work once, for 30 minutes. Ask for a new one.",
+            ("/forgot-password", "Reset your password"),
+        ),
+    };
+    let mut res = message(page, heading, &[text], Some(link))?;
+    *res.status_mut() = StatusCode::GONE;
+    Ok(res)
+}
+
+/// Only shows the button: a mail scanner fetching the link changes nothing.
+pub async fn verify_form(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    query: web::Query<TokenQuery>,
+) -> Result<HttpResponse, AppError> {
+    let now = state.clock.now();
+    let token = query.token.clone();
+    let found = state
+        .db(move |conn| -> Result<_, diesel::result::Error> {
+            let Some(t) = email_tokens::peek(conn, Purpose::VerifyEmail, &token, now)? else {
+                return Ok(None);
+            };
+            let user = service::find(conn, t.user_id)?;
+            Ok(user.map(|u| t.email.clone().unwrap_or(u.email)))
+        })
+        .await?;
+    match found {
+        Some(email) => render(&VerifyPage {
+            page: viewer.page(),
+            token: query.token.clone(),
+            email,
+        }),
+        None => link_expired(viewer.page(), "verify"),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    token: String,
+}
+
+pub async fn verify(
+    state: web::Data<AppState>,
+    form: CsrfForm<TokenForm>,
+) -> Result<HttpResponse, AppError> {
+    let CsrfForm { viewer, form } = form;
+    let now = state.clock.now();
+    let done = state
+        .db(move |conn| {
+            conn.transaction(|conn| -> Result<bool, diesel::result::Error> {
+                let Some(t) = email_tokens::consume(conn, Purpose::VerifyEmail, &form.token, now)?
+                else {
+                    return Ok(false);
+                };
+                diesel::update(users::table.find(t.user_id))
+                    .set((
+                        users::email_verified_at.eq(Some(now)),
+                        users::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                audit::record(
+                    conn,
+                    now,
+                    Some(t.user_id),
+                    "user.email_verified",
+                    Some(("user", t.user_id)),
+                    serde_json::json!({}),
+                )?;
+                Ok(true)
+            })
+        })
+        .await?;
+    if !done {
+        return link_expired(viewer.page(), "verify");
+    }
+    let link = if viewer.user().is_some() {
+        ("/", "Find a mentor")
+    } else {
+        ("/login", "Sign in")
+    };
+    message(
+        viewer.page(),
+        "Your email address is confirmed",
+        &["Thank you. You can now book sessions."],
+        Some(link),
+    )
+}
+
+/// At most one new link per account in this long.
+pub const RESEND_EVERY: Duration = Duration::minutes(2);
+
+pub async fn resend_verification(
+    state: web::Data<AppState>,
+    auth: Auth,
+    _form: CsrfForm<Empty>,
+) -> Result<HttpResponse, AppError> {
+    let now = state.clock.now();
+    let settings = state.settings.clone();
+    let user = auth.user.clone();
+    let outcome = state
+        .db(move |conn| {
+            conn.transaction(|conn| -> Result<Option<i64>, AppError> {
+                let sent_at: Option<chrono::DateTime<chrono::Utc>> = users::table
+                    .find(user.id)
+                    .select(users::verification_sent_at)
+                    .for_update()
+                    .first(conn)?;
+                if let Some(at) = sent_at
+                    && now - at < RESEND_EVERY
+                {
+                    return Ok(Some((at + RESEND_EVERY - now).num_seconds().max(1)));
+                }
+                send_verification(conn, &settings, &user, now)?;
+                Ok(None)
+            })
+        })
+        .await?;
+    if auth.user.email_verified_at.is_some() {
+        return Ok(see_other("/"));
+    }
+    match outcome {
+        None => message(
+            auth.page(),
+            "We sent a new link",
+            &[
+                "Look for the email from Office Hours and open the link in it. It works for 24 hours.",
+            ],
+            Some(("/", "Back to the home page")),
+        ),
+        Some(wait) => {
+            let mut res = message(
+                auth.page(),
+                "We just sent you a link",
+                &[&format!(
+                    "To keep your inbox calm, ask again in {wait} seconds. The last link still works."
+                )],
+                Some(("/", "Back to the home page")),
+            )?;
+            *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+            Ok(res)
+        }
+    }
+}
+
+// ---------------------------------------------------------------- password reset
+
+#[derive(Template)]
+#[template(path = "accounts/forgot.html")]
+struct ForgotPage {
+    page: PageCtx,
+    email: String,
+    errors: FieldErrors,
+}
+
+pub async fn forgot_form(viewer: Viewer) -> Result<HttpResponse, AppError> {
+    render(&ForgotPage {
+        page: viewer.page(),
+        email: String::new(),
+        errors: FieldErrors::default(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ForgotForm {
+    #[serde(default)]
+    email: String,
+}
+
+pub async fn forgot(
+    state: web::Data<AppState>,
+    form: CsrfForm<ForgotForm>,
+) -> Result<HttpResponse, AppError> {
+    let CsrfForm { viewer, form } = form;
+    let mut errors = FieldErrors::default();
+    let Some(email) = check_email(&mut errors, &form.email) else {
+        return render_status(
+            &ForgotPage {
+                page: viewer.page(),
+                email: form.email.trim().to_owned(),
+                errors,
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    };
+    let now = state.clock.now();
+    let settings = state.settings.clone();
+    state
+        .db(move |conn| {
+            conn.transaction(|conn| -> Result<(), AppError> {
+                let Some(user) = service::find_by_email(conn, &email)? else {
+                    return Ok(());
+                };
+                if user.disabled_at.is_some() {
+                    return Ok(());
+                }
+                let token = email_tokens::issue(conn, user.id, Purpose::ResetPassword, None, now)?;
+                let link = settings.absolute_url(&format!(
+                    "/reset-password?{}",
+                    serde_urlencoded::to_string([("token", token.as_str())]).unwrap_or_default()
+                ));
+                let mail = PasswordReset {
+                    display_name: user.display_name.clone(),
+                    link,
+                }
+                .to_email(user.mailbox().map_err(AppError::internal)?, Some(user.id))?;
+                enqueue(conn, now, &settings.smtp_from, &mail).map_err(AppError::internal)?;
+                Ok(())
+            })
+        })
+        .await?;
+    Ok(see_other("/forgot-password/sent"))
+}
+
+pub async fn forgot_sent(viewer: Viewer) -> Result<HttpResponse, AppError> {
+    message(
+        viewer.page(),
+        "Check your inbox",
+        &[
+            "If an account uses that address, we sent it a link to choose a new password. The link works once, for 30 minutes.",
+            "No email after a few minutes? Look in your spam folder, or check the address and try again.",
+        ],
+        Some(("/login", "Back to sign in")),
+    )
+}
+
+#[derive(Template)]
+#[template(path = "accounts/reset.html")]
+struct ResetPage {
+    page: PageCtx,
+    token: String,
+    errors: FieldErrors,
+}
+
+pub async fn reset_form(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    query: web::Query<TokenQuery>,
+) -> Result<HttpResponse, AppError> {
+    let now = state.clock.now();
+    let token = query.token.clone();
+    let valid = state
+        .db(move |conn| email_tokens::peek(conn, Purpose::ResetPassword, &token, now))
+        .await?
+        .is_some();
+    if !valid {
+        return link_expired(viewer.page(), "reset");
+    }
+    render(&ResetPage {
+        page: viewer.page(),
+        token: query.token.clone(),
+        errors: FieldErrors::default(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ResetForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    password: String,
+}
+
+pub async fn reset(
+    state: web::Data<AppState>,
+    form: CsrfForm<ResetForm>,
+) -> Result<HttpResponse, AppError> {
+    let CsrfForm { viewer, form } = form;
+    let mut errors = FieldErrors::default();
+    check_new_password(&mut errors, "password", &form.password);
+    if !errors.is_empty() {
+        return render_status(
+            &ResetPage {
+                page: viewer.page(),
+                token: form.token,
+                errors,
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    }
+    let hash = state.hasher.hash(form.password).await?;
+    let now = state.clock.now();
+    let settings = state.settings.clone();
+    let token = form.token;
+    let done = state
+        .db(move |conn| {
+            conn.transaction(|conn| -> Result<bool, AppError> {
+                let Some(t) = email_tokens::consume(conn, Purpose::ResetPassword, &token, now)?
+                else {
+                    return Ok(false);
+                };
+                let Some(user) = service::find(conn, t.user_id)? else {
+                    return Ok(false);
+                };
+                set_password(
+                    conn,
+                    &settings,
+                    &user,
+                    &hash,
+                    None,
+                    now,
+                    "user.password_reset",
+                )?;
+                Ok(true)
+            })
+        })
+        .await?;
+    if !done {
+        return link_expired(viewer.page(), "reset");
+    }
+    Ok(see_other("/login?notice=password-reset"))
+}
+
+/// Stores a new password hash, ends the account's sessions (but `keep`),
+/// tells the owner by email and audits — in the caller's transaction.
+pub fn set_password(
+    conn: &mut PgConnection,
+    settings: &crate::config::Settings,
+    user: &User,
+    hash: &str,
+    keep: Option<uuid::Uuid>,
+    now: chrono::DateTime<chrono::Utc>,
+    action: &str,
+) -> Result<(), AppError> {
+    diesel::update(users::table.find(user.id))
+        .set((
+            users::password_hash.eq(Some(hash)),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    session::delete_all_for_user(conn, user.id, keep)?;
+    let when = now
+        .with_timezone(&user.time_zone)
+        .format("%a %-d %b %Y, %H:%M %Z")
+        .to_string();
+    let mail = PasswordChanged {
+        display_name: user.display_name.clone(),
+        when,
+        forgot_url: settings.absolute_url("/forgot-password"),
+    }
+    .to_email(user.mailbox().map_err(AppError::internal)?, Some(user.id))?;
+    enqueue(conn, now, &settings.smtp_from, &mail).map_err(AppError::internal)?;
+    audit::record(
+        conn,
+        now,
+        Some(user.id),
+        action,
+        Some(("user", user.id)),
+        serde_json::json!({}),
+    )?;
+    Ok(())
+}

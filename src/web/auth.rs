@@ -1,0 +1,373 @@
+//! Who is asking, and may they: the session and pre-session cookies, the
+//! CSRF token bound to either, the client address, and the one extractor
+//! (`Auth<R>`) every protected handler uses for its role check.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::net::IpAddr;
+use std::pin::Pin;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::dev::Payload;
+use actix_web::http::Method;
+use actix_web::web::{Bytes, Data};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use ipnet::IpNet;
+use serde::de::DeserializeOwned;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use super::{NavUser, PageCtx};
+use crate::accounts::session::{self, Session};
+use crate::accounts::tokens;
+use crate::accounts::{Role, User};
+use crate::error::AppError;
+use crate::state::AppState;
+
+pub const SESSION_COOKIE: &str = "oh_session";
+pub const PRE_SESSION_COOKIE: &str = "oh_pre";
+
+fn mac(key: &[u8], purpose: &str, value: &[u8]) -> Vec<u8> {
+    // HMAC accepts keys of any length.
+    let mut m = match <Hmac<Sha256> as Mac>::new_from_slice(key) {
+        Ok(m) => m,
+        Err(_) => return Vec::new(),
+    };
+    m.update(purpose.as_bytes());
+    m.update(b"\0");
+    m.update(value);
+    m.finalize().into_bytes().to_vec()
+}
+
+fn equal(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+/// A cookie with the attributes every cookie of ours has.
+pub fn cookie(name: &'static str, value: String, https: bool) -> Cookie<'static> {
+    Cookie::build(name, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(https)
+        .finish()
+}
+
+/// A cookie that tells the browser to forget `name`.
+pub fn removal(name: &'static str, https: bool) -> Cookie<'static> {
+    let mut c = cookie(name, String::new(), https);
+    c.make_removal();
+    c
+}
+
+/// The signed pre-session identifier of a browser that has not signed in:
+/// what its CSRF tokens are bound to.
+#[derive(Debug, Clone)]
+pub struct PreSession {
+    pub value: String,
+    /// Made for this request: the response must set the cookie.
+    pub fresh: bool,
+}
+
+impl PreSession {
+    pub fn from_cookie(req: &HttpRequest, key: &[u8]) -> Option<Self> {
+        let raw = req.cookie(PRE_SESSION_COOKIE)?;
+        let (value, sig) = raw.value().split_once('.')?;
+        let sig = URL_SAFE_NO_PAD.decode(sig).ok()?;
+        equal(&sig, &mac(key, "pre-session-cookie", value.as_bytes())).then(|| PreSession {
+            value: value.to_owned(),
+            fresh: false,
+        })
+    }
+
+    pub fn new() -> Self {
+        PreSession {
+            value: tokens::generate(),
+            fresh: true,
+        }
+    }
+
+    pub fn cookie_value(&self, key: &[u8]) -> String {
+        let sig = URL_SAFE_NO_PAD.encode(mac(key, "pre-session-cookie", self.value.as_bytes()));
+        format!("{}.{}", self.value, sig)
+    }
+}
+
+impl Default for PreSession {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The client address: the socket peer, or — only when that peer is a
+/// trusted proxy — the nearest untrusted address in `X-Forwarded-For`.
+pub fn client_ip(req: &HttpRequest, trusted: &[IpNet]) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    if !trusted.iter().any(|net| net.contains(&peer)) {
+        return Some(peer);
+    }
+    let forwarded: Vec<IpAddr> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    Some(
+        forwarded
+            .into_iter()
+            .rev()
+            .find(|ip| !trusted.iter().any(|net| net.contains(ip)))
+            .unwrap_or(peer),
+    )
+}
+
+/// The viewer of a page: signed in or not, with the CSRF token their forms
+/// must carry. Looked up once per request.
+#[derive(Clone)]
+pub struct Viewer {
+    pub signed_in: Option<(Session, User)>,
+    pub csrf_token: String,
+}
+
+impl Viewer {
+    pub fn user(&self) -> Option<&User> {
+        self.signed_in.as_ref().map(|(_, u)| u)
+    }
+
+    pub fn page(&self) -> PageCtx {
+        PageCtx {
+            user: self.user().map(|u| NavUser {
+                display_name: u.display_name.clone(),
+                role: u.role,
+                verified: u.email_verified_at.is_some(),
+            }),
+            csrf_token: self.csrf_token.clone(),
+        }
+    }
+
+    /// Checks a submitted CSRF token in constant time.
+    pub fn csrf_ok(&self, submitted: &str) -> bool {
+        equal(submitted.as_bytes(), self.csrf_token.as_bytes())
+    }
+
+    async fn load(req: HttpRequest) -> Result<Self, AppError> {
+        if let Some(v) = req.extensions().get::<Viewer>() {
+            return Ok(v.clone());
+        }
+        let state = req
+            .app_data::<Data<AppState>>()
+            .cloned()
+            .ok_or_else(|| AppError::internal("AppState missing"))?;
+        let key = state.secret_key.expose().clone();
+        let signed_in = match req.cookie(SESSION_COOKIE) {
+            Some(c) if !c.value().is_empty() => {
+                let token = c.value().to_owned();
+                let now = state.clock.now();
+                let idle = chrono::Duration::from_std(state.settings.session_idle)
+                    .unwrap_or(chrono::Duration::hours(12));
+                state
+                    .db(move |conn| session::lookup(conn, &token, now, idle))
+                    .await?
+            }
+            _ => None,
+        };
+        let csrf_token = match &signed_in {
+            Some((s, _)) => URL_SAFE_NO_PAD.encode(mac(&key, "csrf-session", s.id.as_bytes())),
+            None => {
+                let pre = req
+                    .extensions()
+                    .get::<PreSession>()
+                    .cloned()
+                    .unwrap_or_default();
+                URL_SAFE_NO_PAD.encode(mac(&key, "csrf-pre-session", pre.value.as_bytes()))
+            }
+        };
+        let viewer = Viewer {
+            signed_in,
+            csrf_token,
+        };
+        req.extensions_mut().insert(viewer.clone());
+        Ok(viewer)
+    }
+}
+
+impl FromRequest for Viewer {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        Box::pin(Self::load(req.clone()))
+    }
+}
+
+/// The least role a handler needs.
+pub trait MinRole {
+    const ROLE: Role;
+}
+
+pub struct AnyRole;
+pub struct MentorRole;
+pub struct AdminRole;
+
+impl MinRole for AnyRole {
+    const ROLE: Role = Role::Learner;
+}
+impl MinRole for MentorRole {
+    const ROLE: Role = Role::Mentor;
+}
+impl MinRole for AdminRole {
+    const ROLE: Role = Role::Admin;
+}
+
+fn rank(role: Role) -> u8 {
+    match role {
+        Role::Learner => 0,
+        Role::Mentor => 1,
+        Role::Admin => 2,
+    }
+}
+
+/// A signed-in user with at least role `R`. Not signed in: a redirect to
+/// the sign-in page (and back afterwards); signed in with a lesser role: 403.
+pub struct Auth<R: MinRole = AnyRole> {
+    pub user: User,
+    pub session: Session,
+    pub viewer: Viewer,
+    _role: PhantomData<R>,
+}
+
+impl<R: MinRole> Auth<R> {
+    pub fn page(&self) -> PageCtx {
+        self.viewer.page()
+    }
+}
+
+impl<R: MinRole + 'static> FromRequest for Auth<R> {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let viewer = Viewer::load(req.clone()).await?;
+            let Some((session, user)) = viewer.signed_in.clone() else {
+                let next = if req.method() == Method::GET {
+                    req.uri()
+                        .path_and_query()
+                        .map(|p| p.as_str().to_owned())
+                        .unwrap_or_else(|| "/".to_owned())
+                } else {
+                    "/".to_owned()
+                };
+                return Err(AppError::SignInRequired { next });
+            };
+            if rank(user.role) < rank(R::ROLE) {
+                return Err(AppError::Forbidden);
+            }
+            Ok(Auth {
+                user,
+                session,
+                viewer,
+                _role: PhantomData,
+            })
+        })
+    }
+}
+
+/// A form body whose CSRF token was checked against the viewer's before
+/// the fields are parsed. Cross-site requests are refused earlier, by
+/// `middleware::refuse_cross_site`.
+pub struct CsrfForm<T> {
+    pub viewer: Viewer,
+    pub form: T,
+}
+
+#[derive(serde::Deserialize)]
+struct CsrfField {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// Largest form body accepted.
+const FORM_LIMIT: usize = 64 * 1024;
+
+impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let body = Bytes::from_request(&req, payload);
+        Box::pin(async move {
+            let viewer = Viewer::load(req.clone()).await?;
+            let body = body.await.map_err(|_| AppError::BadRequest)?;
+            if body.len() > FORM_LIMIT {
+                return Err(AppError::BadRequest);
+            }
+            let field: CsrfField =
+                serde_urlencoded::from_bytes(&body).map_err(|_| AppError::Forbidden)?;
+            if !viewer.csrf_ok(&field.csrf_token) {
+                return Err(AppError::Forbidden);
+            }
+            let form = serde_urlencoded::from_bytes(&body).map_err(|_| AppError::BadRequest)?;
+            Ok(CsrfForm { viewer, form })
+        })
+    }
+}
+
+/// A `next` target that stays on this site: a path, never `//host` or a URL.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.starts_with("/\\")
+                && !n.contains(['\r', '\n']) =>
+        {
+            n.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_stays_on_site() {
+        assert_eq!(safe_next(Some("/account?x=1")), "/account?x=1");
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil",
+            "javascript:alert(1)",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn pre_session_cookie_signature_is_checked() {
+        let key = b"k".repeat(32);
+        let pre = PreSession::new();
+        let signed = pre.cookie_value(&key);
+        let (value, sig) = signed.split_once('.').unwrap();
+        assert_eq!(value, pre.value);
+        let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
+        assert!(equal(
+            &sig,
+            &mac(&key, "pre-session-cookie", value.as_bytes())
+        ));
+        assert!(!equal(
+            &sig,
+            &mac(b"other key", "pre-session-cookie", value.as_bytes())
+        ));
+    }
+}
