@@ -130,3 +130,39 @@ impl ResponseError for AppError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_headers() {
+        let res = AppError::Unavailable {
+            retry_after_secs: 2,
+        }
+        .error_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers().get(header::RETRY_AFTER).unwrap(), "2");
+        let res = AppError::SignInRequired {
+            next: "/account?tab=a&b=c".into(),
+        }
+        .error_response();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            res.headers().get(header::LOCATION).unwrap(),
+            "/login?next=%2Faccount%3Ftab%3Da%26b%3Dc"
+        );
+        assert_eq!(
+            AppError::Forbidden.error_response().status(),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            AppError::NotFound.error_response().status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            AppError::internal("boom").error_response().status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+}

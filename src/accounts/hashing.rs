@@ -78,3 +78,29 @@ mod tests {
         assert!(!super::password::verify("", super::DUMMY_HASH));
     }
 }
+
+#[cfg(test)]
+mod cap_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_cap_answers_unavailable_after_two_seconds_instead_of_queueing() {
+        let hasher = Hasher::new(1);
+        let busy = hasher.clone();
+        let holder = tokio::spawn(async move {
+            busy.run(|| std::thread::sleep(Duration::from_millis(2600)))
+                .await
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let refused = hasher.verify("anything".into(), None).await;
+        assert!(matches!(
+            refused,
+            Err(AppError::Unavailable {
+                retry_after_secs: 2
+            })
+        ));
+        assert!(holder.await.unwrap().is_ok());
+        // With the slot free again, work goes through.
+        assert!(!hasher.verify("anything".into(), None).await.unwrap());
+    }
+}

@@ -349,3 +349,102 @@ impl TestApp {
         .expect("create user")
     }
 }
+
+/// A browser-like HTTP client: its own cookie jar, no redirects followed.
+pub fn new_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap()
+}
+
+/// The value of the first `name="csrf_token"` field of a page.
+pub fn csrf_in(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).expect("a form with a CSRF token") + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].to_owned()
+}
+
+/// A signed-in client of one user, with the CSRF token its forms carry.
+pub struct SignedIn {
+    pub client: reqwest::Client,
+    pub csrf: String,
+    pub user: User,
+    pub session_token: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Signs `user` in by making the session directly in the database (no
+    /// password hashing) and giving a fresh client its cookie.
+    pub async fn sign_in(&self, user: &User) -> SignedIn {
+        let (_, token) = officehours::accounts::session::create(
+            &mut self.conn(),
+            user.id,
+            self.clock.now(),
+            chrono::Duration::days(30),
+            &officehours::accounts::session::Origin::default(),
+        )
+        .unwrap();
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+        jar.add_cookie_str(
+            &format!("oh_session={token}; Path=/"),
+            &self.address.parse::<reqwest::Url>().unwrap(),
+        );
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_provider(jar)
+            .build()
+            .unwrap();
+        let page = client
+            .get(self.url("/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = csrf_in(&page);
+        SignedIn {
+            client,
+            csrf,
+            user: user.clone(),
+            session_token: token,
+        }
+    }
+
+    /// The CSRF token an anonymous `client` gets on `path` (which sets its
+    /// pre-session cookie on first visit).
+    pub async fn csrf_for(&self, client: &reqwest::Client, path: &str) -> String {
+        let page = client
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        csrf_in(&page)
+    }
+
+    /// POSTs a form as a same-origin browser would.
+    pub async fn post_form(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        client
+            .post(self.url(path))
+            .header("origin", &self.address)
+            .form(fields)
+            .send()
+            .await
+            .unwrap()
+    }
+}

@@ -10,6 +10,7 @@
     reason = "a test fails loudly where it cannot go on"
 )]
 
+mod accounts;
 mod browser;
 mod cli;
 mod harness;
