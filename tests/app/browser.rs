@@ -93,6 +93,12 @@ pub struct Browser {
 
 impl Browser {
     pub async fn start() -> Self {
+        Self::start_in_zone("UTC").await
+    }
+
+    /// A browser whose clock runs in the IANA zone `zone` (Chromium reads
+    /// `TZ`), as a visitor from there would have.
+    pub async fn start_in_zone(zone: &str) -> Self {
         let chrome = chrome_bin();
         let chromedriver = chromedriver_bin();
         let dir = tempfile::Builder::new()
@@ -105,6 +111,7 @@ impl Browser {
         let driver = Command::new(&chromedriver)
             .arg(format!("--port={port}"))
             .env("HOME", dir.path())
+            .env("TZ", zone)
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().expect("clone the log file handle"))
             .stderr(log_file)
@@ -238,6 +245,98 @@ impl Browser {
     }
 }
 
+impl Browser {
+    /// Runs axe-core on the current page and fails on any serious or
+    /// critical violation, listing them.
+    pub async fn assert_accessible(&self, what: &str) {
+        self.execute(&axe_js(), vec![])
+            .await
+            .expect("inject axe-core");
+        let violations = self
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, {resultTypes: ['violations']})
+                   .then(r => done(JSON.stringify(r.violations.map(v =>
+                     ({id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help})))))
+                   .catch(e => done(JSON.stringify({error: String(e)})));",
+                vec![],
+            )
+            .await
+            .expect("run axe-core");
+        let violations: Value =
+            serde_json::from_str(violations.as_str().expect("axe's result as a JSON string"))
+                .expect("axe's result is JSON");
+        let violations = violations
+            .as_array()
+            .unwrap_or_else(|| panic!("axe-core failed on {what}: {violations}"));
+        if !violations.is_empty() {
+            eprintln!("axe-core violations on {what}: {violations:#?}");
+        }
+        let serious: Vec<&Value> = violations
+            .iter()
+            .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+            .collect();
+        assert!(
+            serious.is_empty(),
+            "serious or critical accessibility violations on {what}:\n{}",
+            serde_json::to_string_pretty(&serious).unwrap_or_default()
+        );
+    }
+
+    /// Types `text` into the field with this id.
+    pub async fn fill(&self, id: &str, text: &str) {
+        let field = self
+            .find(Locator::Id(id))
+            .await
+            .unwrap_or_else(|e| panic!("field #{id}: {e}"));
+        field.clear().await.expect("clear the field");
+        field.send_keys(text).await.expect("type into the field");
+    }
+
+    /// Clicks the submit button inside `form_selector` and waits for the
+    /// next page.
+    pub async fn submit(&self, form_selector: &str) {
+        let button = self
+            .find(Locator::Css(&format!(
+                "{form_selector} button[type=submit]"
+            )))
+            .await
+            .unwrap_or_else(|e| panic!("the submit button of {form_selector}: {e}"));
+        let old_page = self.find(Locator::Css("html")).await.expect("the page");
+        button.click().await.expect("click submit");
+        // The old document goes stale once the next one has loaded.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while old_page.tag_name().await.is_ok() {
+            assert!(
+                Instant::now() < deadline,
+                "no new page after submitting {form_selector}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        self.wait()
+            .for_element(Locator::Css("body"))
+            .await
+            .expect("the next page");
+    }
+
+    pub async fn path(&self) -> String {
+        let url = self.current_url().await.expect("the current URL");
+        match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        }
+    }
+
+    pub async fn body_text(&self) -> String {
+        self.find(Locator::Css("body"))
+            .await
+            .expect("the body")
+            .text()
+            .await
+            .expect("the body's text")
+    }
+}
+
 impl Deref for Browser {
     type Target = Client;
 
@@ -367,39 +466,7 @@ async fn home_page_shows_topics_and_passes_axe() {
         .expect("look for the main landmark");
     assert_eq!(mains.len(), 1, "the page has one main landmark");
 
-    browser
-        .execute(&axe_js(), vec![])
-        .await
-        .expect("inject axe-core");
-    let violations = browser
-        .execute_async(
-            "const done = arguments[arguments.length - 1];
-             axe.run(document, {resultTypes: ['violations']})
-               .then(r => done(JSON.stringify(r.violations.map(v =>
-                 ({id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help})))))
-               .catch(e => done(JSON.stringify({error: String(e)})));",
-            vec![],
-        )
-        .await
-        .expect("run axe-core");
-    let violations: Value =
-        serde_json::from_str(violations.as_str().expect("axe's result as a JSON string"))
-            .expect("axe's result is JSON");
-    let violations = violations
-        .as_array()
-        .unwrap_or_else(|| panic!("axe-core failed: {violations}"));
-    if !violations.is_empty() {
-        eprintln!("axe-core violations on /: {violations:#?}");
-    }
-    let serious: Vec<&Value> = violations
-        .iter()
-        .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
-        .collect();
-    assert!(
-        serious.is_empty(),
-        "serious or critical accessibility violations on /:\n{}",
-        serde_json::to_string_pretty(&serious).unwrap_or_default()
-    );
+    browser.assert_accessible("/").await;
 
     let shot = browser.save_full_page_screenshot("home-1280.png").await;
     eprintln!("screenshot: {}", shot.display());
@@ -430,5 +497,98 @@ async fn home_page_works_at_phone_width() {
 
     let shot = browser.save_full_page_screenshot("home-360.png").await;
     eprintln!("screenshot: {}", shot.display());
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn sign_up_verify_sign_in_and_out_in_a_real_browser() {
+    let app = crate::harness::spawn_app_with_mail().await;
+    let browser = Browser::start_in_zone("Asia/Kolkata").await;
+    let url = |p: &str| format!("{}{p}", app.address);
+
+    let title = browser.open(&url("/register")).await;
+    assert_eq!(title, "Create an account · Office Hours");
+    // The one small script picked the browser's zone.
+    let zone: String = browser
+        .eval("return document.getElementById('time_zone').value;")
+        .await;
+    let browser_zone: String = browser
+        .eval("return Intl.DateTimeFormat().resolvedOptions().timeZone;")
+        .await;
+    assert_eq!(zone, browser_zone);
+    // Chromium's ICU still says Asia/Calcutta, the older name of the zone.
+    assert!(
+        matches!(zone.as_str(), "Asia/Kolkata" | "Asia/Calcutta"),
+        "{zone}"
+    );
+    browser.assert_accessible("/register").await;
+
+    // A mistake first: the form comes back with the input kept.
+    browser.fill("email", "priya@example.org").await;
+    browser.fill("display_name", "Priya Raman").await;
+    browser.fill("password", "password").await;
+    browser.submit("form[action='/register']").await;
+    assert_eq!(browser.path().await, "/register");
+    let kept: String = browser
+        .eval("return document.getElementById('email').value;")
+        .await;
+    assert_eq!(kept, "priya@example.org");
+    assert!(browser.body_text().await.contains("most common"));
+    browser.assert_accessible("/register with errors").await;
+
+    browser.fill("password", "tea at the lighthouse").await;
+    browser.submit("form[action='/register']").await;
+    assert_eq!(browser.path().await, "/register/sent");
+    assert!(browser.body_text().await.contains("Check your inbox"));
+    browser.assert_accessible("/register/sent").await;
+
+    // The verification email, as the SMTP server received it.
+    app.worker().run_once().await.unwrap();
+    let mail = app.mail().wait_for(1).await.remove(0);
+    let text = mail.parsed().body_text(0).unwrap().into_owned();
+    let link = text
+        .split_whitespace()
+        .find(|w| w.contains("/verify-email?token="))
+        .expect("a verification link")
+        .to_owned();
+    browser.open(&link).await;
+    browser.assert_accessible("/verify-email").await;
+    browser.submit("form[action='/verify-email']").await;
+    assert!(
+        browser
+            .body_text()
+            .await
+            .contains("Your email address is confirmed")
+    );
+    browser.assert_accessible("/verify-email (confirmed)").await;
+
+    browser.open(&url("/login")).await;
+    browser.assert_accessible("/login").await;
+    browser.fill("email", "priya@example.org").await;
+    browser.fill("password", "tea at the lighthouse").await;
+    browser.submit("form[action='/login']").await;
+    assert_eq!(browser.path().await, "/");
+    let body = browser.body_text().await;
+    assert!(body.contains("Sign out"), "{body}");
+    assert!(
+        !body.contains("Confirm your email address to book"),
+        "verified: no banner"
+    );
+    let zone: String = diesel::RunQueryDsl::first(
+        diesel::QueryDsl::select(
+            officehours::db::schema::users::table,
+            officehours::db::schema::users::time_zone,
+        ),
+        &mut app.conn(),
+    )
+    .unwrap();
+    assert_eq!(zone, browser_zone);
+
+    browser.submit("form[action='/logout']").await;
+    assert_eq!(browser.path().await, "/login?notice=signed-out");
+    assert!(browser.body_text().await.contains("You are signed out."));
+
+    browser.open(&url("/forgot-password")).await;
+    browser.assert_accessible("/forgot-password").await;
     browser.close().await;
 }
