@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod email;
 pub mod error;
+pub mod maintenance;
 pub mod metrics;
 pub mod routes;
 pub mod seed;

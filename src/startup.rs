@@ -197,11 +197,21 @@ impl Application {
     /// the worker finish the round it is in.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let (stop, stopped) = watch::channel(false);
+        let sweeper = self.worker.is_some().then(|| {
+            tokio::spawn(crate::maintenance::run(
+                self.state.pool.clone(),
+                self.state.clock.clone(),
+                stopped.clone(),
+            ))
+        });
         let worker = self.worker.map(|w| tokio::spawn(w.run(stopped)));
         let result = self.server.await;
         let _ = stop.send(true);
         if let Some(handle) = worker {
             let _ = tokio::time::timeout(Duration::from_secs(20), handle).await;
+        }
+        if let Some(handle) = sweeper {
+            let _ = tokio::time::timeout(Duration::from_secs(5), handle).await;
         }
         result
     }
@@ -247,10 +257,16 @@ pub async fn run_worker_alone(settings: Settings, clock: Clock) -> Result<(), St
         idle_wait: Duration::from_secs(1),
     };
     let (stop, stopped) = watch::channel(false);
+    let sweeper = tokio::spawn(crate::maintenance::run(
+        worker.pool.clone(),
+        worker.clock.clone(),
+        stopped.clone(),
+    ));
     let handle = tokio::spawn(worker.run(stopped));
     shutdown_signal().await;
     let _ = stop.send(true);
     let _ = handle.await;
+    let _ = sweeper.await;
     Ok(())
 }
 

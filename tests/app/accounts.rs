@@ -1058,3 +1058,38 @@ async fn sign_in_timing_for_unknown_and_known_emails() {
     let (mu, mw) = (unknown[4], wrong[4]);
     eprintln!("sign-in median over 9: unknown email {mu:?}, wrong password {mw:?}");
 }
+
+#[tokio::test]
+async fn the_maintenance_sweep_removes_only_what_is_past_use() {
+    let app = spawn_app().await;
+    let user = app.create_user(Role::Learner);
+    let live = app.sign_in(&user).await;
+    let old = app.sign_in(&user).await;
+    insert_failures(&app, "someone@example.org", 3, |_| "203.0.113.1".into());
+    // 31 days on, the old session is past its absolute timeout; make the
+    // live one recent again.
+    app.clock.advance(Duration::days(31));
+    diesel::update(
+        sessions::table.filter(
+            sessions::token_hash.eq(officehours::accounts::tokens::hash(&live.session_token)),
+        ),
+    )
+    .set((
+        sessions::expires_at.eq(app.clock.now() + Duration::days(1)),
+        sessions::last_seen_at.eq(app.clock.now()),
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    let removed = officehours::maintenance::sweep(&mut app.conn(), app.clock.now()).unwrap();
+    assert_eq!(removed, 1 + 3);
+    let left: Vec<Vec<u8>> = sessions::table
+        .select(sessions::token_hash)
+        .load(&mut app.conn())
+        .unwrap();
+    assert_eq!(
+        left,
+        vec![officehours::accounts::tokens::hash(&live.session_token)]
+    );
+    assert!(!left.contains(&officehours::accounts::tokens::hash(&old.session_token)));
+    assert_eq!(live.user.id, user.id);
+}
