@@ -2,6 +2,7 @@
 //! `main.rs` only parses the command line and calls into these modules.
 
 pub mod accounts;
+pub mod admin;
 pub mod audit;
 pub mod cli;
 pub mod clock;

@@ -2,7 +2,9 @@
 
 use actix_web::web;
 
+use crate::accounts::account;
 use crate::accounts::handlers as accounts;
+use crate::admin::{self, users as admin_users};
 use crate::web::{assets, pages};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -30,5 +32,36 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(accounts::forgot_sent),
         )
         .route("/reset-password", web::get().to(accounts::reset_form))
-        .route("/reset-password", web::post().to(accounts::reset));
+        .route("/reset-password", web::post().to(accounts::reset))
+        .route("/account", web::get().to(account::show))
+        .route("/account/profile", web::post().to(account::update_profile))
+        .route("/account/email", web::post().to(account::change_email))
+        .route(
+            "/account/password",
+            web::post().to(account::change_password),
+        )
+        .route(
+            "/account/sessions/{id}/revoke",
+            web::post().to(account::revoke_session),
+        )
+        .route("/account/tokens", web::post().to(account::create_token))
+        .route(
+            "/account/tokens/{id}/revoke",
+            web::post().to(account::revoke_token),
+        );
+    // Admin pages; each handler checks the role with `Auth<AdminRole>`.
+    cfg.route("/admin", web::get().to(admin::index))
+        .route("/admin/users", web::get().to(admin_users::list_page))
+        .route(
+            "/admin/users/{id}/role",
+            web::post().to(admin_users::change_role_action),
+        )
+        .route(
+            "/admin/users/{id}/disable",
+            web::post().to(admin_users::disable_action),
+        )
+        .route(
+            "/admin/users/{id}/enable",
+            web::post().to(admin_users::enable_action),
+        );
 }

@@ -31,7 +31,7 @@ fn render_status(template: &impl Template, status: StatusCode) -> Result<HttpRes
     Ok(res)
 }
 
-fn see_other(location: &str) -> HttpResponse {
+pub(super) fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location.to_owned()))
         .finish()
@@ -60,7 +60,7 @@ fn message(
     })
 }
 
-fn ip_of(req: &HttpRequest, state: &AppState) -> String {
+pub(super) fn ip_of(req: &HttpRequest, state: &AppState) -> String {
     client_ip(req, &state.settings.trusted_proxies)
         .map(|ip| ip.to_string())
         .unwrap_or_else(|| "unknown".to_owned())
@@ -408,6 +408,7 @@ fn send_verification(
     let mail = VerifyEmail {
         display_name: user.display_name.clone(),
         link,
+        email_change: false,
     }
     .to_email(user.mailbox().map_err(AppError::internal)?, Some(user.id))?;
     enqueue(conn, now, &settings.smtp_from, &mail).map_err(AppError::internal)?;
@@ -502,31 +503,76 @@ pub async fn verify(
 ) -> Result<HttpResponse, AppError> {
     let CsrfForm { viewer, form } = form;
     let now = state.clock.now();
-    let done = state
+    let outcome = state
         .db(move |conn| {
-            conn.transaction(|conn| -> Result<bool, diesel::result::Error> {
+            let result = conn.transaction(|conn| -> Result<bool, AccountError> {
                 let Some(t) = email_tokens::consume(conn, Purpose::VerifyEmail, &form.token, now)?
                 else {
                     return Ok(false);
                 };
-                diesel::update(users::table.find(t.user_id))
-                    .set((
-                        users::email_verified_at.eq(Some(now)),
-                        users::updated_at.eq(now),
-                    ))
-                    .execute(conn)?;
+                let action = match &t.email {
+                    // An email change takes effect only now that the new
+                    // address is proven; the unique index settles a race
+                    // with another account taking it meanwhile.
+                    Some(new_email) => {
+                        diesel::update(users::table.find(t.user_id))
+                            .set((
+                                users::email.eq(new_email),
+                                users::email_verified_at.eq(Some(now)),
+                                users::updated_at.eq(now),
+                            ))
+                            .execute(conn)
+                            .map_err(|e| match e {
+                                diesel::result::Error::DatabaseError(
+                                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                                    ref info,
+                                ) if info.constraint_name() == Some("users_email_lower_key") => {
+                                    AccountError::EmailTaken
+                                }
+                                other => AccountError::Db(other),
+                            })?;
+                        "user.email_changed"
+                    }
+                    None => {
+                        diesel::update(users::table.find(t.user_id))
+                            .set((
+                                users::email_verified_at.eq(Some(now)),
+                                users::updated_at.eq(now),
+                            ))
+                            .execute(conn)?;
+                        "user.email_verified"
+                    }
+                };
                 audit::record(
                     conn,
                     now,
                     Some(t.user_id),
-                    "user.email_verified",
+                    action,
                     Some(("user", t.user_id)),
                     serde_json::json!({}),
                 )?;
                 Ok(true)
-            })
+            });
+            match result {
+                Ok(done) => Ok(Some(done)),
+                Err(AccountError::EmailTaken) => Ok(None),
+                Err(AccountError::Db(e)) => Err(AppError::from(e)),
+                Err(other) => Err(AppError::internal(other)),
+            }
         })
         .await?;
+    let Some(done) = outcome else {
+        let mut res = message(
+            viewer.page(),
+            "That address is already in use",
+            &[
+                "Another account uses this email address now, so the change was not made. Your account keeps its current address.",
+            ],
+            Some(("/account", "Go to your account")),
+        )?;
+        *res.status_mut() = StatusCode::CONFLICT;
+        return Ok(res);
+    };
     if !done {
         return link_expired(viewer.page(), "verify");
     }
@@ -795,6 +841,7 @@ pub fn set_password(
         display_name: user.display_name.clone(),
         when,
         forgot_url: settings.absolute_url("/forgot-password"),
+        kept_current_session: keep.is_some(),
     }
     .to_email(user.mailbox().map_err(AppError::internal)?, Some(user.id))?;
     enqueue(conn, now, &settings.smtp_from, &mail).map_err(AppError::internal)?;

@@ -1,6 +1,8 @@
 //! Accounts: users, roles, passwords. Later: sessions, sign-up, sign-in,
 //! verification, reset and API tokens. Depends on `db`, `clock`, `audit`.
 
+pub mod account;
+pub mod api_tokens;
 pub mod email_tokens;
 pub mod handlers;
 pub mod hashing;

@@ -105,6 +105,8 @@ email_templates!(
 pub struct VerifyEmail {
     pub display_name: String,
     pub link: String,
+    /// Confirms a new address of an existing account, not a sign-up.
+    pub email_change: bool,
 }
 
 email_templates!(
@@ -138,6 +140,8 @@ pub struct PasswordChanged {
     /// When, in the recipient's zone with the zone named.
     pub when: String,
     pub forgot_url: String,
+    /// Changed from a signed-in session, which stays signed in.
+    pub kept_current_session: bool,
 }
 
 email_templates!(
@@ -165,6 +169,44 @@ email_templates!(
     RegisterAttemptSubject = "email/register_attempt/subject.txt",
     RegisterAttemptText = "email/register_attempt/body.txt",
     RegisterAttemptHtml = "email/register_attempt/body.html"
+);
+
+/// An email change was asked for: the account's current address learns
+/// of it (the change itself waits for the link sent to the new address).
+#[derive(Debug, Clone)]
+pub struct EmailChangeNotice {
+    pub display_name: String,
+    pub new_email: String,
+    /// When, in the recipient's zone with the zone named.
+    pub when: String,
+    pub forgot_url: String,
+}
+
+email_templates!(
+    EmailChangeNotice,
+    "email_change_notice",
+    secret = false,
+    EmailChangeNoticeSubject = "email/email_change_notice/subject.txt",
+    EmailChangeNoticeText = "email/email_change_notice/body.txt",
+    EmailChangeNoticeHtml = "email/email_change_notice/body.html"
+);
+
+/// An email change to an address that has an account: its owner gets this
+/// instead of a link, and the asker sees the same page either way.
+#[derive(Debug, Clone)]
+pub struct EmailChangeTaken {
+    pub display_name: String,
+    pub login_url: String,
+    pub forgot_url: String,
+}
+
+email_templates!(
+    EmailChangeTaken,
+    "email_change_taken",
+    secret = false,
+    EmailChangeTakenSubject = "email/email_change_taken/subject.txt",
+    EmailChangeTakenText = "email/email_change_taken/body.txt",
+    EmailChangeTakenHtml = "email/email_change_taken/body.html"
 );
 
 #[cfg(test)]

@@ -10,7 +10,10 @@
     reason = "a test fails loudly where it cannot go on"
 )]
 
+mod account;
 mod accounts;
+mod admin_users;
+mod authz;
 mod browser;
 mod cli;
 mod harness;
