@@ -197,6 +197,15 @@ impl Settings {
         format!("{base}{path_and_query}")
     }
 
+    /// An absolute link carrying a secret token in its query, e.g.
+    /// `/verify-email?token=…` (tokens are URL-safe; encoded anyway).
+    pub fn token_link(&self, path: &str, token: &str) -> String {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("token", token)
+            .finish();
+        self.absolute_url(&format!("{path}?{query}"))
+    }
+
     /// The database URL without its password, for error messages.
     pub fn database_display(&self) -> String {
         redact_url(self.database_url.expose())

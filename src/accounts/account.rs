@@ -557,10 +557,7 @@ fn request_email_change(
         None => {
             let token =
                 email_tokens::issue(conn, user.id, Purpose::VerifyEmail, Some(new_email), now)?;
-            let link = settings.absolute_url(&format!(
-                "/verify-email?{}",
-                serde_urlencoded::to_string([("token", token.as_str())]).unwrap_or_default()
-            ));
+            let link = settings.token_link("/verify-email", &token);
             let to = lettre::message::Mailbox::new(
                 Some(user.display_name.clone()),
                 new_email.parse().map_err(AppError::internal)?,

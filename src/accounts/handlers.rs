@@ -401,10 +401,7 @@ fn send_verification(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), AppError> {
     let token = email_tokens::issue(conn, user.id, Purpose::VerifyEmail, None, now)?;
-    let link = settings.absolute_url(&format!(
-        "/verify-email?{}",
-        serde_urlencoded::to_string([("token", token.as_str())]).unwrap_or_default()
-    ));
+    let link = settings.token_link("/verify-email", &token);
     let mail = VerifyEmail {
         display_name: user.display_name.clone(),
         link,
@@ -699,10 +696,7 @@ pub async fn forgot(
                     return Ok(());
                 }
                 let token = email_tokens::issue(conn, user.id, Purpose::ResetPassword, None, now)?;
-                let link = settings.absolute_url(&format!(
-                    "/reset-password?{}",
-                    serde_urlencoded::to_string([("token", token.as_str())]).unwrap_or_default()
-                ));
+                let link = settings.token_link("/reset-password", &token);
                 let mail = PasswordReset {
                     display_name: user.display_name.clone(),
                     link,

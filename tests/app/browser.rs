@@ -592,3 +592,45 @@ async fn sign_up_verify_sign_in_and_out_in_a_real_browser() {
     browser.assert_accessible("/forgot-password").await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn account_and_admin_pages_pass_axe() {
+    let app = spawn_app().await;
+    let admin = app.create_user(officehours::accounts::Role::Admin);
+    let hash = officehours::accounts::password::hash("admin passphrase here").unwrap();
+    diesel::RunQueryDsl::execute(
+        diesel::update(diesel::QueryDsl::find(
+            officehours::db::schema::users::table,
+            admin.id,
+        ))
+        .set(diesel::ExpressionMethods::eq(
+            officehours::db::schema::users::password_hash,
+            Some(hash),
+        )),
+        &mut app.conn(),
+    )
+    .unwrap();
+    app.create_user(officehours::accounts::Role::Mentor);
+    let browser = Browser::start().await;
+    browser.open(&format!("{}/login", app.address)).await;
+    browser.fill("email", &admin.email).await;
+    browser.fill("password", "admin passphrase here").await;
+    browser.submit("form[action='/login']").await;
+    assert_eq!(browser.path().await, "/");
+    for (path, title) in [
+        ("/account", "Your account · Office Hours"),
+        ("/admin", "Admin · Office Hours"),
+        ("/admin/users", "Users · Admin · Office Hours"),
+    ] {
+        let got = browser.open(&format!("{}{path}", app.address)).await;
+        assert_eq!(got, title, "{path}");
+        browser.assert_accessible(path).await;
+    }
+    browser.open(&format!("{}/account", app.address)).await;
+    browser.save_full_page_screenshot("account-1280.png").await;
+    browser.open(&format!("{}/admin/users", app.address)).await;
+    browser
+        .save_full_page_screenshot("admin-users-1280.png")
+        .await;
+    browser.close().await;
+}
