@@ -29,7 +29,8 @@ impl Hasher {
         }
     }
 
-    async fn run<T: Send + 'static>(
+    /// Runs CPU-heavy work under the cap (hashing, or anything as costly).
+    pub async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AppError> {

@@ -933,17 +933,37 @@ fn insert_failures(app: &TestApp, email_key: &str, n: usize, ip: impl Fn(usize) 
 #[tokio::test]
 async fn every_state_changing_form_refuses_missing_wrong_and_cross_site_tokens() {
     let app = spawn_app().await;
-    let user = app.create_user(Role::Learner);
-    set_password(&app, &user.email, PASSWORD);
-    let signed = app.sign_in(&user).await;
-    let routes: [(&str, Vec<(&str, &str)>); 7] = [
+    // An admin may use every route, so only the CSRF check can refuse.
+    let admin = app.create_user(Role::Admin);
+    set_password(&app, &admin.email, PASSWORD);
+    let target = app.create_user(Role::Learner);
+    let signed = app.sign_in(&admin).await;
+    let other_session = app.sign_in(&admin).await;
+    let session_id: uuid::Uuid = sessions::table
+        .filter(sessions::token_hash.eq(officehours::accounts::tokens::hash(
+            &other_session.session_token,
+        )))
+        .select(sessions::id)
+        .first(&mut app.conn())
+        .unwrap();
+    let token_id = officehours::accounts::api_tokens::create(
+        &mut app.conn(),
+        admin.id,
+        "script",
+        app.clock.now(),
+    )
+    .unwrap()
+    .0
+    .id;
+    let t = target.id.to_string();
+    let routes: Vec<(String, Vec<(&str, &str)>)> = vec![
         (
-            "/login",
-            vec![("email", &user.email), ("password", PASSWORD)],
+            "/login".into(),
+            vec![("email", &admin.email), ("password", PASSWORD)],
         ),
-        ("/logout", vec![]),
+        ("/logout".into(), vec![]),
         (
-            "/register",
+            "/register".into(),
             vec![
                 ("email", "x@example.org"),
                 ("display_name", "X"),
@@ -951,45 +971,81 @@ async fn every_state_changing_form_refuses_missing_wrong_and_cross_site_tokens()
                 ("time_zone", "UTC"),
             ],
         ),
-        ("/verify-email", vec![("token", "whatever")]),
-        ("/verify-email/resend", vec![]),
-        ("/forgot-password", vec![("email", &user.email)]),
+        ("/verify-email".into(), vec![("token", "whatever")]),
+        ("/verify-email/resend".into(), vec![]),
+        ("/forgot-password".into(), vec![("email", &admin.email)]),
         (
-            "/reset-password",
+            "/reset-password".into(),
             vec![("token", "whatever"), ("password", PASSWORD)],
         ),
+        (
+            "/account/profile".into(),
+            vec![("display_name", "Changed"), ("time_zone", "UTC")],
+        ),
+        (
+            "/account/email".into(),
+            vec![("email", "new@example.org"), ("email_password", PASSWORD)],
+        ),
+        (
+            "/account/password".into(),
+            vec![
+                ("current_password", PASSWORD),
+                ("new_password", "another long passphrase"),
+            ],
+        ),
+        (format!("/account/sessions/{session_id}/revoke"), vec![]),
+        ("/account/tokens".into(), vec![("name", "another")]),
+        (format!("/account/tokens/{token_id}/revoke"), vec![]),
+        (format!("/admin/users/{t}/role"), vec![("role", "admin")]),
+        (format!("/admin/users/{t}/disable"), vec![]),
+        (format!("/admin/users/{t}/enable"), vec![]),
     ];
-    let before = (
-        user_count(&app),
-        sessions::table
+    let state = |app: &TestApp| {
+        let users: Vec<(String, String, String, bool, Option<String>)> = users::table
+            .select((
+                users::email,
+                users::display_name,
+                users::role,
+                users::disabled_at.is_not_null(),
+                users::password_hash,
+            ))
+            .order(users::id)
+            .load(&mut app.conn())
+            .unwrap();
+        let sessions: i64 = sessions::table.count().get_result(&mut app.conn()).unwrap();
+        let tokens: Vec<bool> = officehours::db::schema::api_tokens::table
+            .select(officehours::db::schema::api_tokens::revoked_at.is_not_null())
+            .load(&mut app.conn())
+            .unwrap();
+        let emails: i64 = email_outbox::table
             .count()
-            .get_result::<i64>(&mut app.conn())
-            .unwrap(),
-    );
+            .get_result(&mut app.conn())
+            .unwrap();
+        (users, sessions, tokens, emails)
+    };
+    let before = state(&app);
+    let other_browser = app.csrf_for(&new_client(), "/login").await;
     for (path, fields) in &routes {
-        // No token.
         let res = app.post_form(&signed.client, path, fields).await;
         assert_eq!(
             res.status(),
             StatusCode::FORBIDDEN,
             "{path} without a token"
         );
-        // A wrong token (another browser's).
         let mut with_wrong = fields.clone();
-        let other = app.csrf_for(&new_client(), "/login").await;
-        with_wrong.push(("csrf_token", &other));
+        with_wrong.push(("csrf_token", &other_browser));
         let res = app.post_form(&signed.client, path, &with_wrong).await;
         assert_eq!(
             res.status(),
             StatusCode::FORBIDDEN,
-            "{path} with a wrong token"
+            "{path} with another browser's token"
         );
-        // The right token, but from another site.
         let mut with_right = fields.clone();
         with_right.push(("csrf_token", &signed.csrf));
         for (header, value) in [
             ("origin", "https://evil.example"),
             ("sec-fetch-site", "cross-site"),
+            ("sec-fetch-site", "same-site"),
         ] {
             let res = signed
                 .client
@@ -1006,16 +1062,21 @@ async fn every_state_changing_form_refuses_missing_wrong_and_cross_site_tokens()
             );
         }
     }
-    let after = (
-        user_count(&app),
-        sessions::table
-            .count()
-            .get_result::<i64>(&mut app.conn())
-            .unwrap(),
-    );
-    assert_eq!(before, after, "nothing changed");
-    assert!(emails_of_kind(&app, "password_reset").is_empty());
-    assert!(emails_of_kind(&app, "verify_email").is_empty());
+    assert_eq!(state(&app), before, "nothing changed");
+    // The same right token, same-origin, does act (so the refusals above
+    // were the CSRF checks, not something else).
+    let res = app
+        .post_form(
+            &signed.client,
+            "/account/profile",
+            &[
+                ("csrf_token", &signed.csrf),
+                ("display_name", "Changed"),
+                ("time_zone", "UTC"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
 }
 
 /// A measurement, not a test of speed: `cargo test --test app -- --ignored
@@ -1092,4 +1153,35 @@ async fn the_maintenance_sweep_removes_only_what_is_past_use() {
     );
     assert!(!left.contains(&officehours::accounts::tokens::hash(&old.session_token)));
     assert_eq!(live.user.id, user.id);
+}
+
+#[tokio::test]
+async fn a_full_hashing_cap_answers_503_with_retry_after() {
+    let app = spawn_app_with(AppOptions {
+        extra_env: vec![("OFFICEHOURS_HASH_CONCURRENCY", "1".into())],
+        ..AppOptions::default()
+    })
+    .await;
+    let user = app.create_user(Role::Learner);
+    set_password(&app, &user.email, PASSWORD);
+    // Something else holds the only hashing slot for longer than 2 s.
+    let hasher = app.state.hasher.clone();
+    let holder = tokio::spawn(async move {
+        hasher
+            .run(|| std::thread::sleep(std::time::Duration::from_millis(3500)))
+            .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let res = login(&app, &new_client(), &user.email, PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(res.headers().get("retry-after").unwrap(), "2");
+    assert!(res.text().await.unwrap().contains("try again"));
+    assert!(holder.await.unwrap().is_ok());
+    // Once the slot is free, sign-in works.
+    assert_eq!(
+        login(&app, &new_client(), &user.email, PASSWORD)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
 }

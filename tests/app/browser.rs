@@ -588,8 +588,33 @@ async fn sign_up_verify_sign_in_and_out_in_a_real_browser() {
     assert_eq!(browser.path().await, "/login?notice=signed-out");
     assert!(browser.body_text().await.contains("You are signed out."));
 
+    // Forgot the password: the reset link from the email, its form, and
+    // back to sign in.
     browser.open(&url("/forgot-password")).await;
     browser.assert_accessible("/forgot-password").await;
+    browser.fill("email", "priya@example.org").await;
+    browser.submit("form[action='/forgot-password']").await;
+    assert_eq!(browser.path().await, "/forgot-password/sent");
+    browser.assert_accessible("/forgot-password/sent").await;
+    app.worker().run_once().await.unwrap();
+    let mail = app.mail().wait_for(2).await.remove(1);
+    let text = mail.parsed().body_text(0).unwrap().into_owned();
+    let link = text
+        .split_whitespace()
+        .find(|w| w.contains("/reset-password?token="))
+        .expect("a reset link")
+        .to_owned();
+    browser.open(&link).await;
+    browser.assert_accessible("/reset-password").await;
+    browser.fill("password", "a new lighthouse keeper").await;
+    browser.submit("form[action='/reset-password']").await;
+    assert_eq!(browser.path().await, "/login?notice=password-reset");
+    assert!(
+        browser
+            .body_text()
+            .await
+            .contains("Your password was changed")
+    );
     browser.close().await;
 }
 
