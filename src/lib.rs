@@ -13,6 +13,7 @@ pub mod error;
 pub mod maintenance;
 pub mod metrics;
 pub mod routes;
+pub mod schedule;
 pub mod seed;
 pub mod startup;
 pub mod state;

@@ -38,6 +38,37 @@ diesel::table! {
 }
 
 diesel::table! {
+    bookings (id) {
+        id -> Uuid,
+        learner_id -> Uuid,
+        mentor_id -> Uuid,
+        topic_id -> Uuid,
+        start_at -> Timestamptz,
+        end_at -> Timestamptz,
+        buffer_before_min -> Int4,
+        buffer_after_min -> Int4,
+        occupied -> Tstzrange,
+        status -> Text,
+        goals -> Text,
+        cancelled_by -> Nullable<Uuid>,
+        cancel_reason -> Nullable<Text>,
+        cancelled_at -> Nullable<Timestamptz>,
+        late_cancel -> Bool,
+        sequence -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    date_overrides (id) {
+        id -> Uuid,
+        mentor_id -> Uuid,
+        on_date -> Date,
+    }
+}
+
+diesel::table! {
     email_outbox (id) {
         id -> Uuid,
         kind -> Text,
@@ -80,6 +111,41 @@ diesel::table! {
 }
 
 diesel::table! {
+    mentor_profiles (user_id) {
+        user_id -> Uuid,
+        headline -> Text,
+        bio -> Text,
+        meeting_url -> Nullable<Text>,
+        accepting_bookings -> Bool,
+        buffer_before_min -> Int4,
+        buffer_after_min -> Int4,
+        min_notice_hours -> Int4,
+        horizon_days -> Int4,
+        step_min -> Int4,
+        max_per_day -> Nullable<Int4>,
+        max_per_week -> Nullable<Int4>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    mentor_topics (mentor_id, topic_id) {
+        mentor_id -> Uuid,
+        topic_id -> Uuid,
+    }
+}
+
+diesel::table! {
+    override_windows (id) {
+        id -> Uuid,
+        override_id -> Uuid,
+        start_time -> Time,
+        end_time -> Time,
+    }
+}
+
+diesel::table! {
     server_secrets (name) {
         name -> Text,
         value -> Bytea,
@@ -97,6 +163,16 @@ diesel::table! {
         expires_at -> Timestamptz,
         ip -> Nullable<Text>,
         user_agent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    time_off (id) {
+        id -> Uuid,
+        mentor_id -> Uuid,
+        starts_at -> Timestamptz,
+        ends_at -> Timestamptz,
+        note -> Text,
     }
 }
 
@@ -129,21 +205,46 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    weekly_rules (id) {
+        id -> Uuid,
+        mentor_id -> Uuid,
+        weekday -> Int2,
+        start_time -> Time,
+        end_time -> Time,
+    }
+}
+
 diesel::joinable!(account_tokens -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(audit_log -> users (actor_user_id));
+diesel::joinable!(bookings -> topics (topic_id));
+diesel::joinable!(date_overrides -> users (mentor_id));
 diesel::joinable!(email_outbox -> users (recipient_user_id));
+diesel::joinable!(mentor_profiles -> users (user_id));
+diesel::joinable!(mentor_topics -> topics (topic_id));
+diesel::joinable!(mentor_topics -> users (mentor_id));
+diesel::joinable!(override_windows -> date_overrides (override_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(time_off -> users (mentor_id));
+diesel::joinable!(weekly_rules -> users (mentor_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     account_tokens,
     api_tokens,
     audit_log,
+    bookings,
+    date_overrides,
     email_outbox,
     login_failures,
     login_known_ips,
+    mentor_profiles,
+    mentor_topics,
+    override_windows,
     server_secrets,
     sessions,
+    time_off,
     topics,
     users,
+    weekly_rules,
 );

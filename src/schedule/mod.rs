@@ -1,0 +1,10 @@
+//! Mentor schedules: profile and booking settings, offered topics, weekly
+//! rules, date overrides and time off, stored as the mentor means them
+//! (local wall-clock times in their account zone). `load` gathers what the
+//! pure slot engine needs, for one mentor or many in a fixed number of
+//! queries. Depends on `db`, `slots`, `accounts`.
+
+pub mod model;
+pub mod queries;
+
+pub use model::{Profile, TimeOffRow, WeeklyRuleRow};

@@ -1,0 +1,201 @@
+//! Reading schedules. Every function takes a set of mentors, so a page
+//! showing many mentors runs the same few queries as a page showing one.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use super::model::{
+    DateOverrideFull, OverrideRow, OverrideWindowRow, Profile, TimeOffRow, WeeklyRuleRow,
+};
+use crate::db::schema::{
+    bookings, date_overrides, mentor_profiles, mentor_topics, override_windows, time_off,
+    weekly_rules,
+};
+
+pub fn profile(conn: &mut PgConnection, mentor_id: Uuid) -> QueryResult<Option<Profile>> {
+    mentor_profiles::table
+        .find(mentor_id)
+        .select(Profile::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The saved profile, or the defaults for a mentor who never saved one.
+pub fn profile_or_default(
+    conn: &mut PgConnection,
+    mentor_id: Uuid,
+    now: DateTime<Utc>,
+) -> QueryResult<Profile> {
+    Ok(profile(conn, mentor_id)?.unwrap_or_else(|| Profile::new_default(mentor_id, now)))
+}
+
+pub fn profiles_of(conn: &mut PgConnection, mentors: &[Uuid]) -> QueryResult<Vec<Profile>> {
+    mentor_profiles::table
+        .filter(mentor_profiles::user_id.eq_any(mentors))
+        .select(Profile::as_select())
+        .load(conn)
+}
+
+/// Inserts or updates the whole profile row.
+pub fn save_profile(conn: &mut PgConnection, profile: &Profile) -> QueryResult<()> {
+    diesel::insert_into(mentor_profiles::table)
+        .values(profile)
+        .on_conflict(mentor_profiles::user_id)
+        .do_update()
+        .set((
+            mentor_profiles::headline.eq(&profile.headline),
+            mentor_profiles::bio.eq(&profile.bio),
+            mentor_profiles::meeting_url.eq(&profile.meeting_url),
+            mentor_profiles::accepting_bookings.eq(profile.accepting_bookings),
+            mentor_profiles::buffer_before_min.eq(profile.buffer_before_min),
+            mentor_profiles::buffer_after_min.eq(profile.buffer_after_min),
+            mentor_profiles::min_notice_hours.eq(profile.min_notice_hours),
+            mentor_profiles::horizon_days.eq(profile.horizon_days),
+            mentor_profiles::step_min.eq(profile.step_min),
+            mentor_profiles::max_per_day.eq(profile.max_per_day),
+            mentor_profiles::max_per_week.eq(profile.max_per_week),
+            mentor_profiles::updated_at.eq(profile.updated_at),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn offered_topic_ids(conn: &mut PgConnection, mentor_id: Uuid) -> QueryResult<Vec<Uuid>> {
+    mentor_topics::table
+        .filter(mentor_topics::mentor_id.eq(mentor_id))
+        .select(mentor_topics::topic_id)
+        .load(conn)
+}
+
+/// Replaces the set of topics a mentor offers.
+pub fn set_offered_topics(
+    conn: &mut PgConnection,
+    mentor_id: Uuid,
+    topics: &[Uuid],
+) -> QueryResult<()> {
+    diesel::delete(mentor_topics::table.filter(mentor_topics::mentor_id.eq(mentor_id)))
+        .execute(conn)?;
+    let rows: Vec<_> = topics
+        .iter()
+        .map(|t| {
+            (
+                mentor_topics::mentor_id.eq(mentor_id),
+                mentor_topics::topic_id.eq(*t),
+            )
+        })
+        .collect();
+    diesel::insert_into(mentor_topics::table)
+        .values(&rows)
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn weekly_rules_of(
+    conn: &mut PgConnection,
+    mentors: &[Uuid],
+) -> QueryResult<Vec<WeeklyRuleRow>> {
+    weekly_rules::table
+        .filter(weekly_rules::mentor_id.eq_any(mentors))
+        .order((
+            weekly_rules::mentor_id,
+            weekly_rules::weekday,
+            weekly_rules::start_time,
+            weekly_rules::id,
+        ))
+        .select(WeeklyRuleRow::as_select())
+        .load(conn)
+}
+
+/// Overrides on local dates in `[from, to]`, each with its windows: two
+/// queries whatever the number of mentors.
+pub fn overrides_of(
+    conn: &mut PgConnection,
+    mentors: &[Uuid],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<Vec<DateOverrideFull>> {
+    let overrides: Vec<OverrideRow> = date_overrides::table
+        .filter(date_overrides::mentor_id.eq_any(mentors))
+        .filter(date_overrides::on_date.between(from, to))
+        .order((date_overrides::mentor_id, date_overrides::on_date))
+        .select(OverrideRow::as_select())
+        .load(conn)?;
+    let ids: Vec<Uuid> = overrides.iter().map(|o| o.id).collect();
+    let windows: Vec<OverrideWindowRow> = override_windows::table
+        .filter(override_windows::override_id.eq_any(&ids))
+        .order((override_windows::override_id, override_windows::start_time))
+        .select(OverrideWindowRow::as_select())
+        .load(conn)?;
+    Ok(overrides
+        .into_iter()
+        .map(|o| DateOverrideFull {
+            windows: windows
+                .iter()
+                .filter(|w| w.override_id == o.id)
+                .map(|w| (w.id, w.start_time, w.end_time))
+                .collect(),
+            id: o.id,
+            mentor_id: o.mentor_id,
+            on_date: o.on_date,
+        })
+        .collect())
+}
+
+/// Time off overlapping `[from, to)`.
+pub fn time_off_of(
+    conn: &mut PgConnection,
+    mentors: &[Uuid],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> QueryResult<Vec<TimeOffRow>> {
+    time_off::table
+        .filter(time_off::mentor_id.eq_any(mentors))
+        .filter(time_off::ends_at.gt(from))
+        .filter(time_off::starts_at.lt(to))
+        .order((time_off::mentor_id, time_off::starts_at))
+        .select(TimeOffRow::as_select())
+        .load(conn)
+}
+
+/// A live booking as the slot engine sees it.
+#[derive(Debug, Clone, Queryable)]
+pub struct BookingSpan {
+    pub mentor_id: Uuid,
+    pub learner_id: Uuid,
+    pub start_at: DateTime<Utc>,
+    pub end_at: DateTime<Utc>,
+    pub buffer_before_min: i32,
+    pub buffer_after_min: i32,
+}
+
+/// Live (not cancelled) bookings in which any of `users` is the mentor or
+/// the learner, overlapping `[from, to)` widened by the largest buffer.
+pub fn live_bookings_involving(
+    conn: &mut PgConnection,
+    users: &[Uuid],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> QueryResult<Vec<BookingSpan>> {
+    let margin = chrono::Duration::minutes(120);
+    bookings::table
+        .filter(
+            bookings::mentor_id
+                .eq_any(users)
+                .or(bookings::learner_id.eq_any(users)),
+        )
+        .filter(bookings::status.ne("cancelled"))
+        .filter(bookings::end_at.gt(from - margin))
+        .filter(bookings::start_at.lt(to + margin))
+        .order(bookings::start_at)
+        .select((
+            bookings::mentor_id,
+            bookings::learner_id,
+            bookings::start_at,
+            bookings::end_at,
+            bookings::buffer_before_min,
+            bookings::buffer_after_min,
+        ))
+        .load(conn)
+}
