@@ -143,6 +143,14 @@ async fn sign_up_sends_a_single_use_verification_link_that_only_a_post_uses() {
         (email.as_str(), role.as_str(), zone.as_str(), verified),
         ("Ada@Example.org", "learner", "Europe/Berlin", false)
     );
+    let hash: Option<String> = users::table
+        .select(users::password_hash)
+        .first(&mut app.conn())
+        .unwrap();
+    assert!(
+        hash.unwrap().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "argon2id with the OWASP parameters"
+    );
 
     app.worker().run_once().await.unwrap();
     let got = app.mail().wait_for(1).await;
