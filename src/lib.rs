@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod routes;
 pub mod schedule;
 pub mod seed;
+pub mod slots;
 pub mod startup;
 pub mod state;
 pub mod topics;

@@ -5,6 +5,8 @@ use actix_web::web;
 use crate::accounts::account;
 use crate::accounts::handlers as accounts;
 use crate::admin::{self, users as admin_users};
+use crate::schedule::handlers as schedule;
+use crate::schedule::public;
 use crate::web::{assets, pages};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -13,6 +15,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/readyz", web::get().to(pages::readyz))
         .route("/metrics", web::get().to(pages::metrics))
         .route("/static/{file}", web::get().to(assets::serve))
+        .route("/mentors/{id}", web::get().to(public::mentor_page))
+        .route("/topics/{slug}", web::get().to(public::topic_page))
         .route("/login", web::get().to(accounts::login_form))
         .route("/login", web::post().to(accounts::login))
         .route("/logout", web::post().to(accounts::logout))
@@ -63,5 +67,49 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/admin/users/{id}/enable",
             web::post().to(admin_users::enable_action),
+        );
+    // Mentor pages; each handler checks the role with `Auth<MentorRole>`.
+    cfg.route("/mentor", web::get().to(schedule::home))
+        .route("/mentor/settings", web::get().to(schedule::settings))
+        .route("/mentor/settings", web::post().to(schedule::save_settings))
+        .route(
+            "/mentor/availability",
+            web::get().to(schedule::availability),
+        )
+        .route(
+            "/mentor/availability/zone",
+            web::post().to(schedule::set_zone),
+        )
+        .route(
+            "/mentor/availability/weekly",
+            web::post().to(schedule::add_weekly),
+        )
+        .route(
+            "/mentor/availability/weekly/{id}/delete",
+            web::post().to(schedule::delete_weekly),
+        )
+        .route(
+            "/mentor/availability/overrides/window",
+            web::post().to(schedule::add_override_window),
+        )
+        .route(
+            "/mentor/availability/overrides/blocked",
+            web::post().to(schedule::block_date),
+        )
+        .route(
+            "/mentor/availability/overrides/{id}/delete",
+            web::post().to(schedule::delete_override),
+        )
+        .route(
+            "/mentor/availability/override-windows/{id}/delete",
+            web::post().to(schedule::delete_override_window),
+        )
+        .route(
+            "/mentor/availability/time-off",
+            web::post().to(schedule::add_time_off),
+        )
+        .route(
+            "/mentor/availability/time-off/{id}/delete",
+            web::post().to(schedule::delete_time_off),
         );
 }

@@ -1,14 +1,19 @@
-//! `seed-demo`: demo topics and accounts so every page has something to
-//! show. Idempotent: running it again adds nothing that is already there.
-//! Later features extend it (schedules, bookings, history).
+//! `seed-demo`: demo topics, accounts and mentor schedules so every page
+//! has something to show. Idempotent: running it again adds nothing that is
+//! already there (a mentor's schedule is seeded only with their profile, so
+//! one edited in the app is left alone). Later features extend it
+//! (bookings, history).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
 use crate::accounts::service::{self as accounts, NewAccount};
 use crate::accounts::{Role, password};
-use crate::db::schema::topics;
+use crate::db::schema::{date_overrides, override_windows, time_off, topics, weekly_rules};
+use crate::schedule::model::{OverrideRow, OverrideWindowRow, Profile, TimeOffRow, WeeklyRuleRow};
+use crate::schedule::queries as schedule;
+use crate::slots::resolve_local;
 use crate::topics::NewTopic;
 
 /// Shared by every demo account, printed by the command. Demo data only.
@@ -106,10 +111,119 @@ pub const USERS: [DemoUser; 9] = [
     },
 ];
 
+/// A demo mentor's profile and weekly schedule, in their account zone.
+pub struct DemoSchedule {
+    pub email: &'static str,
+    pub headline: &'static str,
+    pub bio: &'static str,
+    pub meeting_url: &'static str,
+    pub topics: &'static [&'static str],
+    pub buffer_before_min: i32,
+    pub buffer_after_min: i32,
+    pub min_notice_hours: i32,
+    pub horizon_days: i32,
+    pub step_min: i32,
+    pub max_per_day: Option<i32>,
+    pub max_per_week: Option<i32>,
+    /// ISO weekday (1 = Monday), local start and end ("HH:MM"); an end at
+    /// or before the start ends on the next day.
+    pub weekly: &'static [(i16, &'static str, &'static str)],
+    /// One date override: days after the seeding date (local), and its
+    /// windows (none: unavailable all day).
+    pub override_in_days: i64,
+    pub override_windows: &'static [(&'static str, &'static str)],
+    /// One time off: from local midnight this many days after seeding, for
+    /// this many days.
+    pub time_off_in_days: i64,
+    pub time_off_days: i64,
+    pub time_off_note: &'static str,
+}
+
+pub const SCHEDULES: [DemoSchedule; 3] = [
+    DemoSchedule {
+        email: "maya.schneider@officehours.test",
+        headline: "Backend engineer in Berlin; PostgreSQL and Rust, 12 years in production",
+        bio: "I run the data platform of a logistics company and have reviewed more slow queries than I can count. Bring a schema, an EXPLAIN plan or a failing request and we work through it together.\n\nEvenings after work and Saturday mornings, Berlin time.",
+        meeting_url: "https://meet.example.org/maya",
+        topics: &["database-fundamentals", "backend-debugging"],
+        buffer_before_min: 5,
+        buffer_after_min: 10,
+        min_notice_hours: 12,
+        horizon_days: 42,
+        step_min: 15,
+        max_per_day: Some(2),
+        max_per_week: Some(6),
+        weekly: &[
+            (1, "18:00", "21:00"),
+            (3, "18:00", "21:00"),
+            (4, "19:00", "21:30"),
+            (6, "09:30", "12:30"),
+        ],
+        override_in_days: 9,
+        override_windows: &[("14:00", "17:00")],
+        time_off_in_days: 20,
+        time_off_days: 7,
+        time_off_note: "Summer holiday",
+    },
+    DemoSchedule {
+        email: "daniel.okafor@officehours.test",
+        headline: "Full-stack developer in New York; JavaScript, Node and the bugs in between",
+        bio: "Frontend lead by day, night owl by choice. I like untangling async code and teaching people how to read a stack trace.\n\nMy Friday window runs past midnight on purpose: it suits learners in Asia and Australia.",
+        meeting_url: "https://meet.example.org/daniel",
+        topics: &["javascript-fundamentals", "backend-debugging"],
+        buffer_before_min: 0,
+        buffer_after_min: 15,
+        min_notice_hours: 24,
+        horizon_days: 28,
+        step_min: 30,
+        max_per_day: None,
+        max_per_week: Some(5),
+        weekly: &[
+            (2, "19:00", "22:00"),
+            (4, "19:00", "22:00"),
+            (5, "22:00", "01:00"),
+            (7, "10:00", "12:00"),
+        ],
+        override_in_days: 6,
+        override_windows: &[],
+        time_off_in_days: 15,
+        time_off_days: 3,
+        time_off_note: "Conference",
+    },
+    DemoSchedule {
+        email: "liam.walker@officehours.test",
+        headline: "Software engineer in Sydney; JavaScript and databases, early mornings",
+        bio: "I build booking systems (yes, really) and mentor at a local coding school. Before-work sessions most weekdays, and a long Saturday morning.",
+        meeting_url: "https://meet.example.org/liam",
+        topics: &["javascript-fundamentals", "database-fundamentals"],
+        buffer_before_min: 10,
+        buffer_after_min: 10,
+        min_notice_hours: 8,
+        horizon_days: 60,
+        step_min: 15,
+        max_per_day: Some(3),
+        max_per_week: None,
+        weekly: &[
+            (1, "07:00", "08:30"),
+            (2, "07:00", "08:30"),
+            (3, "07:00", "08:30"),
+            (3, "19:30", "21:30"),
+            (4, "07:00", "08:30"),
+            (6, "08:00", "11:30"),
+        ],
+        override_in_days: 12,
+        override_windows: &[("13:00", "16:00"), ("18:00", "19:30")],
+        time_off_in_days: 4,
+        time_off_days: 2,
+        time_off_note: "Moving house",
+    },
+];
+
 #[derive(Debug, Default)]
 pub struct SeedReport {
     pub topics_created: usize,
     pub users_created: usize,
+    pub schedules_created: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -168,6 +282,106 @@ pub fn run(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<SeedReport, Se
             )?;
             report.users_created += 1;
         }
+        for demo in &SCHEDULES {
+            if seed_schedule(conn, demo, now)? {
+                report.schedules_created += 1;
+            }
+        }
         Ok(report)
     })
+}
+
+fn time(hhmm: &str) -> Result<NaiveTime, SeedError> {
+    NaiveTime::parse_from_str(hhmm, "%H:%M")
+        .map_err(|_| SeedError::Data(format!("bad time {hhmm}")))
+}
+
+/// Seeds one mentor's profile, topics and schedule unless they already
+/// have a profile. Returns whether it did.
+fn seed_schedule(
+    conn: &mut PgConnection,
+    demo: &DemoSchedule,
+    now: DateTime<Utc>,
+) -> Result<bool, SeedError> {
+    let mentor = accounts::find_by_email(conn, demo.email)?
+        .ok_or_else(|| SeedError::Data(format!("no account {}", demo.email)))?;
+    if schedule::profile(conn, mentor.id)?.is_some() {
+        return Ok(false);
+    }
+    let zone = mentor.time_zone;
+    schedule::save_profile(
+        conn,
+        &Profile {
+            headline: demo.headline.to_owned(),
+            bio: demo.bio.to_owned(),
+            meeting_url: Some(demo.meeting_url.to_owned()),
+            accepting_bookings: true,
+            buffer_before_min: demo.buffer_before_min,
+            buffer_after_min: demo.buffer_after_min,
+            min_notice_hours: demo.min_notice_hours,
+            horizon_days: demo.horizon_days,
+            step_min: demo.step_min,
+            max_per_day: demo.max_per_day,
+            max_per_week: demo.max_per_week,
+            ..Profile::new_default(mentor.id, now)
+        },
+    )?;
+    let topic_ids: Vec<Uuid> = topics::table
+        .filter(topics::slug.eq_any(demo.topics))
+        .select(topics::id)
+        .load(conn)?;
+    schedule::set_offered_topics(conn, mentor.id, &topic_ids)?;
+
+    let mut rules = Vec::with_capacity(demo.weekly.len());
+    for &(weekday, start, end) in demo.weekly {
+        rules.push(WeeklyRuleRow {
+            id: Uuid::now_v7(),
+            mentor_id: mentor.id,
+            weekday,
+            start_time: time(start)?,
+            end_time: time(end)?,
+        });
+    }
+    diesel::insert_into(weekly_rules::table)
+        .values(&rules)
+        .execute(conn)?;
+
+    // Dates relative to the day of seeding, in the mentor's zone, so the
+    // demo always shows them in the coming weeks.
+    let today: NaiveDate = now.with_timezone(&zone).date_naive();
+    let override_id = Uuid::now_v7();
+    diesel::insert_into(date_overrides::table)
+        .values(OverrideRow {
+            id: override_id,
+            mentor_id: mentor.id,
+            on_date: today + Duration::days(demo.override_in_days),
+        })
+        .execute(conn)?;
+    let mut windows = Vec::with_capacity(demo.override_windows.len());
+    for &(start, end) in demo.override_windows {
+        windows.push(OverrideWindowRow {
+            id: Uuid::now_v7(),
+            override_id,
+            start_time: time(start)?,
+            end_time: time(end)?,
+        });
+    }
+    if !windows.is_empty() {
+        diesel::insert_into(override_windows::table)
+            .values(&windows)
+            .execute(conn)?;
+    }
+
+    let off_from = today + Duration::days(demo.time_off_in_days);
+    let off_to = off_from + Duration::days(demo.time_off_days);
+    diesel::insert_into(time_off::table)
+        .values(TimeOffRow {
+            id: Uuid::now_v7(),
+            mentor_id: mentor.id,
+            starts_at: resolve_local(zone, off_from, NaiveTime::MIN),
+            ends_at: resolve_local(zone, off_to, NaiveTime::MIN),
+            note: demo.time_off_note.to_owned(),
+        })
+        .execute(conn)?;
+    Ok(true)
 }

@@ -83,10 +83,18 @@ pub struct Application {
 
 /// Connects to the database within the pool's connection timeout.
 pub async fn connect(settings: &Settings) -> Result<PgPool, StartupError> {
+    connect_counting(settings, db::QueryCounter::default()).await
+}
+
+/// Connects with every statement counted in `queries`.
+pub async fn connect_counting(
+    settings: &Settings,
+    queries: db::QueryCounter,
+) -> Result<PgPool, StartupError> {
     let url = settings.database_url.expose().clone();
     let display = settings.database_display();
     let size = settings.db_pool_size;
-    Ok(tokio::task::spawn_blocking(move || db::connect(&url, &display, size)).await??)
+    Ok(tokio::task::spawn_blocking(move || db::connect(&url, &display, size, queries)).await??)
 }
 
 impl Application {
@@ -95,7 +103,8 @@ impl Application {
         clock: Clock,
         mut options: Options,
     ) -> Result<Self, StartupError> {
-        let pool = connect(&settings).await?;
+        let queries = db::QueryCounter::default();
+        let pool = connect_counting(&settings, queries.clone()).await?;
         let display = settings.database_display();
         let now = clock.now();
         let preset_key = settings.secret_key.clone();
@@ -132,6 +141,7 @@ impl Application {
             metrics: Metrics::new()?,
             secret_key,
             hasher: crate::accounts::hashing::Hasher::new(hash_concurrency),
+            queries,
         };
         let worker = options.run_worker.then(|| Worker {
             pool,

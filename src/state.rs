@@ -19,6 +19,8 @@ pub struct AppState {
     pub secret_key: Secret<Vec<u8>>,
     /// Password hashing with its concurrency cap.
     pub hasher: crate::accounts::hashing::Hasher,
+    /// SQL statements run so far (tests count a page's queries with it).
+    pub queries: crate::db::QueryCounter,
 }
 
 impl AppState {

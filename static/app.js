@@ -1,6 +1,7 @@
 // The one progressive-enhancement script (the CSP forbids inline scripts).
 // Every page works without it. It fills time-zone fields marked with
-// data-detect-tz from the browser's zone when the field is still at UTC.
+// data-detect-tz from the browser's zone when the field is still at UTC, and
+// reloads a slot page marked data-tz-auto with ?tz=<the browser's zone>.
 (function () {
   "use strict";
   var zone;
@@ -11,6 +12,16 @@
   }
   if (!zone) return;
   document.addEventListener("DOMContentLoaded", function () {
+    // Slot pages shown in UTC only because nothing chose a zone: show
+    // them in the browser's zone instead (once: the link then names it).
+    if (zone !== "UTC" && document.querySelector("[data-tz-auto]") && window.URL) {
+      var url = new URL(window.location.href);
+      if (!url.searchParams.has("tz")) {
+        url.searchParams.set("tz", zone);
+        window.location.replace(url.toString());
+        return;
+      }
+    }
     var fields = document.querySelectorAll("[data-detect-tz]");
     for (var i = 0; i < fields.length; i++) {
       var field = fields[i];

@@ -4,7 +4,12 @@
 
 pub mod schema;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use diesel::connection::InstrumentationEvent;
+use diesel::r2d2::CustomizeConnection;
 
 use diesel::Connection;
 use diesel::pg::PgConnection;
@@ -52,10 +57,42 @@ fn with_connect_timeout(url: &str) -> String {
     }
 }
 
+/// Counts the SQL statements the pool's connections run (every statement,
+/// including pool health checks): tests use it to prove a page runs a
+/// bounded number of queries.
+#[derive(Clone, Debug, Default)]
+pub struct QueryCounter(Arc<AtomicU64>);
+
+impl QueryCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Debug)]
+struct CountQueries(QueryCounter);
+
+impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for CountQueries {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        let counter = self.0.clone();
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            if matches!(event, InstrumentationEvent::StartQuery { .. }) {
+                counter.0.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        Ok(())
+    }
+}
+
 /// Connects once to prove the database is there (so a wrong URL or a
 /// stopped server fails start-up within [`CONNECT_TIMEOUT`] with one clear
 /// message), then builds the pool.
-pub fn connect(url: &str, display: &str, size: u32) -> Result<PgPool, DbError> {
+pub fn connect(
+    url: &str,
+    display: &str,
+    size: u32,
+    queries: QueryCounter,
+) -> Result<PgPool, DbError> {
     let url = with_connect_timeout(url);
     PgConnection::establish(&url).map_err(|e| DbError::Connect {
         url: display.to_owned(),
@@ -67,6 +104,7 @@ pub fn connect(url: &str, display: &str, size: u32) -> Result<PgPool, DbError> {
         .min_idle(Some(1))
         .connection_timeout(CONNECT_TIMEOUT)
         .test_on_check_out(true)
+        .connection_customizer(Box::new(CountQueries(queries)))
         .build_unchecked(manager))
 }
 

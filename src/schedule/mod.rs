@@ -4,7 +4,11 @@
 //! pure slot engine needs, for one mentor or many in a fixed number of
 //! queries. Depends on `db`, `slots`, `accounts`.
 
+pub mod availability;
+pub mod editor;
+pub mod handlers;
 pub mod model;
+pub mod public;
 pub mod queries;
 
 pub use model::{Profile, TimeOffRow, WeeklyRuleRow};

@@ -23,6 +23,7 @@ enum Who {
 enum Needs {
     Nobody,
     SignedIn,
+    Mentor,
     Admin,
 }
 
@@ -30,6 +31,7 @@ fn allowed(who: Who, needs: Needs) -> bool {
     match needs {
         Needs::Nobody => true,
         Needs::SignedIn => who != Who::Anonymous,
+        Needs::Mentor => matches!(who, Who::Mentor | Who::Admin),
         Needs::Admin => who == Who::Admin,
     }
 }
@@ -56,6 +58,43 @@ fn routes() -> Vec<(&'static str, &'static str, Needs)> {
         ("POST", "/account/sessions/{id}/revoke", Needs::SignedIn),
         ("POST", "/account/tokens", Needs::SignedIn),
         ("POST", "/account/tokens/{id}/revoke", Needs::SignedIn),
+        ("GET", "/mentor", Needs::Mentor),
+        ("GET", "/mentor/settings", Needs::Mentor),
+        ("POST", "/mentor/settings", Needs::Mentor),
+        ("GET", "/mentor/availability", Needs::Mentor),
+        ("POST", "/mentor/availability/zone", Needs::Mentor),
+        ("POST", "/mentor/availability/weekly", Needs::Mentor),
+        (
+            "POST",
+            "/mentor/availability/weekly/{id}/delete",
+            Needs::Mentor,
+        ),
+        (
+            "POST",
+            "/mentor/availability/overrides/window",
+            Needs::Mentor,
+        ),
+        (
+            "POST",
+            "/mentor/availability/overrides/blocked",
+            Needs::Mentor,
+        ),
+        (
+            "POST",
+            "/mentor/availability/overrides/{id}/delete",
+            Needs::Mentor,
+        ),
+        (
+            "POST",
+            "/mentor/availability/override-windows/{id}/delete",
+            Needs::Mentor,
+        ),
+        ("POST", "/mentor/availability/time-off", Needs::Mentor),
+        (
+            "POST",
+            "/mentor/availability/time-off/{id}/delete",
+            Needs::Mentor,
+        ),
         ("GET", "/admin", Needs::Admin),
         ("GET", "/admin/users", Needs::Admin),
         ("POST", "/admin/users/{user}/role", Needs::Admin),
@@ -64,17 +103,36 @@ fn routes() -> Vec<(&'static str, &'static str, Needs)> {
     ]
 }
 
-fn snapshot(app: &TestApp) -> (Vec<(Uuid, String, bool)>, i64) {
-    let users: Vec<(Uuid, String, bool)> = users::table
-        .select((users::id, users::role, users::disabled_at.is_not_null()))
+type Snapshot = (Vec<(Uuid, String, bool, String)>, [i64; 6]);
+
+/// What a refused request must not change.
+fn snapshot(app: &TestApp) -> Snapshot {
+    use officehours::db::schema::{
+        date_overrides, mentor_profiles, mentor_topics, time_off, weekly_rules,
+    };
+    let mut conn = app.conn();
+    let users: Vec<(Uuid, String, bool, String)> = users::table
+        .select((
+            users::id,
+            users::role,
+            users::disabled_at.is_not_null(),
+            users::time_zone,
+        ))
         .order(users::id)
-        .load(&mut app.conn())
+        .load(&mut conn)
         .unwrap();
-    let audits = audit_log::table
-        .count()
-        .get_result(&mut app.conn())
-        .unwrap();
-    (users, audits)
+    let counts = [
+        audit_log::table.count().get_result(&mut conn).unwrap(),
+        mentor_profiles::table
+            .count()
+            .get_result(&mut conn)
+            .unwrap(),
+        mentor_topics::table.count().get_result(&mut conn).unwrap(),
+        weekly_rules::table.count().get_result(&mut conn).unwrap(),
+        date_overrides::table.count().get_result(&mut conn).unwrap(),
+        time_off::table.count().get_result(&mut conn).unwrap(),
+    ];
+    (users, counts)
 }
 
 #[tokio::test]
@@ -118,6 +176,10 @@ async fn no_route_answers_2xx_to_a_role_it_does_not_allow() {
                         ("display_name", "Changed"),
                         ("time_zone", "UTC"),
                         ("name", "token"),
+                        ("weekday", "1"),
+                        ("start", "09:00"),
+                        ("end", "10:00"),
+                        ("date", "2026-07-01"),
                     ];
                     app.post_form(&client, &path, &fields).await
                 }
@@ -149,8 +211,9 @@ async fn no_route_answers_2xx_to_a_role_it_does_not_allow() {
             checked += 1;
         }
     }
-    // Anonymous: 14 protected routes; learner and mentor: 5 admin routes each.
-    assert_eq!(checked, 14 + 5 + 5);
+    // Anonymous: 9 signed-in, 13 mentor and 5 admin routes; learner: the
+    // mentor and admin ones; mentor: the admin ones.
+    assert_eq!(checked, (9 + 13 + 5) + (13 + 5) + 5);
 }
 
 #[tokio::test]

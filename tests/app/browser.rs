@@ -659,3 +659,205 @@ async fn account_and_admin_pages_pass_axe() {
         .await;
     browser.close().await;
 }
+
+/// Sets a form field's value by script: `<input type="time">` and
+/// `type="date"` take typed keys in the browser's locale format, which
+/// varies; the value the form submits is the same either way.
+async fn set_field(browser: &Browser, id: &str, value: &str) {
+    browser
+        .execute(
+            "const f = document.getElementById(arguments[0]);
+             if (!f) { throw new Error('no field ' + arguments[0]); }
+             f.value = arguments[1];
+             return f.value;",
+            vec![json!(id), json!(value)],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("set #{id}: {e}"));
+}
+
+/// The preview's slots of one local date, as the page shows them.
+async fn preview_day(browser: &Browser, date: &str) -> Vec<String> {
+    let script = format!(
+        "const l = document.querySelector('[aria-labelledby=\"day-{date}\"]');
+         return l ? Array.from(l.querySelectorAll('li')).map(e => e.textContent.trim()) : [];"
+    );
+    browser.eval(&script).await
+}
+
+#[tokio::test]
+async fn schedule_editor_in_a_real_browser() {
+    let app = spawn_app().await;
+    let mentor = app.create_user(officehours::accounts::Role::Mentor);
+    let hash = officehours::accounts::password::hash("mentor passphrase here").unwrap();
+    diesel::RunQueryDsl::execute(
+        diesel::update(diesel::QueryDsl::find(
+            officehours::db::schema::users::table,
+            mentor.id,
+        ))
+        .set(diesel::ExpressionMethods::eq(
+            officehours::db::schema::users::password_hash,
+            Some(hash),
+        )),
+        &mut app.conn(),
+    )
+    .unwrap();
+    crate::web::add_topic(&app, "rust-ownership", "Rust ownership and borrowing", true);
+    let url = |p: &str| format!("{}{p}", app.address);
+    let browser = Browser::start().await;
+    browser.open(&url("/login")).await;
+    browser.fill("email", &mentor.email).await;
+    browser.fill("password", "mentor passphrase here").await;
+    browser.submit("form[action='/login']").await;
+    assert_eq!(browser.path().await, "/");
+
+    // The nav's Mentor link leads to the mentor home, and on to the editor.
+    browser.open(&url("/mentor")).await;
+    browser.assert_accessible("/mentor").await;
+    browser
+        .find(Locator::Css("main a[href='/mentor/availability']"))
+        .await
+        .expect("a link to the editor")
+        .click()
+        .await
+        .expect("follow it");
+    browser
+        .wait()
+        .for_element(Locator::Id("weekly-heading"))
+        .await
+        .expect("the editor");
+    assert_eq!(
+        browser.title().await.unwrap(),
+        "Availability · Mentor · Office Hours"
+    );
+    assert_eq!(
+        preview_day(&browser, "2026-06-17").await,
+        Vec::<String>::new()
+    );
+
+    // A weekly window on Wednesdays, 09:00-10:00 (Monday 15 June today).
+    browser
+        .find(Locator::Id("weekly_weekday"))
+        .await
+        .expect("the day select")
+        .select_by_value("3")
+        .await
+        .expect("choose Wednesday");
+    set_field(&browser, "weekly_start", "09:00").await;
+    set_field(&browser, "weekly_end", "10:00").await;
+    browser
+        .submit("form[action='/mentor/availability/weekly']")
+        .await;
+    assert_eq!(
+        browser.path().await,
+        "/mentor/availability?notice=window-added"
+    );
+    let body = browser.body_text().await;
+    assert!(body.contains("The weekly window is added."), "{body}");
+    assert!(body.contains("09:00 – 10:00"));
+    assert_eq!(
+        preview_day(&browser, "2026-06-17").await,
+        ["09:00 CEST", "09:15 CEST", "09:30 CEST"]
+    );
+    assert_eq!(
+        preview_day(&browser, "2026-06-24").await,
+        ["09:00 CEST", "09:15 CEST", "09:30 CEST"]
+    );
+
+    // A mistake: overlapping window; the error is next to the field.
+    browser
+        .find(Locator::Id("weekly_weekday"))
+        .await
+        .expect("the day select")
+        .select_by_value("3")
+        .await
+        .expect("choose Wednesday");
+    set_field(&browser, "weekly_start", "09:30").await;
+    set_field(&browser, "weekly_end", "11:00").await;
+    browser
+        .submit("form[action='/mentor/availability/weekly']")
+        .await;
+    let error = browser
+        .find(Locator::Id("weekly_start-error"))
+        .await
+        .expect("an error next to the start")
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        error.contains("overlaps Wednesday 09:00 – 10:00"),
+        "{error}"
+    );
+    browser
+        .assert_accessible("/mentor/availability with an error")
+        .await;
+
+    // An override gives Wednesday 24 June other hours.
+    browser.open(&url("/mentor/availability")).await;
+    set_field(&browser, "override_date", "2026-06-24").await;
+    set_field(&browser, "override_start", "14:00").await;
+    set_field(&browser, "override_end", "15:00").await;
+    browser
+        .submit("form[action='/mentor/availability/overrides/window']")
+        .await;
+    assert_eq!(
+        browser.path().await,
+        "/mentor/availability?notice=override-added"
+    );
+    assert!(browser.body_text().await.contains("Wed 24 Jun 2026"));
+    assert_eq!(
+        preview_day(&browser, "2026-06-24").await,
+        ["14:00 CEST", "14:15 CEST", "14:30 CEST"]
+    );
+    assert_eq!(
+        preview_day(&browser, "2026-06-17").await,
+        ["09:00 CEST", "09:15 CEST", "09:30 CEST"]
+    );
+    // And a day off.
+    set_field(&browser, "blocked_date", "2026-06-17").await;
+    browser
+        .submit("form[action='/mentor/availability/overrides/blocked']")
+        .await;
+    assert_eq!(
+        preview_day(&browser, "2026-06-17").await,
+        Vec::<String>::new()
+    );
+    browser.assert_accessible("/mentor/availability").await;
+    let shot = browser.save_full_page_screenshot("schedule-1280.png").await;
+    eprintln!("screenshot: {}", shot.display());
+
+    browser.open(&url("/mentor/settings")).await;
+    browser.assert_accessible("/mentor/settings").await;
+    browser
+        .find(Locator::Css("input[name='topics']"))
+        .await
+        .expect("a topic checkbox")
+        .click()
+        .await
+        .expect("tick it");
+    browser
+        .find(Locator::Id("accepting_bookings"))
+        .await
+        .expect("the switch")
+        .click()
+        .await
+        .expect("switch on");
+    browser.fill("step_min", "7").await;
+    browser.submit("form[action='/mentor/settings']").await;
+    assert!(
+        browser
+            .body_text()
+            .await
+            .contains("Enter a multiple of 5 from 5 to 60.")
+    );
+    browser
+        .assert_accessible("/mentor/settings with an error")
+        .await;
+    browser.fill("step_min", "30").await;
+    browser.submit("form[action='/mentor/settings']").await;
+    assert_eq!(browser.path().await, "/mentor/settings?notice=saved");
+    browser
+        .save_full_page_screenshot("schedule-settings-1280.png")
+        .await;
+    browser.close().await;
+}

@@ -92,11 +92,46 @@ fn seed_demo_twice_creates_no_duplicates() {
         out.contains("3 topic(s) and 9 account(s) added now"),
         "{out}"
     );
+    assert!(out.contains("3 mentor schedule(s)"), "{out}");
     assert!(out.contains(officehours::seed::DEMO_PASSWORD));
     assert!(out.contains("admin@officehours.test"));
+    let schedule_rows = || -> Vec<i64> {
+        let mut conn = db.conn();
+        [
+            "mentor_profiles",
+            "mentor_topics",
+            "weekly_rules",
+            "date_overrides",
+            "override_windows",
+            "time_off",
+        ]
+        .iter()
+        .map(|table| {
+            diesel::sql_query(format!("SELECT count(*) AS n FROM {table}"))
+                .get_result::<Count>(&mut conn)
+                .unwrap()
+                .n
+        })
+        .collect()
+    };
+    let seeded = schedule_rows();
+    // Three profiles accepting bookings, two topics each, realistic weeks,
+    // one override (one of them a whole day off) and one time off each.
+    assert_eq!(seeded[0], 3);
+    assert_eq!(seeded[1], 6);
+    assert!(seeded[2] >= 12, "{seeded:?}");
+    assert_eq!(seeded[3], 3);
+    assert_eq!(seeded[5], 3);
     let second = officehours(Some(&db), &["seed-demo"], &[], None);
     assert!(second.status.success(), "{}", stderr(&second));
-    assert!(stdout(&second).contains("0 topic(s) and 0 account(s) added now"));
+    assert!(
+        stdout(&second).contains("0 topic(s) and 0 account(s) added now, 0 mentor schedule(s)")
+    );
+    assert_eq!(
+        schedule_rows(),
+        seeded,
+        "a second run adds no schedule rows"
+    );
 
     let mut conn = db.conn();
     let by_role: Vec<(String, i64)> = users::table
@@ -153,6 +188,21 @@ fn seed_demo_twice_creates_no_duplicates() {
         zones,
         vec!["America/New_York", "Australia/Sydney", "Europe/Berlin"]
     );
+    // Every demo mentor takes bookings, with an https meeting link, and one
+    // of them has a window crossing local midnight.
+    let accepting: i64 = diesel::sql_query(
+        "SELECT count(*) AS n FROM mentor_profiles WHERE accepting_bookings AND meeting_url LIKE 'https://%'",
+    )
+    .get_result::<Count>(&mut conn)
+    .unwrap()
+    .n;
+    assert_eq!(accepting, 3);
+    let overnight: i64 =
+        diesel::sql_query("SELECT count(*) AS n FROM weekly_rules WHERE end_time <= start_time")
+            .get_result::<Count>(&mut conn)
+            .unwrap()
+            .n;
+    assert!(overnight >= 1);
 }
 
 #[test]

@@ -235,3 +235,14 @@ async fn the_harness_makes_verified_users_of_every_role() {
         assert!(stored.disabled_at.is_none());
     }
 }
+
+#[tokio::test]
+async fn the_query_counter_sees_a_page_s_statements() {
+    let app = spawn_app().await;
+    app.get("/").await;
+    let before = app.state.queries.get();
+    app.get("/").await;
+    let per_page = app.state.queries.get() - before;
+    // The topics query, plus the pool's health check on checkout.
+    assert!((1..=3).contains(&per_page), "{per_page}");
+}

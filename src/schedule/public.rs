@@ -1,0 +1,676 @@
+//! The public schedule pages: `/mentors/{id}` (a mentor's profile and a
+//! week grid of free slots) and `/topics/{slug}` (the mentors offering a
+//! topic, each with their next free slots). Slots are shown in the
+//! viewer's zone (`?tz=`, else the signed-in user's zone, else UTC, which
+//! the one small script replaces with the browser's zone) and link to
+//! `/book` with the exact UTC instant.
+//!
+//! Each page runs ONE SQL statement whatever the number of mentors and
+//! bookings (`load`: the rows `availability::load` reads, plus the users
+//! and topics, aggregated by PostgreSQL), then the pure slot engine.
+//! Depends on `schedule::availability`, `slots`, `web`, `db`.
+
+pub mod load;
+
+use std::fmt::Write as _;
+use std::sync::LazyLock;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Timelike, Utc};
+use chrono_tz::Tz;
+use uuid::Uuid;
+
+use self::load::TopicInfo;
+use super::availability::Loaded;
+use crate::error::AppError;
+use crate::slots::{Interval, Slot, resolve_local};
+use crate::state::AppState;
+use crate::web::auth::Viewer;
+use crate::web::{PageCtx, render};
+
+/// How many free slots the topic page shows per mentor.
+const NEXT_SLOTS: usize = 3;
+/// The furthest the topic page searches for them (the largest horizon a
+/// mentor can set).
+const MAX_SEARCH_DAYS: i64 = 180;
+/// The first, cheap pass of that search; most mentors have three free
+/// slots within it.
+const FIRST_SEARCH_DAYS: i64 = 14;
+/// How far from the current week `?week=` may go; further is ignored.
+const MAX_WEEK_OFFSET_DAYS: i64 = 2 * 366;
+
+// ---------------------------------------------------------------------
+// Request parameters and the viewer's zone
+// ---------------------------------------------------------------------
+
+/// The query parameters of both pages. Unknown, repeated (first wins),
+/// empty or malformed values are ignored rather than refused: a stale or
+/// hand-edited link still shows a page.
+#[derive(Debug, Default)]
+struct Params {
+    topic: Option<String>,
+    week: Option<String>,
+    tz: Option<String>,
+}
+
+impl Params {
+    fn parse(query: &str) -> Self {
+        let mut p = Params::default();
+        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            let value = value.trim();
+            if value.is_empty() || value.len() > 100 {
+                continue;
+            }
+            let slot = match key.as_ref() {
+                "topic" => &mut p.topic,
+                "week" => &mut p.week,
+                "tz" => &mut p.tz,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(value.to_owned());
+            }
+        }
+        p
+    }
+}
+
+/// The zone times are shown in, and where it came from.
+#[derive(Debug, Clone, Copy)]
+struct ViewerZone {
+    zone: Tz,
+    /// Chosen with a valid `?tz=`: links keep it.
+    explicit: bool,
+    /// Nothing chose it (anonymous, no `?tz=`): UTC, and the page asks the
+    /// script to offer the browser's zone.
+    fallback: bool,
+}
+
+fn viewer_zone(tz: Option<&str>, viewer: &Viewer) -> ViewerZone {
+    if let Some(zone) = tz.and_then(|s| s.parse::<Tz>().ok()) {
+        return ViewerZone {
+            zone,
+            explicit: true,
+            fallback: false,
+        };
+    }
+    match viewer.user() {
+        Some(user) => ViewerZone {
+            zone: user.time_zone,
+            explicit: false,
+            fallback: false,
+        },
+        // A `?tz=` that did not parse is still "a choice": the script must
+        // not reload the page over and over with a zone we do not know.
+        None => ViewerZone {
+            zone: chrono_tz::UTC,
+            explicit: false,
+            fallback: tz.is_none(),
+        },
+    }
+}
+
+/// Every IANA zone name, sorted once for the zone selects of these pages.
+static ZONE_NAMES: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    let mut zones: Vec<&'static str> = chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect();
+    zones.sort_unstable();
+    zones
+});
+
+/// The `<option>`s of the zone select, built once; the selected one is
+/// marked per request by a single insertion.
+static ZONE_OPTIONS: LazyLock<String> = LazyLock::new(|| {
+    let mut html = String::with_capacity(ZONE_NAMES.len() * 32);
+    for name in ZONE_NAMES.iter() {
+        // Zone names are ASCII letters, digits and `/_+-`: nothing to escape.
+        let _ = write!(html, "<option>{name}</option>");
+    }
+    html
+});
+
+/// The zone select's options with `selected` on `zone`.
+fn zone_options(zone: Tz) -> String {
+    let marker = format!("<option>{}</option>", zone.name());
+    let mut html = String::with_capacity(ZONE_OPTIONS.len() + 16);
+    match ZONE_OPTIONS.find(&marker) {
+        Some(at) => {
+            html.push_str(&ZONE_OPTIONS[..at]);
+            html.push_str("<option selected>");
+            html.push_str(&ZONE_OPTIONS[at + "<option>".len()..]);
+        }
+        None => html.push_str(&ZONE_OPTIONS),
+    }
+    html
+}
+
+// ---------------------------------------------------------------------
+// Formatting
+// ---------------------------------------------------------------------
+
+// Dates and times are formatted by hand: chrono's `format` parses its
+// pattern on every call, which showed up in the page's profile.
+const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// `Tue 16 Jun`.
+fn day_label(date: NaiveDate) -> String {
+    format!(
+        "{} {} {}",
+        WEEKDAYS[date.weekday().num_days_from_monday() as usize],
+        date.day(),
+        MONTHS[date.month0() as usize]
+    )
+}
+
+/// `2026-06-16`.
+fn iso_date(date: NaiveDate) -> String {
+    format!("{:04}-{:02}-{:02}", date.year(), date.month(), date.day())
+}
+
+/// `09:00`.
+fn hh_mm(t: &DateTime<Tz>) -> String {
+    format!("{:02}:{:02}", t.hour(), t.minute())
+}
+
+/// `Tue 16 Jun, 09:00 CEST`: the date, time and zone abbreviation (or
+/// offset) of an instant in the viewer's zone.
+fn full_label(t: &DateTime<Tz>) -> String {
+    format!("{}, {} {}", day_label(t.date_naive()), hh_mm(t), t.offset())
+}
+
+/// `2026-06-16T07:00:00Z`.
+fn rfc3339_utc(t: DateTime<Utc>) -> String {
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        iso_date(t.date_naive()),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+fn encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The booking link of a slot. `start` is kept readable (`:` is allowed in
+/// a query string), so the link carries the instant verbatim.
+fn book_href(mentor: Uuid, topic_slug: &str, start: DateTime<Utc>) -> String {
+    format!(
+        "/book?mentor={mentor}&topic={}&start={}",
+        encode(topic_slug),
+        rfc3339_utc(start)
+    )
+}
+
+/// The Monday of `date`'s week.
+fn monday_of(date: NaiveDate) -> NaiveDate {
+    date - Duration::days(date.weekday().num_days_from_monday().into())
+}
+
+/// `[start, end)` of the local dates `[from, to)` in `zone`.
+fn local_days(zone: Tz, from: NaiveDate, to: NaiveDate) -> Interval {
+    Interval {
+        start: resolve_local(zone, from, NaiveTime::MIN),
+        end: resolve_local(zone, to, NaiveTime::MIN),
+    }
+}
+
+/// "CEST", or "CET until Sat 28 Mar, then CEST" for a week with a change.
+fn zone_note(zone: Tz, days: &[NaiveDate]) -> String {
+    let noon = NaiveTime::from_hms_opt(12, 0, 0).unwrap_or(NaiveTime::MIN);
+    let mut runs: Vec<(String, NaiveDate, NaiveDate)> = Vec::new();
+    for &d in days {
+        let abbr = resolve_local(zone, d, noon)
+            .with_timezone(&zone)
+            .offset()
+            .to_string();
+        match runs.last_mut() {
+            Some((a, _, last)) if *a == abbr => *last = d,
+            _ => runs.push((abbr, d, d)),
+        }
+    }
+    match runs.as_slice() {
+        [] => String::new(),
+        [(abbr, _, _)] => abbr.clone(),
+        _ => {
+            let mut parts = Vec::new();
+            for (i, (abbr, _, last)) in runs.iter().enumerate() {
+                if i + 1 < runs.len() {
+                    parts.push(format!("{abbr} until {}", day_label(*last)));
+                } else {
+                    parts.push(format!("then {abbr}"));
+                }
+            }
+            parts.join(", ")
+        }
+    }
+}
+
+// ---------------------------------------------------------------------
+// Loading: one statement per page (see `load`)
+// ---------------------------------------------------------------------
+
+fn duration_of(topic: &TopicInfo) -> Duration {
+    Duration::minutes(topic.duration_minutes.into())
+}
+
+fn bookable(loaded: &Loaded, mentor: Uuid, topics: &[TopicInfo]) -> bool {
+    !topics.is_empty()
+        && loaded
+            .profiles
+            .get(&mentor)
+            .is_some_and(|p| p.accepting_bookings)
+}
+
+// ---------------------------------------------------------------------
+// GET /mentors/{id}
+// ---------------------------------------------------------------------
+
+/// A topic the mentor offers, as a link.
+struct TopicLink {
+    title: String,
+    duration_minutes: i32,
+    /// This page showing the topic's grid.
+    grid_href: String,
+    /// The topic's page.
+    topic_href: String,
+    current: bool,
+}
+
+struct SlotLink {
+    /// `09:00`, in the viewer's zone.
+    time: String,
+    /// `Tue 16 Jun, 09:00 CEST`, for assistive technology.
+    full: String,
+    href: String,
+    /// RFC 3339 UTC start, for `<time datetime>`.
+    utc: String,
+}
+
+struct DayColumn {
+    label: String,
+    iso: String,
+    slots: Vec<SlotLink>,
+}
+
+#[derive(Template)]
+#[template(path = "schedule/mentor.html")]
+struct MentorPage {
+    page: PageCtx,
+    name: String,
+    headline: String,
+    bio: String,
+    topics: Vec<TopicLink>,
+    /// The topic of the grid, when the mentor takes bookings.
+    selected: Option<TopicLink>,
+    zone_name: String,
+    zone_note: String,
+    zone_options: String,
+    tz_auto: bool,
+    zone_form_action: String,
+    zone_form_hidden: Vec<(&'static str, String)>,
+    week_label: String,
+    days: Vec<DayColumn>,
+    any_slots: bool,
+    prev_href: Option<String>,
+    next_href: Option<String>,
+    this_week_href: Option<String>,
+}
+
+/// The query string of a mentor-page link.
+fn mentor_href(path: &str, topic: &str, week: NaiveDate, vz: ViewerZone) -> String {
+    let mut href = format!("{path}?topic={}&week={}", encode(topic), iso_date(week));
+    if vz.explicit {
+        let _ = write!(href, "&tz={}", encode(vz.zone.name()));
+    }
+    href
+}
+
+pub async fn mentor_page(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let id: Uuid = path.parse().map_err(|_| AppError::NotFound)?;
+    let params = Params::parse(req.query_string());
+    let vz = viewer_zone(params.tz.as_deref(), &viewer);
+    let now = state.clock.now();
+
+    let today = now.with_timezone(&vz.zone).date_naive();
+    let current_week = monday_of(today);
+    let week = params
+        .week
+        .as_deref()
+        .and_then(|w| NaiveDate::parse_from_str(w, "%Y-%m-%d").ok())
+        .filter(|d| (*d - current_week).num_days().abs() <= MAX_WEEK_OFFSET_DAYS)
+        .map(monday_of)
+        .unwrap_or(current_week);
+    let next_week = week + Duration::days(7);
+    let window = local_days(vz.zone, week, next_week);
+
+    let data = state
+        .db(move |conn| load::mentor(conn, id, window.start, window.end, now))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let topics = data.offered.get(&id).map(Vec::as_slice).unwrap_or_default();
+    let name = data
+        .mentors
+        .first()
+        .map(|m| m.display_name.clone())
+        .unwrap_or_default();
+
+    let mentor_path = format!("/mentors/{id}");
+    let profile = data.loaded.profiles.get(&id);
+    let takes_bookings = bookable(&data.loaded, id, topics);
+    let selected_topic = takes_bookings
+        .then(|| {
+            params
+                .topic
+                .as_deref()
+                .and_then(|slug| topics.iter().find(|t| t.slug == slug))
+                .or(topics.first())
+        })
+        .flatten();
+    let selected_slug = selected_topic.map(|t| t.slug.clone()).unwrap_or_default();
+
+    let link = |t: &TopicInfo| TopicLink {
+        title: t.title.clone(),
+        duration_minutes: t.duration_minutes,
+        grid_href: mentor_href(&mentor_path, &t.slug, week, vz),
+        topic_href: format!("/topics/{}", encode(&t.slug)),
+        current: t.slug == selected_slug,
+    };
+    let topic_links: Vec<TopicLink> = topics.iter().map(link).collect();
+
+    let dates: Vec<NaiveDate> = (0..7).map(|i| week + Duration::days(i)).collect();
+    let mut days: Vec<DayColumn> = dates
+        .iter()
+        .map(|d| DayColumn {
+            label: day_label(*d),
+            iso: iso_date(*d),
+            slots: Vec::new(),
+        })
+        .collect();
+    let mut any_slots = false;
+    let mut horizon_end = None;
+    if let Some(topic) = selected_topic {
+        let slots = data.loaded.slots(id, duration_of(topic), now, window);
+        any_slots = !slots.is_empty();
+        for slot in slots {
+            let local = slot.start.with_timezone(&vz.zone);
+            let offset = (local.date_naive() - week).num_days();
+            let Some(day) = usize::try_from(offset).ok().and_then(|i| days.get_mut(i)) else {
+                continue;
+            };
+            day.slots.push(SlotLink {
+                time: hh_mm(&local),
+                full: full_label(&local),
+                href: book_href(id, &topic.slug, slot.start),
+                utc: rfc3339_utc(slot.start),
+            });
+        }
+        horizon_end = profile.map(|p| now + Duration::days(p.horizon_days.into()));
+    }
+
+    let nav = |w: NaiveDate| mentor_href(&mentor_path, &selected_slug, w, vz);
+    // Earlier weeks than the current one hold no free time; nor do weeks
+    // past the mentor's horizon.
+    let prev_href = (week > current_week).then(|| nav(week - Duration::days(7)));
+    let next_href = horizon_end
+        .is_some_and(|end| window.end < end)
+        .then(|| nav(next_week));
+    let this_week_href = (week != current_week).then(|| nav(current_week));
+
+    let (headline, bio) = profile
+        .map(|p| (p.headline.clone(), p.bio.clone()))
+        .unwrap_or_default();
+    render(&MentorPage {
+        page: viewer.page(),
+        name,
+        headline,
+        bio,
+        selected: selected_topic.map(link),
+        topics: topic_links,
+        zone_name: vz.zone.name().to_owned(),
+        zone_note: zone_note(vz.zone, &dates),
+        zone_options: zone_options(vz.zone),
+        tz_auto: vz.fallback,
+        zone_form_hidden: vec![("topic", selected_slug.clone()), ("week", iso_date(week))],
+        week_label: format!("{} – {}", day_label(week), {
+            let sunday = next_week - Duration::days(1);
+            format!("{} {}", day_label(sunday), sunday.year())
+        }),
+        days,
+        any_slots,
+        prev_href,
+        next_href,
+        this_week_href,
+        zone_form_action: mentor_path,
+    })
+}
+
+// ---------------------------------------------------------------------
+// GET /topics/{slug}
+// ---------------------------------------------------------------------
+
+struct NextSlot {
+    /// `Tue 16 Jun, 09:00 CEST`, in the viewer's zone.
+    label: String,
+    href: String,
+    utc: String,
+}
+
+struct MentorCard {
+    name: String,
+    headline: String,
+    href: String,
+    slots: Vec<NextSlot>,
+}
+
+#[derive(Template)]
+#[template(path = "schedule/topic.html")]
+struct TopicPage {
+    page: PageCtx,
+    topic: TopicInfo,
+    mentors: Vec<MentorCard>,
+    zone_name: String,
+    zone_options: String,
+    tz_auto: bool,
+    zone_form_action: String,
+    zone_form_hidden: Vec<(&'static str, String)>,
+}
+
+/// The first `n` free slots of `mentor` from `now`, searching a short
+/// window first and the whole `limit` only when that is not enough.
+fn next_slots(
+    loaded: &Loaded,
+    mentor: Uuid,
+    duration: Duration,
+    now: DateTime<Utc>,
+    limit: DateTime<Utc>,
+    n: usize,
+) -> Vec<Slot> {
+    let first_end = (now + Duration::days(FIRST_SEARCH_DAYS)).min(limit);
+    let mut slots = loaded.slots(mentor, duration, now, Interval::new(now, first_end));
+    if slots.len() < n && first_end < limit {
+        slots.extend(loaded.slots(mentor, duration, now, Interval::new(first_end, limit)));
+    }
+    slots.truncate(n);
+    slots
+}
+
+pub async fn topic_page(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let slug = path.into_inner();
+    let params = Params::parse(req.query_string());
+    let vz = viewer_zone(params.tz.as_deref(), &viewer);
+    let now = state.clock.now();
+
+    // Loaded up to the largest horizon a mentor can set; each mentor's own
+    // horizon is applied by the engine.
+    let cap = now + Duration::days(MAX_SEARCH_DAYS);
+    let data = state
+        .db(move |conn| load::topic(conn, &slug, now, cap, now))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let Some(topic) = data.topic else {
+        return Err(AppError::NotFound);
+    };
+    // The search ends at the furthest horizon among these mentors.
+    let furthest = data
+        .loaded
+        .profiles
+        .values()
+        .map(|p| i64::from(p.horizon_days))
+        .max()
+        .unwrap_or(0)
+        .min(MAX_SEARCH_DAYS);
+    let limit = now + Duration::days(furthest);
+
+    let duration = duration_of(&topic);
+    let tz_query = if vz.explicit {
+        format!("&tz={}", encode(vz.zone.name()))
+    } else {
+        String::new()
+    };
+    let mut cards: Vec<(Option<DateTime<Utc>>, MentorCard)> = data
+        .mentors
+        .iter()
+        .map(|m| {
+            let slots = next_slots(&data.loaded, m.id, duration, now, limit, NEXT_SLOTS);
+            let first = slots.first().map(|s| s.start);
+            let card = MentorCard {
+                name: m.display_name.clone(),
+                headline: data
+                    .loaded
+                    .profiles
+                    .get(&m.id)
+                    .map(|p| p.headline.clone())
+                    .unwrap_or_default(),
+                href: format!(
+                    "/mentors/{}?topic={}{}",
+                    m.id,
+                    encode(&topic.slug),
+                    tz_query
+                ),
+                slots: slots
+                    .iter()
+                    .map(|s| NextSlot {
+                        label: full_label(&s.start.with_timezone(&vz.zone)),
+                        href: book_href(m.id, &topic.slug, s.start),
+                        utc: rfc3339_utc(s.start),
+                    })
+                    .collect(),
+            };
+            (first, card)
+        })
+        .collect();
+    // Soonest free first; mentors with none last; by name within a tie
+    // (the query's order, kept by the stable sort).
+    cards.sort_by_key(|(first, _)| (first.is_none(), *first));
+
+    let topic_path = format!("/topics/{}", encode(&topic.slug));
+    render(&TopicPage {
+        page: viewer.page(),
+        topic,
+        mentors: cards.into_iter().map(|(_, c)| c).collect(),
+        zone_name: vz.zone.name().to_owned(),
+        zone_options: zone_options(vz.zone),
+        tz_auto: vz.fallback,
+        zone_form_action: topic_path,
+        zone_form_hidden: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_ignore_empty_unknown_and_repeated_values() {
+        let p = Params::parse("tz=&week=2026-06-15&week=2027-01-01&x=1&topic=sql");
+        assert_eq!(p.tz, None);
+        assert_eq!(p.week.as_deref(), Some("2026-06-15"));
+        assert_eq!(p.topic.as_deref(), Some("sql"));
+        let p = Params::parse("tz=Europe%2FBerlin");
+        assert_eq!(p.tz.as_deref(), Some("Europe/Berlin"));
+    }
+
+    #[test]
+    fn zone_options_mark_exactly_one_zone() {
+        let html = zone_options(chrono_tz::Pacific::Auckland);
+        assert_eq!(html.matches(" selected").count(), 1);
+        assert!(html.contains("<option selected>Pacific/Auckland</option>"));
+        assert!(html.contains("<option>UTC</option>"));
+    }
+
+    #[test]
+    fn booking_links_carry_the_utc_instant() {
+        let start = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 6, 16, 7, 0, 0).unwrap();
+        let id = Uuid::nil();
+        assert_eq!(
+            book_href(id, "sql-basics", start),
+            format!("/book?mentor={id}&topic=sql-basics&start=2026-06-16T07:00:00Z")
+        );
+    }
+
+    #[test]
+    fn a_week_with_a_dst_change_names_both_abbreviations() {
+        let monday = NaiveDate::from_ymd_opt(2026, 3, 23).unwrap();
+        let days: Vec<NaiveDate> = (0..7).map(|i| monday + Duration::days(i)).collect();
+        assert_eq!(
+            zone_note(chrono_tz::Europe::Berlin, &days),
+            "CET until Sat 28 Mar, then CEST"
+        );
+        assert_eq!(zone_note(chrono_tz::Asia::Kolkata, &days), "IST");
+    }
+
+    #[test]
+    fn hand_formatting_matches_chrono() {
+        let zones = [
+            chrono_tz::Europe::Berlin,
+            chrono_tz::Asia::Kolkata,
+            chrono_tz::America::Sao_Paulo,
+            chrono_tz::Australia::Lord_Howe,
+            chrono_tz::UTC,
+        ];
+        let mut t = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 1, 1, 0, 5, 0).unwrap();
+        while t.year() < 2028 {
+            for zone in zones {
+                let local = t.with_timezone(&zone);
+                assert_eq!(
+                    full_label(&local),
+                    local.format("%a %-d %b, %H:%M %Z").to_string()
+                );
+                assert_eq!(
+                    iso_date(local.date_naive()),
+                    local.format("%Y-%m-%d").to_string()
+                );
+            }
+            assert_eq!(
+                rfc3339_utc(t),
+                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            );
+            t += Duration::minutes(7 * 60 + 13);
+        }
+    }
+
+    #[test]
+    fn monday_of_a_sunday_is_six_days_before() {
+        let sunday = NaiveDate::from_ymd_opt(2026, 6, 21).unwrap();
+        assert_eq!(
+            monday_of(sunday),
+            NaiveDate::from_ymd_opt(2026, 6, 15).unwrap()
+        );
+        assert_eq!(monday_of(monday_of(sunday)), monday_of(sunday));
+    }
+}

@@ -1,0 +1,537 @@
+//! Everything a public slot page shows, in ONE SQL statement: the mentors
+//! (one by id, or those offering a topic and taking bookings), their
+//! offered topics, profiles, weekly rules, date overrides with their
+//! windows, time off and live bookings, each set as one array of rows.
+//!
+//! Why not `availability::load` (six queries) plus the users and topics
+//! queries: each statement is a round trip to PostgreSQL with its fixed
+//! cost, and the load run (README, Benchmarks) spent most of the page's time
+//! there. One statement, prepared once per connection, with the sets in
+//! PostgreSQL's binary format (no JSON to build, escape and parse), made the
+//! mentor page several times cheaper. The rows are the ones
+//! `availability::load` reads, except bookings far from the window of a
+//! mentor without day or week caps (they cannot change a slot; see
+//! `Bounds`), and are assembled into the same `Loaded`, so the slot engine
+//! gives what the booking check gives; `tests/app/public.rs` compares the
+//! pages with `availability::load`, with and without caps.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use chrono_tz::Tz;
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{
+    Array, Bool, Date, Int2, Int4, Nullable, Record, Text, Time, Timestamptz, Uuid as SqlUuid,
+};
+use uuid::Uuid;
+
+use crate::schedule::availability::{Loaded, weekday_of};
+use crate::schedule::model::Profile;
+use crate::slots::{DateOverride, ExistingBooking, Interval, LocalWindow, Schedule, WeeklyRule};
+
+/// A topic as the public pages show it.
+#[derive(Debug, Clone)]
+pub struct TopicInfo {
+    pub id: Uuid,
+    pub slug: String,
+    pub title: String,
+    pub description: String,
+    pub duration_minutes: i32,
+}
+
+impl From<TopicRow> for TopicInfo {
+    fn from((id, slug, title, description, duration_minutes): TopicRow) -> Self {
+        TopicInfo {
+            id,
+            slug,
+            title,
+            description,
+            duration_minutes,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct MentorInfo {
+    pub id: Uuid,
+    pub display_name: String,
+    pub time_zone: String,
+}
+
+impl MentorInfo {
+    /// The account zone; an unknown one (removed from a later tz database)
+    /// reads as UTC, as `User` does.
+    pub fn zone(&self) -> Tz {
+        self.time_zone.parse().unwrap_or(chrono_tz::UTC)
+    }
+}
+
+type TopicRow = (Uuid, String, String, String, i32);
+type MentorRow = (Uuid, String, String);
+type OfferedRow = (Uuid, Uuid, String, String, String, i32);
+/// user_id, headline, bio, accepting, buffers before/after, notice,
+/// horizon, step, max per day/week.
+type ProfileRow = (
+    Uuid,
+    String,
+    String,
+    bool,
+    i32,
+    i32,
+    i32,
+    i32,
+    i32,
+    Option<i32>,
+    Option<i32>,
+);
+type RuleRow = (Uuid, i16, NaiveTime, NaiveTime);
+/// One row per window; a day off has one row without times.
+type OverrideRow = (Uuid, NaiveDate, Option<NaiveTime>, Option<NaiveTime>);
+type TimeOffRow = (Uuid, DateTime<Utc>, DateTime<Utc>);
+/// mentor, learner, start, end, buffers before/after.
+type BookingRow = (Uuid, Uuid, DateTime<Utc>, DateTime<Utc>, i32, i32);
+
+/// The statement's columns, in order.
+type Columns = (
+    Nullable<Record<(SqlUuid, Text, Text, Text, Int4)>>,
+    Nullable<Array<Record<(SqlUuid, Text, Text)>>>,
+    Nullable<Array<Record<(SqlUuid, SqlUuid, Text, Text, Text, Int4)>>>,
+    Nullable<
+        Array<
+            Record<(
+                SqlUuid,
+                Text,
+                Text,
+                Bool,
+                Int4,
+                Int4,
+                Int4,
+                Int4,
+                Int4,
+                Nullable<Int4>,
+                Nullable<Int4>,
+            )>,
+        >,
+    >,
+    Nullable<Array<Record<(SqlUuid, Int2, Time, Time)>>>,
+    Nullable<Array<Record<(SqlUuid, Date, Nullable<Time>, Nullable<Time>)>>>,
+    Nullable<Array<Record<(SqlUuid, Timestamptz, Timestamptz)>>>,
+    // Bookings, one array per column (see `push_body`).
+    Nullable<Array<SqlUuid>>,
+    Nullable<Array<SqlUuid>>,
+    Nullable<Array<Timestamptz>>,
+    Nullable<Array<Timestamptz>>,
+    Nullable<Array<Int4>>,
+    Nullable<Array<Int4>>,
+);
+
+type Rows = (
+    Option<TopicRow>,
+    Option<Vec<MentorRow>>,
+    Option<Vec<OfferedRow>>,
+    Option<Vec<ProfileRow>>,
+    Option<Vec<RuleRow>>,
+    Option<Vec<OverrideRow>>,
+    Option<Vec<TimeOffRow>>,
+    Option<Vec<Uuid>>,
+    Option<Vec<Uuid>>,
+    Option<Vec<DateTime<Utc>>>,
+    Option<Vec<DateTime<Utc>>>,
+    Option<Vec<i32>>,
+    Option<Vec<i32>>,
+);
+
+/// What one page needs.
+pub struct Snapshot {
+    /// The topic of a topic page (`None`: unknown or inactive slug).
+    pub topic: Option<TopicInfo>,
+    /// In name order.
+    pub mentors: Vec<MentorInfo>,
+    /// The active topics each mentor offers, in title order (mentor page).
+    pub offered: HashMap<Uuid, Vec<TopicInfo>>,
+    pub loaded: Loaded,
+}
+
+/// The rows' bounds around the searched window `[from, to)`: the margins
+/// of `availability::load` (local dates in any zone and the day before for
+/// windows crossing midnight; time off a day either side; bookings a week
+/// either side, widened by the largest buffer, for the day and week caps).
+/// Bookings far from the window matter only to the caps, so the wide range
+/// is read only for mentors who have caps; the others' bookings (and every
+/// mentor's own sessions as a learner) are read a day either side, which
+/// covers the largest buffers and duration (two hours each) several times.
+struct Bounds {
+    first_date: NaiveDate,
+    last_date: NaiveDate,
+    near_from: DateTime<Utc>,
+    near_to: DateTime<Utc>,
+    booked_from: DateTime<Utc>,
+    booked_to: DateTime<Utc>,
+}
+
+impl Bounds {
+    fn around(from: DateTime<Utc>, to: DateTime<Utc>) -> Self {
+        let buffer = Duration::minutes(120);
+        Bounds {
+            first_date: (from - Duration::days(2)).date_naive(),
+            last_date: (to + Duration::days(2)).date_naive(),
+            near_from: from - Duration::days(1),
+            near_to: to + Duration::days(1),
+            booked_from: from - Duration::days(8) - buffer,
+            booked_to: to + Duration::days(8) + buffer,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Page {
+    Mentor,
+    Topic,
+}
+
+/// ` = ANY(<the mentors' ids>)`: an array computed once per statement,
+/// so each lookup can use the tables' mentor indexes. (Comparing with the
+/// mentor page's id parameter directly measured slower: PostgreSQL's
+/// generic plan for it reads the bookings worse.)
+fn push_ids(out: &mut AstPass<'_, '_, Pg>) {
+    out.push_sql(" = ANY(ARRAY(SELECT id FROM m))");
+}
+
+/// The columns after the `m` (mentors) CTE, one array of rows per table
+/// (NULL for none).
+fn push_body<'b>(out: &mut AstPass<'_, 'b, Pg>, b: &'b Bounds, page: Page) -> QueryResult<()> {
+    out.push_sql(match page {
+        Page::Topic => {
+            " SELECT (SELECT ROW(t.id, t.slug, t.title, t.description, t.duration_minutes) FROM topic t), "
+        }
+        Page::Mentor => " SELECT NULL::record, ",
+    });
+    out.push_sql(
+        "(SELECT array_agg(ROW(m.id, m.display_name, m.time_zone) ORDER BY m.display_name, m.id) FROM m), ",
+    );
+    match page {
+        Page::Mentor => {
+            out.push_sql(
+                "(SELECT array_agg(ROW(mt.mentor_id, t.id, t.slug, t.title, t.description, t.duration_minutes) \
+                     ORDER BY t.title, t.id) \
+                   FROM mentor_topics mt JOIN topics t ON t.id = mt.topic_id \
+                   WHERE t.active AND mt.mentor_id",
+            );
+            push_ids(out);
+            out.push_sql("), ");
+        }
+        Page::Topic => out.push_sql("NULL::record[], "),
+    }
+    out.push_sql(
+        "(SELECT array_agg(ROW(p.user_id, p.headline, p.bio, p.accepting_bookings, p.buffer_before_min, \
+             p.buffer_after_min, p.min_notice_hours, p.horizon_days, p.step_min, p.max_per_day, p.max_per_week)) \
+           FROM mentor_profiles p WHERE p.user_id",
+    );
+    push_ids(out);
+    out.push_sql(
+        "), (SELECT array_agg(ROW(r.mentor_id, r.weekday, r.start_time, r.end_time) \
+             ORDER BY r.mentor_id, r.weekday, r.start_time, r.id) \
+           FROM weekly_rules r WHERE r.mentor_id",
+    );
+    push_ids(out);
+    out.push_sql(
+        "), (SELECT array_agg(ROW(o.mentor_id, o.on_date, w.start_time, w.end_time) \
+             ORDER BY o.mentor_id, o.on_date, w.start_time) \
+           FROM date_overrides o LEFT JOIN override_windows w ON w.override_id = o.id \
+           WHERE o.on_date BETWEEN ",
+    );
+    out.push_bind_param::<Date, _>(&b.first_date)?;
+    out.push_sql(" AND ");
+    out.push_bind_param::<Date, _>(&b.last_date)?;
+    out.push_sql(" AND o.mentor_id");
+    push_ids(out);
+    out.push_sql(
+        "), (SELECT array_agg(ROW(x.mentor_id, x.starts_at, x.ends_at) ORDER BY x.mentor_id, x.starts_at) \
+           FROM time_off x WHERE x.ends_at > ",
+    );
+    out.push_bind_param::<Timestamptz, _>(&b.near_from)?;
+    out.push_sql(" AND x.starts_at < ");
+    out.push_bind_param::<Timestamptz, _>(&b.near_to)?;
+    out.push_sql(" AND x.mentor_id");
+    push_ids(out);
+    // Bookings are the one large set: one array per column (PostgreSQL
+    // sends them much faster than an array of rows; the engine does not
+    // care about their order, and the aggregates see the rows in one
+    // order).
+    out.push_sql(
+        "), k.mentor_ids, k.learner_ids, k.starts, k.ends, k.befores, k.afters \
+         FROM (SELECT array_agg(k.mentor_id) AS mentor_ids, array_agg(k.learner_id) AS learner_ids, \
+             array_agg(k.start_at) AS starts, array_agg(k.end_at) AS ends, \
+             array_agg(k.buffer_before_min) AS befores, array_agg(k.buffer_after_min) AS afters \
+           FROM bookings k WHERE k.status <> 'cancelled' AND k.end_at > ",
+    );
+    out.push_bind_param::<Timestamptz, _>(&b.booked_from)?;
+    out.push_sql(" AND k.start_at < ");
+    out.push_bind_param::<Timestamptz, _>(&b.booked_to)?;
+    out.push_sql(" AND (k.mentor_id");
+    push_ids(out);
+    out.push_sql(" OR k.learner_id");
+    push_ids(out);
+    out.push_sql(") AND ((k.end_at > ");
+    out.push_bind_param::<Timestamptz, _>(&b.near_from)?;
+    out.push_sql(" AND k.start_at < ");
+    out.push_bind_param::<Timestamptz, _>(&b.near_to)?;
+    out.push_sql(
+        ") OR k.mentor_id = ANY(ARRAY(SELECT c.user_id FROM mentor_profiles c \
+           WHERE (c.max_per_day IS NOT NULL OR c.max_per_week IS NOT NULL) AND c.user_id",
+    );
+    push_ids(out);
+    out.push_sql(")))) k");
+    Ok(())
+}
+
+/// The mentor page's statement: one mentor (or admin) by id, not disabled.
+struct MentorStatement {
+    id: Uuid,
+    bounds: Bounds,
+}
+
+/// The topic page's statement: the active topic by slug and the mentors
+/// offering it who take bookings.
+struct TopicStatement {
+    slug: String,
+    bounds: Bounds,
+}
+
+// A fixed SQL text per type, so diesel prepares each once per connection.
+impl QueryId for MentorStatement {
+    type QueryId = Self;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl QueryId for TopicStatement {
+    type QueryId = Self;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for MentorStatement {
+    type SqlType = Columns;
+}
+
+impl Query for TopicStatement {
+    type SqlType = Columns;
+}
+
+impl RunQueryDsl<PgConnection> for MentorStatement {}
+impl RunQueryDsl<PgConnection> for TopicStatement {}
+
+impl QueryFragment<Pg> for MentorStatement {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "WITH m AS (SELECT u.id, u.display_name, u.time_zone FROM users u WHERE u.id = ",
+        );
+        out.push_bind_param::<SqlUuid, _>(&self.id)?;
+        out.push_sql(" AND u.role IN ('mentor', 'admin') AND u.disabled_at IS NULL)");
+        push_body(&mut out, &self.bounds, Page::Mentor)
+    }
+}
+
+impl QueryFragment<Pg> for TopicStatement {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "WITH topic AS (SELECT id, slug, title, description, duration_minutes FROM topics \
+             WHERE slug = ",
+        );
+        out.push_bind_param::<Text, _>(&self.slug)?;
+        out.push_sql(
+            " AND active), \
+             m AS (SELECT u.id, u.display_name, u.time_zone FROM topic \
+               JOIN mentor_topics mt ON mt.topic_id = topic.id \
+               JOIN mentor_profiles p ON p.user_id = mt.mentor_id AND p.accepting_bookings \
+               JOIN users u ON u.id = mt.mentor_id \
+               WHERE u.role IN ('mentor', 'admin') AND u.disabled_at IS NULL)",
+        );
+        push_body(&mut out, &self.bounds, Page::Topic)
+    }
+}
+
+/// One mentor (or admin), with everything for slots in `[from, to)`.
+/// `None` when there is no such mentor.
+pub fn mentor(
+    conn: &mut PgConnection,
+    id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<Snapshot>> {
+    let rows: Rows = MentorStatement {
+        id,
+        bounds: Bounds::around(from, to),
+    }
+    .get_result(conn)?;
+    let snapshot = assemble(rows, now);
+    Ok((!snapshot.mentors.is_empty()).then_some(snapshot))
+}
+
+/// The active topic `slug` and the mentors offering it who take bookings,
+/// with everything for slots in `[from, to)`. `None` when there is no such
+/// active topic.
+pub fn topic(
+    conn: &mut PgConnection,
+    slug: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<Snapshot>> {
+    let rows: Rows = TopicStatement {
+        slug: slug.to_owned(),
+        bounds: Bounds::around(from, to),
+    }
+    .get_result(conn)?;
+    let snapshot = assemble(rows, now);
+    Ok(snapshot.topic.is_some().then_some(snapshot))
+}
+
+/// The rows as the engine wants them: the same assembly as
+/// `availability::load`.
+fn assemble(rows: Rows, now: DateTime<Utc>) -> Snapshot {
+    let (
+        topic,
+        mentors,
+        offered,
+        profiles,
+        rules,
+        overrides,
+        time_off,
+        booking_mentors,
+        booking_learners,
+        booking_starts,
+        booking_ends,
+        booking_befores,
+        booking_afters,
+    ) = rows;
+    let mentors: Vec<MentorInfo> = mentors
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(id, display_name, time_zone)| MentorInfo {
+            id,
+            display_name,
+            time_zone,
+        })
+        .collect();
+    let profiles = profiles.unwrap_or_default();
+    let rules = rules.unwrap_or_default();
+    let overrides = overrides.unwrap_or_default();
+    let time_off = time_off.unwrap_or_default();
+    // Rows again from the columns (the arrays have one length).
+    let bookings: Vec<BookingRow> = booking_mentors
+        .unwrap_or_default()
+        .into_iter()
+        .zip(booking_learners.unwrap_or_default())
+        .zip(booking_starts.unwrap_or_default())
+        .zip(booking_ends.unwrap_or_default())
+        .zip(booking_befores.unwrap_or_default())
+        .zip(booking_afters.unwrap_or_default())
+        .map(|(((((mentor, learner), start), end), before), after)| {
+            (mentor, learner, start, end, before, after)
+        })
+        .collect();
+
+    let mut loaded = Loaded {
+        profiles: HashMap::new(),
+        schedules: HashMap::new(),
+        bookings: HashMap::new(),
+        own_sessions: HashMap::new(),
+    };
+    for m in &mentors {
+        let profile = profiles
+            .iter()
+            .find(|p| p.0 == m.id)
+            .map(|p| Profile {
+                headline: p.1.clone(),
+                bio: p.2.clone(),
+                accepting_bookings: p.3,
+                buffer_before_min: p.4,
+                buffer_after_min: p.5,
+                min_notice_hours: p.6,
+                horizon_days: p.7,
+                step_min: p.8,
+                max_per_day: p.9,
+                max_per_week: p.10,
+                ..Profile::new_default(m.id, now)
+            })
+            .unwrap_or_else(|| Profile::new_default(m.id, now));
+        let weekly = rules
+            .iter()
+            .filter(|r| r.0 == m.id)
+            .filter_map(|&(_, weekday, start, end)| {
+                Some(WeeklyRule {
+                    weekday: weekday_of(weekday)?,
+                    window: LocalWindow { start, end },
+                })
+            })
+            .collect();
+        // One row per window, ordered by date: one override per date, with
+        // no windows for a day off.
+        let mut date_overrides: Vec<DateOverride> = Vec::new();
+        for &(_, date, start, end) in overrides.iter().filter(|o| o.0 == m.id) {
+            if date_overrides.last().is_none_or(|o| o.date != date) {
+                date_overrides.push(DateOverride {
+                    date,
+                    windows: Vec::new(),
+                });
+            }
+            if let (Some(start), Some(end), Some(o)) = (start, end, date_overrides.last_mut()) {
+                o.windows.push(LocalWindow { start, end });
+            }
+        }
+        let off = time_off
+            .iter()
+            .filter(|t| t.0 == m.id)
+            .map(|&(_, start, end)| Interval { start, end })
+            .collect();
+        loaded.schedules.insert(
+            m.id,
+            Schedule {
+                zone: m.zone(),
+                weekly,
+                overrides: date_overrides,
+                time_off: off,
+            },
+        );
+        loaded.bookings.insert(
+            m.id,
+            bookings
+                .iter()
+                .filter(|b| b.0 == m.id)
+                .map(|&(_, _, start, end, before, after)| ExistingBooking {
+                    session: Interval { start, end },
+                    buffer_before: Duration::minutes(before.into()),
+                    buffer_after: Duration::minutes(after.into()),
+                })
+                .collect(),
+        );
+        loaded.own_sessions.insert(
+            m.id,
+            bookings
+                .iter()
+                .filter(|b| b.1 == m.id)
+                .map(|&(_, _, start, end, _, _)| Interval { start, end })
+                .collect(),
+        );
+        loaded.profiles.insert(m.id, profile);
+    }
+    let mut by_mentor: HashMap<Uuid, Vec<TopicInfo>> = HashMap::new();
+    for (mentor, id, slug, title, description, duration_minutes) in offered.unwrap_or_default() {
+        by_mentor.entry(mentor).or_default().push(TopicInfo::from((
+            id,
+            slug,
+            title,
+            description,
+            duration_minutes,
+        )));
+    }
+    Snapshot {
+        topic: topic.map(TopicInfo::from),
+        mentors,
+        offered: by_mentor,
+        loaded,
+    }
+}

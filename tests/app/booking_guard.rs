@@ -1,0 +1,323 @@
+//! The database guard against double bookings: exclusion constraints on
+//! the mentor's occupied ranges (buffers included) and on the learner's
+//! sessions, for live (not cancelled) bookings.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error};
+use officehours::accounts::Role;
+use uuid::Uuid;
+
+use crate::harness::{TestApp, spawn_app};
+
+fn at(h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 7, 1, h, m, 0).unwrap()
+}
+
+struct B {
+    learner: Uuid,
+    mentor: Uuid,
+    start: DateTime<Utc>,
+    minutes: i64,
+    before: i32,
+    after: i32,
+}
+
+fn insert(app: &TestApp, topic: Uuid, b: &B) -> Result<Uuid, Error> {
+    let id = Uuid::now_v7();
+    diesel::sql_query(
+        "INSERT INTO bookings (id, learner_id, mentor_id, topic_id, start_at, end_at,
+                               buffer_before_min, buffer_after_min, occupied, status, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
+                 tstzrange($5 - make_interval(mins => $7), $6 + make_interval(mins => $8), '[)'),
+                 'confirmed', $5, $5)",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(id)
+    .bind::<diesel::sql_types::Uuid, _>(b.learner)
+    .bind::<diesel::sql_types::Uuid, _>(b.mentor)
+    .bind::<diesel::sql_types::Uuid, _>(topic)
+    .bind::<diesel::sql_types::Timestamptz, _>(b.start)
+    .bind::<diesel::sql_types::Timestamptz, _>(b.start + Duration::minutes(b.minutes))
+    .bind::<diesel::sql_types::Integer, _>(b.before)
+    .bind::<diesel::sql_types::Integer, _>(b.after)
+    .execute(&mut app.conn())
+    .map(|_| id)
+}
+
+fn refused_by(result: Result<Uuid, Error>, constraint: &str) {
+    match result {
+        Err(Error::DatabaseError(kind, info)) => {
+            assert!(
+                matches!(
+                    kind,
+                    DatabaseErrorKind::Unknown
+                        | DatabaseErrorKind::CheckViolation
+                        | DatabaseErrorKind::ExclusionViolation
+                ),
+                "{kind:?}"
+            );
+            assert_eq!(
+                info.constraint_name(),
+                Some(constraint),
+                "{}",
+                info.message()
+            );
+        }
+        other => panic!("expected {constraint} to refuse, got {other:?}"),
+    }
+}
+
+fn topic(app: &TestApp) -> Uuid {
+    crate::web::add_topic(app, "sql", "SQL", true);
+    officehours::topics::find_by_slug(&mut app.conn(), "sql")
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+#[tokio::test]
+async fn two_live_bookings_of_one_mentor_never_overlap_buffers_included() {
+    let app = spawn_app().await;
+    let t = topic(&app);
+    let mentor = app.create_user(Role::Mentor).id;
+    let (l1, l2, l3) = (
+        app.create_user(Role::Learner).id,
+        app.create_user(Role::Learner).id,
+        app.create_user(Role::Learner).id,
+    );
+    let first = B {
+        learner: l1,
+        mentor,
+        start: at(10, 0),
+        minutes: 60,
+        before: 0,
+        after: 15,
+    };
+    insert(&app, t, &first).unwrap();
+    // Overlapping sessions.
+    refused_by(
+        insert(
+            &app,
+            t,
+            &B {
+                learner: l2,
+                mentor,
+                start: at(10, 30),
+                minutes: 30,
+                before: 0,
+                after: 0,
+            },
+        ),
+        "bookings_mentor_no_overlap",
+    );
+    // Sessions that touch, but the first one's 15-minute buffer after
+    // overlaps: refused through the buffer only.
+    refused_by(
+        insert(
+            &app,
+            t,
+            &B {
+                learner: l2,
+                mentor,
+                start: at(11, 0),
+                minutes: 30,
+                before: 0,
+                after: 0,
+            },
+        ),
+        "bookings_mentor_no_overlap",
+    );
+    // Sessions apart, but the new one's buffer before reaches back.
+    refused_by(
+        insert(
+            &app,
+            t,
+            &B {
+                learner: l2,
+                mentor,
+                start: at(11, 20),
+                minutes: 30,
+                before: 10,
+                after: 0,
+            },
+        ),
+        "bookings_mentor_no_overlap",
+    );
+    // Back to back with the buffer respected: accepted ([) ranges touch).
+    insert(
+        &app,
+        t,
+        &B {
+            learner: l2,
+            mentor,
+            start: at(11, 15),
+            minutes: 30,
+            before: 0,
+            after: 0,
+        },
+    )
+    .unwrap();
+    insert(
+        &app,
+        t,
+        &B {
+            learner: l3,
+            mentor,
+            start: at(9, 0),
+            minutes: 60,
+            before: 0,
+            after: 0,
+        },
+    )
+    .unwrap();
+    // Another mentor at the same time: no conflict.
+    let other_mentor = app.create_user(Role::Mentor).id;
+    insert(
+        &app,
+        t,
+        &B {
+            learner: app.create_user(Role::Learner).id,
+            mentor: other_mentor,
+            start: at(10, 0),
+            minutes: 60,
+            before: 0,
+            after: 0,
+        },
+    )
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_learner_s_live_sessions_never_overlap_and_back_to_back_is_fine() {
+    let app = spawn_app().await;
+    let t = topic(&app);
+    let learner = app.create_user(Role::Learner).id;
+    let (m1, m2, m3) = (
+        app.create_user(Role::Mentor).id,
+        app.create_user(Role::Mentor).id,
+        app.create_user(Role::Mentor).id,
+    );
+    insert(
+        &app,
+        t,
+        &B {
+            learner,
+            mentor: m1,
+            start: at(10, 0),
+            minutes: 60,
+            before: 15,
+            after: 15,
+        },
+    )
+    .unwrap();
+    refused_by(
+        insert(
+            &app,
+            t,
+            &B {
+                learner,
+                mentor: m2,
+                start: at(10, 59),
+                minutes: 30,
+                before: 0,
+                after: 0,
+            },
+        ),
+        "bookings_learner_no_overlap",
+    );
+    // The learner's sessions count without the mentors' buffers.
+    insert(
+        &app,
+        t,
+        &B {
+            learner,
+            mentor: m2,
+            start: at(11, 0),
+            minutes: 30,
+            before: 30,
+            after: 0,
+        },
+    )
+    .unwrap();
+    insert(
+        &app,
+        t,
+        &B {
+            learner,
+            mentor: m3,
+            start: at(9, 30),
+            minutes: 30,
+            before: 0,
+            after: 0,
+        },
+    )
+    .unwrap();
+}
+
+#[tokio::test]
+async fn cancelled_bookings_free_their_time_and_nobody_books_themselves() {
+    let app = spawn_app().await;
+    let t = topic(&app);
+    let mentor = app.create_user(Role::Mentor).id;
+    let learner = app.create_user(Role::Learner).id;
+    let id = insert(
+        &app,
+        t,
+        &B {
+            learner,
+            mentor,
+            start: at(10, 0),
+            minutes: 60,
+            before: 0,
+            after: 0,
+        },
+    )
+    .unwrap();
+    diesel::sql_query(
+        "UPDATE bookings SET status = 'cancelled', cancelled_at = start_at WHERE id = $1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(id)
+    .execute(&mut app.conn())
+    .unwrap();
+    insert(
+        &app,
+        t,
+        &B {
+            learner: app.create_user(Role::Learner).id,
+            mentor,
+            start: at(10, 0),
+            minutes: 60,
+            before: 0,
+            after: 0,
+        },
+    )
+    .unwrap();
+    refused_by(
+        insert(
+            &app,
+            t,
+            &B {
+                learner: mentor,
+                mentor,
+                start: at(15, 0),
+                minutes: 30,
+                before: 0,
+                after: 0,
+            },
+        ),
+        "bookings_not_self_check",
+    );
+    // The stored occupied range must match the buffers.
+    let res = diesel::sql_query(
+        "INSERT INTO bookings (id, learner_id, mentor_id, topic_id, start_at, end_at, buffer_before_min,
+                               buffer_after_min, occupied, created_at, updated_at)
+         VALUES (gen_random_uuid(), $1, $2, $3, '2026-07-02T10:00Z', '2026-07-02T11:00Z', 15, 0,
+                 tstzrange('2026-07-02T10:00Z', '2026-07-02T11:00Z', '[)'), now(), now())",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(learner)
+    .bind::<diesel::sql_types::Uuid, _>(mentor)
+    .bind::<diesel::sql_types::Uuid, _>(t)
+    .execute(&mut app.conn())
+    .map(|_| Uuid::nil());
+    refused_by(res, "bookings_occupied_check");
+}
