@@ -703,8 +703,26 @@ async fn schedule_editor_in_a_real_browser() {
     )
     .unwrap();
     crate::web::add_topic(&app, "rust-ownership", "Rust ownership and borrowing", true);
+    // Accepting bookings for the topic, so the public page shows slots.
+    {
+        let mut conn = app.conn();
+        let mut profile = officehours::schedule::Profile::new_default(mentor.id, app.clock.now());
+        profile.accepting_bookings = true;
+        profile.min_notice_hours = 0;
+        officehours::schedule::queries::save_profile(&mut conn, &profile).unwrap();
+        let topic = officehours::topics::find_by_slug(&mut conn, "rust-ownership")
+            .unwrap()
+            .unwrap();
+        officehours::schedule::queries::set_offered_topics(&mut conn, mentor.id, &[topic.id])
+            .unwrap();
+    }
     let url = |p: &str| format!("{}{p}", app.address);
+    let public_grid = format!("/mentors/{}?tz=Europe/Berlin&week=2026-06-15", mentor.id);
     let browser = Browser::start().await;
+    // The learners' view: no windows yet, no slots.
+    browser.open(&url(&public_grid)).await;
+    browser.assert_accessible("/mentors/{id}").await;
+    assert!(public_slot_starts(&browser).await.is_empty());
     browser.open(&url("/login")).await;
     browser.fill("email", &mentor.email).await;
     browser.fill("password", "mentor passphrase here").await;
@@ -813,6 +831,14 @@ async fn schedule_editor_in_a_real_browser() {
         preview_day(&browser, "2026-06-17").await,
         ["09:00 CEST", "09:15 CEST", "09:30 CEST"]
     );
+    // The public week grid changed with it.
+    browser.open(&url(&public_grid)).await;
+    let starts = public_slot_starts(&browser).await;
+    assert!(
+        starts.iter().any(|s| s == "2026-06-17T07:00:00Z"),
+        "{starts:?}"
+    );
+    browser.open(&url("/mentor/availability")).await;
     // And a day off.
     set_field(&browser, "blocked_date", "2026-06-17").await;
     browser
@@ -824,6 +850,13 @@ async fn schedule_editor_in_a_real_browser() {
     );
     browser.assert_accessible("/mentor/availability").await;
     let shot = browser.save_full_page_screenshot("schedule-1280.png").await;
+    browser.open(&url(&public_grid)).await;
+    let starts = public_slot_starts(&browser).await;
+    assert!(
+        !starts.iter().any(|s| s.starts_with("2026-06-17")),
+        "the day off: {starts:?}"
+    );
+    browser.open(&url("/mentor/availability")).await;
     eprintln!("screenshot: {}", shot.display());
 
     browser.open(&url("/mentor/settings")).await;
@@ -860,4 +893,15 @@ async fn schedule_editor_in_a_real_browser() {
         .save_full_page_screenshot("schedule-settings-1280.png")
         .await;
     browser.close().await;
+}
+
+/// The `start=` instants of the booking links on a public mentor page.
+async fn public_slot_starts(browser: &Browser) -> Vec<String> {
+    let hrefs: Vec<String> = browser
+        .eval(
+            "return Array.from(document.querySelectorAll('a[href^=\"/book?\"]'))
+                .map(a => new URL(a.href).searchParams.get('start'));",
+        )
+        .await;
+    hrefs
 }
