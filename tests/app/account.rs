@@ -10,26 +10,13 @@ use officehours::db::schema::{
 use reqwest::StatusCode;
 use uuid::Uuid;
 
-use crate::harness::{SignedIn, TestApp, csrf_in, spawn_app, spawn_app_with_mail};
+use crate::harness::{SignedIn, TestApp, csrf_in, location, spawn_app, spawn_app_with_mail};
 
 const PASSWORD: &str = "correct horse battery";
 
-fn location(res: &reqwest::Response) -> &str {
-    res.headers()
-        .get("location")
-        .expect("a Location header")
-        .to_str()
-        .unwrap()
-}
-
 /// Gives `user` a real password (test users get a hash nothing matches).
 fn set_real_password(app: &TestApp, user: &User, plain: &str) -> String {
-    let hash = password::hash(plain).unwrap();
-    diesel::update(users::table.find(user.id))
-        .set(users::password_hash.eq(Some(&hash)))
-        .execute(&mut app.conn())
-        .unwrap();
-    hash
+    app.set_password(user.id, plain)
 }
 
 fn stored_user(app: &TestApp, id: Uuid) -> (String, String, String, Option<String>) {

@@ -9,19 +9,10 @@ use officehours::db::schema::{email_outbox, sessions, users};
 use reqwest::StatusCode;
 
 use crate::harness::{
-    AppOptions, TestApp, new_client, spawn_app, spawn_app_with, spawn_app_with_mail,
+    AppOptions, TestApp, location, new_client, spawn_app, spawn_app_with, spawn_app_with_mail,
 };
 
 const PASSWORD: &str = "correct horse battery";
-
-fn location(res: &reqwest::Response) -> String {
-    res.headers()
-        .get("location")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
 
 fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
     res.headers()
@@ -60,11 +51,12 @@ fn link_in(text: &str, path: &str) -> String {
 
 /// Gives `email` a real password, as sign-up would.
 fn set_password(app: &TestApp, email: &str, password: &str) {
-    let hash = officehours::accounts::password::hash(password).unwrap();
-    diesel::update(users::table.filter(users::email.eq(email)))
-        .set(users::password_hash.eq(Some(hash)))
-        .execute(&mut app.conn())
+    let id = users::table
+        .filter(users::email.eq(email))
+        .select(users::id)
+        .first(&mut app.conn())
         .unwrap();
+    app.set_password(id, password);
 }
 
 async fn register(

@@ -59,11 +59,7 @@ fn add_user(app: &TestApp, email: &str, name: &str, role: Role, at: DateTime<Utc
 }
 
 fn set_password(app: &TestApp, user: &User, password: &str) {
-    let hash = officehours::accounts::password::hash(password).unwrap();
-    diesel::update(users::table.find(user.id))
-        .set(users::password_hash.eq(Some(hash)))
-        .execute(&mut app.conn())
-        .unwrap();
+    app.set_password(user.id, password);
 }
 
 fn reload(app: &TestApp, id: Uuid) -> User {

@@ -622,19 +622,7 @@ async fn sign_up_verify_sign_in_and_out_in_a_real_browser() {
 async fn account_and_admin_pages_pass_axe() {
     let app = spawn_app().await;
     let admin = app.create_user(officehours::accounts::Role::Admin);
-    let hash = officehours::accounts::password::hash("admin passphrase here").unwrap();
-    diesel::RunQueryDsl::execute(
-        diesel::update(diesel::QueryDsl::find(
-            officehours::db::schema::users::table,
-            admin.id,
-        ))
-        .set(diesel::ExpressionMethods::eq(
-            officehours::db::schema::users::password_hash,
-            Some(hash),
-        )),
-        &mut app.conn(),
-    )
-    .unwrap();
+    app.set_password(admin.id, "admin passphrase here");
     app.create_user(officehours::accounts::Role::Mentor);
     let browser = Browser::start().await;
     browser.open(&format!("{}/login", app.address)).await;
@@ -689,19 +677,7 @@ async fn preview_day(browser: &Browser, date: &str) -> Vec<String> {
 async fn schedule_editor_in_a_real_browser() {
     let app = spawn_app().await;
     let mentor = app.create_user(officehours::accounts::Role::Mentor);
-    let hash = officehours::accounts::password::hash("mentor passphrase here").unwrap();
-    diesel::RunQueryDsl::execute(
-        diesel::update(diesel::QueryDsl::find(
-            officehours::db::schema::users::table,
-            mentor.id,
-        ))
-        .set(diesel::ExpressionMethods::eq(
-            officehours::db::schema::users::password_hash,
-            Some(hash),
-        )),
-        &mut app.conn(),
-    )
-    .unwrap();
+    app.set_password(mentor.id, "mentor passphrase here");
     crate::web::add_topic(&app, "rust-ownership", "Rust ownership and borrowing", true);
     // Accepting bookings for the topic, so the public page shows slots.
     {

@@ -432,6 +432,18 @@ impl TestApp {
         csrf_in(&page)
     }
 
+    /// Gives a user a real password (users made by `create_user` have a
+    /// hash nothing matches); returns the stored hash.
+    pub fn set_password(&self, user_id: Uuid, plain: &str) -> String {
+        use officehours::db::schema::users;
+        let hash = officehours::accounts::password::hash(plain).unwrap();
+        diesel::update(users::table.find(user_id))
+            .set(users::password_hash.eq(Some(&hash)))
+            .execute(&mut self.conn())
+            .unwrap();
+        hash
+    }
+
     /// POSTs a form as a same-origin browser would.
     pub async fn post_form(
         &self,
@@ -447,4 +459,14 @@ impl TestApp {
             .await
             .unwrap()
     }
+}
+
+/// The `Location` header of a redirect.
+pub fn location(res: &reqwest::Response) -> String {
+    res.headers()
+        .get("location")
+        .expect("a Location header")
+        .to_str()
+        .unwrap()
+        .to_owned()
 }
