@@ -11,8 +11,8 @@ use chrono_tz::Tz;
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use super::model::Profile;
-use super::queries;
+use super::model::{DateOverrideFull, Profile, TimeOffRow, WeeklyRuleRow};
+use super::queries::{self, BookingSpan};
 use crate::slots::{
     self, BookingSettings, DateOverride, ExistingBooking, Interval, LocalWindow, Schedule, Slot,
     SlotQuery, WeeklyRule,
@@ -87,6 +87,40 @@ pub fn load(
         to + Duration::days(8),
     )?;
 
+    Ok(assemble(
+        mentors,
+        Rows {
+            profiles,
+            rules,
+            overrides,
+            time_off,
+            bookings,
+        },
+        now,
+    ))
+}
+
+/// The schedule rows of a set of mentors, however they were read.
+pub struct Rows {
+    pub profiles: Vec<Profile>,
+    pub rules: Vec<WeeklyRuleRow>,
+    pub overrides: Vec<DateOverrideFull>,
+    pub time_off: Vec<TimeOffRow>,
+    /// Live bookings in which a mentor is the mentor or the learner.
+    pub bookings: Vec<BookingSpan>,
+}
+
+/// Turns rows into the engine's inputs per mentor: the one place that
+/// decides what blocks a mentor's time (their bookings as mentor with the
+/// buffers copied onto them, their own sessions as a learner, time off).
+pub fn assemble(mentors: &[MentorRef], rows: Rows, now: DateTime<Utc>) -> Loaded {
+    let Rows {
+        profiles,
+        rules,
+        overrides,
+        time_off,
+        bookings,
+    } = rows;
     let mut loaded = Loaded {
         profiles: HashMap::new(),
         schedules: HashMap::new(),
@@ -172,7 +206,7 @@ pub fn load(
         );
         loaded.profiles.insert(m.id, profile);
     }
-    Ok(loaded)
+    loaded
 }
 
 impl Loaded {

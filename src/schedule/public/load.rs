@@ -11,8 +11,8 @@
 //! mentor page several times cheaper. The rows are the ones
 //! `availability::load` reads, except bookings far from the window of a
 //! mentor without day or week caps (they cannot change a slot; see
-//! `Bounds`), and are assembled into the same `Loaded`, so the slot engine
-//! gives what the booking check gives; `tests/app/public.rs` compares the
+//! `Bounds`), and go through the same `availability::assemble` into the
+//! engine's inputs, so the slot engine gives what the booking check gives; `tests/app/public.rs` compares the
 //! pages with `availability::load`, with and without caps.
 
 use std::collections::HashMap;
@@ -27,9 +27,11 @@ use diesel::sql_types::{
 };
 use uuid::Uuid;
 
-use crate::schedule::availability::{Loaded, weekday_of};
-use crate::schedule::model::Profile;
-use crate::slots::{DateOverride, ExistingBooking, Interval, LocalWindow, Schedule, WeeklyRule};
+use crate::schedule::availability::{self, Loaded, MentorRef};
+use crate::schedule::model::{
+    DateOverrideFull, Profile, TimeOffRow as ModelTimeOff, WeeklyRuleRow,
+};
+use crate::schedule::queries::BookingSpan;
 
 /// A topic as the public pages show it.
 #[derive(Debug, Clone)]
@@ -434,90 +436,97 @@ fn assemble(rows: Rows, now: DateTime<Utc>) -> Snapshot {
         })
         .collect();
 
-    let mut loaded = Loaded {
-        profiles: HashMap::new(),
-        schedules: HashMap::new(),
-        bookings: HashMap::new(),
-        own_sessions: HashMap::new(),
-    };
-    for m in &mentors {
-        let profile = profiles
-            .iter()
-            .find(|p| p.0 == m.id)
-            .map(|p| Profile {
-                headline: p.1.clone(),
-                bio: p.2.clone(),
-                accepting_bookings: p.3,
-                buffer_before_min: p.4,
-                buffer_after_min: p.5,
-                min_notice_hours: p.6,
-                horizon_days: p.7,
-                step_min: p.8,
-                max_per_day: p.9,
-                max_per_week: p.10,
-                ..Profile::new_default(m.id, now)
-            })
-            .unwrap_or_else(|| Profile::new_default(m.id, now));
-        let weekly = rules
-            .iter()
-            .filter(|r| r.0 == m.id)
-            .filter_map(|&(_, weekday, start, end)| {
-                Some(WeeklyRule {
-                    weekday: weekday_of(weekday)?,
-                    window: LocalWindow { start, end },
-                })
-            })
-            .collect();
-        // One row per window, ordered by date: one override per date, with
-        // no windows for a day off.
-        let mut date_overrides: Vec<DateOverride> = Vec::new();
-        for &(_, date, start, end) in overrides.iter().filter(|o| o.0 == m.id) {
-            if date_overrides.last().is_none_or(|o| o.date != date) {
-                date_overrides.push(DateOverride {
-                    date,
-                    windows: Vec::new(),
-                });
-            }
-            if let (Some(start), Some(end), Some(o)) = (start, end, date_overrides.last_mut()) {
-                o.windows.push(LocalWindow { start, end });
-            }
+    // Into the row types `availability::assemble` takes, so both loaders
+    // feed the engine through one piece of code. Ids the engine does not
+    // use are nil.
+    let profiles = profiles
+        .into_iter()
+        .map(|p| Profile {
+            headline: p.1,
+            bio: p.2,
+            accepting_bookings: p.3,
+            buffer_before_min: p.4,
+            buffer_after_min: p.5,
+            min_notice_hours: p.6,
+            horizon_days: p.7,
+            step_min: p.8,
+            max_per_day: p.9,
+            max_per_week: p.10,
+            ..Profile::new_default(p.0, now)
+        })
+        .collect();
+    let rules = rules
+        .into_iter()
+        .map(|(mentor_id, weekday, start_time, end_time)| WeeklyRuleRow {
+            id: Uuid::nil(),
+            mentor_id,
+            weekday,
+            start_time,
+            end_time,
+        })
+        .collect();
+    // One row per window, ordered by mentor and date: one override per
+    // date, with no windows for a day off.
+    let mut date_overrides: Vec<DateOverrideFull> = Vec::new();
+    for (mentor_id, on_date, start, end) in overrides {
+        if date_overrides
+            .last()
+            .is_none_or(|o| o.mentor_id != mentor_id || o.on_date != on_date)
+        {
+            date_overrides.push(DateOverrideFull {
+                id: Uuid::nil(),
+                mentor_id,
+                on_date,
+                windows: Vec::new(),
+            });
         }
-        let off = time_off
-            .iter()
-            .filter(|t| t.0 == m.id)
-            .map(|&(_, start, end)| Interval { start, end })
-            .collect();
-        loaded.schedules.insert(
-            m.id,
-            Schedule {
-                zone: m.zone(),
-                weekly,
-                overrides: date_overrides,
-                time_off: off,
-            },
-        );
-        loaded.bookings.insert(
-            m.id,
-            bookings
-                .iter()
-                .filter(|b| b.0 == m.id)
-                .map(|&(_, _, start, end, before, after)| ExistingBooking {
-                    session: Interval { start, end },
-                    buffer_before: Duration::minutes(before.into()),
-                    buffer_after: Duration::minutes(after.into()),
-                })
-                .collect(),
-        );
-        loaded.own_sessions.insert(
-            m.id,
-            bookings
-                .iter()
-                .filter(|b| b.1 == m.id)
-                .map(|&(_, _, start, end, _, _)| Interval { start, end })
-                .collect(),
-        );
-        loaded.profiles.insert(m.id, profile);
+        if let (Some(start), Some(end), Some(o)) = (start, end, date_overrides.last_mut()) {
+            o.windows.push((Uuid::nil(), start, end));
+        }
     }
+    let time_off = time_off
+        .into_iter()
+        .map(|(mentor_id, starts_at, ends_at)| ModelTimeOff {
+            id: Uuid::nil(),
+            mentor_id,
+            starts_at,
+            ends_at,
+            note: String::new(),
+        })
+        .collect();
+    let bookings = bookings
+        .into_iter()
+        .map(
+            |(mentor_id, learner_id, start_at, end_at, buffer_before_min, buffer_after_min)| {
+                BookingSpan {
+                    mentor_id,
+                    learner_id,
+                    start_at,
+                    end_at,
+                    buffer_before_min,
+                    buffer_after_min,
+                }
+            },
+        )
+        .collect();
+    let refs: Vec<MentorRef> = mentors
+        .iter()
+        .map(|m| MentorRef {
+            id: m.id,
+            zone: m.zone(),
+        })
+        .collect();
+    let loaded = availability::assemble(
+        &refs,
+        availability::Rows {
+            profiles,
+            rules,
+            overrides: date_overrides,
+            time_off,
+            bookings,
+        },
+        now,
+    );
     let mut by_mentor: HashMap<Uuid, Vec<TopicInfo>> = HashMap::new();
     for (mentor, id, slug, title, description, duration_minutes) in offered.unwrap_or_default() {
         by_mentor.entry(mentor).or_default().push(TopicInfo::from((
