@@ -134,9 +134,10 @@ pub async fn user_add(settings: &Settings, clock: &Clock, add: UserAdd) -> Resul
 pub async fn seed_demo(settings: &Settings, clock: &Clock) -> Result<seed::SeedReport, CliError> {
     let pool = startup::connect(settings).await?;
     let now = clock.now();
+    let settings = settings.clone();
     blocking(move || {
         let mut conn = pool.get()?;
-        Ok(seed::run(&mut conn, now)?)
+        Ok(seed::run(&mut conn, &settings, now)?)
     })
     .await
 }

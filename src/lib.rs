@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod audit;
+pub mod bookings;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -18,5 +19,6 @@ pub mod seed;
 pub mod slots;
 pub mod startup;
 pub mod state;
+pub mod timefmt;
 pub mod topics;
 pub mod web;

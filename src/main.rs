@@ -158,8 +158,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::SeedDemo => {
             let report = cli::seed_demo(&settings, &clock).await?;
             println!(
-                "Demo data ready ({} topic(s) and {} account(s) added now, {} mentor schedule(s)).",
-                report.topics_created, report.users_created, report.schedules_created
+                "Demo data ready ({} topic(s), {} account(s), {} mentor schedule(s) and {} booking(s) added now).",
+                report.topics_created,
+                report.users_created,
+                report.schedules_created,
+                report.bookings_created
             );
             println!(
                 "Every demo account signs in with the password: {}",

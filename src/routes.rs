@@ -5,6 +5,7 @@ use actix_web::web;
 use crate::accounts::account;
 use crate::accounts::handlers as accounts;
 use crate::admin::{self, users as admin_users};
+use crate::bookings::handlers as bookings;
 use crate::schedule::handlers as schedule;
 use crate::schedule::public;
 use crate::web::{assets, pages};
@@ -17,6 +18,33 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/static/{file}", web::get().to(assets::serve))
         .route("/mentors/{id}", web::get().to(public::mentor_page))
         .route("/topics/{slug}", web::get().to(public::topic_page))
+        .route("/book", web::get().to(bookings::book_form))
+        .route("/bookings", web::post().to(bookings::create))
+        // `/bookings/{id}.ics` is the same route: the handler strips `.ics`.
+        .route("/bookings/{id}", web::get().to(bookings::show))
+        .route("/bookings/{id}/cancel", web::post().to(bookings::cancel))
+        .route(
+            "/bookings/{id}/reschedule",
+            web::get().to(bookings::reschedule_form),
+        )
+        .route(
+            "/bookings/{id}/reschedule",
+            web::post().to(bookings::reschedule),
+        )
+        .route("/manage/{token}", web::get().to(bookings::manage_show))
+        .route(
+            "/manage/{token}/cancel",
+            web::post().to(bookings::manage_cancel),
+        )
+        .route(
+            "/manage/{token}/reschedule",
+            web::get().to(bookings::manage_reschedule_form),
+        )
+        .route(
+            "/manage/{token}/reschedule",
+            web::post().to(bookings::manage_reschedule),
+        )
+        .route("/me/sessions", web::get().to(bookings::my_sessions))
         .route("/login", web::get().to(accounts::login_form))
         .route("/login", web::post().to(accounts::login))
         .route("/logout", web::post().to(accounts::logout))

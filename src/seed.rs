@@ -1,18 +1,25 @@
 //! `seed-demo`: demo topics, accounts and mentor schedules so every page
 //! has something to show. Idempotent: running it again adds nothing that is
 //! already there (a mentor's schedule is seeded only with their profile, so
-//! one edited in the app is left alone). Later features extend it
-//! (bookings, history).
+//! one edited in the app is left alone). Bookings are seeded once, when
+//! none of the demo learners has any: upcoming ones through the real
+//! booking service (emails, reminders and all), and twelve weeks of past
+//! sessions in every status.
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
 use crate::accounts::service::{self as accounts, NewAccount};
-use crate::accounts::{Role, password};
+use crate::accounts::{Role, User, password};
+use crate::bookings::model::Status;
+use crate::bookings::service::{self as booking_service, BookRequest, Ctx};
+use crate::config::Settings;
+use crate::db::schema::bookings;
 use crate::db::schema::{date_overrides, override_windows, time_off, topics, weekly_rules};
 use crate::schedule::model::{OverrideRow, OverrideWindowRow, Profile, TimeOffRow, WeeklyRuleRow};
 use crate::schedule::queries as schedule;
+use crate::slots::Interval;
 use crate::slots::resolve_local;
 use crate::topics::NewTopic;
 
@@ -224,6 +231,7 @@ pub struct SeedReport {
     pub topics_created: usize,
     pub users_created: usize,
     pub schedules_created: usize,
+    pub bookings_created: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -236,10 +244,16 @@ pub enum SeedError {
     Hash(#[from] password::HashError),
     #[error("demo data: {0}")]
     Data(String),
+    #[error(transparent)]
+    Booking(#[from] crate::bookings::service::BookError),
 }
 
 /// Seeds everything in one transaction.
-pub fn run(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<SeedReport, SeedError> {
+pub fn run(
+    conn: &mut PgConnection,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Result<SeedReport, SeedError> {
     conn.transaction(|conn| {
         let mut report = SeedReport::default();
         for t in &TOPICS {
@@ -287,6 +301,8 @@ pub fn run(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<SeedReport, Se
                 report.schedules_created += 1;
             }
         }
+        let (upcoming, past) = seed_bookings(conn, settings, now)?;
+        report.bookings_created = upcoming + past;
         Ok(report)
     })
 }
@@ -384,4 +400,194 @@ fn seed_schedule(
         })
         .execute(conn)?;
     Ok(true)
+}
+
+/// Goals a demo learner might write.
+const DEMO_GOALS: [&str; 5] = [
+    "My API times out under load and I cannot tell whether it is the database or my code. I would like to learn how to find out.",
+    "I understand callbacks but async/await still confuses me, especially error handling. I want to rewrite one of my functions with you.",
+    "I am designing the tables for a small shop and I am unsure about the relations between orders, items and customers.",
+    "A test passes locally and fails in CI about once in ten runs. I want a method to track this kind of bug down.",
+    "I would like to understand what an index actually does and when adding one makes things slower.",
+];
+
+/// Demo learners, in `USERS` order.
+fn demo_learners(conn: &mut PgConnection) -> Result<Vec<User>, SeedError> {
+    let mut out = Vec::new();
+    for u in USERS.iter().filter(|u| u.role == Role::Learner) {
+        out.push(
+            accounts::find_by_email(conn, u.email)?
+                .ok_or_else(|| SeedError::Data(format!("no account {}", u.email)))?,
+        );
+    }
+    Ok(out)
+}
+
+/// Seeds bookings once (when no demo learner has any): upcoming ones
+/// through the booking service, and twelve weeks of past sessions.
+/// Returns (upcoming, past) counts.
+fn seed_bookings(
+    conn: &mut PgConnection,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Result<(usize, usize), SeedError> {
+    let learners = demo_learners(conn)?;
+    let ids: Vec<Uuid> = learners.iter().map(|u| u.id).collect();
+    let existing: i64 = bookings::table
+        .filter(bookings::learner_id.eq_any(&ids))
+        .count()
+        .get_result(conn)?;
+    if existing > 0 {
+        return Ok((0, 0));
+    }
+    let mut mentors = Vec::new();
+    for demo in &SCHEDULES {
+        let m = accounts::find_by_email(conn, demo.email)?
+            .ok_or_else(|| SeedError::Data(format!("no account {}", demo.email)))?;
+        let topic_ids: Vec<Uuid> = topics::table
+            .filter(topics::slug.eq_any(demo.topics))
+            .order(topics::slug)
+            .select(topics::id)
+            .load(conn)?;
+        mentors.push((m, topic_ids));
+    }
+    let past = seed_past(conn, &learners, &mentors, now)?;
+    let upcoming = seed_upcoming(conn, settings, &learners, &mentors, now)?;
+    Ok((upcoming, past))
+}
+
+/// Each learner books one session with one mentor (two learners a second
+/// one with another), a few days apart, on free slots the engine offers.
+fn seed_upcoming(
+    conn: &mut PgConnection,
+    settings: &Settings,
+    learners: &[User],
+    mentors: &[(User, Vec<Uuid>)],
+    now: DateTime<Utc>,
+) -> Result<usize, SeedError> {
+    let ctx = Ctx { now, settings };
+    let mut made = 0;
+    let plan: [(usize, usize, usize); 7] = [
+        (0, 0, 0),
+        (1, 1, 0),
+        (2, 2, 1),
+        (3, 0, 1),
+        (4, 1, 1),
+        (0, 2, 0),
+        (1, 0, 0),
+    ];
+    for (n, &(li, mi, ti)) in plan.iter().enumerate() {
+        let (mentor, topic_ids) = &mentors[mi];
+        let Some(&topic_id) = topic_ids.get(ti) else {
+            continue;
+        };
+        let Some(topic) = booking_service::topic(conn, topic_id)? else {
+            continue;
+        };
+        let window = Interval::new(now + Duration::days(2), now + Duration::days(21));
+        let starts = booking_service::free_starts(conn, mentor, &topic, window, now, None)?;
+        // Spread over the weeks: every learner a different free start.
+        let Some(&start) = starts.get((n * 7) % starts.len().max(1)) else {
+            continue;
+        };
+        let learner = &learners[li];
+        let req = BookRequest {
+            mentor_id: mentor.id,
+            topic_id,
+            start,
+            goals: DEMO_GOALS[li].to_owned(),
+            idempotency_key: Uuid::new_v4(),
+        };
+        match booking_service::book(conn, ctx, learner.id, &req) {
+            Ok(_) => made += 1,
+            // A cap or a clash in the demo plan: skip that one.
+            Err(
+                booking_service::BookError::Limit(_)
+                | booking_service::BookError::SlotUnavailable
+                | booking_service::BookError::LearnerBusy,
+            ) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(made)
+}
+
+/// Twelve weeks of history: per week and mentor one session at the start
+/// of one of their weekly windows, mostly completed, some cancelled (one
+/// late), a few no-shows (never two for one learner within 60 days).
+fn seed_past(
+    conn: &mut PgConnection,
+    learners: &[User],
+    mentors: &[(User, Vec<Uuid>)],
+    now: DateTime<Utc>,
+) -> Result<usize, SeedError> {
+    let mut made = 0;
+    for week in 1..=12_i64 {
+        for (mi, (mentor, topic_ids)) in mentors.iter().enumerate() {
+            let demo = &SCHEDULES[mi];
+            let Some(&(weekday, start, _)) = demo.weekly.get((week as usize) % demo.weekly.len())
+            else {
+                continue;
+            };
+            let Some(&topic_id) = topic_ids.get((week as usize + mi) % topic_ids.len().max(1))
+            else {
+                continue;
+            };
+            let minutes: i32 = topics::table
+                .find(topic_id)
+                .select(topics::duration_minutes)
+                .first(conn)?;
+            let zone = mentor.time_zone;
+            let today = now.with_timezone(&zone).date_naive();
+            let monday = today
+                - Duration::days(i64::from(today.weekday().num_days_from_monday()))
+                - Duration::weeks(week);
+            let date = monday + Duration::days(i64::from(weekday) - 1);
+            let start_at = resolve_local(zone, date, time(start)?);
+            let end_at = start_at + Duration::minutes(minutes.into());
+            let learner = &learners[(week as usize * 2 + mi) % learners.len()];
+            let status = match (week, mi) {
+                // Three learners with one no-show each: nobody is paused.
+                (3, 2) | (9, 1) | (11, 0) => Status::NoShow,
+                _ if (week + mi as i64) % 5 == 4 => Status::Cancelled,
+                _ => Status::Completed,
+            };
+            let cancelled = status == Status::Cancelled;
+            let booked_at = start_at - Duration::days(5);
+            let row = diesel::sql_query(
+                "INSERT INTO bookings (id, learner_id, mentor_id, topic_id, start_at, end_at,
+                     buffer_before_min, buffer_after_min, occupied, status, goals,
+                     cancelled_by, cancel_reason, cancelled_at, late_cancel, sequence,
+                     created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, 0, 0, tstzrange($5, $6, '[)'), $7, $8,
+                     $9, $10, $11, $12, $13, $14, $14)",
+            )
+            .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
+            .bind::<diesel::sql_types::Uuid, _>(learner.id)
+            .bind::<diesel::sql_types::Uuid, _>(mentor.id)
+            .bind::<diesel::sql_types::Uuid, _>(topic_id)
+            .bind::<diesel::sql_types::Timestamptz, _>(start_at)
+            .bind::<diesel::sql_types::Timestamptz, _>(end_at)
+            .bind::<diesel::sql_types::Text, _>(status.as_str())
+            .bind::<diesel::sql_types::Text, _>(DEMO_GOALS[(week as usize + mi) % DEMO_GOALS.len()])
+            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(
+                cancelled.then_some(learner.id),
+            )
+            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(
+                cancelled.then_some("Something came up at work, sorry."),
+            )
+            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>, _>(
+                cancelled.then_some(start_at - Duration::hours(if week % 2 == 0 { 3 } else { 40 })),
+            )
+            .bind::<diesel::sql_types::Bool, _>(cancelled && week % 2 == 0)
+            .bind::<diesel::sql_types::Integer, _>(i32::from(cancelled))
+            .bind::<diesel::sql_types::Timestamptz, _>(booked_at);
+            // A clash with another demo row (same learner at the same
+            // time) is skipped inside its own savepoint.
+            if conn.transaction(|conn| row.execute(conn)).is_ok() {
+                made += 1;
+            }
+        }
+    }
+    Ok(made)
 }

@@ -38,6 +38,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    booking_policy (id) {
+        id -> Bool,
+        max_upcoming -> Int4,
+        max_upcoming_per_topic -> Int4,
+        max_per_month -> Int4,
+        late_cancel_hours -> Int4,
+        noshow_strikes -> Int4,
+        noshow_window_days -> Int4,
+        noshow_pause_days -> Int4,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     bookings (id) {
         id -> Uuid,
         learner_id -> Uuid,
@@ -57,6 +71,7 @@ diesel::table! {
         sequence -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        idempotency_key -> Nullable<Uuid>,
     }
 }
 
@@ -90,6 +105,7 @@ diesel::table! {
         dedupe_key -> Nullable<Text>,
         created_at -> Timestamptz,
         sent_at -> Nullable<Timestamptz>,
+        booking_id -> Nullable<Uuid>,
     }
 }
 
@@ -107,6 +123,16 @@ diesel::table! {
         email_key -> Text,
         ip -> Text,
         last_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    manage_tokens (id) {
+        id -> Uuid,
+        booking_id -> Uuid,
+        user_id -> Uuid,
+        token_hash -> Bytea,
+        created_at -> Timestamptz,
     }
 }
 
@@ -220,7 +246,10 @@ diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(audit_log -> users (actor_user_id));
 diesel::joinable!(bookings -> topics (topic_id));
 diesel::joinable!(date_overrides -> users (mentor_id));
+diesel::joinable!(email_outbox -> bookings (booking_id));
 diesel::joinable!(email_outbox -> users (recipient_user_id));
+diesel::joinable!(manage_tokens -> bookings (booking_id));
+diesel::joinable!(manage_tokens -> users (user_id));
 diesel::joinable!(mentor_profiles -> users (user_id));
 diesel::joinable!(mentor_topics -> topics (topic_id));
 diesel::joinable!(mentor_topics -> users (mentor_id));
@@ -233,11 +262,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     account_tokens,
     api_tokens,
     audit_log,
+    booking_policy,
     bookings,
     date_overrides,
     email_outbox,
     login_failures,
     login_known_ips,
+    manage_tokens,
     mentor_profiles,
     mentor_topics,
     override_windows,

@@ -3,6 +3,8 @@
 //! transaction; only the worker talks to SMTP. Depends on `db`, `config`,
 //! `clock`.
 
+pub mod booking;
+pub mod ics;
 pub mod outbox;
 pub mod render;
 pub mod transport;

@@ -82,6 +82,8 @@ pub struct NewEmail {
     pub not_before: Option<DateTime<Utc>>,
     /// At most one message per key, e.g. one reminder per booking and kind.
     pub dedupe_key: Option<String>,
+    /// The booking the message is about (reminders are withdrawn by it).
+    pub booking_id: Option<Uuid>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +121,7 @@ pub struct OutboxRow {
     pub dedupe_key: Option<String>,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
+    pub booking_id: Option<Uuid>,
 }
 
 impl OutboxRow {
@@ -145,6 +148,7 @@ struct NewRow<'a> {
     next_attempt_at: DateTime<Utc>,
     dedupe_key: Option<&'a str>,
     created_at: DateTime<Utc>,
+    booking_id: Option<Uuid>,
 }
 
 fn has_header_breaking(value: &str) -> bool {
@@ -220,6 +224,7 @@ pub fn enqueue(
         next_attempt_at: due,
         dedupe_key: email.dedupe_key.as_deref(),
         created_at: now,
+        booking_id: email.booking_id,
     };
     diesel::insert_into(email_outbox::table)
         .values(&row)
@@ -415,6 +420,7 @@ mod tests {
             carries_secret: false,
             not_before: None,
             dedupe_key: None,
+            booking_id: None,
         }
     }
 

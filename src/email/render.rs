@@ -42,6 +42,7 @@ pub trait EmailContent {
             carries_secret: Self::CARRIES_SECRET,
             not_before: None,
             dedupe_key: None,
+            booking_id: None,
         })
     }
 }
@@ -81,6 +82,7 @@ macro_rules! email_templates {
         }
     };
 }
+pub(crate) use email_templates;
 
 /// Sent when an administrator creates an account from the command line.
 #[derive(Debug, Clone)]

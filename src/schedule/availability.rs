@@ -61,13 +61,15 @@ pub struct Loaded {
     pub own_sessions: HashMap<Uuid, Vec<Interval>>,
 }
 
-/// Loads in six queries whatever the number of mentors.
+/// Loads in six queries whatever the number of mentors; `except` leaves
+/// out one booking (the one being rescheduled frees its own time).
 pub fn load(
     conn: &mut PgConnection,
     mentors: &[MentorRef],
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     now: DateTime<Utc>,
+    except: Option<Uuid>,
 ) -> QueryResult<Loaded> {
     let ids: Vec<Uuid> = mentors.iter().map(|m| m.id).collect();
     let profiles = queries::profiles_of(conn, &ids)?;
@@ -85,6 +87,7 @@ pub fn load(
         &ids,
         from - Duration::days(8),
         to + Duration::days(8),
+        except,
     )?;
 
     Ok(assemble(

@@ -1036,7 +1036,7 @@ pub fn preview(
     let (Some(from), Some(to)) = (bounds.first().copied(), bounds.last().copied()) else {
         return Err(diesel::result::Error::NotFound);
     };
-    let loaded = availability::load(conn, &[MentorRef { id: mentor, zone }], from, to, now)?;
+    let loaded = availability::load(conn, &[MentorRef { id: mentor, zone }], from, to, now, None)?;
     let slots = loaded.slots(
         mentor,
         Duration::minutes(duration_min.into()),

@@ -182,7 +182,7 @@ fn full_label(t: &DateTime<Tz>) -> String {
 }
 
 /// `2026-06-16T07:00:00Z`.
-fn rfc3339_utc(t: DateTime<Utc>) -> String {
+pub(crate) fn rfc3339_utc(t: DateTime<Utc>) -> String {
     format!(
         "{}T{:02}:{:02}:{:02}Z",
         iso_date(t.date_naive()),

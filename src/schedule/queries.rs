@@ -171,15 +171,21 @@ pub struct BookingSpan {
 }
 
 /// Live (not cancelled) bookings in which any of `users` is the mentor or
-/// the learner, overlapping `[from, to)` widened by the largest buffer.
+/// the learner, overlapping `[from, to)` widened by the largest buffer;
+/// without `except` (the booking being rescheduled).
 pub fn live_bookings_involving(
     conn: &mut PgConnection,
     users: &[Uuid],
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    except: Option<Uuid>,
 ) -> QueryResult<Vec<BookingSpan>> {
     let margin = chrono::Duration::minutes(120);
-    bookings::table
+    let mut query = bookings::table.into_boxed();
+    if let Some(id) = except {
+        query = query.filter(bookings::id.ne(id));
+    }
+    query
         .filter(
             bookings::mentor_id
                 .eq_any(users)

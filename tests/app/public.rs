@@ -648,7 +648,7 @@ async fn the_pages_show_the_slots_availability_load_computes() {
             id: m.id,
             zone: berlin,
         }];
-        let loaded = availability::load(&mut app.conn(), &refs, from, to, now).unwrap();
+        let loaded = availability::load(&mut app.conn(), &refs, from, to, now, None).unwrap();
         loaded
             .slots(m.id, duration, now, Interval::new(from, to))
             .iter()

@@ -1,0 +1,1266 @@
+//! Booking pages: `/book` (confirm), `POST /bookings`, `/bookings/{id}`
+//! (+ `.ics`, cancel, reschedule), `/manage/{token}` (the same actions
+//! without signing in) and `/me/sessions`. Thin: parse, call `service`,
+//! render. A taken slot answers 409 with the learner's text kept and the
+//! nearest free slots; a fairness limit answers 403 naming it.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::manage::{self, Grant};
+use super::model::{Booking, Status};
+use super::notify;
+use super::policy::Limit;
+use super::service::{self, Actor, BookError, BookRequest, Ctx, Party};
+use crate::accounts::User;
+use crate::email::ics;
+use crate::error::AppError;
+use crate::schedule::public::rfc3339_utc;
+use crate::slots::Interval;
+use crate::state::AppState;
+use crate::timefmt;
+use crate::web::auth::{Auth, CsrfForm, Viewer};
+use crate::web::{PageCtx, render};
+
+/// Free alternatives offered on the "taken" page.
+const ALTERNATIVES: usize = 3;
+/// Days of free slots the reschedule page lists at once.
+const RESCHEDULE_DAYS: i64 = 14;
+
+fn respond(page: &impl Template, status: StatusCode) -> Result<HttpResponse, AppError> {
+    let mut res = render(page)?;
+    *res.status_mut() = status;
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+fn see_other(location: String) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+fn parse_start(raw: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(raw.trim())
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+impl From<BookError> for AppError {
+    fn from(err: BookError) -> Self {
+        match err {
+            BookError::NotFound => AppError::NotFound,
+            other => AppError::internal(other),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------
+// Messages
+// ---------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "bookings/message.html")]
+struct MessagePage {
+    page: PageCtx,
+    heading: String,
+    paragraphs: Vec<String>,
+    links: Vec<(String, String)>,
+    /// Offer the "resend verification" button.
+    resend: bool,
+    /// The learner's text, so a refusal never loses it.
+    kept_goals: Option<String>,
+}
+
+fn message(
+    page: PageCtx,
+    status: StatusCode,
+    heading: &str,
+    paragraphs: Vec<String>,
+    links: Vec<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    respond(
+        &MessagePage {
+            page,
+            heading: heading.to_owned(),
+            paragraphs,
+            links,
+            resend: false,
+            kept_goals: None,
+        },
+        status,
+    )
+}
+
+fn unverified(page: PageCtx) -> Result<HttpResponse, AppError> {
+    respond(
+        &MessagePage {
+            page,
+            heading: "Confirm your email address first".into(),
+            paragraphs: vec![
+                "Before you book a session, open the link we emailed you to confirm your address. That way your mentor can reach you.".into(),
+            ],
+            links: vec![],
+            resend: true,
+            kept_goals: None,
+        },
+        StatusCode::FORBIDDEN,
+    )
+}
+
+/// The refusal of a fairness limit, naming it and when it frees up.
+pub fn limit_text(limit: &Limit, zone: Tz) -> Vec<String> {
+    match limit {
+        Limit::Upcoming { max, frees_at } => {
+            let mut v = vec![format!(
+                "You already have {max} upcoming session{} booked, the most anyone can hold at once, so every learner gets a turn.",
+                if *max == 1 { "" } else { "s" }
+            )];
+            if let Some(at) = frees_at {
+                v.push(format!(
+                    "A place frees up when your next session starts ({}), or as soon as you cancel one you no longer need.",
+                    timefmt::instant(*at, zone)
+                ));
+            }
+            v
+        }
+        Limit::UpcomingPerTopic { max, frees_at } => {
+            let mut v = vec![format!(
+                "You already have {max} upcoming session{} of this topic, the most per topic at once.",
+                if *max == 1 { "" } else { "s" }
+            )];
+            if let Some(at) = frees_at {
+                v.push(format!(
+                    "You can book this topic again once that session starts ({}), or after cancelling it.",
+                    timefmt::instant(*at, zone)
+                ));
+            }
+            v
+        }
+        Limit::PerMonth {
+            max,
+            month_start,
+            next_month_at,
+        } => vec![
+            format!(
+                "You have {max} sessions in {}, the most per calendar month.",
+                month_start.format("%B %Y")
+            ),
+            format!(
+                "Sessions from {} on can be booked, or cancel one in {} to make room.",
+                timefmt::instant(*next_month_at, zone),
+                month_start.format("%B")
+            ),
+        ],
+        Limit::NoShowPause { strikes, until } => vec![
+            format!(
+                "Booking is paused because {strikes} recent sessions were missed without cancelling."
+            ),
+            format!(
+                "You can book again from {}.",
+                timefmt::instant(*until, zone)
+            ),
+        ],
+    }
+}
+
+// ---------------------------------------------------------------------
+// Confirm and create
+// ---------------------------------------------------------------------
+
+#[derive(Deserialize)]
+pub struct BookQuery {
+    mentor: Option<String>,
+    topic: Option<String>,
+    start: Option<String>,
+}
+
+struct Choice {
+    value: String,
+    label: String,
+    checked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "bookings/confirm.html")]
+struct ConfirmPage {
+    page: PageCtx,
+    mentor_id: Uuid,
+    mentor_name: String,
+    topic_slug: String,
+    topic_title: String,
+    duration: i32,
+    /// The time in the learner's zone, then the mentor's when it differs.
+    when: String,
+    when_mentor: Option<String>,
+    /// Set when the requested time was taken: why, and the free choices.
+    conflict: Option<String>,
+    choices: Vec<Choice>,
+    start: String,
+    goals: String,
+    goals_error: Option<String>,
+    key: Uuid,
+}
+
+/// What the confirm page shows about a mentor, topic and start.
+struct Target {
+    mentor: User,
+    topic: crate::topics::Topic,
+    start: DateTime<Utc>,
+}
+
+fn load_target(
+    conn: &mut diesel::PgConnection,
+    mentor: Uuid,
+    topic_slug: &str,
+) -> Result<Option<(User, crate::topics::Topic)>, diesel::result::Error> {
+    let Some(mentor) = crate::accounts::service::find(conn, mentor)? else {
+        return Ok(None);
+    };
+    let Some(topic) = crate::topics::find_by_slug(conn, topic_slug)? else {
+        return Ok(None);
+    };
+    Ok(Some((mentor, topic)))
+}
+
+fn when_pair(
+    learner: &User,
+    mentor: &User,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> (String, Option<String>) {
+    let mine = timefmt::when(start, end, learner.time_zone);
+    let theirs = (mentor.time_zone != learner.time_zone).then(|| {
+        format!(
+            "{}'s time: {}",
+            mentor.display_name,
+            timefmt::when(start, end, mentor.time_zone)
+        )
+    });
+    (mine, theirs)
+}
+
+fn confirm_page(
+    page: PageCtx,
+    learner: &User,
+    t: &Target,
+    goals: String,
+    goals_error: Option<String>,
+    key: Uuid,
+    conflict: Option<(String, Vec<DateTime<Utc>>)>,
+) -> ConfirmPage {
+    let end = t.start + Duration::minutes(t.topic.duration_minutes.into());
+    let (when, when_mentor) = when_pair(learner, &t.mentor, t.start, end);
+    let (conflict, choices) = match conflict {
+        Some((why, alternatives)) => (
+            Some(why),
+            alternatives
+                .iter()
+                .enumerate()
+                .map(|(i, s)| Choice {
+                    value: rfc3339_utc(*s),
+                    label: timefmt::when(
+                        *s,
+                        *s + Duration::minutes(t.topic.duration_minutes.into()),
+                        learner.time_zone,
+                    ),
+                    checked: i == 0,
+                })
+                .collect(),
+        ),
+        None => (None, Vec::new()),
+    };
+    ConfirmPage {
+        page,
+        mentor_id: t.mentor.id,
+        mentor_name: t.mentor.display_name.clone(),
+        topic_slug: t.topic.slug.clone(),
+        topic_title: t.topic.title.clone(),
+        duration: t.topic.duration_minutes,
+        when,
+        when_mentor,
+        conflict,
+        choices,
+        start: rfc3339_utc(t.start),
+        goals,
+        goals_error,
+        key,
+    }
+}
+
+const TAKEN: &str = "Sorry, that time is no longer free: someone booked it a moment ago, or the mentor changed their hours.";
+const BUSY: &str = "You already have another session at that time.";
+
+/// `GET /book?mentor=&topic=&start=`: the confirm form.
+pub async fn book_form(
+    state: web::Data<AppState>,
+    auth: Auth,
+    query: web::Query<BookQuery>,
+) -> Result<HttpResponse, AppError> {
+    let (Some(mentor), Some(topic), Some(start)) = (
+        query.mentor.as_deref().and_then(|m| m.parse::<Uuid>().ok()),
+        query.topic.clone(),
+        query.start.as_deref().and_then(parse_start),
+    ) else {
+        return Err(AppError::NotFound);
+    };
+    if auth.user.email_verified_at.is_none() {
+        return unverified(auth.page());
+    }
+    let now = state.clock.now();
+    let learner = auth.user.clone();
+    let found = state
+        .db(move |conn| -> Result<_, diesel::result::Error> {
+            let Some((mentor, topic)) = load_target(conn, mentor, &topic)? else {
+                return Ok(None);
+            };
+            let offered = service::nearest_free(conn, mentor.id, topic.id, start, now, 1, None)?
+                .contains(&start);
+            let alternatives = if offered {
+                Vec::new()
+            } else {
+                service::nearest_free(conn, mentor.id, topic.id, start, now, ALTERNATIVES, None)?
+            };
+            Ok(Some((
+                Target {
+                    mentor,
+                    topic,
+                    start,
+                },
+                offered,
+                alternatives,
+            )))
+        })
+        .await?;
+    let Some((target, offered, alternatives)) = found else {
+        return Err(AppError::NotFound);
+    };
+    if target.mentor.id == learner.id {
+        return message(
+            auth.page(),
+            StatusCode::FORBIDDEN,
+            "You cannot book yourself",
+            vec!["These are your own free times. Learners see them on your public page.".into()],
+            vec![("/mentor".into(), "Go to your mentor page".into())],
+        );
+    }
+    let conflict = (!offered).then(|| (TAKEN.to_owned(), alternatives));
+    let status = if offered {
+        StatusCode::OK
+    } else {
+        StatusCode::CONFLICT
+    };
+    respond(
+        &confirm_page(
+            auth.page(),
+            &learner,
+            &target,
+            String::new(),
+            None,
+            Uuid::new_v4(),
+            conflict,
+        ),
+        status,
+    )
+}
+
+#[derive(Deserialize)]
+pub struct BookForm {
+    #[serde(default)]
+    mentor: String,
+    #[serde(default)]
+    topic: String,
+    #[serde(default)]
+    start: String,
+    #[serde(default)]
+    goals: String,
+    #[serde(default)]
+    key: String,
+}
+
+/// `POST /bookings`: books, then shows the booking.
+pub async fn create(
+    state: web::Data<AppState>,
+    auth: Auth,
+    form: CsrfForm<BookForm>,
+) -> Result<HttpResponse, AppError> {
+    let f = form.form;
+    let (Ok(mentor), Ok(key)) = (f.mentor.parse::<Uuid>(), f.key.parse::<Uuid>()) else {
+        return Err(AppError::BadRequest);
+    };
+    let Some(start) = parse_start(&f.start) else {
+        return Err(AppError::BadRequest);
+    };
+    let learner = auth.user.clone();
+    let now = state.clock.now();
+    let topic_slug = f.topic.clone();
+    let Some((mentor_user, topic)) = state
+        .db(move |conn| load_target(conn, mentor, &topic_slug))
+        .await?
+    else {
+        return Err(AppError::NotFound);
+    };
+    let target = Target {
+        mentor: mentor_user,
+        topic,
+        start,
+    };
+    if let Err(e) = service::check_goals(&f.goals) {
+        return respond(
+            &confirm_page(
+                auth.page(),
+                &learner,
+                &target,
+                f.goals,
+                Some(e.to_owned()),
+                key,
+                None,
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    }
+    let req = BookRequest {
+        mentor_id: mentor,
+        topic_id: target.topic.id,
+        start,
+        goals: f.goals.clone(),
+        idempotency_key: key,
+    };
+    let st = state.clone();
+    let learner_id = learner.id;
+    let result = state
+        .db(move |conn| -> Result<_, AppError> {
+            let ctx = Ctx {
+                now,
+                settings: &st.settings,
+            };
+            Ok(service::book(conn, ctx, learner_id, &req))
+        })
+        .await?;
+    let refusal = match result {
+        Ok(booked) => {
+            let notice = if booked.existing {
+                "existing"
+            } else {
+                "booked"
+            };
+            return Ok(see_other(format!(
+                "/bookings/{}?notice={notice}",
+                booked.booking.id
+            )));
+        }
+        Err(e) => e,
+    };
+    match refusal {
+        BookError::SlotUnavailable | BookError::LearnerBusy => {
+            let why = if matches!(refusal, BookError::LearnerBusy) {
+                BUSY
+            } else {
+                TAKEN
+            };
+            let (m, t) = (target.mentor.id, target.topic.id);
+            let alternatives = state
+                .db(move |conn| service::nearest_free(conn, m, t, start, now, ALTERNATIVES, None))
+                .await?;
+            respond(
+                &confirm_page(
+                    auth.page(),
+                    &learner,
+                    &target,
+                    f.goals,
+                    None,
+                    // A new key: choosing an alternative is a new request.
+                    Uuid::new_v4(),
+                    Some((why.to_owned(), alternatives)),
+                ),
+                StatusCode::CONFLICT,
+            )
+        }
+        BookError::Limit(limit) => respond(
+            &MessagePage {
+                page: auth.page(),
+                heading: "You have reached a booking limit".into(),
+                paragraphs: limit_text(&limit, learner.time_zone),
+                links: vec![("/me/sessions".into(), "See your sessions".into())],
+                resend: false,
+                kept_goals: Some(f.goals),
+            },
+            StatusCode::FORBIDDEN,
+        ),
+        BookError::Unverified => unverified(auth.page()),
+        BookError::SelfBooking => message(
+            auth.page(),
+            StatusCode::FORBIDDEN,
+            "You cannot book yourself",
+            vec!["Pick another mentor for this topic.".into()],
+            vec![],
+        ),
+        BookError::InvalidGoals(e) => respond(
+            &confirm_page(
+                auth.page(),
+                &learner,
+                &target,
+                f.goals,
+                Some(e.to_owned()),
+                key,
+                None,
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        other => Err(other.into()),
+    }
+}
+
+// ---------------------------------------------------------------------
+// One booking: show, .ics, cancel, reschedule
+// ---------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "bookings/show.html")]
+struct ShowPage {
+    page: PageCtx,
+    notice: Option<&'static str>,
+    error: Option<String>,
+    /// Where the action forms post: `/bookings/{id}` or `/manage/{token}`.
+    base: String,
+    via_link: bool,
+    party: &'static str,
+    status: &'static str,
+    status_class: &'static str,
+    topic_title: String,
+    mentor_name: String,
+    mentor_href: String,
+    learner_name: String,
+    when: String,
+    when_other: Option<String>,
+    goals: String,
+    meeting_url: Option<String>,
+    ics_href: Option<String>,
+    cancelled_note: Option<String>,
+    can_change: bool,
+    reason_required: bool,
+    reason: String,
+    reason_error: Option<String>,
+}
+
+fn notice_text(code: Option<&str>) -> Option<&'static str> {
+    match code? {
+        "booked" => Some("Booked. We emailed you the details and a calendar invitation."),
+        "existing" => Some("This booking was already made; here it is."),
+        "cancelled" => Some("Cancelled. The time is free again and both of you got an email."),
+        "rescheduled" => Some("Moved. Both of you got an email with the new time."),
+        _ => None,
+    }
+}
+
+struct Detail {
+    booking: Booking,
+    parties: notify::Parties,
+}
+
+fn load_detail(
+    conn: &mut diesel::PgConnection,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<Detail>, AppError> {
+    let Some(booking) = service::find(conn, id)? else {
+        return Ok(None);
+    };
+    let parties = service::parties(conn, &booking, now)?;
+    Ok(Some(Detail { booking, parties }))
+}
+
+struct ShowOptions {
+    base: String,
+    via_link: bool,
+    notice: Option<&'static str>,
+    error: Option<String>,
+    reason: String,
+    reason_error: Option<String>,
+}
+
+fn show_page(
+    page: PageCtx,
+    d: &Detail,
+    viewer: &User,
+    party: Party,
+    now: DateTime<Utc>,
+    o: ShowOptions,
+) -> ShowPage {
+    let b = &d.booking;
+    let p = &d.parties;
+    let zone = viewer.time_zone;
+    let other = match party {
+        Party::Learner => Some(&p.mentor),
+        Party::Mentor => Some(&p.learner),
+        Party::Admin => None,
+    };
+    let when_other = other.filter(|o| o.time_zone != zone).map(|o| {
+        format!(
+            "{}'s time: {}",
+            o.display_name,
+            timefmt::when(b.start_at, b.end_at, o.time_zone)
+        )
+    });
+    let status = b.status();
+    let cancelled_note = (status == Status::Cancelled).then(|| {
+        let by = match b.cancelled_by {
+            Some(id) if id == viewer.id => "you".to_owned(),
+            Some(id) if id == p.learner.id => p.learner.display_name.clone(),
+            Some(id) if id == p.mentor.id => p.mentor.display_name.clone(),
+            _ => "an administrator".to_owned(),
+        };
+        let mut s = format!("Cancelled by {by}");
+        if let Some(at) = b.cancelled_at {
+            s.push_str(&format!(" on {}", timefmt::short(at, zone)));
+        }
+        if b.late_cancel {
+            s.push_str(" (late cancellation)");
+        }
+        if let Some(r) = &b.cancel_reason {
+            s.push_str(&format!(": “{r}”"));
+        }
+        s
+    });
+    ShowPage {
+        page,
+        notice: o.notice,
+        error: o.error,
+        ics_href: (!o.via_link).then(|| format!("/bookings/{}.ics", b.id)),
+        base: o.base,
+        via_link: o.via_link,
+        party: party.as_str(),
+        status: status.label(),
+        status_class: status.as_str(),
+        topic_title: p.topic.title.clone(),
+        mentor_name: p.mentor.display_name.clone(),
+        mentor_href: format!("/mentors/{}", p.mentor.id),
+        learner_name: p.learner.display_name.clone(),
+        when: timefmt::when(b.start_at, b.end_at, zone),
+        when_other,
+        goals: b.goals.clone(),
+        meeting_url: (status == Status::Confirmed)
+            .then(|| p.meeting_url.clone())
+            .flatten(),
+        cancelled_note,
+        can_change: b.is_upcoming(now),
+        reason_required: party == Party::Mentor,
+        reason: o.reason,
+        reason_error: o.reason_error,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NoticeQuery {
+    notice: Option<String>,
+}
+
+/// The booking a signed-in user may see: its learner, its mentor or an
+/// admin. Anyone else gets 404, as for an id that does not exist.
+async fn visible(state: &AppState, auth: &Auth, raw: &str) -> Result<(Detail, Party), AppError> {
+    let id: Uuid = raw.parse().map_err(|_| AppError::NotFound)?;
+    let now = state.clock.now();
+    let detail = state
+        .db(move |conn| load_detail(conn, id, now))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let party = Party::of(&detail.booking, &auth.user).ok_or(AppError::NotFound)?;
+    Ok((detail, party))
+}
+
+/// `GET /bookings/{id}` and `GET /bookings/{id}.ics`.
+pub async fn show(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+    query: web::Query<NoticeQuery>,
+) -> Result<HttpResponse, AppError> {
+    let raw = path.into_inner();
+    if let Some(id) = raw.strip_suffix(".ics") {
+        return download_ics(&state, &auth, id).await;
+    }
+    let (detail, party) = visible(&state, &auth, &raw).await?;
+    let now = state.clock.now();
+    respond(
+        &show_page(
+            auth.page(),
+            &detail,
+            &auth.user,
+            party,
+            now,
+            ShowOptions {
+                base: format!("/bookings/{}", detail.booking.id),
+                via_link: false,
+                notice: notice_text(query.notice.as_deref()),
+                error: None,
+                reason: String::new(),
+                reason_error: None,
+            },
+        ),
+        StatusCode::OK,
+    )
+}
+
+async fn download_ics(state: &AppState, auth: &Auth, raw: &str) -> Result<HttpResponse, AppError> {
+    let (d, _) = visible(state, auth, raw).await?;
+    let ctx = Ctx {
+        now: state.clock.now(),
+        settings: &state.settings,
+    };
+    let event = notify::event(ctx, &d.parties, &d.booking, None);
+    let body = ics::calendar(Some(ics::Method::Publish), None, &[event]);
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/calendar; charset=utf-8"))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"office-hours-{}.ics\"", d.booking.id),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body))
+}
+
+#[derive(Deserialize)]
+pub struct CancelForm {
+    #[serde(default)]
+    reason: String,
+}
+
+/// Who acts on a booking page and where its forms post: a signed-in user
+/// at `/bookings/{id}`, or a manage-link holder at `/manage/{token}`.
+struct Acting {
+    page: PageCtx,
+    /// The user acted as (their zone shows the times).
+    user: User,
+    actor: Actor,
+    booking_id: Uuid,
+    base: String,
+    via_link: bool,
+}
+
+/// Runs a cancel and answers: back to the page, or the page with the
+/// error next to the reason field.
+async fn do_cancel(state: &AppState, a: Acting, reason: String) -> Result<HttpResponse, AppError> {
+    let Acting {
+        page,
+        user: viewer,
+        actor,
+        booking_id,
+        base,
+        via_link,
+    } = a;
+    let now = state.clock.now();
+    let st = state.clone();
+    let r = reason.clone();
+    let result = state
+        .db(move |conn| -> Result<_, AppError> {
+            let ctx = Ctx {
+                now,
+                settings: &st.settings,
+            };
+            Ok(service::cancel(conn, ctx, booking_id, actor, Some(&r)))
+        })
+        .await?;
+    let (error, reason_error, status) = match result {
+        Ok(_) => return Ok(see_other(format!("{base}?notice=cancelled"))),
+        Err(BookError::ReasonRequired) => (
+            None,
+            Some("Tell the learner why you cancel; they will see it in the email.".to_owned()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Err(BookError::NotChangeable) => (
+            Some(
+                "This session has started or finished, so it can no longer be cancelled."
+                    .to_owned(),
+            ),
+            None,
+            StatusCode::CONFLICT,
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    let detail = state
+        .db(move |conn| load_detail(conn, booking_id, now))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    respond(
+        &show_page(
+            page,
+            &detail,
+            &viewer,
+            actor.party,
+            now,
+            ShowOptions {
+                base,
+                via_link,
+                notice: None,
+                error,
+                reason,
+                reason_error,
+            },
+        ),
+        status,
+    )
+}
+
+/// `POST /bookings/{id}/cancel`.
+pub async fn cancel(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+    form: CsrfForm<CancelForm>,
+) -> Result<HttpResponse, AppError> {
+    let (detail, party) = visible(&state, &auth, &path).await?;
+    do_cancel(&state, acting(&auth, &detail, party), form.form.reason).await
+}
+
+#[derive(Template)]
+#[template(path = "bookings/reschedule.html")]
+struct ReschedulePage {
+    page: PageCtx,
+    base: String,
+    topic_title: String,
+    mentor_name: String,
+    current: String,
+    zone_name: String,
+    error: Option<String>,
+    days: Vec<SlotDay>,
+    prev_href: Option<String>,
+    next_href: Option<String>,
+}
+
+struct SlotDay {
+    label: String,
+    slots: Vec<Choice>,
+}
+
+#[derive(Deserialize)]
+pub struct RescheduleQuery {
+    from: Option<String>,
+}
+
+/// The free starts of the booking's mentor and topic from `from` (a local
+/// date in `zone`) for two weeks, grouped by local day.
+async fn reschedule_page(
+    state: &AppState,
+    a: Acting,
+    d: Detail,
+    from: Option<NaiveDate>,
+    error: Option<(String, StatusCode)>,
+) -> Result<HttpResponse, AppError> {
+    let Acting {
+        page, user, base, ..
+    } = a;
+    let zone = user.time_zone;
+    let (error, status) = match error {
+        Some((e, status)) => (Some(e), status),
+        None => (None, StatusCode::OK),
+    };
+    let now = state.clock.now();
+    let today = now.with_timezone(&zone).date_naive();
+    let from_date = from.filter(|f| *f >= today).unwrap_or(today);
+    let start = crate::slots::resolve_local(zone, from_date, chrono::NaiveTime::MIN).max(now);
+    let end = crate::slots::resolve_local(
+        zone,
+        from_date + Duration::days(RESCHEDULE_DAYS),
+        chrono::NaiveTime::MIN,
+    );
+    let mentor = d.parties.mentor.clone();
+    let topic = d.parties.topic.clone();
+    let id = d.booking.id;
+    let starts = state
+        .db(move |conn| {
+            service::free_starts(
+                conn,
+                &mentor,
+                &topic,
+                Interval::new(start, end),
+                now,
+                Some(id),
+            )
+        })
+        .await?;
+    let minutes = Duration::minutes(d.parties.topic.duration_minutes.into());
+    let mut days: Vec<SlotDay> = Vec::new();
+    let mut last: Option<NaiveDate> = None;
+    for s in starts {
+        let local = s.with_timezone(&zone);
+        if last != Some(local.date_naive()) {
+            last = Some(local.date_naive());
+            days.push(SlotDay {
+                label: local.format("%A %-d %B").to_string(),
+                slots: Vec::new(),
+            });
+        }
+        if let Some(day) = days.last_mut() {
+            day.slots.push(Choice {
+                value: rfc3339_utc(s),
+                label: format!(
+                    "{}–{}",
+                    local.format("%H:%M"),
+                    (s + minutes).with_timezone(&zone).format("%H:%M %Z")
+                ),
+                checked: false,
+            });
+        }
+    }
+    let prev = from_date - Duration::days(RESCHEDULE_DAYS);
+    respond(
+        &ReschedulePage {
+            page,
+            topic_title: d.parties.topic.title.clone(),
+            mentor_name: d.parties.mentor.display_name.clone(),
+            current: timefmt::when(d.booking.start_at, d.booking.end_at, zone),
+            zone_name: zone.name().to_owned(),
+            error,
+            days,
+            prev_href: (from_date > today).then(|| {
+                format!(
+                    "{base}/reschedule?from={}",
+                    prev.max(today).format("%Y-%m-%d")
+                )
+            }),
+            next_href: Some(format!(
+                "{base}/reschedule?from={}",
+                (from_date + Duration::days(RESCHEDULE_DAYS)).format("%Y-%m-%d")
+            )),
+            base,
+        },
+        status,
+    )
+}
+
+fn parse_date(raw: Option<&str>) -> Option<NaiveDate> {
+    raw.and_then(|s| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok())
+}
+
+/// `GET /bookings/{id}/reschedule`.
+pub async fn reschedule_form(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+    query: web::Query<RescheduleQuery>,
+) -> Result<HttpResponse, AppError> {
+    let (detail, party) = visible(&state, &auth, &path).await?;
+    if !detail.booking.is_upcoming(state.clock.now()) {
+        return Ok(see_other(format!("/bookings/{}", detail.booking.id)));
+    }
+    let a = acting(&auth, &detail, party);
+    reschedule_page(&state, a, detail, parse_date(query.from.as_deref()), None).await
+}
+
+#[derive(Deserialize)]
+pub struct RescheduleForm {
+    #[serde(default)]
+    start: String,
+}
+
+async fn do_reschedule(
+    state: &AppState,
+    a: Acting,
+    raw_start: &str,
+) -> Result<HttpResponse, AppError> {
+    let now = state.clock.now();
+    let booking_id = a.booking_id;
+    let zone = a.user.time_zone;
+    let Some(start) = parse_start(raw_start) else {
+        let d = state
+            .db(move |conn| load_detail(conn, booking_id, now))
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let error = (
+            "Choose one of the free times.".to_owned(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+        return reschedule_page(state, a, d, None, Some(error)).await;
+    };
+    let st = state.clone();
+    let actor = a.actor;
+    let result = state
+        .db(move |conn| -> Result<_, AppError> {
+            let ctx = Ctx {
+                now,
+                settings: &st.settings,
+            };
+            Ok(service::reschedule(conn, ctx, booking_id, actor, start))
+        })
+        .await?;
+    let error = match result {
+        Ok(_) => return Ok(see_other(format!("{}?notice=rescheduled", a.base))),
+        Err(BookError::SlotUnavailable) => TAKEN.to_owned(),
+        Err(BookError::LearnerBusy) => "The learner has another session at that time.".to_owned(),
+        Err(BookError::NotChangeable) => return Ok(see_other(a.base)),
+        Err(BookError::Limit(limit)) => limit_text(&limit, zone).join(" "),
+        Err(e) => return Err(e.into()),
+    };
+    let d = state
+        .db(move |conn| load_detail(conn, booking_id, now))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    reschedule_page(state, a, d, None, Some((error, StatusCode::CONFLICT))).await
+}
+
+/// `POST /bookings/{id}/reschedule`.
+pub async fn reschedule(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+    form: CsrfForm<RescheduleForm>,
+) -> Result<HttpResponse, AppError> {
+    let (detail, party) = visible(&state, &auth, &path).await?;
+    do_reschedule(&state, acting(&auth, &detail, party), &form.form.start).await
+}
+
+// ---------------------------------------------------------------------
+// Manage links
+// ---------------------------------------------------------------------
+
+/// The grant of a manage token and the recipient it acts as.
+async fn grant(state: &AppState, token: String) -> Result<(Grant, User, Detail), AppError> {
+    let now = state.clock.now();
+    let found = state
+        .db(move |conn| -> Result<_, AppError> {
+            let Some(g) = manage::lookup(conn, &token, now)? else {
+                return Ok(None);
+            };
+            let Some(user) = crate::accounts::service::find(conn, g.user_id)? else {
+                return Ok(None);
+            };
+            let Some(d) = load_detail(conn, g.booking.id, now)? else {
+                return Ok(None);
+            };
+            Ok(Some((g, user, d)))
+        })
+        .await?;
+    found.ok_or(AppError::NotFound)
+}
+
+fn expired(page: PageCtx) -> Result<HttpResponse, AppError> {
+    message(
+        page,
+        StatusCode::GONE,
+        "This link has expired",
+        vec!["Manage links work until the session starts. Sign in to see your sessions.".into()],
+        vec![("/login".into(), "Sign in".into())],
+    )
+}
+
+fn manage_base(token: &str) -> String {
+    format!("/manage/{token}")
+}
+
+/// A signed-in user acting on a booking they may see.
+fn acting(auth: &Auth, d: &Detail, party: Party) -> Acting {
+    Acting {
+        page: auth.page(),
+        user: auth.user.clone(),
+        actor: Actor {
+            user_id: auth.user.id,
+            party,
+            via_manage_link: false,
+        },
+        booking_id: d.booking.id,
+        base: format!("/bookings/{}", d.booking.id),
+        via_link: false,
+    }
+}
+
+/// A manage-link holder acting as the recipient the link was sent to.
+fn by_link(page: PageCtx, g: &Grant, user: User, token: &str) -> Acting {
+    Acting {
+        page,
+        user,
+        actor: Actor {
+            user_id: g.user_id,
+            party: g.party,
+            via_manage_link: true,
+        },
+        booking_id: g.booking.id,
+        base: manage_base(token),
+        via_link: true,
+    }
+}
+
+/// `GET /manage/{token}`.
+pub async fn manage_show(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    path: web::Path<String>,
+    query: web::Query<NoticeQuery>,
+) -> Result<HttpResponse, AppError> {
+    let token = path.into_inner();
+    let (g, user, d) = grant(&state, token.clone()).await?;
+    if !g.active {
+        return expired(viewer.page());
+    }
+    respond(
+        &show_page(
+            viewer.page(),
+            &d,
+            &user,
+            g.party,
+            state.clock.now(),
+            ShowOptions {
+                base: manage_base(&token),
+                via_link: true,
+                notice: notice_text(query.notice.as_deref()),
+                error: None,
+                reason: String::new(),
+                reason_error: None,
+            },
+        ),
+        StatusCode::OK,
+    )
+}
+
+/// `POST /manage/{token}/cancel`.
+pub async fn manage_cancel(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: CsrfForm<CancelForm>,
+) -> Result<HttpResponse, AppError> {
+    let token = path.into_inner();
+    let (g, user, _) = grant(&state, token.clone()).await?;
+    if !g.active {
+        return expired(form.viewer.page());
+    }
+    let a = by_link(form.viewer.page(), &g, user, &token);
+    do_cancel(&state, a, form.form.reason).await
+}
+
+/// `GET /manage/{token}/reschedule`.
+pub async fn manage_reschedule_form(
+    state: web::Data<AppState>,
+    viewer: Viewer,
+    path: web::Path<String>,
+    query: web::Query<RescheduleQuery>,
+) -> Result<HttpResponse, AppError> {
+    let token = path.into_inner();
+    let (g, user, d) = grant(&state, token.clone()).await?;
+    if !g.active {
+        return expired(viewer.page());
+    }
+    if !d.booking.is_upcoming(state.clock.now()) {
+        return Ok(see_other(manage_base(&token)));
+    }
+    let a = by_link(viewer.page(), &g, user, &token);
+    reschedule_page(&state, a, d, parse_date(query.from.as_deref()), None).await
+}
+
+/// `POST /manage/{token}/reschedule`.
+pub async fn manage_reschedule(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: CsrfForm<RescheduleForm>,
+) -> Result<HttpResponse, AppError> {
+    let token = path.into_inner();
+    let (g, user, _) = grant(&state, token.clone()).await?;
+    if !g.active {
+        return expired(form.viewer.page());
+    }
+    let a = by_link(form.viewer.page(), &g, user, &token);
+    do_reschedule(&state, a, &form.form.start).await
+}
+
+// ---------------------------------------------------------------------
+// My sessions
+// ---------------------------------------------------------------------
+
+struct SessionItem {
+    href: String,
+    topic_title: String,
+    mentor_name: String,
+    when: String,
+    status: &'static str,
+    status_class: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "bookings/sessions.html")]
+struct SessionsPage {
+    page: PageCtx,
+    zone_name: String,
+    upcoming: Vec<SessionItem>,
+    past: Vec<SessionItem>,
+}
+
+/// `GET /me/sessions`.
+pub async fn my_sessions(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, AppError> {
+    let id = auth.user.id;
+    let now = state.clock.now();
+    let rows = state
+        .db(move |conn| service::sessions_of_learner(conn, id))
+        .await?;
+    let zone = auth.user.time_zone;
+    let mut upcoming = Vec::new();
+    let mut past = Vec::new();
+    for r in rows {
+        let b = &r.booking;
+        let item = SessionItem {
+            href: format!("/bookings/{}", b.id),
+            topic_title: r.topic_title.clone(),
+            mentor_name: r.mentor_name.clone(),
+            when: timefmt::when(b.start_at, b.end_at, zone),
+            status: b.status().label(),
+            status_class: b.status().as_str(),
+        };
+        // Upcoming: still to happen (or happening now); everything else,
+        // cancelled ones included, is history.
+        if b.status() == Status::Confirmed && b.end_at > now {
+            upcoming.push(item);
+        } else {
+            past.push(item);
+        }
+    }
+    // Upcoming soonest first; past most recent first (the query's order).
+    upcoming.reverse();
+    respond(
+        &SessionsPage {
+            page: auth.page(),
+            zone_name: zone.name().to_owned(),
+            upcoming,
+            past,
+        },
+        StatusCode::OK,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn limit_refusals_name_the_limit_and_when_it_frees() {
+        let at = Utc.with_ymd_and_hms(2026, 6, 20, 12, 0, 0).unwrap();
+        let zone: Tz = chrono_tz::Europe::Berlin;
+        let text = limit_text(
+            &Limit::Upcoming {
+                max: 2,
+                frees_at: Some(at),
+            },
+            zone,
+        )
+        .join(" ");
+        assert!(text.contains("2 upcoming sessions"), "{text}");
+        assert!(text.contains("14:00"), "{text}");
+        assert!(text.contains("Europe/Berlin"), "{text}");
+        let (month_start, _, next) = super::super::policy::month_bounds(at, zone);
+        let text = limit_text(
+            &Limit::PerMonth {
+                max: 4,
+                month_start,
+                next_month_at: next,
+            },
+            zone,
+        )
+        .join(" ");
+        assert!(text.contains("June 2026"), "{text}");
+        assert!(text.contains("1 July 2026"), "{text}");
+    }
+}

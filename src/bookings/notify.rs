@@ -1,0 +1,249 @@
+//! The emails a booking causes, written to the outbox in the caller's
+//! transaction: confirmation, reschedule and cancellation to learner and
+//! mentor (each in the recipient's zone, with an `.ics` of one stable UID
+//! and a rising SEQUENCE), and reminders 24 h and 1 h before the start,
+//! tied to the booking so a cancel or reschedule withdraws them. Every
+//! message carries the recipient's own manage link.
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use super::manage;
+use super::model::Booking;
+use super::service::{BookError, Ctx, Party};
+use crate::accounts::User;
+use crate::db::schema::email_outbox;
+use crate::email::booking::{
+    BookingCancelled, BookingConfirmed, BookingNotice, BookingReminder, BookingRescheduled,
+};
+use crate::email::ics;
+use crate::email::outbox::{self, Attachment, NewEmail};
+use crate::email::render::EmailContent;
+use crate::timefmt;
+use crate::topics::Topic;
+
+/// The people and topic of a booking.
+#[derive(Debug, Clone)]
+pub struct Parties {
+    pub learner: User,
+    pub mentor: User,
+    pub topic: Topic,
+    pub meeting_url: Option<String>,
+}
+
+/// Reminders before the start: lead time and how the email says it.
+pub const REMINDERS: [(i64, &str, &str); 2] = [(24, "24h", "24 hours"), (1, "1h", "1 hour")];
+
+/// The stable calendar UID of a booking.
+pub fn uid(ctx: Ctx<'_>, booking: Uuid) -> String {
+    ics::uid_for(booking, ctx.settings.smtp_from.email.domain())
+}
+
+/// The calendar event of a booking, with `manage_url` (the recipient's
+/// own link, if any) in its description.
+pub fn event(ctx: Ctx<'_>, p: &Parties, b: &Booking, manage_url: Option<&str>) -> ics::Event {
+    let mut description = format!(
+        "{} with {} (mentor) and {} (learner).\n\nGoals:\n{}",
+        p.topic.title, p.mentor.display_name, p.learner.display_name, b.goals
+    );
+    if let Some(url) = &p.meeting_url {
+        description.push_str(&format!("\n\nMeeting link: {url}"));
+    }
+    if let Some(url) = manage_url {
+        description.push_str(&format!("\n\nCancel or reschedule: {url}"));
+    }
+    let from = &ctx.settings.smtp_from;
+    ics::Event {
+        uid: uid(ctx, b.id),
+        sequence: b.sequence,
+        start: b.start_at,
+        end: b.end_at,
+        stamp: ctx.now,
+        summary: format!(
+            "{}: {} & {}",
+            p.topic.title, p.mentor.display_name, p.learner.display_name
+        ),
+        description,
+        location: p.meeting_url.clone(),
+        url: Some(ctx.settings.absolute_url(&format!("/bookings/{}", b.id))),
+        cancelled: b.status == "cancelled",
+        organizer: ics::Person {
+            name: from
+                .name
+                .clone()
+                .unwrap_or_else(|| "Office Hours".to_owned()),
+            email: from.email.to_string(),
+        },
+        attendees: vec![
+            ics::Person {
+                name: p.mentor.display_name.clone(),
+                email: p.mentor.email.clone(),
+            },
+            ics::Person {
+                name: p.learner.display_name.clone(),
+                email: p.learner.email.clone(),
+            },
+        ],
+    }
+}
+
+fn attachment(method: ics::Method, event: ics::Event) -> Attachment {
+    Attachment {
+        filename: "invite.ics".to_owned(),
+        content_type: format!("text/calendar; charset=utf-8; method={}", method.as_str()),
+        content: ics::calendar(Some(method), None, &[event]),
+    }
+}
+
+/// The recipients: (user, is the mentor).
+fn recipients(p: &Parties) -> [(&User, bool); 2] {
+    [(&p.learner, false), (&p.mentor, true)]
+}
+
+/// The notice for one recipient, with a fresh manage link of theirs.
+fn notice(
+    conn: &mut PgConnection,
+    ctx: Ctx<'_>,
+    p: &Parties,
+    b: &Booking,
+    to: &User,
+    for_mentor: bool,
+) -> Result<(BookingNotice, String), BookError> {
+    let token = manage::issue(conn, b.id, to.id, ctx.now)?;
+    // Tokens are URL-safe base64: they go into the path as they are.
+    let manage_url = ctx.settings.absolute_url(&format!("/manage/{token}"));
+    let other = if for_mentor { &p.learner } else { &p.mentor };
+    Ok((
+        BookingNotice {
+            recipient_name: to.display_name.clone(),
+            for_mentor,
+            other_name: other.display_name.clone(),
+            topic_title: p.topic.title.clone(),
+            when: timefmt::when(b.start_at, b.end_at, to.time_zone),
+            subject_when: timefmt::short(b.start_at, to.time_zone),
+            previous_when: None,
+            goals: b.goals.clone(),
+            meeting_url: p.meeting_url.clone(),
+            booking_url: ctx.settings.absolute_url(&format!("/bookings/{}", b.id)),
+            manage_url: manage_url.clone(),
+            cancelled_by: None,
+            cancel_reason: None,
+            reminder_lead: None,
+        },
+        manage_url,
+    ))
+}
+
+fn send(
+    conn: &mut PgConnection,
+    ctx: Ctx<'_>,
+    mut email: NewEmail,
+    booking: Uuid,
+    invite: Option<Attachment>,
+) -> Result<(), BookError> {
+    email.booking_id = Some(booking);
+    email.attachments.extend(invite);
+    outbox::enqueue(conn, ctx.now, &ctx.settings.smtp_from, &email)?;
+    Ok(())
+}
+
+/// Confirmation with an invitation to both, and the reminders.
+pub fn confirmed(
+    conn: &mut PgConnection,
+    ctx: Ctx<'_>,
+    p: &Parties,
+    b: &Booking,
+) -> Result<(), BookError> {
+    for (to, for_mentor) in recipients(p) {
+        let (n, manage_url) = notice(conn, ctx, p, b, to, for_mentor)?;
+        let email = BookingConfirmed(n).to_email(to.mailbox()?, Some(to.id))?;
+        let invite = attachment(ics::Method::Request, event(ctx, p, b, Some(&manage_url)));
+        send(conn, ctx, email, b.id, Some(invite))?;
+    }
+    schedule_reminders(conn, ctx, p, b)
+}
+
+/// The new time (same UID, higher SEQUENCE) to both, and moved reminders.
+pub fn rescheduled(
+    conn: &mut PgConnection,
+    ctx: Ctx<'_>,
+    p: &Parties,
+    b: &Booking,
+    before: &Booking,
+) -> Result<(), BookError> {
+    for (to, for_mentor) in recipients(p) {
+        let (mut n, manage_url) = notice(conn, ctx, p, b, to, for_mentor)?;
+        n.previous_when = Some(timefmt::when(before.start_at, before.end_at, to.time_zone));
+        let email = BookingRescheduled(n).to_email(to.mailbox()?, Some(to.id))?;
+        let invite = attachment(ics::Method::Request, event(ctx, p, b, Some(&manage_url)));
+        send(conn, ctx, email, b.id, Some(invite))?;
+    }
+    schedule_reminders(conn, ctx, p, b)
+}
+
+/// Who cancelled, as the recipient reads it.
+fn cancelled_by(by: Party, recipient_is_mentor: bool) -> &'static str {
+    match (by, recipient_is_mentor) {
+        (Party::Learner, false) | (Party::Mentor, true) => "you",
+        (Party::Learner, true) => "the learner",
+        (Party::Mentor, false) => "your mentor",
+        (Party::Admin, _) => "an administrator",
+    }
+}
+
+/// The cancellation (`METHOD:CANCEL`, same UID, higher SEQUENCE) to both.
+pub fn cancelled(
+    conn: &mut PgConnection,
+    ctx: Ctx<'_>,
+    p: &Parties,
+    b: &Booking,
+    by: Party,
+) -> Result<(), BookError> {
+    for (to, for_mentor) in recipients(p) {
+        let (mut n, _) = notice(conn, ctx, p, b, to, for_mentor)?;
+        n.cancelled_by = Some(cancelled_by(by, for_mentor).to_owned());
+        n.cancel_reason = b.cancel_reason.clone();
+        let email = BookingCancelled(n).to_email(to.mailbox()?, Some(to.id))?;
+        let invite = attachment(ics::Method::Cancel, event(ctx, p, b, None));
+        send(conn, ctx, email, b.id, Some(invite))?;
+    }
+    Ok(())
+}
+
+/// One outbox row per reminder and recipient, due at `start − lead`;
+/// none when that moment has passed (booked later than the reminder).
+fn schedule_reminders(
+    conn: &mut PgConnection,
+    ctx: Ctx<'_>,
+    p: &Parties,
+    b: &Booking,
+) -> Result<(), BookError> {
+    for (hours, key, lead) in REMINDERS {
+        let due: DateTime<Utc> = b.start_at - Duration::hours(hours);
+        if due <= ctx.now {
+            continue;
+        }
+        for (to, for_mentor) in recipients(p) {
+            let (mut n, _) = notice(conn, ctx, p, b, to, for_mentor)?;
+            n.reminder_lead = Some(lead.to_owned());
+            let mut email = BookingReminder(n).to_email(to.mailbox()?, Some(to.id))?;
+            email.not_before = Some(due);
+            email.dedupe_key = Some(format!("reminder:{}:{key}:{}:{}", b.id, to.id, b.sequence));
+            send(conn, ctx, email, b.id, None)?;
+        }
+    }
+    Ok(())
+}
+
+/// Withdraws the booking's reminders that are still waiting. A reminder a
+/// worker already holds (`sending`) goes out; the cancellation follows it.
+pub fn withdraw_reminders(conn: &mut PgConnection, booking: Uuid) -> QueryResult<usize> {
+    diesel::delete(
+        email_outbox::table
+            .filter(email_outbox::booking_id.eq(booking))
+            .filter(email_outbox::kind.eq("booking_reminder"))
+            .filter(email_outbox::state.eq("pending")),
+    )
+    .execute(conn)
+}

@@ -1,0 +1,313 @@
+//! The fairness policy: how many sessions a learner may hold. The counting
+//! is pure (`check`); `counts` reads what it needs in three queries. The
+//! caller holds the learner's row lock, so concurrent requests of one
+//! learner are counted one after another and cannot exceed a cap.
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
+use chrono_tz::Tz;
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use super::model::{Policy, Status};
+use crate::db::schema::bookings;
+use crate::slots::resolve_local;
+
+/// A cap the learner has reached, with what frees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Limit {
+    /// `max` upcoming sessions; the next one to start frees a place.
+    Upcoming {
+        max: i32,
+        frees_at: Option<DateTime<Utc>>,
+    },
+    /// `max` upcoming sessions of this topic.
+    UpcomingPerTopic {
+        max: i32,
+        frees_at: Option<DateTime<Utc>>,
+    },
+    /// `max` sessions in the calendar month (learner's zone) of the start.
+    PerMonth {
+        max: i32,
+        month_start: NaiveDate,
+        /// When the next month begins, in UTC.
+        next_month_at: DateTime<Utc>,
+    },
+    /// Too many no-shows recently: booking is paused until then.
+    NoShowPause { strikes: i32, until: DateTime<Utc> },
+}
+
+/// What the checks count, read by `counts`.
+#[derive(Debug, Clone, Default)]
+pub struct Counts {
+    /// Upcoming (confirmed, not started) sessions: start and topic.
+    pub upcoming: Vec<(DateTime<Utc>, Uuid)>,
+    /// Live sessions (not cancelled) in the month of the new start.
+    pub in_month: i64,
+    /// Starts of no-shows inside the strike window, newest first.
+    pub no_shows: Vec<DateTime<Utc>>,
+}
+
+/// The UTC bounds of the local calendar month holding `at` in `zone`.
+pub fn month_bounds(at: DateTime<Utc>, zone: Tz) -> (NaiveDate, DateTime<Utc>, DateTime<Utc>) {
+    let local = at.with_timezone(&zone).date_naive();
+    let first = local.with_day(1).unwrap_or(local);
+    let next = if first.month() == 12 {
+        NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)
+    }
+    .unwrap_or(first);
+    (
+        first,
+        resolve_local(zone, first, NaiveTime::MIN),
+        resolve_local(zone, next, NaiveTime::MIN),
+    )
+}
+
+/// Whether a new booking of `topic` starting at `start` fits the policy.
+/// `is_new` is false for a reschedule, which moves a session the learner
+/// already holds (only the month can change).
+pub fn check(
+    policy: &Policy,
+    counts: &Counts,
+    topic: Uuid,
+    start: DateTime<Utc>,
+    zone: Tz,
+    now: DateTime<Utc>,
+    is_new: bool,
+) -> Result<(), Limit> {
+    if is_new {
+        let strikes = usize::try_from(policy.noshow_strikes).unwrap_or(usize::MAX);
+        if strikes > 0 && counts.no_shows.len() >= strikes {
+            // The pause runs from the no-show that reached the count.
+            if let Some(latest) = counts.no_shows.first() {
+                let until = *latest + Duration::days(policy.noshow_pause_days.into());
+                if until > now {
+                    return Err(Limit::NoShowPause {
+                        strikes: policy.noshow_strikes,
+                        until,
+                    });
+                }
+            }
+        }
+        let upcoming = counts.upcoming.len();
+        if upcoming >= usize::try_from(policy.max_upcoming).unwrap_or(0) {
+            return Err(Limit::Upcoming {
+                max: policy.max_upcoming,
+                frees_at: counts.upcoming.iter().map(|(s, _)| *s).min(),
+            });
+        }
+        let same_topic: Vec<DateTime<Utc>> = counts
+            .upcoming
+            .iter()
+            .filter(|(_, t)| *t == topic)
+            .map(|(s, _)| *s)
+            .collect();
+        if same_topic.len() >= usize::try_from(policy.max_upcoming_per_topic).unwrap_or(0) {
+            return Err(Limit::UpcomingPerTopic {
+                max: policy.max_upcoming_per_topic,
+                frees_at: same_topic.into_iter().min(),
+            });
+        }
+    }
+    if counts.in_month >= i64::from(policy.max_per_month) {
+        let (month_start, _, next_month_at) = month_bounds(start, zone);
+        return Err(Limit::PerMonth {
+            max: policy.max_per_month,
+            month_start,
+            next_month_at,
+        });
+    }
+    Ok(())
+}
+
+/// Reads the counts for `learner` (without `except`, the booking being
+/// moved).
+pub fn counts(
+    conn: &mut PgConnection,
+    policy: &Policy,
+    learner: Uuid,
+    start: DateTime<Utc>,
+    zone: Tz,
+    now: DateTime<Utc>,
+    except: Option<Uuid>,
+) -> QueryResult<Counts> {
+    let except = except.unwrap_or(Uuid::nil());
+    let upcoming = bookings::table
+        .filter(bookings::learner_id.eq(learner))
+        .filter(bookings::status.eq(Status::Confirmed.as_str()))
+        .filter(bookings::start_at.gt(now))
+        .filter(bookings::id.ne(except))
+        .select((bookings::start_at, bookings::topic_id))
+        .order(bookings::start_at)
+        .load(conn)?;
+    let (_, month_from, month_to) = month_bounds(start, zone);
+    let in_month = bookings::table
+        .filter(bookings::learner_id.eq(learner))
+        .filter(bookings::status.ne(Status::Cancelled.as_str()))
+        .filter(bookings::start_at.ge(month_from))
+        .filter(bookings::start_at.lt(month_to))
+        .filter(bookings::id.ne(except))
+        .count()
+        .get_result(conn)?;
+    let no_shows = bookings::table
+        .filter(bookings::learner_id.eq(learner))
+        .filter(bookings::status.eq(Status::NoShow.as_str()))
+        .filter(bookings::start_at.ge(now - Duration::days(policy.noshow_window_days.into())))
+        .select(bookings::start_at)
+        .order(bookings::start_at.desc())
+        .load(conn)?;
+    Ok(Counts {
+        upcoming,
+        in_month,
+        no_shows,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn month_is_counted_in_the_learners_zone() {
+        // 2026-06-30T23:30Z is already July in Berlin.
+        let (first, from, to) = month_bounds(
+            Utc.with_ymd_and_hms(2026, 6, 30, 23, 30, 0).unwrap(),
+            chrono_tz::Europe::Berlin,
+        );
+        assert_eq!(first, NaiveDate::from_ymd_opt(2026, 7, 1).unwrap());
+        assert_eq!(from, at(2026, 6, 30, 22));
+        assert_eq!(to, at(2026, 7, 31, 22));
+        // December rolls over into the next year.
+        let (first, _, to) = month_bounds(at(2026, 12, 15, 12), chrono_tz::UTC);
+        assert_eq!(first, NaiveDate::from_ymd_opt(2026, 12, 1).unwrap());
+        assert_eq!(to, at(2027, 1, 1, 0));
+    }
+
+    #[test]
+    fn caps_name_the_limit_and_when_it_frees() {
+        let policy = Policy::default();
+        let now = at(2026, 6, 15, 9);
+        let topic_a = Uuid::from_u128(1);
+        let topic_b = Uuid::from_u128(2);
+        let zone = chrono_tz::UTC;
+        let mut counts = Counts::default();
+        assert_eq!(
+            check(
+                &policy,
+                &counts,
+                topic_a,
+                at(2026, 6, 20, 9),
+                zone,
+                now,
+                true
+            ),
+            Ok(())
+        );
+        counts.upcoming = vec![(at(2026, 6, 18, 9), topic_a)];
+        assert_eq!(
+            check(
+                &policy,
+                &counts,
+                topic_a,
+                at(2026, 6, 20, 9),
+                zone,
+                now,
+                true
+            ),
+            Err(Limit::UpcomingPerTopic {
+                max: 1,
+                frees_at: Some(at(2026, 6, 18, 9))
+            })
+        );
+        assert_eq!(
+            check(
+                &policy,
+                &counts,
+                topic_b,
+                at(2026, 6, 20, 9),
+                zone,
+                now,
+                true
+            ),
+            Ok(())
+        );
+        counts.upcoming.push((at(2026, 6, 17, 9), topic_b));
+        assert_eq!(
+            check(
+                &policy,
+                &counts,
+                topic_b,
+                at(2026, 6, 20, 9),
+                zone,
+                now,
+                true
+            ),
+            Err(Limit::Upcoming {
+                max: 2,
+                frees_at: Some(at(2026, 6, 17, 9))
+            })
+        );
+        // A reschedule moves a session it already holds.
+        assert_eq!(
+            check(
+                &policy,
+                &counts,
+                topic_b,
+                at(2026, 6, 20, 9),
+                zone,
+                now,
+                false
+            ),
+            Ok(())
+        );
+        counts.in_month = 4;
+        assert!(matches!(
+            check(
+                &policy,
+                &counts,
+                topic_b,
+                at(2026, 6, 20, 9),
+                zone,
+                now,
+                false
+            ),
+            Err(Limit::PerMonth { max: 4, .. })
+        ));
+    }
+
+    #[test]
+    fn two_recent_no_shows_pause_booking() {
+        let policy = Policy::default();
+        let now = at(2026, 6, 15, 9);
+        let mut counts = Counts {
+            no_shows: vec![at(2026, 6, 1, 9)],
+            ..Counts::default()
+        };
+        let t = Uuid::from_u128(1);
+        let start = at(2026, 6, 20, 9);
+        assert_eq!(
+            check(&policy, &counts, t, start, chrono_tz::UTC, now, true),
+            Ok(())
+        );
+        counts.no_shows = vec![at(2026, 6, 1, 9), at(2026, 5, 1, 9)];
+        assert_eq!(
+            check(&policy, &counts, t, start, chrono_tz::UTC, now, true),
+            Err(Limit::NoShowPause {
+                strikes: 2,
+                until: at(2026, 7, 1, 9)
+            })
+        );
+        // Thirty days after the last no-show the pause is over.
+        let later = at(2026, 7, 2, 9);
+        assert_eq!(
+            check(&policy, &counts, t, start, chrono_tz::UTC, later, true),
+            Ok(())
+        );
+    }
+}

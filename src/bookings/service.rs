@@ -1,0 +1,680 @@
+//! The booking lifecycle: book, cancel, reschedule. Each is one
+//! transaction that locks the rows of the people involved (learner and
+//! mentor, in id order, `FOR NO KEY UPDATE`), re-checks the slot with the
+//! slot engine against the current schedule, settings and fairness policy,
+//! writes the change, its emails (outbox) and the audit entry. The
+//! exclusion constraints on `bookings` remain the last word on overlaps:
+//! a violation is answered as "taken", never as an error page.
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::{Integer, Text, Timestamptz, Uuid as SqlUuid};
+use uuid::Uuid;
+
+use super::model::{Booking, Policy, Status, load_policy};
+use super::notify::{self, Parties};
+use super::policy::{self, Limit};
+use crate::accounts::User;
+use crate::accounts::model::UserRow;
+use crate::audit;
+use crate::config::Settings;
+use crate::db::schema::{bookings, mentor_topics, topics, users};
+use crate::email::outbox::OutboxError;
+use crate::schedule::availability::{self, MentorRef};
+use crate::schedule::queries as schedule_queries;
+use crate::slots::Interval;
+use crate::topics::Topic;
+
+/// Goals: at least this many characters…
+pub const GOALS_MIN: usize = 10;
+/// …and at most this many.
+pub const GOALS_MAX: usize = 2000;
+/// A cancel reason is at most this long.
+pub const REASON_MAX: usize = 500;
+
+/// What a service call needs besides the connection.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    pub now: DateTime<Utc>,
+    pub settings: &'a Settings,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BookError {
+    /// No such mentor, topic or booking (or not visible to the asker).
+    #[error("not found")]
+    NotFound,
+    #[error("the email address is not verified yet")]
+    Unverified,
+    #[error("nobody can book themselves")]
+    SelfBooking,
+    /// The start is not (or no longer) a free slot of this mentor and topic.
+    #[error("the slot is not available")]
+    SlotUnavailable,
+    /// The learner has another session (or mentors one) at that time.
+    #[error("the learner is busy then")]
+    LearnerBusy,
+    #[error("a fairness limit is reached")]
+    Limit(Limit),
+    /// Cancelled, started or finished: it cannot change any more.
+    #[error("the booking cannot be changed any more")]
+    NotChangeable,
+    #[error("a reason is required")]
+    ReasonRequired,
+    #[error("invalid goals: {0}")]
+    InvalidGoals(&'static str),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    #[error("unusable email address: {0}")]
+    Address(#[from] lettre::address::AddressError),
+    #[error("cannot render an email: {0}")]
+    Render(#[from] askama::Error),
+    #[error(transparent)]
+    Db(#[from] DieselError),
+}
+
+/// A learner's request from the confirm form or the API.
+#[derive(Debug, Clone)]
+pub struct BookRequest {
+    pub mentor_id: Uuid,
+    pub topic_id: Uuid,
+    pub start: DateTime<Utc>,
+    pub goals: String,
+    /// The form's hidden key: a second submit finds the first booking.
+    pub idempotency_key: Uuid,
+}
+
+/// How a user stands to a booking; `None` (not involved) means 404.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Party {
+    Learner,
+    Mentor,
+    Admin,
+}
+
+impl Party {
+    pub fn of(booking: &Booking, user: &User) -> Option<Party> {
+        if booking.learner_id == user.id {
+            Some(Party::Learner)
+        } else if booking.mentor_id == user.id {
+            Some(Party::Mentor)
+        } else if user.role.is_admin() {
+            Some(Party::Admin)
+        } else {
+            None
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Party::Learner => "learner",
+            Party::Mentor => "mentor",
+            Party::Admin => "admin",
+        }
+    }
+}
+
+/// Who acts: a signed-in user, or the holder of a manage link (acting as
+/// the recipient it was sent to).
+#[derive(Debug, Clone, Copy)]
+pub struct Actor {
+    pub user_id: Uuid,
+    pub party: Party,
+    pub via_manage_link: bool,
+}
+
+/// The made (or, for a repeated key, found) booking.
+#[derive(Debug, Clone)]
+pub struct Booked {
+    pub booking: Booking,
+    /// The key had been used: nothing new was made.
+    pub existing: bool,
+}
+
+fn lock_users(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<Vec<User>> {
+    let rows: Vec<UserRow> = users::table
+        .filter(users::id.eq_any(ids))
+        .order(users::id)
+        .for_no_key_update()
+        .select(UserRow::as_select())
+        .load(conn)?;
+    Ok(rows.into_iter().map(User::from).collect())
+}
+
+pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<Booking>> {
+    bookings::table
+        .find(id)
+        .select(Booking::as_select())
+        .first(conn)
+        .optional()
+}
+
+fn find_for_update(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<Booking>> {
+    bookings::table
+        .find(id)
+        .for_update()
+        .select(Booking::as_select())
+        .first(conn)
+        .optional()
+}
+
+fn by_key(conn: &mut PgConnection, learner: Uuid, key: Uuid) -> QueryResult<Option<Booking>> {
+    bookings::table
+        .filter(bookings::learner_id.eq(learner))
+        .filter(bookings::idempotency_key.eq(key))
+        .select(Booking::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// An active topic the mentor offers.
+fn offered_topic(conn: &mut PgConnection, mentor: Uuid, topic: Uuid) -> QueryResult<Option<Topic>> {
+    topics::table
+        .inner_join(mentor_topics::table.on(mentor_topics::topic_id.eq(topics::id)))
+        .filter(mentor_topics::mentor_id.eq(mentor))
+        .filter(topics::id.eq(topic))
+        .filter(topics::active.eq(true))
+        .select(Topic::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn topic(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<Topic>> {
+    topics::table
+        .find(id)
+        .select(Topic::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Whether `mentor` takes bookings at all: a mentor (or admin) account,
+/// not disabled, accepting bookings.
+fn takes_bookings(conn: &mut PgConnection, mentor: &User, now: DateTime<Utc>) -> QueryResult<bool> {
+    if !mentor.role.is_mentor() || mentor.disabled_at.is_some() {
+        return Ok(false);
+    }
+    Ok(schedule_queries::profile_or_default(conn, mentor.id, now)?.accepting_bookings)
+}
+
+/// Free starts of `mentor` for `topic` in `window`, from the engine over
+/// the current schedule (without `except`, the booking being moved).
+pub fn free_starts(
+    conn: &mut PgConnection,
+    mentor: &User,
+    topic: &Topic,
+    window: Interval,
+    now: DateTime<Utc>,
+    except: Option<Uuid>,
+) -> QueryResult<Vec<DateTime<Utc>>> {
+    let mentor_ref = MentorRef {
+        id: mentor.id,
+        zone: mentor.time_zone,
+    };
+    let loaded = availability::load(conn, &[mentor_ref], window.start, window.end, now, except)?;
+    let duration = Duration::minutes(topic.duration_minutes.into());
+    Ok(loaded
+        .slots(mentor.id, duration, now, window)
+        .into_iter()
+        .map(|s| s.start)
+        .collect())
+}
+
+/// Whether the engine offers exactly `start`.
+fn is_offered(
+    conn: &mut PgConnection,
+    mentor: &User,
+    topic: &Topic,
+    start: DateTime<Utc>,
+    now: DateTime<Utc>,
+    except: Option<Uuid>,
+) -> QueryResult<bool> {
+    let window = Interval::new(start, start + Duration::minutes(1));
+    Ok(free_starts(conn, mentor, topic, window, now, except)?.contains(&start))
+}
+
+/// The `n` free starts of the same mentor and topic nearest to `around`
+/// (for the "taken" page), in time order. Empty when the mentor does not
+/// take bookings or the topic is not offered.
+pub fn nearest_free(
+    conn: &mut PgConnection,
+    mentor_id: Uuid,
+    topic_id: Uuid,
+    around: DateTime<Utc>,
+    now: DateTime<Utc>,
+    n: usize,
+    except: Option<Uuid>,
+) -> QueryResult<Vec<DateTime<Utc>>> {
+    let Some(mentor) = crate::accounts::service::find(conn, mentor_id)? else {
+        return Ok(Vec::new());
+    };
+    let Some(topic) = offered_topic(conn, mentor_id, topic_id)? else {
+        return Ok(Vec::new());
+    };
+    if !takes_bookings(conn, &mentor, now)? {
+        return Ok(Vec::new());
+    }
+    let window = Interval::new(around - Duration::days(14), around + Duration::days(14));
+    let mut starts = free_starts(conn, &mentor, &topic, window, now, except)?;
+    starts.sort_by_key(|s| ((*s - around).num_seconds().abs(), *s));
+    starts.truncate(n);
+    starts.sort();
+    Ok(starts)
+}
+
+/// Whether `learner` has another live session, or mentors one, overlapping
+/// `[start, end)` (the database refuses the first kind; the second is
+/// ours to refuse).
+fn learner_busy(
+    conn: &mut PgConnection,
+    learner: Uuid,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    except: Option<Uuid>,
+) -> QueryResult<bool> {
+    let n: i64 = bookings::table
+        .filter(
+            bookings::learner_id
+                .eq(learner)
+                .or(bookings::mentor_id.eq(learner)),
+        )
+        .filter(bookings::status.ne(Status::Cancelled.as_str()))
+        .filter(bookings::start_at.lt(end))
+        .filter(bookings::end_at.gt(start))
+        .filter(bookings::id.ne(except.unwrap_or(Uuid::nil())))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+/// An overlap refused by the database, by constraint name.
+fn overlap_error(err: DieselError) -> BookError {
+    if let DieselError::DatabaseError(kind, info) = &err {
+        let constraint = info.constraint_name().unwrap_or_default();
+        // 23P01 (exclusion_violation) has no DatabaseErrorKind of its own:
+        // it arrives as Unknown, named by its constraint.
+        if matches!(kind, DatabaseErrorKind::Unknown) {
+            match constraint {
+                "bookings_mentor_no_overlap" => return BookError::SlotUnavailable,
+                "bookings_learner_no_overlap" => return BookError::LearnerBusy,
+                _ => {}
+            }
+        }
+    }
+    BookError::Db(err)
+}
+
+/// A booking row to insert.
+struct NewBooking<'a> {
+    id: Uuid,
+    learner: Uuid,
+    mentor: Uuid,
+    topic: Uuid,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    /// The mentor's buffers before and after, copied onto the row.
+    buffers: (i32, i32),
+    goals: &'a str,
+    key: Uuid,
+}
+
+fn insert(
+    conn: &mut PgConnection,
+    b: &NewBooking<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), BookError> {
+    diesel::sql_query(
+        "INSERT INTO bookings (id, learner_id, mentor_id, topic_id, start_at, end_at,
+                               buffer_before_min, buffer_after_min, occupied, status, goals,
+                               idempotency_key, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
+                 tstzrange($5 - make_interval(mins => $7), $6 + make_interval(mins => $8), '[)'),
+                 'confirmed', $9, $10, $11, $11)",
+    )
+    .bind::<SqlUuid, _>(b.id)
+    .bind::<SqlUuid, _>(b.learner)
+    .bind::<SqlUuid, _>(b.mentor)
+    .bind::<SqlUuid, _>(b.topic)
+    .bind::<Timestamptz, _>(b.start)
+    .bind::<Timestamptz, _>(b.end)
+    .bind::<Integer, _>(b.buffers.0)
+    .bind::<Integer, _>(b.buffers.1)
+    .bind::<Text, _>(b.goals)
+    .bind::<SqlUuid, _>(b.key)
+    .bind::<Timestamptz, _>(now)
+    .execute(conn)
+    .map(|_| ())
+    .map_err(overlap_error)
+}
+
+/// Trims the goals and checks their length (characters, not bytes).
+pub fn check_goals(raw: &str) -> Result<String, &'static str> {
+    let goals = raw.trim();
+    let n = goals.chars().count();
+    if n < GOALS_MIN {
+        Err("Tell your mentor in at least 10 characters what you want to get out of the session.")
+    } else if n > GOALS_MAX {
+        Err("Keep it to 2000 characters or fewer.")
+    } else if goals
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        Err("Remove the control characters.")
+    } else {
+        Ok(goals.to_owned())
+    }
+}
+
+/// Books a session for `learner` in one transaction.
+pub fn book(
+    conn: &mut PgConnection,
+    ctx: Ctx<'_>,
+    learner_id: Uuid,
+    req: &BookRequest,
+) -> Result<Booked, BookError> {
+    let goals = check_goals(&req.goals).map_err(BookError::InvalidGoals)?;
+    conn.transaction(|conn| {
+        let locked = lock_users(conn, &[learner_id, req.mentor_id])?;
+        let learner = locked
+            .iter()
+            .find(|u| u.id == learner_id)
+            .cloned()
+            .ok_or(BookError::NotFound)?;
+        // After the lock: a concurrent double submit has committed by now.
+        if let Some(existing) = by_key(conn, learner_id, req.idempotency_key)? {
+            return Ok(Booked {
+                booking: existing,
+                existing: true,
+            });
+        }
+        if learner.email_verified_at.is_none() {
+            return Err(BookError::Unverified);
+        }
+        if learner_id == req.mentor_id {
+            return Err(BookError::SelfBooking);
+        }
+        let mentor = locked
+            .iter()
+            .find(|u| u.id == req.mentor_id)
+            .cloned()
+            .ok_or(BookError::NotFound)?;
+        let topic =
+            offered_topic(conn, mentor.id, req.topic_id)?.ok_or(BookError::SlotUnavailable)?;
+        if !takes_bookings(conn, &mentor, ctx.now)? {
+            return Err(BookError::SlotUnavailable);
+        }
+        let policy = load_policy(conn)?;
+        let counts = policy::counts(
+            conn,
+            &policy,
+            learner.id,
+            req.start,
+            learner.time_zone,
+            ctx.now,
+            None,
+        )?;
+        policy::check(
+            &policy,
+            &counts,
+            topic.id,
+            req.start,
+            learner.time_zone,
+            ctx.now,
+            true,
+        )
+        .map_err(BookError::Limit)?;
+        if !is_offered(conn, &mentor, &topic, req.start, ctx.now, None)? {
+            return Err(BookError::SlotUnavailable);
+        }
+        let end = req.start + Duration::minutes(topic.duration_minutes.into());
+        if learner_busy(conn, learner.id, req.start, end, None)? {
+            return Err(BookError::LearnerBusy);
+        }
+        let profile = schedule_queries::profile_or_default(conn, mentor.id, ctx.now)?;
+        let id = Uuid::now_v7();
+        insert(
+            conn,
+            &NewBooking {
+                id,
+                learner: learner.id,
+                mentor: mentor.id,
+                topic: topic.id,
+                start: req.start,
+                end,
+                buffers: (profile.buffer_before_min, profile.buffer_after_min),
+                goals: &goals,
+                key: req.idempotency_key,
+            },
+            ctx.now,
+        )?;
+        let booking = find(conn, id)?.ok_or(BookError::NotFound)?;
+        let parties = Parties {
+            learner,
+            mentor,
+            topic,
+            meeting_url: profile.meeting_url,
+        };
+        notify::confirmed(conn, ctx, &parties, &booking)?;
+        audit::record(
+            conn,
+            ctx.now,
+            Some(learner_id),
+            "booking.create",
+            Some(("booking", id)),
+            serde_json::json!({
+                "mentor_id": parties.mentor.id,
+                "topic": parties.topic.slug,
+                "start": booking.start_at,
+            }),
+        )?;
+        Ok(Booked {
+            booking,
+            existing: false,
+        })
+    })
+}
+
+/// The people and topic of a booking, for its emails.
+pub fn parties(
+    conn: &mut PgConnection,
+    booking: &Booking,
+    now: DateTime<Utc>,
+) -> Result<Parties, BookError> {
+    let learner =
+        crate::accounts::service::find(conn, booking.learner_id)?.ok_or(BookError::NotFound)?;
+    let mentor =
+        crate::accounts::service::find(conn, booking.mentor_id)?.ok_or(BookError::NotFound)?;
+    let topic = topic(conn, booking.topic_id)?.ok_or(BookError::NotFound)?;
+    let meeting_url = schedule_queries::profile_or_default(conn, mentor.id, now)?.meeting_url;
+    Ok(Parties {
+        learner,
+        mentor,
+        topic,
+        meeting_url,
+    })
+}
+
+/// Cancels an upcoming booking: the slot is free at once (the constraint
+/// ignores cancelled rows), reminders are withdrawn, both people get the
+/// cancellation (`METHOD:CANCEL`). A learner cancelling inside the
+/// late-cancel window is recorded as late. Cancelling twice is a no-op.
+pub fn cancel(
+    conn: &mut PgConnection,
+    ctx: Ctx<'_>,
+    booking_id: Uuid,
+    actor: Actor,
+    reason: Option<&str>,
+) -> Result<Booking, BookError> {
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    if actor.party == Party::Mentor && reason.is_none() {
+        return Err(BookError::ReasonRequired);
+    }
+    let reason: Option<String> = reason.map(|r| r.chars().take(REASON_MAX).collect());
+    conn.transaction(|conn| {
+        let booking = find_for_update(conn, booking_id)?.ok_or(BookError::NotFound)?;
+        if booking.status() == Status::Cancelled {
+            return Ok(booking);
+        }
+        if !booking.is_upcoming(ctx.now) {
+            return Err(BookError::NotChangeable);
+        }
+        let policy: Policy = load_policy(conn)?;
+        let late = actor.party == Party::Learner
+            && booking.start_at - ctx.now < policy.late_cancel_window();
+        diesel::update(bookings::table.find(booking_id))
+            .set((
+                bookings::status.eq(Status::Cancelled.as_str()),
+                bookings::cancelled_by.eq(Some(actor.user_id)),
+                bookings::cancel_reason.eq(reason.as_deref()),
+                bookings::cancelled_at.eq(Some(ctx.now)),
+                bookings::late_cancel.eq(late),
+                bookings::sequence.eq(bookings::sequence + 1),
+                bookings::updated_at.eq(ctx.now),
+            ))
+            .execute(conn)?;
+        let booking = find(conn, booking_id)?.ok_or(BookError::NotFound)?;
+        let parties = parties(conn, &booking, ctx.now)?;
+        notify::withdraw_reminders(conn, booking_id)?;
+        notify::cancelled(conn, ctx, &parties, &booking, actor.party)?;
+        audit::record(
+            conn,
+            ctx.now,
+            Some(actor.user_id),
+            "booking.cancel",
+            Some(("booking", booking_id)),
+            serde_json::json!({
+                "as": actor.party.as_str(),
+                "late": late,
+                "reason": reason,
+                "via_manage_link": actor.via_manage_link,
+            }),
+        )?;
+        Ok(booking)
+    })
+}
+
+/// Moves an upcoming booking to another free start of the same mentor and
+/// topic. One UPDATE of the row: the database checks the new occupied range
+/// against every other booking before the old time is given up, so a
+/// conflict leaves the booking as it was. Keeps the id; SEQUENCE + 1.
+pub fn reschedule(
+    conn: &mut PgConnection,
+    ctx: Ctx<'_>,
+    booking_id: Uuid,
+    actor: Actor,
+    new_start: DateTime<Utc>,
+) -> Result<Booking, BookError> {
+    conn.transaction(|conn| {
+        let current = find(conn, booking_id)?.ok_or(BookError::NotFound)?;
+        lock_users(conn, &[current.learner_id, current.mentor_id])?;
+        let before = find_for_update(conn, booking_id)?.ok_or(BookError::NotFound)?;
+        if !before.is_upcoming(ctx.now) {
+            return Err(BookError::NotChangeable);
+        }
+        if new_start == before.start_at {
+            return Ok(before);
+        }
+        let parties = parties(conn, &before, ctx.now)?;
+        if !takes_bookings(conn, &parties.mentor, ctx.now)? {
+            return Err(BookError::SlotUnavailable);
+        }
+        let policy = load_policy(conn)?;
+        let counts = policy::counts(
+            conn,
+            &policy,
+            before.learner_id,
+            new_start,
+            parties.learner.time_zone,
+            ctx.now,
+            Some(booking_id),
+        )?;
+        policy::check(
+            &policy,
+            &counts,
+            before.topic_id,
+            new_start,
+            parties.learner.time_zone,
+            ctx.now,
+            false,
+        )
+        .map_err(BookError::Limit)?;
+        if !is_offered(conn, &parties.mentor, &parties.topic, new_start, ctx.now, Some(booking_id))? {
+            return Err(BookError::SlotUnavailable);
+        }
+        let end = new_start + Duration::minutes(parties.topic.duration_minutes.into());
+        if learner_busy(conn, before.learner_id, new_start, end, Some(booking_id))? {
+            return Err(BookError::LearnerBusy);
+        }
+        let profile = schedule_queries::profile_or_default(conn, before.mentor_id, ctx.now)?;
+        diesel::sql_query(
+            "UPDATE bookings
+                SET start_at = $2, end_at = $3, buffer_before_min = $4, buffer_after_min = $5,
+                    occupied = tstzrange($2 - make_interval(mins => $4), $3 + make_interval(mins => $5), '[)'),
+                    sequence = sequence + 1, updated_at = $6
+              WHERE id = $1",
+        )
+        .bind::<SqlUuid, _>(booking_id)
+        .bind::<Timestamptz, _>(new_start)
+        .bind::<Timestamptz, _>(end)
+        .bind::<Integer, _>(profile.buffer_before_min)
+        .bind::<Integer, _>(profile.buffer_after_min)
+        .bind::<Timestamptz, _>(ctx.now)
+        .execute(conn)
+        .map_err(overlap_error)?;
+        let booking = find(conn, booking_id)?.ok_or(BookError::NotFound)?;
+        notify::withdraw_reminders(conn, booking_id)?;
+        notify::rescheduled(conn, ctx, &parties, &booking, &before)?;
+        audit::record(
+            conn,
+            ctx.now,
+            Some(actor.user_id),
+            "booking.reschedule",
+            Some(("booking", booking_id)),
+            serde_json::json!({
+                "as": actor.party.as_str(),
+                "from": before.start_at,
+                "to": booking.start_at,
+                "via_manage_link": actor.via_manage_link,
+            }),
+        )?;
+        Ok(booking)
+    })
+}
+
+/// A learner's sessions (newest start first for the past, soonest first
+/// for upcoming), with mentor and topic, in two lists.
+pub struct SessionRow {
+    pub booking: Booking,
+    pub mentor_name: String,
+    pub learner_name: String,
+    pub topic_title: String,
+}
+
+pub fn sessions_of_learner(conn: &mut PgConnection, learner: Uuid) -> QueryResult<Vec<SessionRow>> {
+    let (mentors, learners) = diesel::alias!(users as mentors, users as learners);
+    let rows: Vec<(Booking, String, String, String)> = bookings::table
+        .inner_join(mentors.on(mentors.field(users::id).eq(bookings::mentor_id)))
+        .inner_join(learners.on(learners.field(users::id).eq(bookings::learner_id)))
+        .inner_join(topics::table.on(topics::id.eq(bookings::topic_id)))
+        .filter(bookings::learner_id.eq(learner))
+        .order((bookings::start_at.desc(), bookings::id))
+        .limit(500)
+        .select((
+            Booking::as_select(),
+            mentors.field(users::display_name),
+            learners.field(users::display_name),
+            topics::title,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(booking, mentor_name, learner_name, topic_title)| SessionRow {
+                booking,
+                mentor_name,
+                learner_name,
+                topic_title,
+            },
+        )
+        .collect())
+}

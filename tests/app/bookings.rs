@@ -1,0 +1,623 @@
+//! The booking flow through HTTP: confirm page, POST /bookings, the
+//! booking page, cancel, reschedule, manage links, My sessions, and the
+//! refusals (taken, crafted starts, self-booking, unverified, caps).
+
+use chrono::Duration;
+use diesel::prelude::*;
+use officehours::accounts::Role;
+use officehours::db::schema::{bookings, email_outbox, users};
+use reqwest::StatusCode;
+use uuid::Uuid;
+
+use crate::booking_fixture::*;
+use crate::harness::{location, spawn_app};
+
+#[tokio::test]
+async fn a_learner_books_a_free_slot_and_sees_it() {
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    let learner = app.create_user(Role::Learner);
+    let learner = set_zone(&app, &learner, "America/New_York");
+    let me = app.sign_in(&learner).await;
+    let start = at(2026, 6, 16, 12, 0); // 14:00 Berlin, 08:00 New York
+
+    // The slot link from the mentor page opens the confirm form.
+    let page = me
+        .client
+        .get(app.url(&format!(
+            "/book?mentor={}&topic=sql-basics&start={}",
+            f.mentor.id,
+            rfc(start)
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Tuesday 16 June 2026, 08:00–08:30 EDT (America/New_York)"),
+        "{html}"
+    );
+    assert!(html.contains("14:00–14:30 CEST (Europe/Berlin)"), "{html}");
+    assert!(html.contains("name=\"goals\""));
+
+    let id = book(&app, &me, f.mentor.id, "sql-basics", start).await;
+    let b = booking(&app, id);
+    assert_eq!(b.start_at, start);
+    assert_eq!(b.end_at, start + Duration::minutes(30));
+    assert_eq!(b.status, "confirmed");
+    assert_eq!(b.learner_id, learner.id);
+
+    let html = me
+        .client
+        .get(app.url(&format!("/bookings/{id}?notice=booked")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("https://meet.example.org/room-1"),
+        "meeting link once booked"
+    );
+    assert!(html.contains(&format!("/bookings/{id}.ics")));
+    assert!(html.contains("I want to understand joins and indexes."));
+
+    // Two confirmations (learner, mentor) and four reminders, all tied to
+    // the booking; an audit entry.
+    let kinds: Vec<String> = email_outbox::table
+        .filter(email_outbox::booking_id.eq(id))
+        .order(email_outbox::kind)
+        .select(email_outbox::kind)
+        .load(&mut app.conn())
+        .unwrap();
+    assert_eq!(
+        kinds,
+        [
+            "booking_confirmed",
+            "booking_confirmed",
+            "booking_reminder",
+            "booking_reminder",
+            "booking_reminder",
+            "booking_reminder"
+        ]
+    );
+
+    // My sessions lists it in the learner's zone.
+    let html = me
+        .client
+        .get(app.url("/me/sessions"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(&format!("/bookings/{id}")));
+    assert!(html.contains("08:00–08:30 EDT"));
+
+    // The .ics download.
+    let res = me
+        .client
+        .get(app.url(&format!("/bookings/{id}.ics")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/calendar")
+    );
+    let ics = res.text().await.unwrap();
+    assert!(ics.contains(&format!("UID:{id}@officehours.test")), "{ics}");
+}
+
+#[tokio::test]
+async fn only_the_learner_the_mentor_and_admins_see_a_booking() {
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    let learner = app.sign_in(&app.create_user(Role::Learner)).await;
+    let id = book(
+        &app,
+        &learner,
+        f.mentor.id,
+        "sql-basics",
+        at(2026, 6, 16, 12, 0),
+    )
+    .await;
+    let mentor = app.sign_in(&f.mentor).await;
+    let admin = app.sign_in(&app.create_user(Role::Admin)).await;
+    let stranger = app.sign_in(&app.create_user(Role::Learner)).await;
+    let other_mentor = app.sign_in(&app.create_user(Role::Mentor)).await;
+    for (who, expected) in [
+        (&learner, StatusCode::OK),
+        (&mentor, StatusCode::OK),
+        (&admin, StatusCode::OK),
+        (&stranger, StatusCode::NOT_FOUND),
+        (&other_mentor, StatusCode::NOT_FOUND),
+    ] {
+        for path in [
+            format!("/bookings/{id}"),
+            format!("/bookings/{id}.ics"),
+            format!("/bookings/{id}/reschedule"),
+        ] {
+            let res = who.client.get(app.url(&path)).send().await.unwrap();
+            assert_eq!(res.status(), expected, "{path}");
+        }
+    }
+    // A stranger's cancel is a 404 and changes nothing.
+    let res = app
+        .post_form(
+            &stranger.client,
+            &format!("/bookings/{id}/cancel"),
+            &[("csrf_token", &stranger.csrf), ("reason", "x")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = app
+        .post_form(
+            &stranger.client,
+            &format!("/bookings/{id}/reschedule"),
+            &[
+                ("csrf_token", &stranger.csrf),
+                ("start", &rfc(at(2026, 6, 16, 14, 0))),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let b = booking(&app, id);
+    assert_eq!(b.status, "confirmed");
+    assert_eq!(b.start_at, at(2026, 6, 16, 12, 0));
+    assert_eq!(b.sequence, 0);
+    // Not signed in: to the sign-in page.
+    let res = app.get(&format!("/bookings/{id}")).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn crafted_starts_are_refused_like_taken_slots_and_store_nothing() {
+    let app = spawn_app().await;
+    let f = fixture_with(&app, |p| p.min_notice_hours = 2);
+    let learner = app.sign_in(&app.create_user(Role::Learner)).await;
+    for start in [
+        at(2026, 6, 16, 12, 10), // off the 30-minute step
+        at(2026, 6, 16, 3, 0),   // 05:00 Berlin: outside the hours
+        at(2026, 6, 14, 12, 0),  // in the past
+        at(2026, 6, 15, 10, 0),  // inside the 2 h notice
+        at(2026, 9, 1, 12, 0),   // beyond the 60-day horizon
+    ] {
+        let res = post_booking(&app, &learner, f.mentor.id, "sql-basics", start).await;
+        assert_eq!(res.status(), StatusCode::CONFLICT, "{start}");
+        let html = res.text().await.unwrap();
+        assert!(html.contains("no longer free"), "{html}");
+        assert!(
+            html.contains("I want to understand joins and indexes."),
+            "text kept"
+        );
+    }
+    // An unknown topic slug or mentor id names nothing.
+    let res = post_booking(
+        &app,
+        &learner,
+        f.mentor.id,
+        "no-such-topic",
+        at(2026, 6, 16, 12, 0),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = post_booking(
+        &app,
+        &learner,
+        Uuid::new_v4(),
+        "sql-basics",
+        at(2026, 6, 16, 12, 0),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let n: i64 = bookings::table.count().get_result(&mut app.conn()).unwrap();
+    assert_eq!(n, 0);
+    let n: i64 = email_outbox::table
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(n, 0);
+}
+
+#[tokio::test]
+async fn nobody_books_themselves_and_unverified_learners_are_refused() {
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    let start = at(2026, 6, 16, 12, 0);
+    let mentor = app.sign_in(&f.mentor).await;
+    let res = post_booking(&app, &mentor, f.mentor.id, "sql-basics", start).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    let unverified = app.create_user(Role::Learner);
+    diesel::update(users::table.find(unverified.id))
+        .set(users::email_verified_at.eq(None::<chrono::DateTime<chrono::Utc>>))
+        .execute(&mut app.conn())
+        .unwrap();
+    let u = app.sign_in(&unverified).await;
+    let res = post_booking(&app, &u, f.mentor.id, "sql-basics", start).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Confirm your email address first")
+    );
+    let res = u
+        .client
+        .get(app.url(&format!(
+            "/book?mentor={}&topic=sql-basics&start={}",
+            f.mentor.id,
+            rfc(start)
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let n: i64 = bookings::table.count().get_result(&mut app.conn()).unwrap();
+    assert_eq!(n, 0);
+}
+
+#[tokio::test]
+async fn goals_are_validated_with_the_input_kept() {
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    let learner = app.sign_in(&app.create_user(Role::Learner)).await;
+    let mut fields = book_fields(
+        f.mentor.id,
+        "sql-basics",
+        at(2026, 6, 16, 12, 0),
+        Uuid::new_v4(),
+        &learner.csrf,
+    );
+    fields[4].1 = "  too <b>  ".into();
+    let res = learner
+        .client
+        .post(app.url("/bookings"))
+        .header("origin", &app.address)
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("too &#60;b&#62;") || html.contains("too &lt;b&gt;"),
+        "{html}"
+    );
+    assert!(html.contains("id=\"goals-error\""));
+    fields[4].1 = "x".repeat(2001);
+    let res = learner
+        .client
+        .post(app.url("/bookings"))
+        .header("origin", &app.address)
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let n: i64 = bookings::table.count().get_result(&mut app.conn()).unwrap();
+    assert_eq!(n, 0);
+}
+
+#[tokio::test]
+async fn a_double_submitted_form_makes_one_booking_and_shows_it() {
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    let learner = app.sign_in(&app.create_user(Role::Learner)).await;
+    let key = Uuid::new_v4();
+    let fields = book_fields(
+        f.mentor.id,
+        "sql-basics",
+        at(2026, 6, 16, 12, 0),
+        key,
+        &learner.csrf,
+    );
+    let send = || {
+        learner
+            .client
+            .post(app.url("/bookings"))
+            .header("origin", &app.address)
+            .form(&fields)
+            .send()
+    };
+    let (a, b) = tokio::join!(send(), send());
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.status(), StatusCode::SEE_OTHER);
+    assert_eq!(b.status(), StatusCode::SEE_OTHER);
+    let path = |r: &reqwest::Response| location(r).split('?').next().unwrap().to_owned();
+    assert_eq!(path(&a), path(&b));
+    let n: i64 = bookings::table.count().get_result(&mut app.conn()).unwrap();
+    assert_eq!(n, 1);
+}
+
+#[tokio::test]
+async fn cancel_frees_the_slot_and_the_same_slot_can_be_booked_again() {
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    let learner = app.sign_in(&app.create_user(Role::Learner)).await;
+    let start = at(2026, 6, 15, 18, 0); // 20:00 Berlin is past the hours: use 17:30 UTC
+    let start = start - Duration::minutes(30);
+    let id = book(&app, &learner, f.mentor.id, "sql-basics", start).await;
+    // Taken for another learner…
+    let other = app.sign_in(&app.create_user(Role::Learner)).await;
+    let res = post_booking(&app, &other, f.mentor.id, "sql-basics", start).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let html = res.text().await.unwrap();
+    assert_eq!(
+        html.matches("name=\"start\" value=").count(),
+        3,
+        "three nearest free slots"
+    );
+    // …until the learner cancels (inside the 12 h window: late).
+    let res = app
+        .post_form(
+            &learner.client,
+            &format!("/bookings/{id}/cancel"),
+            &[("csrf_token", &learner.csrf), ("reason", "")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let b = booking(&app, id);
+    assert_eq!(b.status, "cancelled");
+    assert!(b.late_cancel);
+    assert_eq!(b.sequence, 1);
+    assert_eq!(b.cancelled_by, Some(learner.user.id));
+    // Pending reminders are withdrawn; cancellations are queued.
+    let kinds: Vec<String> = email_outbox::table
+        .filter(email_outbox::booking_id.eq(id))
+        .select(email_outbox::kind)
+        .load(&mut app.conn())
+        .unwrap();
+    assert!(!kinds.iter().any(|k| k == "booking_reminder"), "{kinds:?}");
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "booking_cancelled").count(),
+        2
+    );
+    let id2 = book(&app, &other, f.mentor.id, "sql-basics", start).await;
+    assert_ne!(id, id2);
+}
+
+#[tokio::test]
+async fn a_mentor_must_give_a_reason_to_cancel() {
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    let learner = app.sign_in(&app.create_user(Role::Learner)).await;
+    let id = book(
+        &app,
+        &learner,
+        f.mentor.id,
+        "sql-basics",
+        at(2026, 6, 20, 12, 0),
+    )
+    .await;
+    let mentor = app.sign_in(&f.mentor).await;
+    let res = app
+        .post_form(
+            &mentor.client,
+            &format!("/bookings/{id}/cancel"),
+            &[("csrf_token", &mentor.csrf), ("reason", "  ")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("id=\"reason-error\""));
+    assert_eq!(booking(&app, id).status, "confirmed");
+    let res = app
+        .post_form(
+            &mentor.client,
+            &format!("/bookings/{id}/cancel"),
+            &[("csrf_token", &mentor.csrf), ("reason", "I am ill")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let b = booking(&app, id);
+    assert_eq!(b.status, "cancelled");
+    assert!(!b.late_cancel, "only a learner's cancel can be late");
+    assert_eq!(b.cancel_reason.as_deref(), Some("I am ill"));
+}
+
+#[tokio::test]
+async fn reschedule_keeps_the_id_and_moves_the_reminders() {
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    let learner = app.sign_in(&app.create_user(Role::Learner)).await;
+    let id = book(
+        &app,
+        &learner,
+        f.mentor.id,
+        "sql-basics",
+        at(2026, 6, 20, 12, 0),
+    )
+    .await;
+    let page = learner
+        .client
+        .get(app.url(&format!("/bookings/{id}/reschedule")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let new_start = at(2026, 6, 20, 12, 30);
+    assert!(
+        page.contains(&rfc(new_start)),
+        "overlapping-own-time slot offered"
+    );
+    let res = app
+        .post_form(
+            &learner.client,
+            &format!("/bookings/{id}/reschedule"),
+            &[("csrf_token", &learner.csrf), ("start", &rfc(new_start))],
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        res.text().await.unwrap()
+    );
+    let b = booking(&app, id);
+    assert_eq!(b.start_at, new_start);
+    assert_eq!(b.sequence, 1);
+    let due: Vec<chrono::DateTime<chrono::Utc>> = email_outbox::table
+        .filter(email_outbox::booking_id.eq(id))
+        .filter(email_outbox::kind.eq("booking_reminder"))
+        .order(email_outbox::not_before)
+        .select(email_outbox::not_before)
+        .load(&mut app.conn())
+        .unwrap();
+    assert_eq!(
+        due,
+        [
+            new_start - Duration::hours(24),
+            new_start - Duration::hours(24),
+            new_start - Duration::hours(1),
+            new_start - Duration::hours(1)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn manage_links_act_without_signing_in_until_the_start() {
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    let learner = app.sign_in(&app.create_user(Role::Learner)).await;
+    let id = book(
+        &app,
+        &learner,
+        f.mentor.id,
+        "sql-basics",
+        at(2026, 6, 20, 12, 0),
+    )
+    .await;
+    // The learner's confirmation carries their manage link.
+    let body: String = email_outbox::table
+        .filter(email_outbox::booking_id.eq(id))
+        .filter(email_outbox::kind.eq("booking_confirmed"))
+        .filter(email_outbox::recipient_user_id.eq(learner.user.id))
+        .select(email_outbox::body_text)
+        .first::<Option<String>>(&mut app.conn())
+        .unwrap()
+        .unwrap();
+    let start = body.find("/manage/").expect("a manage link");
+    let token: String = body[start + "/manage/".len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    assert!(token.len() >= 22, "≥128 bits");
+    let anon = crate::harness::new_client();
+    let res = anon
+        .get(app.url(&format!("/manage/{token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Cancel this session"));
+    // A forged token: 404, nothing changes.
+    let forged = format!("{}A", &token[..token.len() - 1]);
+    let res = anon
+        .get(app.url(&format!("/manage/{forged}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let csrf = crate::harness::csrf_in(&html);
+    let res = app
+        .post_form(
+            &anon,
+            &format!("/manage/{forged}/cancel"),
+            &[("csrf_token", &csrf), ("reason", "")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(booking(&app, id).status, "confirmed");
+    // Expired once the session starts.
+    app.clock.set(at(2026, 6, 20, 12, 0));
+    let res = app
+        .post_form(
+            &anon,
+            &format!("/manage/{token}/cancel"),
+            &[("csrf_token", &csrf), ("reason", "")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::GONE);
+    assert_eq!(booking(&app, id).status, "confirmed");
+    // Before the start, the holder cancels as the learner.
+    app.clock.set(at(2026, 6, 19, 12, 0));
+    let res = app
+        .post_form(
+            &anon,
+            &format!("/manage/{token}/cancel"),
+            &[("csrf_token", &csrf), ("reason", "clash")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let b = booking(&app, id);
+    assert_eq!(b.status, "cancelled");
+    assert_eq!(b.cancelled_by, Some(learner.user.id));
+}
+
+#[tokio::test]
+async fn the_fairness_caps_refuse_with_the_limit_named() {
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    let other_topic_mentor = mentor(&app, |_| {});
+    let t3 = add_topic(&app, "third", 30);
+    offer(&app, &other_topic_mentor, t3);
+    let learner = app.sign_in(&app.create_user(Role::Learner)).await;
+    book(
+        &app,
+        &learner,
+        f.mentor.id,
+        "sql-basics",
+        at(2026, 6, 16, 12, 0),
+    )
+    .await;
+    // One upcoming per topic.
+    let res = post_booking(
+        &app,
+        &learner,
+        f.mentor.id,
+        "sql-basics",
+        at(2026, 6, 17, 12, 0),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("upcoming session of this topic"), "{html}");
+    assert!(
+        html.contains("I want to understand joins and indexes."),
+        "text kept"
+    );
+    book(
+        &app,
+        &learner,
+        f.mentor.id,
+        "deep-dive",
+        at(2026, 6, 17, 12, 0),
+    )
+    .await;
+    // Two upcoming in all.
+    let res = post_booking(
+        &app,
+        &learner,
+        other_topic_mentor.id,
+        "third",
+        at(2026, 6, 18, 12, 0),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("2 upcoming sessions"), "{html}");
+    assert!(
+        html.contains("Tuesday 16 June 2026, 14:00"),
+        "names when it frees: {html}"
+    );
+}
