@@ -1,4 +1,5 @@
 DROP INDEX email_outbox_booking_idx;
+ALTER TABLE email_outbox DROP COLUMN expires_at;
 ALTER TABLE email_outbox DROP COLUMN booking_id;
 DROP TABLE manage_tokens;
 DROP INDEX bookings_learner_live_idx;

@@ -44,4 +44,7 @@ CREATE TABLE manage_tokens (
 CREATE INDEX manage_tokens_booking_idx ON manage_tokens (booking_id);
 
 ALTER TABLE email_outbox ADD COLUMN booking_id uuid REFERENCES bookings (id) ON DELETE SET NULL;
+-- A message pointless after this instant (a reminder once the session has
+-- started) is never sent late: the worker marks it dead instead.
+ALTER TABLE email_outbox ADD COLUMN expires_at timestamptz;
 CREATE INDEX email_outbox_booking_idx ON email_outbox (booking_id) WHERE booking_id IS NOT NULL;

@@ -229,6 +229,8 @@ fn schedule_reminders(
             n.reminder_lead = Some(lead.to_owned());
             let mut email = BookingReminder(n).to_email(to.mailbox()?, Some(to.id))?;
             email.not_before = Some(due);
+            // A reminder that could not go out before the start never goes.
+            email.expires_at = Some(b.start_at);
             email.dedupe_key = Some(format!("reminder:{}:{key}:{}:{}", b.id, to.id, b.sequence));
             send(conn, ctx, email, b.id, None)?;
         }

@@ -291,9 +291,12 @@ fn learner_busy(
 fn overlap_error(err: DieselError) -> BookError {
     if let DieselError::DatabaseError(kind, info) = &err {
         let constraint = info.constraint_name().unwrap_or_default();
-        // 23P01 (exclusion_violation) has no DatabaseErrorKind of its own:
-        // it arrives as Unknown, named by its constraint.
-        if matches!(kind, DatabaseErrorKind::Unknown) {
+        // 23P01 (exclusion_violation): ExclusionViolation in diesel 2.3
+        // (Unknown in older versions), named by its constraint.
+        if matches!(
+            kind,
+            DatabaseErrorKind::ExclusionViolation | DatabaseErrorKind::Unknown
+        ) {
             match constraint {
                 "bookings_mentor_no_overlap" => return BookError::SlotUnavailable,
                 "bookings_learner_no_overlap" => return BookError::LearnerBusy,

@@ -106,6 +106,7 @@ diesel::table! {
         created_at -> Timestamptz,
         sent_at -> Nullable<Timestamptz>,
         booking_id -> Nullable<Uuid>,
+        expires_at -> Nullable<Timestamptz>,
     }
 }
 

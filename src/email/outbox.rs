@@ -84,6 +84,8 @@ pub struct NewEmail {
     pub dedupe_key: Option<String>,
     /// The booking the message is about (reminders are withdrawn by it).
     pub booking_id: Option<Uuid>,
+    /// Not sent after this instant (a reminder once the session started).
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -122,6 +124,7 @@ pub struct OutboxRow {
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
     pub booking_id: Option<Uuid>,
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl OutboxRow {
@@ -149,6 +152,7 @@ struct NewRow<'a> {
     dedupe_key: Option<&'a str>,
     created_at: DateTime<Utc>,
     booking_id: Option<Uuid>,
+    expires_at: Option<DateTime<Utc>>,
 }
 
 fn has_header_breaking(value: &str) -> bool {
@@ -225,6 +229,7 @@ pub fn enqueue(
         dedupe_key: email.dedupe_key.as_deref(),
         created_at: now,
         booking_id: email.booking_id,
+        expires_at: email.expires_at,
     };
     diesel::insert_into(email_outbox::table)
         .values(&row)
@@ -240,6 +245,17 @@ pub fn claim_due(
     now: DateTime<Utc>,
     limit: i64,
 ) -> QueryResult<(Uuid, Vec<OutboxRow>)> {
+    // What can no longer be sent in time is given up first (never a row a
+    // worker is sending under a live lease).
+    diesel::sql_query(
+        "UPDATE email_outbox
+            SET state = 'dead', lease_token = NULL, lease_until = NULL,
+                last_error = 'expired before it could be sent'
+          WHERE expires_at <= $1
+            AND (state = 'pending' OR (state = 'sending' AND lease_until <= $1))",
+    )
+    .bind::<Timestamptz, _>(now)
+    .execute(conn)?;
     let token = Uuid::new_v4();
     let rows = diesel::sql_query(
         "UPDATE email_outbox o
@@ -421,6 +437,7 @@ mod tests {
             not_before: None,
             dedupe_key: None,
             booking_id: None,
+            expires_at: None,
         }
     }
 

@@ -43,6 +43,7 @@ pub trait EmailContent {
             not_before: None,
             dedupe_key: None,
             booking_id: None,
+            expires_at: None,
         })
     }
 }

@@ -7,9 +7,7 @@ use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 use diesel::prelude::*;
 use officehours::accounts::{Role, User};
 use officehours::bookings::model::Booking;
-use officehours::db::schema::{
-    booking_policy, bookings, mentor_topics, topics, users, weekly_rules,
-};
+use officehours::db::schema::{bookings, mentor_topics, topics, users, weekly_rules};
 use officehours::schedule::Profile;
 use officehours::schedule::queries::save_profile;
 use uuid::Uuid;
@@ -28,8 +26,6 @@ pub struct Fixture {
     pub mentor: User,
     /// 30 minutes, slug `sql-basics`.
     pub topic: Uuid,
-    /// 60 minutes, slug `deep-dive`.
-    pub long_topic: Uuid,
 }
 
 pub fn add_topic(app: &TestApp, slug: &str, minutes: i32) -> Uuid {
@@ -107,26 +103,11 @@ pub fn fixture(app: &TestApp) -> Fixture {
 pub fn fixture_with(app: &TestApp, edit: impl FnOnce(&mut Profile)) -> Fixture {
     let mentor = mentor(app, edit);
     let topic = add_topic(app, "sql-basics", 30);
+    // 60 minutes, slug `deep-dive`.
     let long_topic = add_topic(app, "deep-dive", 60);
     offer(app, &mentor, topic);
     offer(app, &mentor, long_topic);
-    Fixture {
-        mentor,
-        topic,
-        long_topic,
-    }
-}
-
-/// Raises every fairness cap (for tests about something else).
-pub fn relax_policy(app: &TestApp) {
-    diesel::update(booking_policy::table)
-        .set((
-            booking_policy::max_upcoming.eq(100),
-            booking_policy::max_upcoming_per_topic.eq(100),
-            booking_policy::max_per_month.eq(1000),
-        ))
-        .execute(&mut app.conn())
-        .unwrap();
+    Fixture { mentor, topic }
 }
 
 /// The fields of the confirm form for `start`.

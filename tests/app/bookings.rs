@@ -621,3 +621,41 @@ async fn the_fairness_caps_refuse_with_the_limit_named() {
         "names when it frees: {html}"
     );
 }
+
+#[tokio::test]
+async fn a_reminder_that_could_not_go_out_before_the_start_never_goes() {
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    let learner = app.sign_in(&app.create_user(Role::Learner)).await;
+    let id = book(
+        &app,
+        &learner,
+        f.mentor.id,
+        "sql-basics",
+        at(2026, 6, 20, 12, 0),
+    )
+    .await;
+    // The worker was down until after the start.
+    app.clock.set(at(2026, 6, 20, 12, 5));
+    app.worker().run_once().await.unwrap();
+    let states: Vec<(String, Option<String>)> = email_outbox::table
+        .filter(email_outbox::booking_id.eq(id))
+        .filter(email_outbox::kind.eq("booking_reminder"))
+        .select((email_outbox::state, email_outbox::last_error))
+        .load(&mut app.conn())
+        .unwrap();
+    assert_eq!(states.len(), 4);
+    for (state, error) in states {
+        assert_eq!(state, "dead");
+        assert_eq!(error.as_deref(), Some("expired before it could be sent"));
+    }
+    // The confirmations, not expiring, went out (kept without SMTP).
+    let kept: i64 = email_outbox::table
+        .filter(email_outbox::booking_id.eq(id))
+        .filter(email_outbox::kind.eq("booking_confirmed"))
+        .filter(email_outbox::state.eq("kept"))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(kept, 2);
+}

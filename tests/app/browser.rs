@@ -881,3 +881,109 @@ async fn public_slot_starts(browser: &Browser) -> Vec<String> {
         .await;
     hrefs
 }
+
+/// A learner books from the mentor's week grid, sees the booking and My
+/// sessions, moves it, and cancels it, in a real browser; axe-core on
+/// every booking page.
+#[tokio::test]
+async fn booking_journey_in_a_real_browser() {
+    let app = spawn_app().await;
+    let f = crate::booking_fixture::fixture(&app);
+    let learner = app.create_user(officehours::accounts::Role::Learner);
+    let learner = crate::booking_fixture::set_zone(&app, &learner, "America/New_York");
+    app.set_password(learner.id, "learner passphrase here");
+    let url = |p: &str| format!("{}{p}", app.address);
+    let browser = Browser::start().await;
+    browser.open(&url("/login")).await;
+    browser.fill("email", &learner.email).await;
+    browser.fill("password", "learner passphrase here").await;
+    browser.submit("form[action='/login']").await;
+
+    // The grid of the next week, in the learner's zone; the first slot.
+    browser
+        .open(&url(&format!(
+            "/mentors/{}?topic=sql-basics&week=2026-06-22",
+            f.mentor.id
+        )))
+        .await;
+    let href: String = browser
+        .eval("return document.querySelector('a[href^=\"/book?\"]').getAttribute('href');")
+        .await;
+    assert!(href.contains("start=2026-06-22T06:00:00Z"), "{href}");
+    browser
+        .find(Locator::Css("a[href^='/book?']"))
+        .await
+        .expect("a slot link")
+        .click()
+        .await
+        .expect("follow it");
+    browser
+        .wait()
+        .for_element(Locator::Id("goals"))
+        .await
+        .expect("the confirm form");
+    browser.assert_accessible("/book").await;
+    let body = browser.body_text().await;
+    assert!(
+        body.contains("Monday 22 June 2026, 02:00–02:30 EDT (America/New_York)"),
+        "{body}"
+    );
+    browser
+        .fill("goals", "Understand why my JOIN returns duplicates.")
+        .await;
+    browser.submit("form[action='/bookings']").await;
+    let path = browser.path().await;
+    assert!(
+        path.starts_with("/bookings/") && path.ends_with("?notice=booked"),
+        "{path}"
+    );
+    browser.assert_accessible("/bookings/{id}").await;
+    let body = browser.body_text().await;
+    assert!(body.contains("Understand why my JOIN returns duplicates."));
+    assert!(body.contains("https://meet.example.org/room-1"));
+
+    browser.open(&url("/me/sessions")).await;
+    browser.assert_accessible("/me/sessions").await;
+    assert!(browser.body_text().await.contains("02:00–02:30 EDT"));
+
+    // Move it half an hour later.
+    let id = path
+        .trim_start_matches("/bookings/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    browser
+        .open(&url(&format!("/bookings/{id}/reschedule")))
+        .await;
+    browser.assert_accessible("/bookings/{id}/reschedule").await;
+    browser
+        .find(Locator::Css("input[value='2026-06-22T06:30:00Z']"))
+        .await
+        .expect("the next free start")
+        .click()
+        .await
+        .expect("choose it");
+    browser
+        .submit(&format!("form[action='/bookings/{id}/reschedule']"))
+        .await;
+    assert_eq!(
+        browser.path().await,
+        format!("/bookings/{id}?notice=rescheduled")
+    );
+    assert!(browser.body_text().await.contains("02:30–03:00 EDT"));
+
+    // Cancel it; the page says so.
+    browser.fill("reason", "Found the answer myself.").await;
+    browser
+        .submit(&format!("form[action='/bookings/{id}/cancel']"))
+        .await;
+    assert_eq!(
+        browser.path().await,
+        format!("/bookings/{id}?notice=cancelled")
+    );
+    browser.assert_accessible("/bookings/{id} cancelled").await;
+    let body = browser.body_text().await;
+    assert!(body.contains("Cancelled by you"), "{body}");
+    browser.close().await;
+}

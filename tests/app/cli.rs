@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
-use officehours::db::schema::{audit_log, email_outbox, topics, users};
+use officehours::db::schema::{audit_log, bookings, email_outbox, topics, users};
 
 use crate::harness::TestDb;
 
@@ -89,10 +89,9 @@ fn seed_demo_twice_creates_no_duplicates() {
     assert!(first.status.success(), "{}", stderr(&first));
     let out = stdout(&first);
     assert!(
-        out.contains("3 topic(s) and 9 account(s) added now"),
+        out.contains("3 topic(s), 9 account(s), 3 mentor schedule(s) and "),
         "{out}"
     );
-    assert!(out.contains("3 mentor schedule(s)"), "{out}");
     assert!(out.contains(officehours::seed::DEMO_PASSWORD));
     assert!(out.contains("admin@officehours.test"));
     let schedule_rows = || -> Vec<i64> {
@@ -125,7 +124,10 @@ fn seed_demo_twice_creates_no_duplicates() {
     let second = officehours(Some(&db), &["seed-demo"], &[], None);
     assert!(second.status.success(), "{}", stderr(&second));
     assert!(
-        stdout(&second).contains("0 topic(s) and 0 account(s) added now, 0 mentor schedule(s)")
+        stdout(&second)
+            .contains("0 topic(s), 0 account(s), 0 mentor schedule(s) and 0 booking(s) added now"),
+        "{}",
+        stdout(&second)
     );
     assert_eq!(
         schedule_rows(),
@@ -134,6 +136,34 @@ fn seed_demo_twice_creates_no_duplicates() {
     );
 
     let mut conn = db.conn();
+    // Bookings in every status: upcoming ones made through the booking
+    // service (with their emails), twelve weeks of history.
+    let by_status: Vec<(String, i64)> = bookings::table
+        .group_by(bookings::status)
+        .select((bookings::status, diesel::dsl::count_star()))
+        .order(bookings::status)
+        .load(&mut conn)
+        .unwrap();
+    let statuses: Vec<&str> = by_status.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(
+        statuses,
+        ["cancelled", "completed", "confirmed", "no_show"],
+        "{by_status:?}"
+    );
+    assert!(by_status[2].1 >= 5, "upcoming: {by_status:?}");
+    let past_weeks: i64 = diesel::sql_query(
+        "SELECT count(DISTINCT date_trunc('week', start_at)) AS n FROM bookings WHERE start_at < now()",
+    )
+    .get_result::<Count>(&mut conn)
+    .unwrap()
+    .n;
+    assert!(past_weeks >= 12, "{past_weeks} weeks of history");
+    let confirmations: i64 = email_outbox::table
+        .filter(email_outbox::kind.eq("booking_confirmed"))
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(confirmations, 2 * by_status[2].1);
     let by_role: Vec<(String, i64)> = users::table
         .group_by(users::role)
         .select((users::role, diesel::dsl::count_star()))
