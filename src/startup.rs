@@ -142,6 +142,7 @@ impl Application {
             secret_key,
             hasher: crate::accounts::hashing::Hasher::new(hash_concurrency),
             queries,
+            mentor_pages: Arc::default(),
         };
         let worker = options.run_worker.then(|| Worker {
             pool,

@@ -21,6 +21,8 @@ pub struct AppState {
     pub hasher: crate::accounts::hashing::Hasher,
     /// SQL statements run so far (tests count a page's queries with it).
     pub queries: crate::db::QueryCounter,
+    /// The public mentor page's rows under their slot versions.
+    pub mentor_pages: Arc<crate::schedule::public::cache::MentorPageCache>,
 }
 
 impl AppState {

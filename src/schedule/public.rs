@@ -10,6 +10,7 @@
 //! and topics, aggregated by PostgreSQL), then the pure slot engine.
 //! Depends on `schedule::availability`, `slots`, `web`, `db`.
 
+pub mod cache;
 pub mod load;
 
 use std::fmt::Write as _;
@@ -353,8 +354,9 @@ pub async fn mentor_page(
     let next_week = week + Duration::days(7);
     let window = local_days(vz.zone, week, next_week);
 
+    let cache = state.mentor_pages.clone();
     let data = state
-        .db(move |conn| load::mentor(conn, id, window.start, window.end, now))
+        .db(move |conn| cache.mentor(conn, id, window.start, window.end, now))
         .await?
         .ok_or(AppError::NotFound)?;
     let topics = data.offered.get(&id).map(Vec::as_slice).unwrap_or_default();

@@ -534,8 +534,76 @@ async fn both_pages_run_the_same_queries_for_one_mentor_or_ten_with_bookings() {
         queries_of(&app, topic_path).await,
     );
     assert_eq!(small, large, "no query per mentor or per booking");
-    // One statement each, plus the pool's check on checkout.
-    assert!(large.0 <= 2 && large.1 <= 2, "{large:?}");
+    // The mentor page: the slot versions and (when they changed) one
+    // statement; the topic page one statement; plus the pool's check on
+    // checkout.
+    assert!(large.0 <= 3 && large.1 <= 2, "{large:?}");
+    // Unchanged since: the mentor page's rows come from its cache.
+    assert!(queries_of(&app, &mentor_path).await <= 2);
+}
+
+/// The mentor page caches its rows under the mentor's slot version, which
+/// triggers bump on every change, by whatever path it is made.
+#[tokio::test]
+async fn the_cached_mentor_page_follows_every_change() {
+    let app = spawn_app().await;
+    add_topic(&app, "sql-basics", "SQL basics", true);
+    let m = mentor(&app, "Europe/Berlin", "Maya");
+    offer(&app, &m, "sql-basics");
+    rule(&app, &m, 2, "09:00", "10:00");
+    let path = format!("/mentors/{}?tz=UTC&week=2026-06-15", m.id);
+    let seen = |html: &str| starts(html);
+    assert_eq!(
+        seen(&page(&app, &path).await),
+        ["2026-06-16T07:00:00Z", "2026-06-16T07:30:00Z"]
+    );
+    // A rule added behind the app's back (plain SQL).
+    rule(&app, &m, 2, "11:00", "11:30");
+    assert_eq!(
+        seen(&page(&app, &path).await),
+        [
+            "2026-06-16T07:00:00Z",
+            "2026-06-16T07:30:00Z",
+            "2026-06-16T09:00:00Z"
+        ]
+    );
+    // A booking takes its slot.
+    let learner = app.create_user(Role::Learner);
+    book(&app, &m, &learner, "sql-basics", at(2026, 6, 16, 7, 0));
+    assert_eq!(
+        seen(&page(&app, &path).await),
+        ["2026-06-16T07:30:00Z", "2026-06-16T09:00:00Z"]
+    );
+    // Its cancellation frees it again.
+    diesel::sql_query(
+        "UPDATE bookings SET status = 'cancelled', cancelled_at = now() WHERE mentor_id = $1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(m.id)
+    .execute(&mut app.conn())
+    .unwrap();
+    assert_eq!(seen(&page(&app, &path).await).len(), 3);
+    // The mentor's zone moves the windows.
+    set_zone(&app, &m, "UTC");
+    assert_eq!(
+        seen(&page(&app, &path).await),
+        [
+            "2026-06-16T09:00:00Z",
+            "2026-06-16T09:30:00Z",
+            "2026-06-16T11:00:00Z"
+        ]
+    );
+    // Not accepting bookings: no slots.
+    profile(&app, &m, false);
+    assert!(seen(&page(&app, &path).await).is_empty());
+    profile(&app, &m, true);
+    assert_eq!(seen(&page(&app, &path).await).len(), 3);
+    // A deactivated topic is not offered any more (a change to topics
+    // bumps every mentor's pages).
+    diesel::update(topics::table)
+        .set(topics::active.eq(false))
+        .execute(&mut app.conn())
+        .unwrap();
+    assert!(seen(&page(&app, &path).await).is_empty());
 }
 
 /// The pages load their rows in one statement of their own; they must show

@@ -1,0 +1,17 @@
+DROP TRIGGER topics_slot_version ON topics;
+DROP FUNCTION slot_version_global();
+DROP TRIGGER bookings_slot_version ON bookings;
+DROP FUNCTION slot_version_by_booking();
+DROP TRIGGER users_slot_version ON users;
+DROP FUNCTION slot_version_by_user();
+DROP TRIGGER mentor_profiles_slot_version ON mentor_profiles;
+DROP FUNCTION slot_version_by_user_id();
+DROP TRIGGER override_windows_slot_version ON override_windows;
+DROP FUNCTION slot_version_by_override();
+DROP TRIGGER mentor_topics_slot_version ON mentor_topics;
+DROP TRIGGER time_off_slot_version ON time_off;
+DROP TRIGGER date_overrides_slot_version ON date_overrides;
+DROP TRIGGER weekly_rules_slot_version ON weekly_rules;
+DROP FUNCTION slot_version_by_mentor();
+DROP FUNCTION bump_slot_version(uuid);
+DROP TABLE slot_versions;
