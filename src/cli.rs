@@ -134,10 +134,11 @@ pub async fn user_add(settings: &Settings, clock: &Clock, add: UserAdd) -> Resul
 pub async fn seed_demo(settings: &Settings, clock: &Clock) -> Result<seed::SeedReport, CliError> {
     let pool = startup::connect(settings).await?;
     let now = clock.now();
+    let key = startup::server_key(&pool, settings, now).await?;
     let settings = settings.clone();
     blocking(move || {
         let mut conn = pool.get()?;
-        Ok(seed::run(&mut conn, &settings, now)?)
+        Ok(seed::run(&mut conn, &settings, key.expose(), now)?)
     })
     .await
 }

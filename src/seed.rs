@@ -252,6 +252,7 @@ pub enum SeedError {
 pub fn run(
     conn: &mut PgConnection,
     settings: &Settings,
+    key: &[u8],
     now: DateTime<Utc>,
 ) -> Result<SeedReport, SeedError> {
     conn.transaction(|conn| {
@@ -301,7 +302,7 @@ pub fn run(
                 report.schedules_created += 1;
             }
         }
-        let (upcoming, past) = seed_bookings(conn, settings, now)?;
+        let (upcoming, past) = seed_bookings(conn, Ctx { now, settings, key })?;
         report.bookings_created = upcoming + past;
         Ok(report)
     })
@@ -426,11 +427,8 @@ fn demo_learners(conn: &mut PgConnection) -> Result<Vec<User>, SeedError> {
 /// Seeds bookings once (when no demo learner has any): upcoming ones
 /// through the booking service, and twelve weeks of past sessions.
 /// Returns (upcoming, past) counts.
-fn seed_bookings(
-    conn: &mut PgConnection,
-    settings: &Settings,
-    now: DateTime<Utc>,
-) -> Result<(usize, usize), SeedError> {
+fn seed_bookings(conn: &mut PgConnection, ctx: Ctx<'_>) -> Result<(usize, usize), SeedError> {
+    let now = ctx.now;
     let learners = demo_learners(conn)?;
     let ids: Vec<Uuid> = learners.iter().map(|u| u.id).collect();
     let existing: i64 = bookings::table
@@ -452,7 +450,7 @@ fn seed_bookings(
         mentors.push((m, topic_ids));
     }
     let past = seed_past(conn, &learners, &mentors, now)?;
-    let upcoming = seed_upcoming(conn, settings, &learners, &mentors, now)?;
+    let upcoming = seed_upcoming(conn, ctx, &learners, &mentors)?;
     Ok((upcoming, past))
 }
 
@@ -460,12 +458,11 @@ fn seed_bookings(
 /// one with another), a few days apart, on free slots the engine offers.
 fn seed_upcoming(
     conn: &mut PgConnection,
-    settings: &Settings,
+    ctx: Ctx<'_>,
     learners: &[User],
     mentors: &[(User, Vec<Uuid>)],
-    now: DateTime<Utc>,
 ) -> Result<usize, SeedError> {
-    let ctx = Ctx { now, settings };
+    let now = ctx.now;
     let mut made = 0;
     let plan: [(usize, usize, usize); 7] = [
         (0, 0, 0),

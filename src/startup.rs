@@ -151,6 +151,10 @@ impl Application {
             from: state.settings.smtp_from.clone(),
             batch: 20,
             idle_wait: options.worker_idle_wait,
+            before_round: Some(crate::bookings::reminders::hook(
+                Arc::clone(&state.settings),
+                state.secret_key.clone(),
+            )),
         });
 
         let addr = state.settings.bind;
@@ -232,6 +236,33 @@ const COOKIE_KEY: &str = "cookie_signing_key";
 
 /// The key that signs pre-session cookies, made once and shared by every
 /// instance through the database.
+/// The server key: `OFFICEHOURS_SECRET_KEY`, or the one stored in the
+/// database (made on first use). Signs cookies and derives manage links.
+pub async fn server_key(
+    pool: &db::PgPool,
+    settings: &Settings,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Secret<Vec<u8>>, StartupError> {
+    if let Some(key) = settings.secret_key.clone() {
+        return Ok(key);
+    }
+    let pool = pool.clone();
+    let display = settings.database_display();
+    tokio::task::spawn_blocking(move || -> Result<_, StartupError> {
+        let mut conn = pool.get().map_err(|e| db::DbError::Connect {
+            url: display.clone(),
+            message: e.to_string(),
+        })?;
+        load_or_create_key(&mut conn, now)
+            .map(Secret::new)
+            .map_err(|source| StartupError::Query {
+                url: display,
+                source,
+            })
+    })
+    .await?
+}
+
 fn load_or_create_key(
     conn: &mut PgConnection,
     now: chrono::DateTime<chrono::Utc>,
@@ -258,14 +289,17 @@ fn load_or_create_key(
 /// SIGINT/SIGTERM.
 pub async fn run_worker_alone(settings: Settings, clock: Clock) -> Result<(), StartupError> {
     let pool = connect(&settings).await?;
+    let key = server_key(&pool, &settings, clock.now()).await?;
     let transport = Transport::from_settings(&settings)?;
+    let from = settings.smtp_from.clone();
     let worker = Worker {
         pool,
         clock,
         transport,
-        from: settings.smtp_from.clone(),
+        from,
         batch: 20,
         idle_wait: Duration::from_secs(1),
+        before_round: Some(crate::bookings::reminders::hook(Arc::new(settings), key)),
     };
     let (stop, stopped) = watch::channel(false);
     let sweeper = tokio::spawn(crate::maintenance::run(

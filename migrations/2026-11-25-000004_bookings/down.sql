@@ -1,8 +1,13 @@
+DROP INDEX email_outbox_expiring_idx;
 DROP INDEX email_outbox_booking_idx;
 ALTER TABLE email_outbox DROP COLUMN expires_at;
 ALTER TABLE email_outbox DROP COLUMN booking_id;
 DROP TABLE manage_tokens;
 DROP INDEX bookings_learner_live_idx;
+DROP INDEX bookings_confirmed_start_idx;
+ALTER TABLE bookings DROP COLUMN reminded_1h_for;
+ALTER TABLE bookings DROP COLUMN reminded_24h_for;
+ALTER TABLE bookings DROP COLUMN timed_at;
 ALTER TABLE bookings DROP CONSTRAINT bookings_cancel_reason_check;
 ALTER TABLE bookings DROP CONSTRAINT bookings_learner_idempotency_key;
 ALTER TABLE bookings DROP COLUMN idempotency_key;

@@ -440,6 +440,7 @@ pub async fn create(
             let ctx = Ctx {
                 now,
                 settings: &st.settings,
+                key: st.secret_key.expose(),
             };
             Ok(service::book(conn, ctx, learner_id, &req))
         })
@@ -713,6 +714,7 @@ async fn download_ics(state: &AppState, auth: &Auth, raw: &str) -> Result<HttpRe
     let ctx = Ctx {
         now: state.clock.now(),
         settings: &state.settings,
+        key: state.secret_key.expose(),
     };
     let event = notify::event(ctx, &d.parties, &d.booking, None);
     let body = ics::calendar(Some(ics::Method::Publish), None, &[event]);
@@ -763,6 +765,7 @@ async fn do_cancel(state: &AppState, a: Acting, reason: String) -> Result<HttpRe
             let ctx = Ctx {
                 now,
                 settings: &st.settings,
+                key: st.secret_key.expose(),
             };
             Ok(service::cancel(conn, ctx, booking_id, actor, Some(&r)))
         })
@@ -986,6 +989,7 @@ async fn do_reschedule(
             let ctx = Ctx {
                 now,
                 settings: &st.settings,
+                key: st.secret_key.expose(),
             };
             Ok(service::reschedule(conn, ctx, booking_id, actor, start))
         })

@@ -1,8 +1,12 @@
 //! Manage links: `/manage/{token}` lets the recipient of a booking email
 //! cancel or reschedule that one booking without signing in, acting as
-//! themselves, until the session starts. One 256-bit token per email and
-//! recipient, stored only as its SHA-256 hash.
+//! themselves, until the session starts. One 256-bit token per booking and
+//! recipient: an HMAC of both ids under the server key, so every email to
+//! that recipient carries the same link without the token being kept
+//! anywhere but as its SHA-256 hash.
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
@@ -12,22 +16,36 @@ use super::service::{self, Party};
 use crate::accounts::tokens;
 use crate::db::schema::manage_tokens;
 
-/// Makes a token for `user` on `booking`; returns the secret for the link.
+/// The token of `user` on `booking` under `key` (43 URL-safe characters).
+pub fn token_for(key: &[u8], booking: Uuid, user: Uuid) -> String {
+    let mut ids = [0_u8; 32];
+    ids[..16].copy_from_slice(booking.as_bytes());
+    ids[16..].copy_from_slice(user.as_bytes());
+    URL_SAFE_NO_PAD.encode(crate::web::auth::mac(key, "manage-link", &ids))
+}
+
+/// Makes sure the token of `user` on `booking` is on file (its hash; a
+/// changed server key replaces it); returns the secret for the link.
 pub fn issue(
     conn: &mut PgConnection,
+    key: &[u8],
     booking: Uuid,
     user: Uuid,
     now: DateTime<Utc>,
 ) -> QueryResult<String> {
-    let token = tokens::generate();
+    let token = token_for(key, booking, user);
+    let hash = tokens::hash(&token);
     diesel::insert_into(manage_tokens::table)
         .values((
             manage_tokens::id.eq(Uuid::now_v7()),
             manage_tokens::booking_id.eq(booking),
             manage_tokens::user_id.eq(user),
-            manage_tokens::token_hash.eq(tokens::hash(&token)),
+            manage_tokens::token_hash.eq(&hash),
             manage_tokens::created_at.eq(now),
         ))
+        .on_conflict((manage_tokens::booking_id, manage_tokens::user_id))
+        .do_update()
+        .set(manage_tokens::token_hash.eq(&hash))
         .execute(conn)?;
     Ok(token)
 }

@@ -8,4 +8,5 @@ pub mod manage;
 pub mod model;
 pub mod notify;
 pub mod policy;
+pub mod reminders;
 pub mod service;

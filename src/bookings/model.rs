@@ -46,8 +46,9 @@ impl Status {
     }
 }
 
-/// A booking as stored (without the derived `occupied` range).
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+/// A booking as stored (without the derived `occupied` range and the
+/// reminder bookkeeping).
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = bookings)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct Booking {

@@ -1,11 +1,11 @@
 //! The emails a booking causes, written to the outbox in the caller's
 //! transaction: confirmation, reschedule and cancellation to learner and
 //! mentor (each in the recipient's zone, with an `.ics` of one stable UID
-//! and a rising SEQUENCE), and reminders 24 h and 1 h before the start,
-//! tied to the booking so a cancel or reschedule withdraws them. Every
-//! message carries the recipient's own manage link.
+//! and a rising SEQUENCE), and the reminders `reminders` makes when they
+//! are due, tied to the booking so a cancel or reschedule withdraws one
+//! still waiting. Every message carries the recipient's own manage link.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
@@ -31,9 +31,6 @@ pub struct Parties {
     pub topic: Topic,
     pub meeting_url: Option<String>,
 }
-
-/// Reminders before the start: lead time and how the email says it.
-pub const REMINDERS: [(i64, &str, &str); 2] = [(24, "24h", "24 hours"), (1, "1h", "1 hour")];
 
 /// The stable calendar UID of a booking.
 pub fn uid(ctx: Ctx<'_>, booking: Uuid) -> String {
@@ -110,7 +107,7 @@ fn notice(
     to: &User,
     for_mentor: bool,
 ) -> Result<(BookingNotice, String), BookError> {
-    let token = manage::issue(conn, b.id, to.id, ctx.now)?;
+    let token = manage::issue(conn, ctx.key, b.id, to.id, ctx.now)?;
     // Tokens are URL-safe base64: they go into the path as they are.
     let manage_url = ctx.settings.absolute_url(&format!("/manage/{token}"));
     let other = if for_mentor { &p.learner } else { &p.mentor };
@@ -161,7 +158,7 @@ pub fn confirmed(
         let invite = attachment(ics::Method::Request, event(ctx, p, b, Some(&manage_url)));
         send(conn, ctx, email, b.id, Some(invite))?;
     }
-    schedule_reminders(conn, ctx, p, b)
+    Ok(())
 }
 
 /// The new time (same UID, higher SEQUENCE) to both, and moved reminders.
@@ -179,7 +176,7 @@ pub fn rescheduled(
         let invite = attachment(ics::Method::Request, event(ctx, p, b, Some(&manage_url)));
         send(conn, ctx, email, b.id, Some(invite))?;
     }
-    schedule_reminders(conn, ctx, p, b)
+    Ok(())
 }
 
 /// Who cancelled, as the recipient reads it.
@@ -211,29 +208,28 @@ pub fn cancelled(
     Ok(())
 }
 
-/// One outbox row per reminder and recipient, due at `start − lead`;
-/// none when that moment has passed (booked later than the reminder).
-fn schedule_reminders(
+/// One reminder to both people, due now, not sent after `expires`.
+pub fn remind(
     conn: &mut PgConnection,
     ctx: Ctx<'_>,
     p: &Parties,
     b: &Booking,
+    (key, lead): (&str, &str),
+    expires: DateTime<Utc>,
 ) -> Result<(), BookError> {
-    for (hours, key, lead) in REMINDERS {
-        let due: DateTime<Utc> = b.start_at - Duration::hours(hours);
-        if due <= ctx.now {
-            continue;
-        }
-        for (to, for_mentor) in recipients(p) {
-            let (mut n, _) = notice(conn, ctx, p, b, to, for_mentor)?;
-            n.reminder_lead = Some(lead.to_owned());
-            let mut email = BookingReminder(n).to_email(to.mailbox()?, Some(to.id))?;
-            email.not_before = Some(due);
-            // A reminder that could not go out before the start never goes.
-            email.expires_at = Some(b.start_at);
-            email.dedupe_key = Some(format!("reminder:{}:{key}:{}:{}", b.id, to.id, b.sequence));
-            send(conn, ctx, email, b.id, None)?;
-        }
+    for (to, for_mentor) in recipients(p) {
+        let (mut n, _) = notice(conn, ctx, p, b, to, for_mentor)?;
+        n.reminder_lead = Some(lead.to_owned());
+        let mut email = BookingReminder(n).to_email(to.mailbox()?, Some(to.id))?;
+        email.expires_at = Some(expires);
+        // One per booking, lead, start and recipient, whoever makes it.
+        email.dedupe_key = Some(format!(
+            "reminder:{}:{key}:{}:{}",
+            b.id,
+            b.start_at.timestamp(),
+            to.id
+        ));
+        send(conn, ctx, email, b.id, None)?;
     }
     Ok(())
 }

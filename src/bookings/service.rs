@@ -38,6 +38,8 @@ pub const REASON_MAX: usize = 500;
 pub struct Ctx<'a> {
     pub now: DateTime<Utc>,
     pub settings: &'a Settings,
+    /// The server key manage links are derived from.
+    pub key: &'a [u8],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -254,8 +256,15 @@ pub fn nearest_free(
     if !takes_bookings(conn, &mentor, now)? {
         return Ok(Vec::new());
     }
-    let window = Interval::new(around - Duration::days(14), around + Duration::days(14));
-    let mut starts = free_starts(conn, &mentor, &topic, window, now, except)?;
+    // Two days either side usually hold them; else two weeks.
+    let mut starts = Vec::new();
+    for days in [2, 14] {
+        let window = Interval::new(around - Duration::days(days), around + Duration::days(days));
+        starts = free_starts(conn, &mentor, &topic, window, now, except)?;
+        if starts.len() >= n {
+            break;
+        }
+    }
     starts.sort_by_key(|s| ((*s - around).num_seconds().abs(), *s));
     starts.truncate(n);
     starts.sort();
@@ -325,14 +334,17 @@ fn insert(
     conn: &mut PgConnection,
     b: &NewBooking<'_>,
     now: DateTime<Utc>,
-) -> Result<(), BookError> {
+) -> Result<Booking, BookError> {
     diesel::sql_query(
         "INSERT INTO bookings (id, learner_id, mentor_id, topic_id, start_at, end_at,
                                buffer_before_min, buffer_after_min, occupied, status, goals,
-                               idempotency_key, created_at, updated_at)
+                               idempotency_key, created_at, updated_at, timed_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
                  tstzrange($5 - make_interval(mins => $7), $6 + make_interval(mins => $8), '[)'),
-                 'confirmed', $9, $10, $11, $11)",
+                 'confirmed', $9, $10, $11, $11, $11)
+         RETURNING id, learner_id, mentor_id, topic_id, start_at, end_at, buffer_before_min,
+                   buffer_after_min, status, goals, cancelled_by, cancel_reason, cancelled_at,
+                   late_cancel, sequence, created_at, updated_at",
     )
     .bind::<SqlUuid, _>(b.id)
     .bind::<SqlUuid, _>(b.learner)
@@ -345,9 +357,35 @@ fn insert(
     .bind::<Text, _>(b.goals)
     .bind::<SqlUuid, _>(b.key)
     .bind::<Timestamptz, _>(now)
-    .execute(conn)
-    .map(|_| ())
+    .get_result::<Booking>(conn)
     .map_err(overlap_error)
+}
+
+#[derive(QueryableByName)]
+struct Exists {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    found: bool,
+}
+
+/// Whether a live booking of `mentor` (other than `except`) occupies any
+/// of `occupied` — the exclusion constraint's own question, on its index.
+fn mentor_time_taken(
+    conn: &mut PgConnection,
+    mentor: Uuid,
+    occupied: Interval,
+    except: Option<Uuid>,
+) -> QueryResult<bool> {
+    let row: Exists = diesel::sql_query(
+        "SELECT EXISTS (SELECT 1 FROM bookings
+                         WHERE mentor_id = $1 AND status <> 'cancelled' AND id <> $4
+                           AND occupied && tstzrange($2, $3, '[)')) AS found",
+    )
+    .bind::<SqlUuid, _>(mentor)
+    .bind::<Timestamptz, _>(occupied.start)
+    .bind::<Timestamptz, _>(occupied.end)
+    .bind::<SqlUuid, _>(except.unwrap_or(Uuid::nil()))
+    .get_result(conn)?;
+    Ok(row.found)
 }
 
 /// Trims the goals and checks their length (characters, not bytes).
@@ -403,8 +441,22 @@ pub fn book(
             .ok_or(BookError::NotFound)?;
         let topic =
             offered_topic(conn, mentor.id, req.topic_id)?.ok_or(BookError::SlotUnavailable)?;
-        if !takes_bookings(conn, &mentor, ctx.now)? {
+        let profile = schedule_queries::profile_or_default(conn, mentor.id, ctx.now)?;
+        if !mentor.role.is_mentor() || mentor.disabled_at.is_some() || !profile.accepting_bookings {
             return Err(BookError::SlotUnavailable);
+        }
+        let end = req.start + Duration::minutes(topic.duration_minutes.into());
+        let occupied = Interval::new(
+            req.start - Duration::minutes(profile.buffer_before_min.into()),
+            end + Duration::minutes(profile.buffer_after_min.into()),
+        );
+        // Taken meanwhile (the common refusal in a race): answered before
+        // the full check, so the lock is held as briefly as possible.
+        if mentor_time_taken(conn, mentor.id, occupied, None)? {
+            return Err(BookError::SlotUnavailable);
+        }
+        if learner_busy(conn, learner.id, req.start, end, None)? {
+            return Err(BookError::LearnerBusy);
         }
         let policy = load_policy(conn)?;
         let counts = policy::counts(
@@ -429,16 +481,10 @@ pub fn book(
         if !is_offered(conn, &mentor, &topic, req.start, ctx.now, None)? {
             return Err(BookError::SlotUnavailable);
         }
-        let end = req.start + Duration::minutes(topic.duration_minutes.into());
-        if learner_busy(conn, learner.id, req.start, end, None)? {
-            return Err(BookError::LearnerBusy);
-        }
-        let profile = schedule_queries::profile_or_default(conn, mentor.id, ctx.now)?;
-        let id = Uuid::now_v7();
-        insert(
+        let booking = insert(
             conn,
             &NewBooking {
-                id,
+                id: Uuid::now_v7(),
                 learner: learner.id,
                 mentor: mentor.id,
                 topic: topic.id,
@@ -450,7 +496,7 @@ pub fn book(
             },
             ctx.now,
         )?;
-        let booking = find(conn, id)?.ok_or(BookError::NotFound)?;
+        let id = booking.id;
         let parties = Parties {
             learner,
             mentor,
@@ -613,7 +659,7 @@ pub fn reschedule(
             "UPDATE bookings
                 SET start_at = $2, end_at = $3, buffer_before_min = $4, buffer_after_min = $5,
                     occupied = tstzrange($2 - make_interval(mins => $4), $3 + make_interval(mins => $5), '[)'),
-                    sequence = sequence + 1, updated_at = $6
+                    sequence = sequence + 1, updated_at = $6, timed_at = $6
               WHERE id = $1",
         )
         .bind::<SqlUuid, _>(booking_id)

@@ -72,6 +72,9 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         idempotency_key -> Nullable<Uuid>,
+        timed_at -> Nullable<Timestamptz>,
+        reminded_24h_for -> Nullable<Timestamptz>,
+        reminded_1h_for -> Nullable<Timestamptz>,
     }
 }
 
@@ -194,6 +197,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    slot_versions (mentor_id) {
+        mentor_id -> Uuid,
+        version -> Int8,
+    }
+}
+
+diesel::table! {
     time_off (id) {
         id -> Uuid,
         mentor_id -> Uuid,
@@ -275,6 +285,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     override_windows,
     server_secrets,
     sessions,
+    slot_versions,
     time_off,
     topics,
     users,

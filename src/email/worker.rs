@@ -2,8 +2,11 @@
 //! Several workers (in one process or many) can run at once; the claim in
 //! `outbox::claim_due` keeps them off each other's rows.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use diesel::PgConnection;
 
 use lettre::message::Mailbox;
 use regex::Regex;
@@ -13,6 +16,17 @@ use super::outbox::{self, OutboxRow, OutboxState};
 use super::transport::{Transport, build_message};
 use crate::clock::Clock;
 use crate::db::PgPool;
+
+/// Work done at the start of every round on one connection, e.g. making
+/// the booking reminders that are due (`bookings::reminders::hook`).
+pub type RoundHook = Arc<
+    dyn Fn(
+            &mut PgConnection,
+            DateTime<Utc>,
+        ) -> Result<usize, Box<dyn std::error::Error + Send + Sync>>
+        + Send
+        + Sync,
+>;
 
 #[derive(Clone)]
 pub struct Worker {
@@ -24,6 +38,7 @@ pub struct Worker {
     pub batch: i64,
     /// Sleep between rounds that found nothing to do.
     pub idle_wait: Duration,
+    pub before_round: Option<RoundHook>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +83,18 @@ impl Worker {
     /// Claims one batch and handles every row of it.
     pub async fn run_once(&self) -> Result<Round, WorkerError> {
         let now = self.clock.now();
+        if let Some(hook) = self.before_round.clone() {
+            let pool = self.pool.clone();
+            let made = tokio::task::spawn_blocking(move || -> Result<usize, String> {
+                let mut conn = pool.get().map_err(|e| e.to_string())?;
+                hook(&mut conn, now).map_err(|e| e.to_string())
+            })
+            .await?;
+            if let Err(error) = made {
+                // The round's sending goes on; the hook runs again next round.
+                tracing::error!(%error, "round hook failed");
+            }
+        }
         let batch = self.batch;
         let (token, rows) = self.db(move |c| outbox::claim_due(c, now, batch)).await?;
         let mut round = Round::default();

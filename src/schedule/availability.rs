@@ -81,14 +81,20 @@ pub fn load(
     let overrides = queries::overrides_of(conn, &ids, first_date, last_date)?;
     let time_off =
         queries::time_off_of(conn, &ids, from - Duration::days(1), to + Duration::days(1))?;
-    // Whole local weeks around the window, for the day and week caps.
-    let bookings = queries::live_bookings_involving(
-        conn,
-        &ids,
-        from - Duration::days(8),
-        to + Duration::days(8),
-        except,
-    )?;
+    // Whole local weeks around the window for the day and week caps;
+    // without caps only bookings near the window can touch a slot (a day
+    // covers the largest buffers and durations several times), as on the
+    // public pages.
+    let caps = profiles
+        .iter()
+        .any(|p| p.max_per_day.is_some() || p.max_per_week.is_some());
+    let margin = if caps {
+        Duration::days(8)
+    } else {
+        Duration::days(1)
+    };
+    let bookings =
+        queries::live_bookings_involving(conn, &ids, from - margin, to + margin, except)?;
 
     Ok(assemble(
         mentors,

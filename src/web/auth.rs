@@ -30,7 +30,8 @@ use crate::state::AppState;
 pub const SESSION_COOKIE: &str = "oh_session";
 pub const PRE_SESSION_COOKIE: &str = "oh_pre";
 
-fn mac(key: &[u8], purpose: &str, value: &[u8]) -> Vec<u8> {
+/// HMAC-SHA256 of `value` under `key`, bound to a `purpose`.
+pub fn mac(key: &[u8], purpose: &str, value: &[u8]) -> Vec<u8> {
     // HMAC accepts keys of any length.
     let mut m = match <Hmac<Sha256> as Mac>::new_from_slice(key) {
         Ok(m) => m,

@@ -426,7 +426,9 @@ async fn each_recipient_reads_the_time_in_their_own_zone() {
         assert!(!mentor_text.contains("EDT"), "{what}: {mentor_text}");
     };
 
-    // The reminders waiting in the outbox are written in each zone too.
+    // The reminders are written in each zone too (made at their moment).
+    app.clock.set(at(2026, 6, 16, 12, 0) - Duration::hours(24));
+    crate::booking_fixture::make_due_reminders(&app);
     let rows = outbox_of(&app, id);
     for kind in ["booking_confirmed", "booking_reminder"] {
         let body = |user: Uuid| -> Vec<String> {
@@ -442,8 +444,12 @@ async fn each_recipient_reads_the_time_in_their_own_zone() {
         }
     }
 
-    assert_eq!(drain(&app).await, 2);
-    let mails = new_mail(&app, 0);
+    // The two confirmations go first, then the two reminders.
+    assert_eq!(drain(&app).await, 4);
+    let mails: Vec<Mail> = new_mail(&app, 0)
+        .into_iter()
+        .filter(|m| m.subject.starts_with("Booked:"))
+        .collect();
     let (l, m) = (to(&mails, &learner.email), to(&mails, &f.mentor.email));
     check("confirmation text", &l.text, &m.text);
     check("confirmation html", &l.html, &m.html);
@@ -460,7 +466,7 @@ async fn each_recipient_reads_the_time_in_their_own_zone() {
 
     cancel(&app, &me, id).await;
     assert_eq!(drain(&app).await, 2);
-    let mails = new_mail(&app, 2);
+    let mails = new_mail(&app, 4);
     let (l, m) = (to(&mails, &learner.email), to(&mails, &f.mentor.email));
     check("cancellation text", &l.text, &m.text);
     check("cancellation html", &l.html, &m.html);
@@ -638,17 +644,14 @@ async fn a_booking_made_ten_hours_ahead_gets_only_the_1_hour_reminders() {
     let start = at(2026, 6, 16, 12, 0);
     let id = book(&app, &me, f.mentor.id, "sql-basics", start).await;
 
-    let due: Vec<DateTime<Utc>> = outbox_of(&app, id)
+    assert_eq!(drain(&app).await, 2, "the confirmations");
+    // No 24 h reminder was ever made (its moment had passed at booking).
+    let made: Vec<String> = outbox_of(&app, id)
         .into_iter()
         .filter(|r| r.kind == "booking_reminder")
-        .map(|r| r.not_before)
+        .map(|r| r.subject)
         .collect();
-    assert_eq!(
-        due,
-        [start - Duration::hours(1), start - Duration::hours(1)]
-    );
-
-    assert_eq!(drain(&app).await, 2, "the confirmations");
+    assert!(made.is_empty(), "{made:?}");
     app.clock.set(at(2026, 6, 16, 10, 59));
     assert_eq!(two_workers(&app).await, 0);
     app.clock.set(at(2026, 6, 16, 11, 0));
@@ -673,8 +676,11 @@ async fn sent_booking_emails_are_cleared_from_the_outbox() {
     let me = app.sign_in(&app.create_user(Role::Learner)).await;
     let id = book(&app, &me, f.mentor.id, "sql-basics", at(2026, 6, 20, 12, 0)).await;
 
+    // The 24 h reminders are made at their moment; all four carry the link.
+    app.clock.set(at(2026, 6, 19, 12, 0));
+    crate::booking_fixture::make_due_reminders(&app);
     let rows = outbox_of(&app, id);
-    assert_eq!(rows.len(), 6);
+    assert_eq!(rows.len(), 4);
     for r in &rows {
         assert!(r.carries_secret, "{} carries a manage link", r.kind);
         assert!(
@@ -692,7 +698,7 @@ async fn sent_booking_emails_are_cleared_from_the_outbox() {
         }
     }
 
-    assert_eq!(drain(&app).await, 2);
+    assert_eq!(drain(&app).await, 4);
     let cleared = |r: &OutboxRow| {
         r.body_text.is_none() && r.body_html.is_none() && r.attachments == serde_json::json!([])
     };
@@ -714,7 +720,7 @@ async fn sent_booking_emails_are_cleared_from_the_outbox() {
     );
 
     app.clock.set(at(2026, 6, 20, 11, 0));
-    assert_eq!(drain(&app).await, 4, "both reminders to both");
+    assert_eq!(drain(&app).await, 2, "the 1 h reminders");
     let rows = outbox_of(&app, id);
     assert!(
         rows.iter().all(|r| r.state == "sent" && cleared(r)),

@@ -207,3 +207,14 @@ pub fn any_overlap(rows: &[Booking]) -> bool {
         })
     })
 }
+
+/// Makes the reminders due at the app clock's time, as a worker's round
+/// does before it sends anything.
+pub fn make_due_reminders(app: &TestApp) -> usize {
+    let ctx = officehours::bookings::service::Ctx {
+        now: app.clock.now(),
+        settings: &app.state.settings,
+        key: app.state.secret_key.expose(),
+    };
+    officehours::bookings::reminders::enqueue_due(&mut app.conn(), ctx).unwrap()
+}

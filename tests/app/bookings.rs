@@ -64,25 +64,15 @@ async fn a_learner_books_a_free_slot_and_sees_it() {
     assert!(html.contains(&format!("/bookings/{id}.ics")));
     assert!(html.contains("I want to understand joins and indexes."));
 
-    // Two confirmations (learner, mentor) and four reminders, all tied to
-    // the booking; an audit entry.
+    // Two confirmations (learner, mentor), tied to the booking; the
+    // reminders are made when due.
     let kinds: Vec<String> = email_outbox::table
         .filter(email_outbox::booking_id.eq(id))
         .order(email_outbox::kind)
         .select(email_outbox::kind)
         .load(&mut app.conn())
         .unwrap();
-    assert_eq!(
-        kinds,
-        [
-            "booking_confirmed",
-            "booking_confirmed",
-            "booking_reminder",
-            "booking_reminder",
-            "booking_reminder",
-            "booking_reminder"
-        ]
-    );
+    assert_eq!(kinds, ["booking_confirmed", "booking_confirmed"]);
 
     // My sessions lists it in the learner's zone.
     let html = me
@@ -465,22 +455,22 @@ async fn reschedule_keeps_the_id_and_moves_the_reminders() {
     let b = booking(&app, id);
     assert_eq!(b.start_at, new_start);
     assert_eq!(b.sequence, 1);
-    let due: Vec<chrono::DateTime<chrono::Utc>> = email_outbox::table
-        .filter(email_outbox::booking_id.eq(id))
-        .filter(email_outbox::kind.eq("booking_reminder"))
-        .order(email_outbox::not_before)
-        .select(email_outbox::not_before)
-        .load(&mut app.conn())
-        .unwrap();
-    assert_eq!(
-        due,
-        [
-            new_start - Duration::hours(24),
-            new_start - Duration::hours(24),
-            new_start - Duration::hours(1),
-            new_start - Duration::hours(1)
-        ]
-    );
+    // The reminders come for the new time: none at the old 24 h mark…
+    app.clock.set(at(2026, 6, 19, 12, 0));
+    app.worker().run_once().await.unwrap();
+    let reminders = |app: &crate::harness::TestApp| -> Vec<chrono::DateTime<chrono::Utc>> {
+        email_outbox::table
+            .filter(email_outbox::booking_id.eq(id))
+            .filter(email_outbox::kind.eq("booking_reminder"))
+            .select(email_outbox::created_at)
+            .load(&mut app.conn())
+            .unwrap()
+    };
+    assert!(reminders(&app).is_empty());
+    // …two (learner, mentor) at the new one.
+    app.clock.set(new_start - Duration::hours(24));
+    app.worker().run_once().await.unwrap();
+    assert_eq!(reminders(&app).len(), 2);
 }
 
 #[tokio::test]
@@ -623,39 +613,57 @@ async fn the_fairness_caps_refuse_with_the_limit_named() {
 }
 
 #[tokio::test]
-async fn a_reminder_that_could_not_go_out_before_the_start_never_goes() {
+async fn a_reminder_that_could_not_go_out_in_time_never_goes() {
+    use officehours::bookings::reminders;
+    use officehours::bookings::service::Ctx;
     let app = spawn_app().await;
     let f = fixture(&app);
     let learner = app.sign_in(&app.create_user(Role::Learner)).await;
-    let id = book(
-        &app,
-        &learner,
-        f.mentor.id,
-        "sql-basics",
-        at(2026, 6, 20, 12, 0),
-    )
-    .await;
-    // The worker was down until after the start.
-    app.clock.set(at(2026, 6, 20, 12, 5));
+    let start = at(2026, 6, 20, 12, 0);
+    let id = book(&app, &learner, f.mentor.id, "sql-basics", start).await;
+    let reminder_states = |app: &crate::harness::TestApp| -> Vec<(String, String, Option<String>)> {
+        email_outbox::table
+            .filter(email_outbox::booking_id.eq(id))
+            .filter(email_outbox::kind.eq("booking_reminder"))
+            .order(email_outbox::created_at)
+            .select((
+                email_outbox::subject,
+                email_outbox::state,
+                email_outbox::last_error,
+            ))
+            .load(&mut app.conn())
+            .unwrap()
+    };
+    // The 24 h reminders are made at their moment (here by a worker that
+    // then stops before sending them)…
+    let ctx = Ctx {
+        now: start - Duration::hours(24),
+        settings: &app.state.settings,
+        key: app.state.secret_key.expose(),
+    };
+    assert_eq!(reminders::enqueue_due(&mut app.conn(), ctx).unwrap(), 1);
+    assert_eq!(
+        reminders::enqueue_due(&mut app.conn(), ctx).unwrap(),
+        0,
+        "made once"
+    );
+    // …and the next worker round comes only 30 minutes before the start:
+    // those expire; the 1 h ones are made and go out.
+    app.clock.set(start - Duration::minutes(30));
     app.worker().run_once().await.unwrap();
-    let states: Vec<(String, Option<String>)> = email_outbox::table
-        .filter(email_outbox::booking_id.eq(id))
-        .filter(email_outbox::kind.eq("booking_reminder"))
-        .select((email_outbox::state, email_outbox::last_error))
-        .load(&mut app.conn())
-        .unwrap();
-    assert_eq!(states.len(), 4);
-    for (state, error) in states {
+    let states = reminder_states(&app);
+    assert_eq!(states.len(), 4, "{states:?}");
+    for (subject, state, error) in &states[..2] {
+        assert!(subject.contains("24 hours"), "{subject}");
         assert_eq!(state, "dead");
         assert_eq!(error.as_deref(), Some("expired before it could be sent"));
     }
-    // The confirmations, not expiring, went out (kept without SMTP).
-    let kept: i64 = email_outbox::table
-        .filter(email_outbox::booking_id.eq(id))
-        .filter(email_outbox::kind.eq("booking_confirmed"))
-        .filter(email_outbox::state.eq("kept"))
-        .count()
-        .get_result(&mut app.conn())
-        .unwrap();
-    assert_eq!(kept, 2);
+    for (subject, state, _) in &states[2..] {
+        assert!(subject.contains("1 hour"), "{subject}");
+        assert_eq!(state, "kept");
+    }
+    // After the start nothing more is made.
+    app.clock.set(start + Duration::minutes(1));
+    app.worker().run_once().await.unwrap();
+    assert_eq!(reminder_states(&app).len(), 4);
 }

@@ -315,6 +315,10 @@ impl TestApp {
             from: self.state.settings.smtp_from.clone(),
             batch: 20,
             idle_wait: std::time::Duration::from_millis(50),
+            before_round: Some(officehours::bookings::reminders::hook(
+                std::sync::Arc::clone(&self.state.settings),
+                self.state.secret_key.clone(),
+            )),
         }
     }
 
