@@ -75,6 +75,16 @@ diesel::table! {
         timed_at -> Nullable<Timestamptz>,
         reminded_24h_for -> Nullable<Timestamptz>,
         reminded_1h_for -> Nullable<Timestamptz>,
+        outcome_marked_at -> Nullable<Timestamptz>,
+        outcome_marked_by -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    calendar_feeds (mentor_id) {
+        mentor_id -> Uuid,
+        token_hash -> Bytea,
+        created_at -> Timestamptz,
     }
 }
 
@@ -256,6 +266,7 @@ diesel::joinable!(account_tokens -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(audit_log -> users (actor_user_id));
 diesel::joinable!(bookings -> topics (topic_id));
+diesel::joinable!(calendar_feeds -> users (mentor_id));
 diesel::joinable!(date_overrides -> users (mentor_id));
 diesel::joinable!(email_outbox -> bookings (booking_id));
 diesel::joinable!(email_outbox -> users (recipient_user_id));
@@ -275,6 +286,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     booking_policy,
     bookings,
+    calendar_feeds,
     date_overrides,
     email_outbox,
     login_failures,
