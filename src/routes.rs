@@ -4,8 +4,12 @@ use actix_web::web;
 
 use crate::accounts::account;
 use crate::accounts::handlers as accounts;
-use crate::admin::{self, users as admin_users};
+use crate::admin::{
+    self, bookings as admin_bookings, policy as admin_policy, topics as admin_topics,
+    users as admin_users,
+};
 use crate::bookings::handlers as bookings;
+use crate::bookings::mentor_handlers as mentor_workspace;
 use crate::schedule::handlers as schedule;
 use crate::schedule::public;
 use crate::web::{assets, pages};
@@ -95,9 +99,49 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/admin/users/{id}/enable",
             web::post().to(admin_users::enable_action),
+        )
+        .route("/admin/topics", web::get().to(admin_topics::list_page))
+        .route("/admin/topics", web::post().to(admin_topics::create_action))
+        .route("/admin/topics/{id}", web::get().to(admin_topics::edit_form))
+        .route(
+            "/admin/topics/{id}",
+            web::post().to(admin_topics::update_action),
+        )
+        .route(
+            "/admin/topics/{id}/deactivate",
+            web::post().to(admin_topics::deactivate_action),
+        )
+        .route(
+            "/admin/topics/{id}/activate",
+            web::post().to(admin_topics::activate_action),
+        )
+        .route("/admin/policy", web::get().to(admin_policy::show))
+        .route("/admin/policy", web::post().to(admin_policy::save_action))
+        // `.csv` first: it must not be taken for a booking id.
+        .route(
+            "/admin/bookings.csv",
+            web::get().to(admin_bookings::export_csv),
+        )
+        .route("/admin/bookings", web::get().to(admin_bookings::list_page))
+        .route(
+            "/admin/bookings/{id}/cancel",
+            web::post().to(admin_bookings::cancel_action),
         );
     // Mentor pages; each handler checks the role with `Auth<MentorRole>`.
-    cfg.route("/mentor", web::get().to(schedule::home))
+    cfg.route("/mentor", web::get().to(mentor_workspace::dashboard))
+        .route(
+            "/mentor/sessions/{id}/outcome",
+            web::post().to(mentor_workspace::mark_outcome),
+        )
+        .route(
+            "/mentor/feed",
+            web::post().to(mentor_workspace::regenerate_feed),
+        )
+        // `/mentor/feed/{token}.ics` (no sign-in): the handler strips `.ics`.
+        .route(
+            "/mentor/feed/{token}",
+            web::get().to(mentor_workspace::feed),
+        )
         .route("/mentor/settings", web::get().to(schedule::settings))
         .route("/mentor/settings", web::post().to(schedule::save_settings))
         .route(

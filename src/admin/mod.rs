@@ -1,7 +1,11 @@
-//! Admin pages: the landing page and user management. Every handler takes
-//! `Auth<AdminRole>`, the one place the role check lives. Depends on
-//! `accounts`, `audit`, `web`, `state`, `error`.
+//! Admin pages: the landing page, user management, topics and the fairness
+//! policy. Every handler takes `Auth<AdminRole>`, the one place the role
+//! check lives. Depends on `accounts`, `topics`, `bookings::model`,
+//! `audit`, `web`, `state`, `error`.
 
+pub mod bookings;
+pub mod policy;
+pub mod topics;
 pub mod users;
 
 use actix_web::HttpResponse;

@@ -1032,7 +1032,10 @@ async fn grant(state: &AppState, token: String) -> Result<(Grant, User, Detail),
             let Some(g) = manage::lookup(conn, &token, now)? else {
                 return Ok(None);
             };
-            let Some(user) = crate::accounts::service::find(conn, g.user_id)? else {
+            // A disabled account acts nowhere, by link either.
+            let Some(user) = crate::accounts::service::find(conn, g.user_id)?
+                .filter(|u| u.disabled_at.is_none())
+            else {
                 return Ok(None);
             };
             let Some(d) = load_detail(conn, g.booking.id, now)? else {

@@ -5,6 +5,8 @@
 
 pub mod handlers;
 pub mod manage;
+pub mod mentor;
+pub mod mentor_handlers;
 pub mod model;
 pub mod notify;
 pub mod policy;

@@ -1,4 +1,4 @@
-//! Mentor pages: `/mentor` (home), `/mentor/settings` (profile, topics and
+//! Mentor schedule pages: `/mentor/settings` (profile, topics and
 //! booking settings) and `/mentor/availability` (zone, weekly windows, date
 //! overrides, time off, and a preview of the free slots). Every form POSTs
 //! to its own path and answers with a redirect back (a fixed notice code)
@@ -71,46 +71,6 @@ fn local(at: DateTime<Utc>, zone: Tz, now: DateTime<Utc>) -> String {
     } else {
         at.format("%a %-d %b %Y, %H:%M %Z").to_string()
     }
-}
-
-// ---------------------------------------------------------------- home
-
-#[derive(Template)]
-#[template(path = "schedule/home.html")]
-struct HomePage {
-    page: PageCtx,
-    zone: String,
-    accepting: bool,
-    topics: usize,
-    windows: usize,
-}
-
-/// `GET /mentor`: where the nav's Mentor link goes.
-pub async fn home(
-    state: web::Data<AppState>,
-    auth: Auth<MentorRole>,
-) -> Result<HttpResponse, AppError> {
-    let id = auth.user.id;
-    let now = state.clock.now();
-    let (profile, topics, windows) = state
-        .db(move |conn| -> Result<_, diesel::result::Error> {
-            Ok((
-                queries::profile_or_default(conn, id, now)?,
-                queries::offered_topic_ids(conn, id)?,
-                queries::weekly_rules_of(conn, &[id])?,
-            ))
-        })
-        .await?;
-    respond(
-        &HomePage {
-            page: auth.page(),
-            zone: auth.user.time_zone.name().to_owned(),
-            accepting: profile.accepting_bookings,
-            topics: topics.len(),
-            windows: windows.len(),
-        },
-        StatusCode::OK,
-    )
 }
 
 // ---------------------------------------------------------------- settings

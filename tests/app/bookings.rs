@@ -667,3 +667,50 @@ async fn a_reminder_that_could_not_go_out_in_time_never_goes() {
     app.worker().run_once().await.unwrap();
     assert_eq!(reminder_states(&app).len(), 4);
 }
+
+#[tokio::test]
+async fn a_disabled_account_s_manage_link_does_nothing() {
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    let learner = app.sign_in(&app.create_user(Role::Learner)).await;
+    let id = book(
+        &app,
+        &learner,
+        f.mentor.id,
+        "sql-basics",
+        at(2026, 6, 20, 12, 0),
+    )
+    .await;
+    let token = officehours::bookings::manage::token_for(
+        app.state.secret_key.expose(),
+        id,
+        learner.user.id,
+    );
+    let anon = crate::harness::new_client();
+    let res = anon
+        .get(app.url(&format!("/manage/{token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let csrf = crate::harness::csrf_in(&res.text().await.unwrap());
+    diesel::update(users::table.find(learner.user.id))
+        .set(users::disabled_at.eq(Some(app.clock.now())))
+        .execute(&mut app.conn())
+        .unwrap();
+    let res = anon
+        .get(app.url(&format!("/manage/{token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = app
+        .post_form(
+            &anon,
+            &format!("/manage/{token}/cancel"),
+            &[("csrf_token", &csrf), ("reason", "")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(booking(&app, id).status, "confirmed");
+}

@@ -987,3 +987,80 @@ async fn booking_journey_in_a_real_browser() {
     assert!(body.contains("Cancelled by you"), "{body}");
     browser.close().await;
 }
+
+/// A mentor opens the dashboard, marks a session that has started a
+/// no-show, sees the new status, and makes a calendar feed URL; axe-core
+/// on each state of `/mentor`.
+#[tokio::test]
+async fn mentor_marks_a_past_session_no_show_in_a_real_browser() {
+    use crate::booking_fixture::{at, book, fixture};
+    use officehours::accounts::Role;
+
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    let first = app.sign_in(&app.create_user(Role::Learner)).await;
+    let start = at(2026, 6, 16, 12, 0);
+    let past = book(&app, &first, f.mentor.id, "sql-basics", start).await;
+    // An hour after it began; another learner books a session to come.
+    app.clock.set(start + chrono::Duration::hours(1));
+    let second = app.sign_in(&app.create_user(Role::Learner)).await;
+    let upcoming = book(
+        &app,
+        &second,
+        f.mentor.id,
+        "sql-basics",
+        at(2026, 6, 18, 12, 0),
+    )
+    .await;
+    app.set_password(f.mentor.id, "mentor passphrase here");
+    let url = |p: &str| format!("{}{p}", app.address);
+    let browser = Browser::start().await;
+    browser.open(&url("/login")).await;
+    browser.fill("email", &f.mentor.email).await;
+    browser.fill("password", "mentor passphrase here").await;
+    browser.submit("form[action='/login']").await;
+
+    browser.open(&url("/mentor")).await;
+    browser.assert_accessible("/mentor").await;
+    let body = browser.body_text().await;
+    assert!(body.contains("Not marked yet"), "{body}");
+    assert!(body.contains("Thursday 18 June 2026, 14:00–14:30 CEST (Europe/Berlin)"));
+    browser
+        .find(Locator::Css(&format!(
+            "form[action='/bookings/{upcoming}/cancel']"
+        )))
+        .await
+        .expect("a cancel form for the upcoming session");
+
+    browser.submit(&format!("#outcome-no_show-{past}")).await;
+    assert_eq!(browser.path().await, "/mentor?notice=no_show");
+    let body = browser.body_text().await;
+    assert!(
+        body.contains("Saved: the session is marked as a no-show."),
+        "{body}"
+    );
+    let status: String = browser
+        .eval(&format!(
+            "return document.querySelector('#session-{past} .booking-status').textContent;"
+        ))
+        .await;
+    assert_eq!(status, "No-show");
+    browser.assert_accessible("/mentor after marking").await;
+    assert_eq!(
+        crate::booking_fixture::booking(&app, past).status,
+        "no_show"
+    );
+
+    browser.submit("form[action='/mentor/feed']").await;
+    let feed_url: String = browser
+        .eval("return document.getElementById('feed-url').value;")
+        .await;
+    assert!(
+        feed_url.starts_with(&url("/mentor/feed/")) && feed_url.ends_with(".ics"),
+        "{feed_url}"
+    );
+    browser
+        .assert_accessible("/mentor with a new feed URL")
+        .await;
+    browser.close().await;
+}

@@ -12,7 +12,9 @@
 
 mod account;
 mod accounts;
+mod admin_bookings;
 mod admin_users;
+mod admin_workspace;
 mod authz;
 mod booking_emails;
 mod booking_fixture;
@@ -23,6 +25,7 @@ mod browser;
 mod cli;
 mod harness;
 mod mail;
+mod mentor_workspace;
 mod outbox;
 mod public;
 mod schedule;

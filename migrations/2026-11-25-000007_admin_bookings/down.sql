@@ -1,0 +1,1 @@
+DROP INDEX bookings_status_start_idx;
