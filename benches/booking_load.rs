@@ -98,6 +98,13 @@ const STALL: Duration = Duration::from_secs(1);
 const WARM_UP: Duration = Duration::from_secs(2);
 
 fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` (CI) runs
+    // benchmark targets without it, as a smoke test: a load run is not a
+    // test, so it only says how to run it.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("booking_load: a load benchmark; run it with `cargo bench --bench booking_load`");
+        return;
+    }
     if let Err(e) = run() {
         eprintln!("booking_load: error: {e}");
         std::process::exit(1);

@@ -8,6 +8,7 @@ use crate::admin::{
     self, bookings as admin_bookings, policy as admin_policy, topics as admin_topics,
     users as admin_users,
 };
+use crate::admin::{audit_log as admin_audit, emails as admin_emails};
 use crate::bookings::handlers as bookings;
 use crate::bookings::mentor_handlers as mentor_workspace;
 use crate::schedule::handlers as schedule;
@@ -84,7 +85,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/account/tokens/{id}/revoke",
             web::post().to(account::revoke_token),
-        );
+        )
+        .route("/account/export", web::post().to(account::export_data))
+        .route("/account/delete", web::post().to(account::delete_account));
     // Admin pages; each handler checks the role with `Auth<AdminRole>`.
     cfg.route("/admin", web::get().to(admin::index))
         .route("/admin/users", web::get().to(admin_users::list_page))
@@ -126,7 +129,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/admin/bookings/{id}/cancel",
             web::post().to(admin_bookings::cancel_action),
-        );
+        )
+        .route("/admin/emails", web::get().to(admin_emails::list_page))
+        .route("/admin/emails/{id}", web::get().to(admin_emails::show_page))
+        .route(
+            "/admin/emails/{id}/retry",
+            web::post().to(admin_emails::retry_action),
+        )
+        .route("/admin/audit", web::get().to(admin_audit::list_page));
     // Mentor pages; each handler checks the role with `Auth<MentorRole>`.
     cfg.route("/mentor", web::get().to(mentor_workspace::dashboard))
         .route(

@@ -1,7 +1,8 @@
 //! The account page (`/account`): name and time zone, email change (which
 //! takes effect when the link sent to the new address is confirmed, see
-//! `handlers::verify`), password change, signed-in sessions and personal
-//! API tokens. One page, one form per action, each POSTing to its own path
+//! `handlers::verify`), password change, signed-in sessions, personal
+//! API tokens, and "Your data": download everything as JSON, delete the
+//! account (the work is in `deletion`). One page, one form per action, each POSTing to its own path
 //! and answering with a redirect back (a fixed notice) or the page again
 //! with 422 and the errors next to that form's fields.
 //! Thin: parse, check, one transaction per action, render.
@@ -15,6 +16,7 @@ use diesel::prelude::*;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::deletion::{self, DeleteError};
 use super::email_tokens::{self, Purpose};
 use super::handlers::{
     Empty, RESEND_EVERY, check_email, check_name, check_new_password, check_zone, ip_of, see_other,
@@ -74,6 +76,7 @@ enum Form {
     Email,
     Password,
     Token,
+    Delete,
 }
 
 impl Form {
@@ -84,6 +87,7 @@ impl Form {
             Form::Email => "email",
             Form::Password => "password",
             Form::Token => "token",
+            Form::Delete => "delete",
         }
     }
 }
@@ -882,6 +886,187 @@ pub async fn revoke_token(
         return Err(AppError::NotFound);
     }
     Ok(see_other("/account?notice=token-revoked"))
+}
+
+// ---------------------------------------------------------------- your data
+
+/// `POST /account/export`: everything held about the account, as a JSON
+/// download (a POST, so no prefetch or crawler ever fetches it). Audited as
+/// `account.export`.
+pub async fn export_data(
+    state: web::Data<AppState>,
+    auth: Auth,
+    _form: CsrfForm<Empty>,
+) -> Result<HttpResponse, AppError> {
+    let now = state.clock.now();
+    let user = auth.user.clone();
+    let export = state
+        .db(move |conn| {
+            conn.build_transaction().repeatable_read().run(
+                |conn| -> Result<_, diesel::result::Error> {
+                    let export = deletion::export(conn, &user, now)?;
+                    audit::record(
+                        conn,
+                        now,
+                        Some(user.id),
+                        "account.export",
+                        Some(("user", user.id)),
+                        serde_json::json!({}),
+                    )?;
+                    Ok(export)
+                },
+            )
+        })
+        .await?;
+    let body = serde_json::to_vec_pretty(&export).map_err(AppError::internal)?;
+    let disposition = format!(
+        "attachment; filename=\"officehours-data-{}.json\"",
+        now.format("%Y-%m-%d")
+    );
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ))
+        .insert_header((header::CONTENT_DISPOSITION, disposition))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .body(body))
+}
+
+#[derive(Deserialize)]
+pub struct DeleteForm {
+    #[serde(default)]
+    delete_password: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+#[derive(Template)]
+#[template(path = "accounts/message.html")]
+struct DeletedPage {
+    page: PageCtx,
+    heading: &'static str,
+    paragraphs: Vec<String>,
+    link: Option<(&'static str, &'static str)>,
+}
+
+/// `POST /account/delete` with the current password and the confirmation
+/// box: deletes the account (see `deletion::delete`), signs out and says
+/// so. A wrong password or a missing tick: the page again, 422.
+pub async fn delete_account(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    auth: Auth,
+    form: CsrfForm<DeleteForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.form;
+    let mut errors = FieldErrors::default();
+    if form.delete_password.is_empty() {
+        errors.add("delete_password", "Enter your current password.");
+    }
+    if form.confirm != "yes" {
+        errors.add(
+            "confirm",
+            "Tick the box to confirm that your account and its data go for good.",
+        );
+    }
+    if !errors.is_empty() {
+        return invalid(
+            &state,
+            &auth,
+            Draft::of(&auth.user),
+            errors,
+            Form::Delete,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    match check_current_password(&state, &req, &auth.user, form.delete_password).await? {
+        CurrentPassword::Right => {}
+        CurrentPassword::Wrong => {
+            errors.add("delete_password", "That is not your current password.");
+            return invalid(
+                &state,
+                &auth,
+                Draft::of(&auth.user),
+                errors,
+                Form::Delete,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+        CurrentPassword::Blocked { wait_secs } => {
+            errors.add("delete_password", blocked_message(wait_secs));
+            let res = invalid(
+                &state,
+                &auth,
+                Draft::of(&auth.user),
+                errors,
+                Form::Delete,
+                StatusCode::TOO_MANY_REQUESTS,
+            )
+            .await?;
+            return Ok(with_retry_after(res, wait_secs));
+        }
+    }
+    let now = state.clock.now();
+    let user_id = auth.user.id;
+    let st = state.clone();
+    let result = state
+        .db(move |conn| {
+            let ctx = crate::bookings::service::Ctx {
+                now,
+                settings: &st.settings,
+                key: st.secret_key.expose(),
+            };
+            Ok::<_, AppError>(deletion::delete(conn, ctx, user_id))
+        })
+        .await?;
+    let deleted = match result {
+        Ok(deleted) => deleted,
+        Err(DeleteError::LastAdmin) => {
+            errors.add(
+                "delete",
+                "You are the last active admin, so your account cannot be deleted. Make someone else an admin first.",
+            );
+            return invalid(
+                &state,
+                &auth,
+                Draft::of(&auth.user),
+                errors,
+                Form::Delete,
+                StatusCode::CONFLICT,
+            )
+            .await;
+        }
+        Err(DeleteError::NotFound) => return Err(AppError::NotFound),
+        Err(DeleteError::Cancel(e)) => return Err(e.into()),
+        Err(DeleteError::Db(e)) => return Err(e.into()),
+    };
+    let mut paragraphs = vec![
+        "Your account is deleted and you are signed out. Your personal data is erased.".to_owned(),
+    ];
+    paragraphs.push(match deleted.bookings_cancelled {
+        0 => "You had no upcoming sessions.".to_owned(),
+        1 => "Your upcoming session is cancelled; the other person was told.".to_owned(),
+        n => format!("Your {n} upcoming sessions are cancelled; the other people were told."),
+    });
+    paragraphs
+        .push("Past sessions stay in the programme's statistics without your name.".to_owned());
+    let mut res = render(&DeletedPage {
+        page: PageCtx::anonymous(),
+        heading: "Your account is deleted",
+        paragraphs,
+        link: Some(("/", "Back to the home page")),
+    })?;
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.add_cookie(&auth::removal(
+        auth::SESSION_COOKIE,
+        state.settings.is_https(),
+    ))
+    .map_err(AppError::internal)?;
+    Ok(res)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod api_tokens;
+pub mod deletion;
 pub mod email_tokens;
 pub mod handlers;
 pub mod hashing;

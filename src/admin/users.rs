@@ -1,8 +1,10 @@
 //! `/admin/users`: find accounts, change their role, disable and enable
 //! them. The service half takes a connection and runs each action in one
 //! transaction with its audit entry; the handler half parses, calls and
-//! redirects back to the list. Depends on `accounts`, `audit`, `db`, `web`,
-//! `state`, `error`.
+//! redirects back to the list. Disabling also cancels the account's
+//! upcoming bookings (as mentor and as learner) with the cancellation
+//! emails, in the same transaction. Depends on `accounts`, `audit`,
+//! `bookings`, `db`, `web`, `state`, `error`.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -16,7 +18,9 @@ use uuid::Uuid;
 use crate::accounts::model::UserRow;
 use crate::accounts::{Role, User, service, session};
 use crate::audit;
-use crate::db::schema::users;
+use crate::bookings::model::{Booking, Status};
+use crate::bookings::service::{self as booking_service, Actor, BookError, Ctx, Party};
+use crate::db::schema::{bookings, users};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::auth::{AdminRole, Auth, CsrfForm};
@@ -219,6 +223,8 @@ pub enum ChangeError {
     /// Demoted or disabled by someone else since the request was let in.
     #[error("the acting user is no longer an active admin")]
     NotAdmin,
+    #[error("cannot cancel a booking of the account: {0}")]
+    Cancel(#[from] BookError),
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
 }
@@ -302,14 +308,43 @@ pub fn change_role(
     })
 }
 
-/// Disables `target` and ends all their sessions at once, audited as
-/// `user.disabled`. Their bookings stay as they are.
+/// The reason the other person reads when a disabled mentor's session is
+/// cancelled.
+pub const MENTOR_GONE: &str = "Your mentor is no longer available.";
+/// The reason when a disabled learner's session is cancelled.
+pub const LEARNER_GONE: &str = "The learner is no longer available.";
+
+/// `user`'s upcoming sessions (confirmed, not yet started), as mentor and
+/// as learner, soonest first.
+pub fn upcoming_involving(
+    conn: &mut PgConnection,
+    user: Uuid,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<Booking>> {
+    bookings::table
+        .filter(
+            bookings::mentor_id
+                .eq(user)
+                .or(bookings::learner_id.eq(user)),
+        )
+        .filter(bookings::status.eq(Status::Confirmed.as_str()))
+        .filter(bookings::start_at.gt(now))
+        .order((bookings::start_at, bookings::id))
+        .select(Booking::as_select())
+        .load(conn)
+}
+
+/// Disables `target`, ends all their sessions at once and cancels their
+/// upcoming sessions as mentor and as learner (each with the cancellation
+/// to both people, by `actor` as admin), audited as `user.disabled` with
+/// the counts. Past sessions stay as they are. One transaction.
 pub fn disable(
     conn: &mut PgConnection,
-    now: DateTime<Utc>,
+    ctx: Ctx<'_>,
     actor: Uuid,
     target: Uuid,
 ) -> Result<Outcome, ChangeError> {
+    let now = ctx.now;
     conn.transaction(|conn| {
         let (admins, user) = begin(conn, actor, target)?;
         if user.disabled_at.is_some() {
@@ -320,13 +355,30 @@ pub fn disable(
             .set((users::disabled_at.eq(Some(now)), users::updated_at.eq(now)))
             .execute(conn)?;
         let ended = session::delete_all_for_user(conn, target, None)?;
+        let by = Actor {
+            user_id: actor,
+            party: Party::Admin,
+            via_manage_link: false,
+        };
+        let upcoming = upcoming_involving(conn, target, now)?;
+        for booking in &upcoming {
+            let reason = if booking.mentor_id == target {
+                MENTOR_GONE
+            } else {
+                LEARNER_GONE
+            };
+            booking_service::cancel(conn, ctx, booking.id, by, Some(reason))?;
+        }
         audit::record(
             conn,
             now,
             Some(actor),
             "user.disabled",
             Some(("user", target)),
-            serde_json::json!({ "sessions_ended": ended }),
+            serde_json::json!({
+                "sessions_ended": ended,
+                "bookings_cancelled": upcoming.len(),
+            }),
         )?;
         Ok(Outcome::Changed)
     })
@@ -442,7 +494,9 @@ impl Notice {
             Notice::RoleChanged => format!("{name} is now {role}."),
             Notice::RoleUnchanged => format!("{name} already is {role}; nothing changed."),
             Notice::Disabled => {
-                format!("The account of {name} is disabled and all its sessions have ended.")
+                format!(
+                    "The account of {name} is disabled and all its sessions have ended. Its upcoming bookings are cancelled, with a notice to each person."
+                )
             }
             Notice::AlreadyDisabled => format!("The account of {name} was already disabled."),
             Notice::Enabled => format!("The account of {name} is enabled again."),
@@ -689,6 +743,7 @@ fn respond(
         Err(ChangeError::LastAdmin) => Notice::LastAdmin,
         Err(ChangeError::NotFound) => return Err(AppError::NotFound),
         Err(ChangeError::NotAdmin) => return Err(AppError::Forbidden),
+        Err(ChangeError::Cancel(e)) => return Err(e.into()),
         Err(ChangeError::Db(e)) => return Err(e.into()),
     };
     let (list_state, _) = ListState::parse(req.query_string());
@@ -744,8 +799,16 @@ pub async fn disable_action(
 ) -> Result<HttpResponse, AppError> {
     let target = target_id(&id)?;
     let (actor, now) = (auth.user.id, state.clock.now());
+    let st = state.clone();
     let result = state
-        .db(move |conn| Ok::<_, AppError>(disable(conn, now, actor, target)))
+        .db(move |conn| {
+            let ctx = Ctx {
+                now,
+                settings: &st.settings,
+                key: st.secret_key.expose(),
+            };
+            Ok::<_, AppError>(disable(conn, ctx, actor, target))
+        })
         .await?;
     respond(
         &req,

@@ -124,6 +124,7 @@ async fn the_page_has_every_section_labelled_and_is_not_cached() {
         "Password",
         "Signed-in sessions",
         "Personal API tokens",
+        "Your data",
     ] {
         assert!(body.contains(&format!("\">{heading}</h2>")), "{heading}");
     }
@@ -135,15 +136,17 @@ async fn the_page_has_every_section_labelled_and_is_not_cached() {
         "current_password",
         "new_password",
         "token_name",
+        "delete_password",
+        "confirm",
     ] {
         assert!(
             body.contains(&format!("<label for=\"{field}\">")),
             "{field}"
         );
     }
-    // Every form carries the session's CSRF token (five forms of the page,
-    // the sign-out button of the header; the current session has no
-    // revoke button).
+    // Every form carries the session's CSRF token (seven forms of the page
+    // — profile, email, password, token, export, delete — and the sign-out
+    // button of the header; the current session has no revoke button).
     let forms = body.matches("<form method=\"post\"").count();
     let tokens = body
         .matches(&format!(
@@ -151,7 +154,7 @@ async fn the_page_has_every_section_labelled_and_is_not_cached() {
             s.csrf
         ))
         .count();
-    assert_eq!(forms, 5);
+    assert_eq!(forms, 7);
     assert_eq!(tokens, forms);
     assert!(body.contains(&user.email));
     assert!(input_tag(&body, "display_name").contains("value=\"Test learner\""));

@@ -719,7 +719,7 @@ async fn disabling_ends_every_session_and_blocks_sign_in_until_enabled() {
             "user.disabled".to_owned(),
             Some(admin.user.id),
             Some(target.id),
-            serde_json::json!({ "sessions_ended": 3 }),
+            serde_json::json!({ "sessions_ended": 3, "bookings_cancelled": 0 }),
         )]
     );
     let html = get_html(&app, &admin.client, &back).await;
@@ -898,14 +898,19 @@ async fn the_service_rechecks_the_actor_and_keeps_the_last_admin() {
         .set(users::role.eq("mentor"))
         .execute(&mut conn)
         .unwrap();
+    let ctx = officehours::bookings::service::Ctx {
+        now,
+        settings: &app.state.settings,
+        key: app.state.secret_key.expose(),
+    };
     for result in [
         admin_users::change_role(&mut conn, now, a.id, b.id, Role::Learner),
-        admin_users::disable(&mut conn, now, a.id, b.id),
+        admin_users::disable(&mut conn, ctx, a.id, b.id),
     ] {
         assert!(matches!(result, Err(ChangeError::NotAdmin)), "{result:?}");
     }
     assert!(matches!(
-        admin_users::disable(&mut conn, now, b.id, b.id),
+        admin_users::disable(&mut conn, ctx, b.id, b.id),
         Err(ChangeError::OwnAccount)
     ));
     assert!(matches!(

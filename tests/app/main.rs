@@ -11,8 +11,11 @@
 )]
 
 mod account;
+mod account_data;
 mod accounts;
 mod admin_bookings;
+mod admin_emails_audit;
+mod admin_stats;
 mod admin_users;
 mod admin_workspace;
 mod authz;

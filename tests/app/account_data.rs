@@ -1,0 +1,634 @@
+//! What happens to a person's data: disabling a mentor (or learner)
+//! cancels their upcoming sessions with notices; a mentor who stops
+//! accepting keeps what is booked; "Download my data" and "Delete my
+//! account" on the account page — through HTTP against the running app,
+//! checking the database and the outbox behind it.
+
+use base64::Engine as _;
+use chrono::Duration;
+use diesel::prelude::*;
+use officehours::accounts::deletion::{DELETED_NAME, erased_email};
+use officehours::accounts::{Role, User, tokens};
+use officehours::admin::users::MENTOR_GONE;
+use officehours::bookings::model::Booking;
+use officehours::db::schema::{
+    api_tokens, audit_log, bookings, email_outbox, mentor_profiles, sessions, users, weekly_rules,
+};
+use reqwest::StatusCode;
+use uuid::Uuid;
+
+use crate::booking_fixture::{at, book, booking, fixture, mentor, offer};
+use crate::harness::{SignedIn, TestApp, location, new_client, spawn_app};
+
+const PASSWORD: &str = "correct horse battery";
+
+/// `(kind, recipient_user_id, state, attachments as text, body present)`
+/// of the outbox rows of one booking.
+fn outbox_of(app: &TestApp, booking: Uuid) -> Vec<(String, Option<Uuid>, String, String, bool)> {
+    email_outbox::table
+        .filter(email_outbox::booking_id.eq(booking))
+        .order(email_outbox::created_at)
+        .select((
+            email_outbox::kind,
+            email_outbox::recipient_user_id,
+            email_outbox::state,
+            email_outbox::attachments,
+            email_outbox::body_text.is_not_null(),
+        ))
+        .load::<(String, Option<Uuid>, String, serde_json::Value, bool)>(&mut app.conn())
+        .unwrap()
+        .into_iter()
+        .map(|(k, r, s, a, b)| (k, r, s, a.to_string(), b))
+        .collect()
+}
+
+fn cancellations_to(app: &TestApp, booking: Uuid, user: Uuid) -> usize {
+    outbox_of(app, booking)
+        .into_iter()
+        .filter(|(kind, to, _, ics, _)| {
+            kind == "booking_cancelled" && *to == Some(user) && ics.contains("METHOD:CANCEL")
+        })
+        .count()
+}
+
+fn audit_of(app: &TestApp, action: &str) -> Vec<(Option<Uuid>, Option<Uuid>, serde_json::Value)> {
+    audit_log::table
+        .filter(audit_log::action.eq(action))
+        .order(audit_log::at)
+        .select((
+            audit_log::actor_user_id,
+            audit_log::subject_id,
+            audit_log::details,
+        ))
+        .load(&mut app.conn())
+        .unwrap()
+}
+
+async fn post(
+    app: &TestApp,
+    who: &SignedIn,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut all = vec![("csrf_token", who.csrf.as_str())];
+    all.extend_from_slice(fields);
+    app.post_form(&who.client, path, &all).await
+}
+
+async fn is_signed_in(app: &TestApp, client: &reqwest::Client) -> bool {
+    let res = client.get(app.url("/account")).send().await.unwrap();
+    res.status() == StatusCode::OK
+}
+
+fn user_row(app: &TestApp, id: Uuid) -> (String, String, Option<String>, bool, String) {
+    users::table
+        .find(id)
+        .select((
+            users::email,
+            users::display_name,
+            users::password_hash,
+            users::disabled_at.is_not_null(),
+            users::time_zone,
+        ))
+        .first(&mut app.conn())
+        .unwrap()
+}
+
+fn session_count(app: &TestApp, id: Uuid) -> i64 {
+    sessions::table
+        .filter(sessions::user_id.eq(id))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap()
+}
+
+fn learner(app: &TestApp) -> User {
+    app.create_user(Role::Learner)
+}
+
+// ---------------------------------------------------------------- disabling
+
+#[tokio::test]
+async fn disabling_a_mentor_cancels_exactly_their_upcoming_bookings_with_notices() {
+    let app = spawn_app().await;
+    let fx = fixture(&app);
+    let other_mentor = mentor(&app, |_| {});
+    offer(&app, &other_mentor, fx.topic);
+    let (l1, l2, l3, l4) = (learner(&app), learner(&app), learner(&app), learner(&app));
+    let (s1, s2, s3, s4) = (
+        app.sign_in(&l1).await,
+        app.sign_in(&l2).await,
+        app.sign_in(&l3).await,
+        app.sign_in(&l4).await,
+    );
+    // Clock: 2026-06-15T09:00Z. The first one will be past.
+    let past = book(
+        &app,
+        &s4,
+        fx.mentor.id,
+        "sql-basics",
+        at(2026, 6, 15, 10, 0),
+    )
+    .await;
+    let up1 = book(
+        &app,
+        &s1,
+        fx.mentor.id,
+        "sql-basics",
+        at(2026, 6, 16, 10, 0),
+    )
+    .await;
+    let up2 = book(&app, &s2, fx.mentor.id, "deep-dive", at(2026, 6, 17, 10, 0)).await;
+    let others = book(
+        &app,
+        &s3,
+        other_mentor.id,
+        "sql-basics",
+        at(2026, 6, 16, 10, 0),
+    )
+    .await;
+    app.clock.advance(Duration::hours(2));
+
+    let admin = app.create_user(Role::Admin);
+    let admin = app.sign_in(&admin).await;
+    let res = post(
+        &app,
+        &admin,
+        &format!("/admin/users/{}/disable", fx.mentor.id),
+        &[],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+
+    for id in [up1, up2] {
+        let b = booking(&app, id);
+        assert_eq!(b.status, "cancelled");
+        assert_eq!(b.cancelled_by, Some(admin.user.id));
+        assert_eq!(b.cancel_reason.as_deref(), Some(MENTOR_GONE));
+        assert!(!b.late_cancel);
+    }
+    assert_eq!(
+        booking(&app, past).status,
+        "confirmed",
+        "past sessions stay"
+    );
+    assert_eq!(
+        booking(&app, others).status,
+        "confirmed",
+        "other mentors' stay"
+    );
+
+    for (id, learner) in [(up1, l1.id), (up2, l2.id)] {
+        assert_eq!(cancellations_to(&app, id, learner), 1, "to the learner");
+        assert_eq!(cancellations_to(&app, id, fx.mentor.id), 1, "to the mentor");
+    }
+    assert_eq!(cancellations_to(&app, past, l4.id), 0);
+    assert_eq!(cancellations_to(&app, others, l3.id), 0);
+
+    assert_eq!(
+        audit_of(&app, "user.disabled"),
+        vec![(
+            Some(admin.user.id),
+            Some(fx.mentor.id),
+            serde_json::json!({ "sessions_ended": 0, "bookings_cancelled": 2 }),
+        )]
+    );
+    assert_eq!(audit_of(&app, "booking.cancel").len(), 2);
+
+    // The freed time can be booked with someone else; the disabled mentor
+    // is not bookable any more.
+    let page = app
+        .get(&format!("/mentors/{}?topic=sql-basics", fx.mentor.id))
+        .await;
+    assert_ne!(page.status(), StatusCode::INTERNAL_SERVER_ERROR);
+}
+
+#[tokio::test]
+async fn disabling_a_learner_cancels_their_upcoming_bookings() {
+    let app = spawn_app().await;
+    let fx = fixture(&app);
+    let l = learner(&app);
+    let s = app.sign_in(&l).await;
+    let id = book(&app, &s, fx.mentor.id, "sql-basics", at(2026, 6, 16, 10, 0)).await;
+    let admin = app.create_user(Role::Admin);
+    let admin = app.sign_in(&admin).await;
+    let res = post(&app, &admin, &format!("/admin/users/{}/disable", l.id), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(booking(&app, id).status, "cancelled");
+    assert_eq!(cancellations_to(&app, id, fx.mentor.id), 1);
+    assert!(!is_signed_in(&app, &s.client).await);
+}
+
+#[tokio::test]
+async fn a_mentor_who_stops_accepting_keeps_their_bookings() {
+    let app = spawn_app().await;
+    let fx = fixture(&app);
+    let l = learner(&app);
+    let s = app.sign_in(&l).await;
+    let id = book(&app, &s, fx.mentor.id, "sql-basics", at(2026, 6, 16, 10, 0)).await;
+    let m = app.sign_in(&fx.mentor).await;
+    let topic = fx.topic.to_string();
+    // The settings form as sent, without the "accept bookings" box.
+    let res = post(
+        &app,
+        &m,
+        "/mentor/settings",
+        &[
+            ("headline", "Backend mentor"),
+            ("bio", ""),
+            ("meeting_url", "https://meet.example.org/room-1"),
+            ("buffer_before_min", "0"),
+            ("buffer_after_min", "0"),
+            ("min_notice_hours", "0"),
+            ("horizon_days", "60"),
+            ("step_min", "30"),
+            ("max_per_day", ""),
+            ("max_per_week", ""),
+            ("topics", &topic),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let accepting: bool = mentor_profiles::table
+        .find(fx.mentor.id)
+        .select(mentor_profiles::accepting_bookings)
+        .first(&mut app.conn())
+        .unwrap();
+    assert!(!accepting);
+    assert_eq!(booking(&app, id).status, "confirmed");
+    assert_eq!(cancellations_to(&app, id, l.id), 0);
+}
+
+// ---------------------------------------------------------------- export
+
+#[tokio::test]
+async fn export_has_every_section_and_no_secret() {
+    let app = spawn_app().await;
+    let fx = fixture(&app);
+    let l = learner(&app);
+    let password_hash = app.set_password(l.id, PASSWORD);
+    let s = app.sign_in(&l).await;
+    let id = book(&app, &s, fx.mentor.id, "sql-basics", at(2026, 6, 16, 10, 0)).await;
+
+    let res = post(
+        &app,
+        &s,
+        "/account/tokens",
+        &[("token_name", "calendar script")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    let start = html.find("<code id=\"new-token\">").unwrap() + "<code id=\"new-token\">".len();
+    let api_token = html[start..start + html[start..].find('<').unwrap()].to_owned();
+    assert!(api_token.len() > 20);
+
+    let res = post(&app, &s, "/account/export", &[]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "application/json");
+    let disposition = res.headers()["content-disposition"].to_str().unwrap();
+    assert!(disposition.starts_with("attachment;"), "{disposition}");
+    let text = res.text().await.unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+
+    assert_eq!(json["account"]["email"], l.email.as_str());
+    assert_eq!(json["account"]["display_name"], l.display_name.as_str());
+    assert_eq!(json["account"]["role"], "learner");
+    assert_eq!(json["account"]["time_zone"], "Europe/Berlin");
+    assert!(json["account"]["created_at"].is_string());
+    assert_eq!(json["sessions"].as_array().unwrap().len(), 1);
+    assert!(json["sessions"][0]["last_seen_at"].is_string());
+    assert_eq!(json["api_tokens"][0]["name"], "calendar script");
+    let mine = &json["bookings_as_learner"][0];
+    assert_eq!(mine["id"], id.to_string());
+    assert_eq!(mine["other_party"], fx.mentor.display_name.as_str());
+    assert_eq!(mine["topic"], "Topic sql-basics");
+    assert_eq!(mine["status"], "confirmed");
+    assert_eq!(mine["goals"], "I want to understand joins and indexes.");
+    assert_eq!(json["bookings_as_mentor"], serde_json::json!([]));
+    assert!(json["mentor_profile"].is_null());
+    assert!(json["schedule"].is_null());
+    let actions: Vec<&str> = json["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"booking.create") || actions.contains(&"api_token.created"));
+    assert!(actions.contains(&"api_token.created"), "{actions:?}");
+
+    // No secret in any form.
+    let token_hash: Vec<u8> = api_tokens::table
+        .filter(api_tokens::user_id.eq(l.id))
+        .select(api_tokens::token_hash)
+        .first(&mut app.conn())
+        .unwrap();
+    let session_hash = tokens::hash(&s.session_token);
+    for secret in [
+        api_token.clone(),
+        s.session_token.clone(),
+        password_hash.clone(),
+        hex(&token_hash),
+        hex(&session_hash),
+        base64::engine::general_purpose::STANDARD.encode(&token_hash),
+        base64::engine::general_purpose::STANDARD.encode(&session_hash),
+        format!("{:?}", &token_hash[..4]).replace(' ', ""),
+    ] {
+        assert!(!text.contains(&secret), "the export leaks {secret}");
+    }
+    for word in ["token_hash", "password_hash", "argon2"] {
+        assert!(!text.contains(word), "{word}");
+    }
+
+    // A mentor's export carries the profile and the schedule.
+    let m = app.sign_in(&fx.mentor).await;
+    let res = post(&app, &m, "/account/export", &[]).await;
+    let json: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(json["mentor_profile"]["headline"], "Backend mentor");
+    assert_eq!(
+        json["mentor_profile"]["topics"].as_array().unwrap().len(),
+        2
+    );
+    assert_eq!(
+        json["schedule"]["weekly_rules"].as_array().unwrap().len(),
+        7
+    );
+    assert_eq!(
+        json["bookings_as_mentor"][0]["other_party"],
+        l.display_name.as_str()
+    );
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test]
+async fn posts_without_the_csrf_token_are_refused() {
+    let app = spawn_app().await;
+    let l = learner(&app);
+    app.set_password(l.id, PASSWORD);
+    let s = app.sign_in(&l).await;
+    for path in ["/account/export", "/account/delete"] {
+        let res = app
+            .post_form(
+                &s.client,
+                path,
+                &[("delete_password", PASSWORD), ("confirm", "yes")],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
+        let res = app
+            .post_form(
+                &s.client,
+                path,
+                &[
+                    ("csrf_token", "forged"),
+                    ("delete_password", PASSWORD),
+                    ("confirm", "yes"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    assert_eq!(user_row(&app, l.id).0, l.email);
+    assert!(is_signed_in(&app, &s.client).await);
+    // Anonymous: to the sign-in page, nothing exported.
+    let anon = new_client();
+    let res = anon.post(app.url("/account/export")).send().await.unwrap();
+    assert_ne!(res.status(), StatusCode::OK);
+}
+
+// ---------------------------------------------------------------- deletion
+
+#[tokio::test]
+async fn a_wrong_password_or_no_tick_changes_nothing() {
+    let app = spawn_app().await;
+    let fx = fixture(&app);
+    let l = learner(&app);
+    app.set_password(l.id, PASSWORD);
+    let s = app.sign_in(&l).await;
+    let id = book(&app, &s, fx.mentor.id, "sql-basics", at(2026, 6, 16, 10, 0)).await;
+
+    let res = post(
+        &app,
+        &s,
+        "/account/delete",
+        &[("delete_password", "not my password"), ("confirm", "yes")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("id=\"delete_password-error\""), "{html}");
+    assert!(html.contains("That is not your current password."));
+    assert!(html.contains("aria-describedby=\"delete_password-error\""));
+
+    let res = post(
+        &app,
+        &s,
+        "/account/delete",
+        &[("delete_password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("id=\"confirm-error\""));
+
+    let (email, name, hash, disabled, _) = user_row(&app, l.id);
+    assert_eq!((email, name), (l.email.clone(), l.display_name.clone()));
+    assert!(hash.is_some() && !disabled);
+    assert_eq!(session_count(&app, l.id), 1);
+    assert_eq!(booking(&app, id).status, "confirmed");
+    assert!(audit_of(&app, "account.delete").is_empty());
+    assert!(is_signed_in(&app, &s.client).await);
+}
+
+#[tokio::test]
+async fn deleting_erases_the_person_cancels_upcoming_and_keeps_the_past() {
+    let app = spawn_app().await;
+    let fx = fixture(&app);
+    let l = learner(&app);
+    app.set_password(l.id, PASSWORD);
+    let s = app.sign_in(&l).await;
+    let other_device = app.sign_in(&l).await;
+    let past = book(&app, &s, fx.mentor.id, "sql-basics", at(2026, 6, 15, 10, 0)).await;
+    app.clock.advance(Duration::hours(2));
+    let upcoming = book(&app, &s, fx.mentor.id, "deep-dive", at(2026, 6, 16, 10, 0)).await;
+    let res = post(&app, &s, "/account/tokens", &[("token_name", "script")]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let res = post(
+        &app,
+        &s,
+        "/account/delete",
+        &[("delete_password", PASSWORD), ("confirm", "yes")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let cleared = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.starts_with("oh_session=;") || v.starts_with("oh_session=\"\""));
+    assert!(cleared, "the session cookie is removed");
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Your account is deleted"));
+
+    // Personal data gone.
+    let (email, name, hash, disabled, zone) = user_row(&app, l.id);
+    assert_eq!(email, erased_email(l.id));
+    assert_eq!(name, DELETED_NAME);
+    assert!(hash.is_none());
+    assert!(disabled);
+    assert_eq!(zone, "Europe/Berlin");
+    let with_old_email: i64 = users::table
+        .filter(users::email.ilike(&l.email))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(with_old_email, 0);
+    assert_eq!(session_count(&app, l.id), 0);
+    let tokens_left: i64 = api_tokens::table
+        .filter(api_tokens::user_id.eq(l.id))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(tokens_left, 0);
+    assert!(!is_signed_in(&app, &s.client).await);
+    assert!(!is_signed_in(&app, &other_device.client).await);
+
+    // Upcoming cancelled, the mentor told, the deleted learner not.
+    let b = booking(&app, upcoming);
+    assert_eq!(b.status, "cancelled");
+    assert_eq!(b.goals, "");
+    assert_eq!(cancellations_to(&app, upcoming, fx.mentor.id), 1);
+    let to_learner: i64 = email_outbox::table
+        .filter(email_outbox::recipient_user_id.eq(l.id))
+        .filter(email_outbox::body_text.is_not_null())
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(
+        to_learner, 0,
+        "no message to the deleted person keeps a body"
+    );
+    let to_old_address: i64 = email_outbox::table
+        .filter(email_outbox::recipient.eq(&l.email))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(to_old_address, 0);
+
+    // The past stays and still counts, without the goals.
+    let kept: Vec<Booking> = bookings::table
+        .filter(bookings::learner_id.eq(l.id))
+        .select(Booking::as_select())
+        .load(&mut app.conn())
+        .unwrap();
+    assert_eq!(kept.len(), 2);
+    let p = booking(&app, past);
+    assert_eq!(p.status, "confirmed");
+    assert_eq!(p.goals, "");
+    let audit = audit_of(&app, "account.delete");
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].0, Some(l.id));
+    let details = audit[0].2.to_string();
+    assert!(!details.contains(&l.email) && !details.contains(&l.display_name));
+
+    // The address can sign up again.
+    let fresh = new_client();
+    let csrf = app.csrf_for(&fresh, "/register").await;
+    let res = app
+        .post_form(
+            &fresh,
+            "/register",
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("email", l.email.as_str()),
+                ("display_name", "Back again"),
+                ("password", "another good password"),
+                ("time_zone", "Europe/Berlin"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/register/sent");
+    let again: Vec<Uuid> = users::table
+        .filter(users::email.ilike(&l.email))
+        .select(users::id)
+        .load(&mut app.conn())
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_ne!(again[0], l.id);
+}
+
+#[tokio::test]
+async fn a_deleted_mentor_s_learners_are_told_and_the_schedule_goes() {
+    let app = spawn_app().await;
+    let fx = fixture(&app);
+    app.set_password(fx.mentor.id, PASSWORD);
+    let l = learner(&app);
+    let s = app.sign_in(&l).await;
+    let upcoming = book(&app, &s, fx.mentor.id, "sql-basics", at(2026, 6, 16, 10, 0)).await;
+    let m = app.sign_in(&fx.mentor).await;
+    let res = post(
+        &app,
+        &m,
+        "/account/delete",
+        &[("delete_password", PASSWORD), ("confirm", "yes")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let b = booking(&app, upcoming);
+    assert_eq!(b.status, "cancelled");
+    assert_eq!(b.cancelled_by, Some(fx.mentor.id));
+    assert_eq!(cancellations_to(&app, upcoming, l.id), 1);
+    assert_eq!(cancellations_to(&app, upcoming, fx.mentor.id), 0);
+    let rules: i64 = weekly_rules::table
+        .filter(weekly_rules::mentor_id.eq(fx.mentor.id))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(rules, 0);
+    let profiles: i64 = mentor_profiles::table
+        .filter(mentor_profiles::user_id.eq(fx.mentor.id))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(profiles, 0);
+    // The learner's own goals stay theirs.
+    assert_eq!(b.goals, "I want to understand joins and indexes.");
+}
+
+#[tokio::test]
+async fn the_last_admin_cannot_delete_themselves() {
+    let app = spawn_app().await;
+    let admin = app.create_user(Role::Admin);
+    app.set_password(admin.id, PASSWORD);
+    let a = app.sign_in(&admin).await;
+    let res = post(
+        &app,
+        &a,
+        "/account/delete",
+        &[("delete_password", PASSWORD), ("confirm", "yes")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("last active admin"), "{html}");
+    assert_eq!(user_row(&app, admin.id).0, admin.email);
+    assert!(is_signed_in(&app, &a.client).await);
+
+    // With a second admin, the first may go.
+    app.create_user(Role::Admin);
+    let res = post(
+        &app,
+        &a,
+        "/account/delete",
+        &[("delete_password", PASSWORD), ("confirm", "yes")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(user_row(&app, admin.id).1, DELETED_NAME);
+}
