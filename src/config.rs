@@ -61,6 +61,9 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpNet>,
     pub hash_concurrency: usize,
     pub db_pool_size: u32,
+    /// How long `/admin`'s statistics are reused before being counted
+    /// again (0 = always count).
+    pub stats_cache: Duration,
 }
 
 impl Settings {
@@ -169,6 +172,10 @@ impl Settings {
         let db_pool_size = positive("OFFICEHOURS_DB_POOL", get("OFFICEHOURS_DB_POOL"), 16)?;
         let db_pool_size = u32::try_from(db_pool_size)
             .map_err(|_| invalid("OFFICEHOURS_DB_POOL", "is too large"))?;
+        let stats_cache = match get("OFFICEHOURS_STATS_CACHE") {
+            Some(v) if v.trim() == "0" => Duration::ZERO,
+            other => duration("OFFICEHOURS_STATS_CACHE", other, Duration::from_secs(30))?,
+        };
 
         Ok(Self {
             database_url: Secret::new(database_url),
@@ -183,6 +190,7 @@ impl Settings {
             trusted_proxies,
             hash_concurrency,
             db_pool_size,
+            stats_cache,
         })
     }
 
@@ -377,6 +385,12 @@ mod tests {
         assert!(s.trusted_proxies.is_empty());
         assert_eq!(s.db_pool_size, 16);
         assert!(s.hash_concurrency >= 1);
+        assert_eq!(s.stats_cache, Duration::from_secs(30));
+        let s = settings(&[("OFFICEHOURS_STATS_CACHE", "0")]).unwrap();
+        assert_eq!(s.stats_cache, Duration::ZERO);
+        let s = settings(&[("OFFICEHOURS_STATS_CACHE", "2m")]).unwrap();
+        assert_eq!(s.stats_cache, Duration::from_secs(120));
+        assert!(settings(&[("OFFICEHOURS_STATS_CACHE", "soon")]).is_err());
     }
 
     #[test]

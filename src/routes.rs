@@ -130,6 +130,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/admin/bookings/{id}/cancel",
             web::post().to(admin_bookings::cancel_action),
         )
+        .route(
+            "/admin/bookings/{id}/reassign",
+            web::get().to(admin_bookings::reassign_form),
+        )
+        .route(
+            "/admin/bookings/{id}/reassign",
+            web::post().to(admin_bookings::reassign_action),
+        )
         .route("/admin/emails", web::get().to(admin_emails::list_page))
         .route("/admin/emails/{id}", web::get().to(admin_emails::show_page))
         .route(

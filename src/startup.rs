@@ -143,6 +143,7 @@ impl Application {
             hasher: crate::accounts::hashing::Hasher::new(hash_concurrency),
             queries,
             mentor_pages: Arc::default(),
+            admin_stats: Arc::default(),
         };
         let worker = options.run_worker.then(|| Worker {
             pool,

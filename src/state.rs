@@ -23,6 +23,8 @@ pub struct AppState {
     pub queries: crate::db::QueryCounter,
     /// The public mentor page's rows under their slot versions.
     pub mentor_pages: Arc<crate::schedule::public::cache::MentorPageCache>,
+    /// `/admin`'s statistics, reused for `settings.stats_cache`.
+    pub admin_stats: Arc<crate::admin::stats::StatsCache>,
 }
 
 impl AppState {

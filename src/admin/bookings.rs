@@ -1,7 +1,8 @@
 //! `/admin/bookings` and `/admin/bookings.csv`: every booking, filtered by
 //! date range, mentor, learner, topic and status, sorted by start, in keyset
 //! pages (or streamed as CSV in keyset chunks); an admin can cancel one
-//! with a reason. The service half takes a connection; the handler half
+//! with a reason, or reassign an upcoming one to another mentor who offers
+//! the topic and is free then (`bookings::service::reassign`). The service half takes a connection; the handler half
 //! parses the query, calls and renders. Cancelling goes through
 //! `bookings::service::cancel`, which writes the emails and the audit
 //! entry. Depends on `bookings`, `slots` (local dates), `db`, `web`,
@@ -15,7 +16,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -25,10 +26,15 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::users::like_pattern;
+use crate::accounts::User;
+use crate::accounts::model::UserRow;
 use crate::bookings::model::{Booking, Status};
+use crate::bookings::notify::Parties;
 use crate::bookings::service::{self, Actor, BookError, Ctx, Party, REASON_MAX};
-use crate::db::schema::{topics, users};
+use crate::db::schema::{mentor_topics, topics, users};
 use crate::error::AppError;
+use crate::schedule::availability::{self, MentorRef};
+use crate::slots::Interval;
 use crate::state::AppState;
 use crate::web::auth::{AdminRole, Auth, CsrfForm};
 use crate::web::forms::FieldErrors;
@@ -1062,6 +1068,279 @@ pub async fn cancel_action(
         message: message.to_owned(),
     };
     list_response(&state, &auth, st, Some(refused), status).await
+}
+
+// ================================================================ reassign
+
+/// At most this many mentors are considered for a reassignment.
+const CANDIDATES_MAX: i64 = 500;
+
+/// A mentor a booking can be given to.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub id: Uuid,
+    pub name: String,
+    pub email: String,
+}
+
+/// The mentors who could take `booking` now, by name: mentor or admin
+/// accounts, not disabled, offering its (active) topic, accepting
+/// bookings, neither its mentor nor its learner, and offered exactly its
+/// start by the engine with their own settings. One query for the
+/// accounts and one `availability::load` for all of them together.
+pub fn candidates(
+    conn: &mut PgConnection,
+    booking: &Booking,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<Candidate>> {
+    let Some(topic) = service::topic(conn, booking.topic_id)? else {
+        return Ok(Vec::new());
+    };
+    if !topic.active {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<UserRow> = users::table
+        .inner_join(mentor_topics::table.on(mentor_topics::mentor_id.eq(users::id)))
+        .filter(mentor_topics::topic_id.eq(topic.id))
+        .filter(users::role.eq_any(["mentor", "admin"]))
+        .filter(users::disabled_at.is_null())
+        .filter(users::id.ne(booking.mentor_id))
+        .filter(users::id.ne(booking.learner_id))
+        .order((users::display_name.asc(), users::id.asc()))
+        .limit(CANDIDATES_MAX)
+        .select(UserRow::as_select())
+        .load(conn)?;
+    let mentors: Vec<User> = rows.into_iter().map(User::from).collect();
+    if mentors.is_empty() {
+        return Ok(Vec::new());
+    }
+    let refs: Vec<MentorRef> = mentors
+        .iter()
+        .map(|m| MentorRef {
+            id: m.id,
+            zone: m.time_zone,
+        })
+        .collect();
+    let start = booking.start_at;
+    let window = Interval::new(start, start + Duration::minutes(1));
+    let loaded = availability::load(conn, &refs, window.start, window.end, now, None)?;
+    let duration = Duration::minutes(topic.duration_minutes.into());
+    Ok(mentors
+        .into_iter()
+        .filter(|m| {
+            loaded
+                .profiles
+                .get(&m.id)
+                .is_some_and(|p| p.accepting_bookings)
+                && loaded
+                    .slots(m.id, duration, now, window)
+                    .iter()
+                    .any(|s| s.start == start)
+        })
+        .map(|m| Candidate {
+            id: m.id,
+            name: m.display_name,
+            email: m.email,
+        })
+        .collect())
+}
+
+/// A booking with its people and, when it is still upcoming, the mentors
+/// it could be given to.
+struct ReassignData {
+    booking: Booking,
+    parties: Parties,
+    candidates: Vec<Candidate>,
+}
+
+fn reassign_data(
+    conn: &mut PgConnection,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<ReassignData>, AppError> {
+    let Some(booking) = service::find(conn, id)? else {
+        return Ok(None);
+    };
+    let parties = service::parties(conn, &booking, now)?;
+    let candidates = if booking.is_upcoming(now) {
+        candidates(conn, &booking, now)?
+    } else {
+        Vec::new()
+    };
+    Ok(Some(ReassignData {
+        booking,
+        parties,
+        candidates,
+    }))
+}
+
+struct CandidateView {
+    id: Uuid,
+    name: String,
+    email: String,
+    checked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin/reassign.html")]
+struct ReassignPage {
+    page: PageCtx,
+    booking_id: Uuid,
+    when: String,
+    start_iso: String,
+    topic_title: String,
+    learner_name: String,
+    learner_email: String,
+    mentor_name: String,
+    mentor_email: String,
+    status_label: &'static str,
+    changeable: bool,
+    candidates: Vec<CandidateView>,
+    error: Option<String>,
+}
+
+/// Loads and renders the reassign page of `id` (404 for no such booking),
+/// with `picked` checked and `error` at the top.
+async fn reassign_response(
+    state: &AppState,
+    auth: &Auth<AdminRole>,
+    id: Uuid,
+    picked: Option<Uuid>,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let now = state.clock.now();
+    let data = state
+        .db(move |conn| {
+            conn.build_transaction()
+                .read_only()
+                .repeatable_read()
+                .run(|conn| reassign_data(conn, id, now))
+        })
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let zone = auth.user.time_zone;
+    let b = &data.booking;
+    let template = ReassignPage {
+        page: auth.page(),
+        booking_id: b.id,
+        when: crate::timefmt::when(b.start_at, b.end_at, zone),
+        start_iso: utc(b.start_at),
+        topic_title: data.parties.topic.title.clone(),
+        learner_name: data.parties.learner.display_name.clone(),
+        learner_email: data.parties.learner.email.clone(),
+        mentor_name: data.parties.mentor.display_name.clone(),
+        mentor_email: data.parties.mentor.email.clone(),
+        status_label: b.status().label(),
+        changeable: b.is_upcoming(now),
+        candidates: data
+            .candidates
+            .into_iter()
+            .map(|c| CandidateView {
+                checked: Some(c.id) == picked,
+                id: c.id,
+                name: c.name,
+                email: c.email,
+            })
+            .collect(),
+        error,
+    };
+    let mut res = render(&template)?;
+    *res.status_mut() = status;
+    Ok(no_store(res))
+}
+
+/// `GET /admin/bookings/{id}/reassign`: the mentors who offer the topic
+/// and are free at the booking's start, to pick one.
+pub async fn reassign_form(
+    state: web::Data<AppState>,
+    auth: Auth<AdminRole>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let booking_id = Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
+    reassign_response(&state, &auth, booking_id, None, None, StatusCode::OK).await
+}
+
+#[derive(Deserialize)]
+pub struct ReassignForm {
+    #[serde(default)]
+    mentor: String,
+}
+
+/// `POST /admin/bookings/{id}/reassign` with `mentor`: to the booking with
+/// a notice, or the page again with why not (409 when the mentor or the
+/// booking changed meanwhile).
+pub async fn reassign_action(
+    state: web::Data<AppState>,
+    auth: Auth<AdminRole>,
+    id: web::Path<String>,
+    form: CsrfForm<ReassignForm>,
+) -> Result<HttpResponse, AppError> {
+    let booking_id = Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
+    let Ok(mentor) = Uuid::parse_str(form.form.mentor.trim()) else {
+        return reassign_response(
+            &state,
+            &auth,
+            booking_id,
+            None,
+            Some("Choose the new mentor from the list.".to_owned()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    let (admin, now) = (auth.user.id, state.clock.now());
+    let st2 = state.clone();
+    let result = state
+        .db(move |conn| {
+            let ctx = Ctx {
+                now,
+                settings: &st2.settings,
+                key: st2.secret_key.expose(),
+            };
+            Ok::<_, AppError>(service::reassign(conn, ctx, booking_id, admin, mentor))
+        })
+        .await?;
+    let (message, status) = match result {
+        Ok(b) => {
+            return Ok(HttpResponse::SeeOther()
+                .insert_header((
+                    header::LOCATION,
+                    format!("/bookings/{}?notice=reassigned", b.id),
+                ))
+                .finish());
+        }
+        Err(BookError::SlotUnavailable) => (
+            "That mentor is no longer free at this time (just booked, or their schedule changed). Choose another mentor.",
+            StatusCode::CONFLICT,
+        ),
+        Err(BookError::MentorUnavailable) => (
+            "That mentor does not take this booking: not a mentor, disabled, not accepting bookings, or not offering the topic.",
+            StatusCode::CONFLICT,
+        ),
+        Err(BookError::NotChangeable) => (
+            "This session has started, finished or been cancelled, so it can no longer be reassigned.",
+            StatusCode::CONFLICT,
+        ),
+        Err(BookError::SameMentor) => (
+            "The booking already is with that mentor. Choose another one.",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Err(BookError::SelfBooking) => (
+            "The learner cannot mentor their own session. Choose another mentor.",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Err(BookError::NotFound) => return Err(AppError::NotFound),
+        Err(e) => return Err(AppError::internal(e)),
+    };
+    reassign_response(
+        &state,
+        &auth,
+        booking_id,
+        Some(mentor),
+        Some(message.to_owned()),
+        status,
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -35,7 +35,14 @@ pub async fn index(
     auth: Auth<AdminRole>,
 ) -> Result<HttpResponse, AppError> {
     let (zone, now) = (auth.user.time_zone, state.clock.now());
-    let numbers = state.db(move |conn| stats::load(conn, zone, now)).await?;
+    let numbers = match state.admin_stats.get(zone, now, state.settings.stats_cache) {
+        Some(numbers) => numbers,
+        None => {
+            let numbers = state.db(move |conn| stats::load(conn, zone, now)).await?;
+            state.admin_stats.put(zone, now, numbers.clone());
+            numbers
+        }
+    };
     render(&IndexPage {
         page: auth.page(),
         stats: stats::view(&numbers),

@@ -620,6 +620,39 @@ fn trim(v: f64, places: usize) -> String {
     }
 }
 
+/// The last figures per admin zone, reused for `OFFICEHOURS_STATS_CACHE`
+/// (counting 12 weeks of bookings costs tens of milliseconds on 100,000
+/// rows; an admin reloading the page does not need it recounted).
+#[derive(Default)]
+pub struct StatsCache {
+    entries: std::sync::Mutex<std::collections::HashMap<Tz, (DateTime<Utc>, Stats)>>,
+}
+
+impl StatsCache {
+    /// Figures counted at most `ttl` before `now` (by the app clock).
+    pub fn get(&self, zone: Tz, now: DateTime<Utc>, ttl: std::time::Duration) -> Option<Stats> {
+        let ttl = chrono::Duration::from_std(ttl).ok()?;
+        let entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (at, stats) = entries.get(&zone)?;
+        (*at <= now && now - *at < ttl).then(|| stats.clone())
+    }
+
+    pub fn put(&self, zone: Tz, now: DateTime<Utc>, stats: Stats) {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // One entry per zone an admin uses: a handful.
+        if entries.len() > 64 {
+            entries.clear();
+        }
+        entries.insert(zone, (now, stats));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -557,6 +557,9 @@ fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "existing" => Some("This booking was already made; here it is."),
         "cancelled" => Some("Cancelled. The time is free again and both of you got an email."),
         "rescheduled" => Some("Moved. Both of you got an email with the new time."),
+        "reassigned" => Some(
+            "Reassigned. The learner and the new mentor got an updated invitation; the previous mentor a cancellation.",
+        ),
         _ => None,
     }
 }

@@ -1,9 +1,9 @@
 //! The emails a booking causes, written to the outbox in the caller's
 //! transaction: confirmation, reschedule and cancellation to learner and
-//! mentor (each in the recipient's zone, with an `.ics` of one stable UID
-//! and a rising SEQUENCE), and the reminders `reminders` makes when they
-//! are due, tied to the booking so a cancel or reschedule withdraws one
-//! still waiting. Every message carries the recipient's own manage link.
+//! mentor, a reassignment to the learner and both mentors (each in the
+//! recipient's zone, with an `.ics` of one stable UID and a rising
+//! SEQUENCE), and the reminders `reminders` makes when they are due, tied
+//! to the booking so a cancel or reschedule withdraws one still waiting. Every message carries the recipient's own manage link.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -15,7 +15,8 @@ use super::service::{BookError, Ctx, Party};
 use crate::accounts::User;
 use crate::db::schema::email_outbox;
 use crate::email::booking::{
-    BookingCancelled, BookingConfirmed, BookingNotice, BookingReminder, BookingRescheduled,
+    BookingCancelled, BookingConfirmed, BookingNotice, BookingReassigned, BookingReminder,
+    BookingRescheduled,
 };
 use crate::email::ics;
 use crate::email::outbox::{self, Attachment, NewEmail};
@@ -205,6 +206,45 @@ pub fn cancelled(
         let invite = attachment(ics::Method::Cancel, event(ctx, p, b, None));
         send(conn, ctx, email, b.id, Some(invite))?;
     }
+    Ok(())
+}
+
+/// A reassignment (`p` names the new mentor, `b` is the updated row): the
+/// learner and the new mentor get the invitation (same UID, higher
+/// SEQUENCE, the new mentor as attendee) with their manage links; the
+/// previous mentor gets a cancellation (`METHOD:CANCEL`, same UID and
+/// SEQUENCE) naming only them, so only their calendar entry goes.
+pub fn reassigned(
+    conn: &mut PgConnection,
+    ctx: Ctx<'_>,
+    p: &Parties,
+    b: &Booking,
+    previous: &Parties,
+) -> Result<(), BookError> {
+    for (to, for_mentor) in recipients(p) {
+        let (n, manage_url) = notice(conn, ctx, p, b, to, for_mentor)?;
+        let email = BookingReassigned(n).to_email(to.mailbox()?, Some(to.id))?;
+        let invite = attachment(ics::Method::Request, event(ctx, p, b, Some(&manage_url)));
+        send(conn, ctx, email, b.id, Some(invite))?;
+    }
+    let old = &previous.mentor;
+    let (mut n, _) = notice(conn, ctx, previous, b, old, true)?;
+    n.cancelled_by = Some(cancelled_by(Party::Admin, true).to_owned());
+    n.cancel_reason = Some(format!(
+        "The session was reassigned to {}.",
+        p.mentor.display_name
+    ));
+    let email = BookingCancelled(n).to_email(old.mailbox()?, Some(old.id))?;
+    let mut cancel = event(ctx, previous, b, None);
+    cancel.cancelled = true;
+    cancel.attendees.retain(|a| a.email == old.email);
+    send(
+        conn,
+        ctx,
+        email,
+        b.id,
+        Some(attachment(ics::Method::Cancel, cancel)),
+    )?;
     Ok(())
 }
 

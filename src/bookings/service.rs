@@ -66,6 +66,14 @@ pub enum BookError {
     ReasonRequired,
     #[error("invalid goals: {0}")]
     InvalidGoals(&'static str),
+    /// Reassigning a booking to the mentor it already has.
+    #[error("the booking already is with this mentor")]
+    SameMentor,
+    /// Reassigning to someone who does not take this booking at all: no
+    /// mentor account, disabled, not accepting bookings, or not offering
+    /// the (active) topic.
+    #[error("the mentor does not take this booking")]
+    MentorUnavailable,
     #[error(transparent)]
     Outbox(#[from] OutboxError),
     #[error("unusable email address: {0}")]
@@ -726,4 +734,105 @@ pub fn sessions_of_learner(conn: &mut PgConnection, learner: Uuid) -> QueryResul
             },
         )
         .collect())
+}
+
+/// Gives an upcoming booking to another mentor (an admin's action): the
+/// learner, the time, the goals and the id stay; the new mentor must take
+/// bookings, offer the topic and — by the engine, with their own notice,
+/// horizon, step, caps and buffers — be free at exactly this start. One
+/// transaction, the people locked in id order as in `book`, so it queues
+/// with a learner booking the new mentor's time; one UPDATE of the row,
+/// the exclusion constraint the last word (a conflict leaves the booking
+/// as it was). SEQUENCE + 1: the learner and the new mentor get the
+/// invitation, the previous mentor a cancellation.
+pub fn reassign(
+    conn: &mut PgConnection,
+    ctx: Ctx<'_>,
+    booking_id: Uuid,
+    admin_id: Uuid,
+    new_mentor_id: Uuid,
+) -> Result<Booking, BookError> {
+    conn.transaction(|conn| {
+        let current = find(conn, booking_id)?.ok_or(BookError::NotFound)?;
+        let locked = lock_users(
+            conn,
+            &[current.learner_id, current.mentor_id, new_mentor_id],
+        )?;
+        // Locked now; a reassignment that committed in between moved it
+        // away from `current.mentor_id`, whose lock then only queued us.
+        let before = find_for_update(conn, booking_id)?.ok_or(BookError::NotFound)?;
+        if !before.is_upcoming(ctx.now) {
+            return Err(BookError::NotChangeable);
+        }
+        if new_mentor_id == before.mentor_id {
+            return Err(BookError::SameMentor);
+        }
+        if new_mentor_id == before.learner_id {
+            return Err(BookError::SelfBooking);
+        }
+        let mentor = locked
+            .iter()
+            .find(|u| u.id == new_mentor_id)
+            .cloned()
+            .ok_or(BookError::MentorUnavailable)?;
+        let topic =
+            offered_topic(conn, mentor.id, before.topic_id)?.ok_or(BookError::MentorUnavailable)?;
+        let profile = schedule_queries::profile_or_default(conn, mentor.id, ctx.now)?;
+        if !mentor.role.is_mentor() || mentor.disabled_at.is_some() || !profile.accepting_bookings {
+            return Err(BookError::MentorUnavailable);
+        }
+        let occupied = Interval::new(
+            before.start_at - Duration::minutes(profile.buffer_before_min.into()),
+            before.end_at + Duration::minutes(profile.buffer_after_min.into()),
+        );
+        if mentor_time_taken(conn, mentor.id, occupied, None)? {
+            return Err(BookError::SlotUnavailable);
+        }
+        if !is_offered(conn, &mentor, &topic, before.start_at, ctx.now, None)? {
+            return Err(BookError::SlotUnavailable);
+        }
+        let previous = parties(conn, &before, ctx.now)?;
+        // Reminders still waiting were written for the previous mentor:
+        // withdrawn, and the markers cleared so the next round makes them
+        // for the new one (one already sent to the learner is deduplicated).
+        diesel::sql_query(
+            "UPDATE bookings
+                SET mentor_id = $2, buffer_before_min = $3, buffer_after_min = $4,
+                    occupied = tstzrange(start_at - make_interval(mins => $3),
+                                         end_at + make_interval(mins => $4), '[)'),
+                    reminded_24h_for = NULL, reminded_1h_for = NULL,
+                    sequence = sequence + 1, updated_at = $5
+              WHERE id = $1",
+        )
+        .bind::<SqlUuid, _>(booking_id)
+        .bind::<SqlUuid, _>(mentor.id)
+        .bind::<Integer, _>(profile.buffer_before_min)
+        .bind::<Integer, _>(profile.buffer_after_min)
+        .bind::<Timestamptz, _>(ctx.now)
+        .execute(conn)
+        .map_err(overlap_error)?;
+        let booking = find(conn, booking_id)?.ok_or(BookError::NotFound)?;
+        let parties = Parties {
+            learner: previous.learner.clone(),
+            mentor,
+            topic: previous.topic.clone(),
+            meeting_url: profile.meeting_url,
+        };
+        notify::withdraw_reminders(conn, booking_id)?;
+        notify::reassigned(conn, ctx, &parties, &booking, &previous)?;
+        audit::record(
+            conn,
+            ctx.now,
+            Some(admin_id),
+            "booking.reassign",
+            Some(("booking", booking_id)),
+            serde_json::json!({
+                "from_mentor_id": before.mentor_id,
+                "to_mentor_id": parties.mentor.id,
+                "topic": parties.topic.slug,
+                "start": booking.start_at,
+            }),
+        )?;
+        Ok(booking)
+    })
 }

@@ -1,8 +1,8 @@
-//! The emails of a booking's life: confirmed, rescheduled, cancelled and
-//! the reminders. One content struct for all four, filled by the booking
-//! service per recipient (times already formatted in the recipient's
-//! zone); the `.ics` attachment is added by the caller. Depends on the
-//! rendering in `render` only.
+//! The emails of a booking's life: confirmed, rescheduled, cancelled,
+//! reassigned and the reminders. One content struct for all five, filled
+//! by the booking service per recipient (times already formatted in the
+//! recipient's zone); the `.ics` attachment is added by the caller.
+//! Depends on the rendering in `render` only.
 
 use askama::Template;
 
@@ -54,6 +54,13 @@ pub struct BookingCancelled(pub BookingNotice);
 #[derive(Debug, Clone)]
 pub struct BookingReminder(pub BookingNotice);
 
+/// Kind `booking_reassigned`: an administrator gave the booking to another
+/// mentor. To the learner ("now with …") and the new mentor ("assigned to
+/// you"), with the updated invitation (same UID, higher SEQUENCE); the
+/// previous mentor gets a `BookingCancelled`.
+#[derive(Debug, Clone)]
+pub struct BookingReassigned(pub BookingNotice);
+
 email_templates!(
     BookingConfirmed,
     "booking_confirmed",
@@ -88,6 +95,15 @@ email_templates!(
     BookingReminderSubject = "email/booking_reminder/subject.txt",
     BookingReminderText = "email/booking_reminder/body.txt",
     BookingReminderHtml = "email/booking_reminder/body.html"
+);
+
+email_templates!(
+    BookingReassigned,
+    "booking_reassigned",
+    secret = true,
+    BookingReassignedSubject = "email/booking_reassigned/subject.txt",
+    BookingReassignedText = "email/booking_reassigned/body.txt",
+    BookingReassignedHtml = "email/booking_reassigned/body.html"
 );
 
 #[cfg(test)]
@@ -272,5 +288,30 @@ mod tests {
             assert!(part.contains("starts in 1 hour"));
             assert!(part.contains("Understand joins"));
         }
+    }
+
+    #[test]
+    fn reassigned_tells_the_learner_and_the_new_mentor() {
+        let r = BookingReassigned(notice(false)).render().unwrap();
+        common(&r, &[BOOKING, MANAGE, MEET]);
+        assert!(r.subject.starts_with("New mentor: "), "{}", r.subject);
+        for part in [&r.text, &r.html] {
+            assert!(
+                part.contains("Your session now is with Maya Schneider"),
+                "{part}"
+            );
+        }
+        let m = BookingReassigned(notice(true)).render().unwrap();
+        common(&m, &[BOOKING, MANAGE, MEET]);
+        assert!(m.subject.starts_with("Assigned to you: "), "{}", m.subject);
+        assert!(m.subject.contains("with Lena"));
+        for part in [&m.text, &m.html] {
+            assert!(part.contains("A session was assigned to you"), "{part}");
+        }
+        let email = BookingReassigned(notice(false))
+            .to_email("Lena <lena@example.org>".parse().unwrap(), None)
+            .unwrap();
+        assert_eq!(email.kind, "booking_reassigned");
+        assert!(email.carries_secret);
     }
 }

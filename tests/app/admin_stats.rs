@@ -316,3 +316,28 @@ async fn only_admins_see_the_statistics() {
     let res = app.get("/admin").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
 }
+
+/// With the default cache, a reload within 30 s reuses the figures; a
+/// later one counts again.
+#[tokio::test]
+async fn statistics_are_reused_for_the_cache_time_then_counted_again() {
+    let app = crate::harness::spawn_app_with(crate::harness::AppOptions {
+        extra_env: vec![("OFFICEHOURS_STATS_CACHE", "30s".into())],
+        ..Default::default()
+    })
+    .await;
+    let admin = app
+        .sign_in(&app.create_user(officehours::accounts::Role::Admin))
+        .await;
+    let queries = |app: &crate::harness::TestApp| app.state.queries.get();
+    let get = || admin.client.get(app.url("/admin")).send();
+    assert_eq!(get().await.unwrap().status(), reqwest::StatusCode::OK);
+    let before = queries(&app);
+    assert_eq!(get().await.unwrap().status(), reqwest::StatusCode::OK);
+    let cached = queries(&app) - before;
+    app.clock.advance(chrono::Duration::seconds(31));
+    let before = queries(&app);
+    assert_eq!(get().await.unwrap().status(), reqwest::StatusCode::OK);
+    let counted = queries(&app) - before;
+    assert!(cached < counted, "cached {cached}, counted {counted}");
+}

@@ -1064,3 +1064,310 @@ async fn mentor_marks_a_past_session_no_show_in_a_real_browser() {
         .await;
     browser.close().await;
 }
+
+/// The booking ids a `/admin/bookings` page lists, in order.
+async fn admin_listed_ids(browser: &Browser) -> Vec<String> {
+    browser
+        .eval(
+            "return Array.from(document.querySelectorAll('tr[data-booking-id]'))
+                .map(tr => tr.dataset.bookingId);",
+        )
+        .await
+}
+
+/// The admin's journey in a real browser: signs in, reads the statistics,
+/// filters the bookings by a learner, checks the CSV export of the same
+/// filter, cancels one of them with a reason, finds the audit entry, and
+/// visits every other admin page; axe-core on each, and screenshots of
+/// `/admin` and `/admin/bookings`.
+#[tokio::test]
+async fn admin_journey_in_a_real_browser() {
+    use crate::booking_fixture::{at, book, fixture};
+    use officehours::accounts::Role;
+    use officehours::db::schema::users;
+
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    let rename = |id: uuid::Uuid, name: &str| {
+        use diesel::prelude::*;
+        diesel::update(users::table.find(id))
+            .set(users::display_name.eq(name))
+            .execute(&mut app.conn())
+            .unwrap();
+    };
+    // Two learners; one with a name nobody else has.
+    let zofia = app.create_user(Role::Learner);
+    rename(zofia.id, "Zofia Quennell-Marsh");
+    let other = app.create_user(Role::Learner);
+    rename(other.id, "Ben Carter");
+    let zofia = app.sign_in(&zofia).await;
+    let other = app.sign_in(&other).await;
+    // Zofia: one session today that will have started by the time the admin
+    // looks, and two to come; the other learner: two to come.
+    let past = book(
+        &app,
+        &zofia,
+        f.mentor.id,
+        "sql-basics",
+        at(2026, 6, 15, 10, 0),
+    )
+    .await;
+    app.clock.set(at(2026, 6, 15, 11, 0));
+    let zofia_upcoming = [
+        book(
+            &app,
+            &zofia,
+            f.mentor.id,
+            "sql-basics",
+            at(2026, 6, 17, 12, 0),
+        )
+        .await,
+        book(
+            &app,
+            &zofia,
+            f.mentor.id,
+            "deep-dive",
+            at(2026, 6, 19, 9, 0),
+        )
+        .await,
+    ];
+    let other_bookings = [
+        book(
+            &app,
+            &other,
+            f.mentor.id,
+            "sql-basics",
+            at(2026, 6, 16, 8, 0),
+        )
+        .await,
+        book(
+            &app,
+            &other,
+            f.mentor.id,
+            "deep-dive",
+            at(2026, 6, 18, 14, 0),
+        )
+        .await,
+    ];
+
+    let admin = app.create_user(Role::Admin);
+    app.set_password(admin.id, "admin passphrase here");
+    // The HTTP side (the CSV, the status of a route) as the same admin.
+    let admin_http = app.sign_in(&admin).await;
+    let url = |p: &str| format!("{}{p}", app.address);
+    let browser = Browser::start().await;
+    browser.open(&url("/login")).await;
+    browser.fill("email", &admin.email).await;
+    browser.fill("password", "admin passphrase here").await;
+    browser.submit("form[action='/login']").await;
+    assert_eq!(browser.path().await, "/");
+
+    // The statistics, with their charts.
+    let title = browser.open(&url("/admin")).await;
+    assert_eq!(title, "Admin · Office Hours");
+    let charts: u32 = browser
+        .eval("return document.querySelectorAll('.stats svg.chart').length;")
+        .await;
+    assert_eq!(charts, 4, "four SVG charts on /admin");
+    let booked_total: String = browser
+        .eval("return document.querySelector('#stats-weeks-table tfoot td').textContent.trim();")
+        .await;
+    assert_eq!(booked_total, "5");
+    browser.assert_accessible("/admin").await;
+    let shot = browser.save_full_page_screenshot("admin-1280.png").await;
+    eprintln!("screenshot: {}", shot.display());
+    browser.set_window_size(1280, 900).await.unwrap();
+
+    // All bookings, then only Zofia's, through the filter form.
+    browser.open(&url("/admin/bookings")).await;
+    assert_eq!(admin_listed_ids(&browser).await.len(), 5);
+    browser.assert_accessible("/admin/bookings").await;
+    browser.fill("learner", "quennell-marsh").await;
+    browser.submit("form[action='/admin/bookings']").await;
+    let path = browser.path().await;
+    assert!(path.contains("learner=quennell-marsh"), "{path}");
+    // Latest start first.
+    let want: Vec<String> = [zofia_upcoming[1], zofia_upcoming[0], past]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(admin_listed_ids(&browser).await, want);
+    let body = browser.body_text().await;
+    assert!(body.contains("3 bookings match."), "{body}");
+    assert!(!body.contains("Ben Carter"), "{body}");
+    for id in other_bookings {
+        assert!(!body.contains(&id.to_string()));
+    }
+    let learners: Vec<String> = browser
+        .eval(
+            "return Array.from(document.querySelectorAll('tr[data-booking-id] td:nth-of-type(2)'))
+                .map(td => td.firstChild.textContent.trim());",
+        )
+        .await;
+    assert_eq!(learners, ["Zofia Quennell-Marsh"; 3]);
+    browser.assert_accessible("/admin/bookings filtered").await;
+    // The filter's controls line up: one height for inputs and selects.
+    let heights: Vec<f64> = browser
+        .eval(
+            "return Array.from(document.querySelectorAll('.admin-filters input, .admin-filters select'))
+                .map(e => e.getBoundingClientRect().height);",
+        )
+        .await;
+    assert!(heights.windows(2).all(|w| w[0] == w[1]), "{heights:?}");
+    let shot = browser
+        .save_full_page_screenshot("admin-bookings-1280.png")
+        .await;
+    eprintln!("screenshot: {}", shot.display());
+    browser.set_window_size(1280, 900).await.unwrap();
+
+    // The CSV link keeps the filter; its rows are the listed ones.
+    let csv_href: String = browser
+        .eval("return document.querySelector('#booking-count a[download]').getAttribute('href');")
+        .await;
+    assert_eq!(csv_href, "/admin/bookings.csv?learner=quennell-marsh");
+    let res = admin_http
+        .client
+        .get(app.url(&csv_href))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = res.text().await.unwrap();
+    let mut lines = csv.split_terminator("\r\n");
+    let header: Vec<&str> = lines.next().expect("a header").split(',').collect();
+    assert_eq!(header[0], "id");
+    let learner_col = header.iter().position(|h| *h == "learner_name").unwrap();
+    let status_col = header.iter().position(|h| *h == "status").unwrap();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let csv_ids: Vec<String> = rows.iter().map(|r| r[0].to_owned()).collect();
+    assert_eq!(csv_ids, want, "{csv}");
+    for r in &rows {
+        assert_eq!(r.len(), header.len(), "{csv}");
+        assert_eq!(r[learner_col], "Zofia Quennell-Marsh");
+        assert_eq!(r[status_col], "confirmed");
+    }
+
+    // The past session cannot be cancelled; cancel the next one, with a
+    // reason, from its row.
+    let cancellable: Vec<String> = browser
+        .eval(
+            "return Array.from(document.querySelectorAll('tr[data-booking-id]'))
+                .filter(tr => tr.querySelector('form.admin-cancel-form'))
+                .map(tr => tr.dataset.bookingId);",
+        )
+        .await;
+    assert_eq!(cancellable, want[..2]);
+    let target = zofia_upcoming[0];
+    browser
+        .fill(&format!("reason-{target}"), "The mentor is ill that week.")
+        .await;
+    browser
+        .submit(&format!("form[action^='/admin/bookings/{target}/cancel']"))
+        .await;
+    assert_eq!(
+        browser.path().await,
+        "/admin/bookings?learner=quennell-marsh&notice=cancelled"
+    );
+    let notice: String = browser
+        .eval("return document.querySelector('p.notice[role=status]').textContent;")
+        .await;
+    assert_eq!(
+        notice,
+        "The booking is cancelled; the learner and the mentor are emailed."
+    );
+    let (status, reason): (String, String) = browser
+        .eval(&format!(
+            "const tr = document.querySelector('tr[data-booking-id=\"{target}\"]');
+             return [tr.querySelector('.booking-status').textContent.trim(),
+                     tr.querySelector('.admin-booking-reason').textContent.trim()];"
+        ))
+        .await;
+    assert_eq!(status, "Cancelled");
+    assert_eq!(reason, "The mentor is ill that week.");
+    let still_form: bool = browser
+        .eval(&format!(
+            "return !!document.querySelector('tr[data-booking-id=\"{target}\"] form');"
+        ))
+        .await;
+    assert!(!still_form, "a cancelled booking has no cancel form");
+    assert_eq!(
+        crate::booking_fixture::booking(&app, target).status,
+        "cancelled"
+    );
+    browser
+        .assert_accessible("/admin/bookings after cancelling")
+        .await;
+
+    // The audit log, filtered by the action, names the booking.
+    browser.open(&url("/admin/audit")).await;
+    browser.assert_accessible("/admin/audit").await;
+    browser.fill("action", "booking.cancel").await;
+    browser.submit("form[action='/admin/audit']").await;
+    assert!(
+        browser.path().await.contains("action=booking.cancel"),
+        "{}",
+        browser.path().await
+    );
+    let entries: Vec<(String, String, String)> = browser
+        .eval(
+            "return Array.from(document.querySelectorAll('tr[data-audit-id]')).map(tr => [
+                tr.querySelector('td:nth-of-type(2) code').textContent,
+                tr.querySelector('td:nth-of-type(1)').textContent.trim(),
+                tr.querySelector('td:nth-of-type(3) a')?.getAttribute('href') ?? '']);",
+        )
+        .await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let (action, actor, href) = &entries[0];
+    assert_eq!(action, "booking.cancel");
+    assert!(actor.contains(&admin.email), "{actor}");
+    assert_eq!(href, &format!("/bookings/{target}"));
+    assert!(browser.body_text().await.contains(&target.to_string()));
+    browser.assert_accessible("/admin/audit filtered").await;
+
+    // The other admin pages.
+    for (path, title) in [
+        ("/admin/users", "Users · Admin · Office Hours"),
+        ("/admin/topics", "Topics · Admin · Office Hours"),
+        (
+            &format!("/admin/topics/{}", f.topic),
+            "Edit Topic sql-basics · Topics · Admin · Office Hours",
+        ),
+        ("/admin/policy", "Fairness policy · Admin · Office Hours"),
+        ("/admin/emails", "Email outbox · Admin · Office Hours"),
+    ] {
+        let got = browser.open(&url(path)).await;
+        assert_eq!(got, title, "{path}");
+        browser.assert_accessible(path).await;
+    }
+    let email_href: String = browser
+        .eval("return document.querySelector('table.admin-emails a').getAttribute('href');")
+        .await;
+    assert!(email_href.starts_with("/admin/emails/"), "{email_href}");
+    browser.open(&url(&email_href)).await;
+    browser.assert_accessible("/admin/emails/{id}").await;
+
+    // Reassigning, where the route exists.
+    let reassign = format!("/admin/bookings/{}/reassign", zofia_upcoming[1]);
+    let res = admin_http
+        .client
+        .get(app.url(&reassign))
+        .send()
+        .await
+        .unwrap();
+    if res.status() == reqwest::StatusCode::NOT_FOUND {
+        eprintln!("{reassign}: 404, not checked");
+    } else {
+        assert_eq!(res.status(), reqwest::StatusCode::OK, "{reassign}");
+        browser.open(&url(&reassign)).await;
+        browser
+            .assert_accessible("/admin/bookings/{id}/reassign")
+            .await;
+    }
+    browser.close().await;
+}

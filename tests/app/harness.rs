@@ -254,6 +254,8 @@ pub async fn spawn_app_with(opts: AppOptions) -> TestApp {
         opts.base_url.clone().unwrap_or_else(|| address.clone()),
     );
     env.insert("OFFICEHOURS_DB_POOL", "4".into());
+    // Tests change bookings between page loads: count every time.
+    env.insert("OFFICEHOURS_STATS_CACHE", "0".into());
     env.insert("SMTP_FROM", "Office Hours <hours@officehours.test>".into());
     if let Some(smtp) = &opts.smtp {
         env.insert("SMTP_URL", smtp.clone());

@@ -15,6 +15,7 @@ mod account_data;
 mod accounts;
 mod admin_bookings;
 mod admin_emails_audit;
+mod admin_reassign;
 mod admin_stats;
 mod admin_users;
 mod admin_workspace;
