@@ -10,6 +10,15 @@ use officehours::clock::Clock;
 use officehours::config::Settings;
 use officehours::{cli, seed, startup};
 
+/// Prints a line to stdout. A reader that went away (`officehours
+/// seed-demo | head -1`) is not an error worth a panic: the rest is dropped.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ignored_closed_stdout = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 #[derive(Parser)]
 #[command(name = "officehours", version, about = "Office Hours: book free 1-on-1 mentoring sessions", long_about = None)]
 struct Cli {
@@ -123,9 +132,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             let applied = cli::migrate(&settings).await?;
             if applied == 0 {
-                println!("The database is up to date.");
+                say!("The database is up to date.");
             } else {
-                println!("Applied {applied} migration(s).");
+                say!("Applied {applied} migration(s).");
             }
         }
         Command::Worker => {
@@ -153,23 +162,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
             )
             .await?;
-            println!("Created {role} {email} ({id}); a welcome email is in the outbox.");
+            say!("Created {role} {email} ({id}); a welcome email is in the outbox.");
         }
         Command::SeedDemo => {
             let report = cli::seed_demo(&settings, &clock).await?;
-            println!(
+            say!(
                 "Demo data ready ({} topic(s), {} account(s), {} mentor schedule(s) and {} booking(s) added now).",
                 report.topics_created,
                 report.users_created,
                 report.schedules_created,
                 report.bookings_created
             );
-            println!(
+            say!(
                 "Every demo account signs in with the password: {}",
                 seed::DEMO_PASSWORD
             );
             for u in &seed::USERS {
-                println!(
+                say!(
                     "  {:<8} {:<34} {} ({})",
                     u.role.as_str(),
                     u.email,

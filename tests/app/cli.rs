@@ -549,3 +549,23 @@ fn worker_keeps_due_messages_without_smtp_and_stops_on_sigterm() {
     assert!(log.contains("ada@example.org"), "{log}");
     assert!(log.contains("/login"), "the links are logged: {log}");
 }
+
+#[test]
+fn a_reader_that_goes_away_is_not_a_crash() {
+    // `officehours seed-demo | head -1`: stdout closes after one line.
+    let db = TestDb::migrated();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_officehours"))
+        .arg("seed-demo")
+        .env("DATABASE_URL", &db.url)
+        .env("OFFICEHOURS_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
