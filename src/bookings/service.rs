@@ -152,6 +152,40 @@ fn lock_users(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<Vec<User>> {
     Ok(rows.into_iter().map(User::from).collect())
 }
 
+/// Whether `mentor` has a day or week cap (then their bookings are made
+/// one at a time).
+fn mentor_has_caps(conn: &mut PgConnection, mentor: Uuid) -> QueryResult<bool> {
+    Ok(schedule_queries::profile(conn, mentor)?
+        .is_some_and(|p| p.max_per_day.is_some() || p.max_per_week.is_some()))
+}
+
+/// Locks the learner's row `FOR NO KEY UPDATE` and the mentor's `FOR
+/// SHARE` (or also exclusively when `mentor_exclusive`), in id order like
+/// every other lock on users rows, so no two transactions deadlock.
+fn lock_people(
+    conn: &mut PgConnection,
+    learner: Uuid,
+    mentor: Uuid,
+    mentor_exclusive: bool,
+) -> QueryResult<Vec<User>> {
+    if learner == mentor {
+        return lock_users(conn, &[learner]);
+    }
+    let mut order = [(learner, true), (mentor, mentor_exclusive)];
+    order.sort_by_key(|(id, _)| *id);
+    let mut locked = Vec::with_capacity(2);
+    for (id, exclusive) in order {
+        let query = users::table.find(id).select(UserRow::as_select());
+        let row = if exclusive {
+            query.for_no_key_update().first(conn).optional()?
+        } else {
+            query.for_share().first(conn).optional()?
+        };
+        locked.extend(row.map(User::from));
+    }
+    Ok(locked)
+}
+
 pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<Booking>> {
     bookings::table
         .find(id)
@@ -423,7 +457,14 @@ pub fn book(
 ) -> Result<Booked, BookError> {
     let goals = check_goals(&req.goals).map_err(BookError::InvalidGoals)?;
     conn.transaction(|conn| {
-        let locked = lock_users(conn, &[learner_id, req.mentor_id])?;
+        // The learner's row exclusively: their bookings are counted one at
+        // a time (fairness caps). The mentor's row is only shared unless
+        // they have day or week caps: learners racing for one mentor's
+        // slots then do not queue behind each other (the exclusion
+        // constraint picks the winner), while the mentor booking as a
+        // learner, or editing their schedule, still waits for them.
+        let caps = mentor_has_caps(conn, req.mentor_id)?;
+        let locked = lock_people(conn, learner_id, req.mentor_id, caps)?;
         let learner = locked
             .iter()
             .find(|u| u.id == learner_id)
