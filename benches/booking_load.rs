@@ -58,9 +58,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -76,8 +74,13 @@ use reqwest::StatusCode;
 use reqwest::header::{COOKIE, ORIGIN};
 use uuid::Uuid;
 
-type Error = Box<dyn std::error::Error + Send + Sync>;
-type Result<T, E = Error> = std::result::Result<T, E>;
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{
+    Error, Result, Scratch, admin_url, create_scratch, free_port, heading, migrate, percentile,
+    start_server, wait_ready,
+};
 
 /// Mentors booked in phase 2.
 const MENTORS: usize = 20;
@@ -156,121 +159,6 @@ impl Config {
 // ---------------------------------------------------------------------
 // Scratch database and server, cleaned up by Drop
 // ---------------------------------------------------------------------
-
-/// The scratch database and the server serving it: the server is killed
-/// and the database dropped when this goes out of scope, panics included.
-struct Scratch {
-    admin_url: String,
-    name: String,
-    url: String,
-    server: Option<Child>,
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.server.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let drop_sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
-        match PgConnection::establish(&self.admin_url) {
-            Ok(mut conn) => {
-                if let Err(e) = conn.batch_execute(&drop_sql) {
-                    eprintln!("booking_load: could not drop {}: {e}", self.name);
-                }
-            }
-            Err(e) => eprintln!("booking_load: could not drop {}: {e}", self.name),
-        }
-    }
-}
-
-fn heading(text: &str) {
-    eprintln!("\n==> {text}");
-}
-
-/// The URL of the database server to use: `scripts/db` starts this
-/// checkout's private cluster unless `DATABASE_URL` is set (then it prints
-/// that), exactly as the other scripts do.
-fn admin_url(root: &Path) -> Result<String> {
-    let db = root.join("scripts/db");
-    let status = Command::new(&db)
-        .arg("start")
-        .stdout(Stdio::null())
-        .status()
-        .map_err(|e| format!("cannot run {}: {e}", db.display()))?;
-    if !status.success() {
-        return Err(format!("`scripts/db start` failed ({status})").into());
-    }
-    let out = Command::new(&db)
-        .arg("url")
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", db.display()))?;
-    if !out.status.success() {
-        return Err(format!("`scripts/db url` failed ({})", out.status).into());
-    }
-    let url = String::from_utf8(out.stdout)?.trim().to_owned();
-    let parsed = url::Url::parse(&url).map_err(|e| format!("bad database URL {url:?}: {e}"))?;
-    match parsed.host_str() {
-        None | Some("" | "127.0.0.1" | "localhost" | "[::1]") => Ok(url),
-        Some(host) => {
-            Err(format!("refusing to load the database server at {host}: loopback only").into())
-        }
-    }
-}
-
-fn create_scratch(admin_url: String) -> Result<Scratch> {
-    let name = format!(
-        "oh_booking_load_{}_{}",
-        std::process::id(),
-        Clock::system().now().timestamp()
-    );
-    let mut url = url::Url::parse(&admin_url)?;
-    url.set_path(&format!("/{name}"));
-    let mut admin = PgConnection::establish(&admin_url)
-        .map_err(|e| format!("cannot connect to {admin_url}: {e}"))?;
-    admin.batch_execute(&format!("CREATE DATABASE \"{name}\""))?;
-    Ok(Scratch {
-        admin_url,
-        name,
-        url: url.to_string(),
-        server: None,
-    })
-}
-
-fn migrate(bin: &Path, db_url: &str) -> Result<()> {
-    let status = Command::new(bin)
-        .arg("migrate")
-        .env("DATABASE_URL", db_url)
-        .env("OFFICEHOURS_LOG", "warn")
-        .stdout(Stdio::null())
-        .status()?;
-    if !status.success() {
-        return Err(format!("`officehours migrate` failed ({status})").into());
-    }
-    Ok(())
-}
-
-/// A free port on 127.0.0.1 (free when asked; the server binds it next).
-fn free_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
-}
-
-fn start_server(bin: &Path, db_url: &str, port: u16, log: &File) -> Result<Child> {
-    Ok(Command::new(bin)
-        .arg("serve")
-        .env("DATABASE_URL", db_url)
-        .env("OFFICEHOURS_BIND", format!("127.0.0.1:{port}"))
-        .env("OFFICEHOURS_BASE_URL", format!("http://127.0.0.1:{port}"))
-        .env("OFFICEHOURS_LOG", "warn")
-        .env_remove("SMTP_URL")
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(log.try_clone()?))
-        .stderr(Stdio::from(log.try_clone()?))
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?)
-}
 
 // ---------------------------------------------------------------------
 // Seed
@@ -1110,36 +998,9 @@ async fn sign_in(client: &reqwest::Client, base: &str, tokens: &[String]) -> Res
     pages.into_iter().collect()
 }
 
-async fn wait_ready(client: &reqwest::Client, base: &str, server: &mut Child) -> Result<()> {
-    let until = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(status) = server.try_wait()? {
-            return Err(format!("the server exited at start-up ({status})").into());
-        }
-        if let Ok(res) = client.get(format!("{base}/readyz")).send().await
-            && res.status() == StatusCode::OK
-        {
-            return Ok(());
-        }
-        if Instant::now() > until {
-            return Err("the server was not ready within 30 s".into());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 // ---------------------------------------------------------------------
 // Figures
 // ---------------------------------------------------------------------
-
-/// Nearest-rank percentile of sorted latencies.
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
 
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
@@ -1198,7 +1059,7 @@ fn run() -> Result<()> {
 
     heading("database (scripts/db)");
     let admin = admin_url(&root)?;
-    let mut scratch = create_scratch(admin)?;
+    let mut scratch = create_scratch("booking_load", admin)?;
     eprintln!("scratch database {}", scratch.name);
     migrate(&bin, &scratch.url)?;
 
