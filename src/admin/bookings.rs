@@ -30,7 +30,7 @@ use crate::accounts::User;
 use crate::accounts::model::UserRow;
 use crate::bookings::model::{Booking, Status};
 use crate::bookings::notify::Parties;
-use crate::bookings::service::{self, Actor, BookError, Ctx, Party, REASON_MAX};
+use crate::bookings::service::{self, Actor, BookError, Ctx, Party};
 use crate::db::schema::{mentor_topics, topics, users};
 use crate::error::AppError;
 use crate::schedule::availability::{self, MentorRef};
@@ -447,9 +447,9 @@ pub enum CancelError {
     Book(#[from] BookError),
 }
 
-/// Cancels a booking as an admin: a reason is required (the learner and
-/// the mentor read it in the email). The booking service writes the
-/// emails and the audit entry in its transaction.
+/// Cancels a booking as an admin. The booking service requires the
+/// reason (the learner and the mentor read it in the email) and writes
+/// the emails and the audit entry in its transaction.
 pub fn cancel(
     conn: &mut PgConnection,
     ctx: Ctx<'_>,
@@ -457,19 +457,16 @@ pub fn cancel(
     booking_id: Uuid,
     reason: &str,
 ) -> Result<Booking, CancelError> {
-    let reason = reason.trim();
-    if reason.is_empty() {
-        return Err(CancelError::ReasonRequired);
-    }
-    if reason.chars().count() > REASON_MAX {
-        return Err(CancelError::ReasonTooLong);
-    }
     let actor = Actor {
         user_id: admin,
         party: Party::Admin,
         via_manage_link: false,
     };
-    Ok(service::cancel(conn, ctx, booking_id, actor, Some(reason))?)
+    service::cancel(conn, ctx, booking_id, actor, Some(reason)).map_err(|e| match e {
+        BookError::ReasonRequired => CancelError::ReasonRequired,
+        BookError::ReasonTooLong => CancelError::ReasonTooLong,
+        other => CancelError::Book(other),
+    })
 }
 
 // ================================================================ CSV

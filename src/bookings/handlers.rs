@@ -655,7 +655,7 @@ fn show_page(
             .flatten(),
         cancelled_note,
         can_change: b.is_upcoming(now),
-        reason_required: party == Party::Mentor,
+        reason_required: party != Party::Learner,
         reason: o.reason,
         reason_error: o.reason_error,
     }
@@ -777,7 +777,12 @@ async fn do_cancel(state: &AppState, a: Acting, reason: String) -> Result<HttpRe
         Ok(_) => return Ok(see_other(format!("{base}?notice=cancelled"))),
         Err(BookError::ReasonRequired) => (
             None,
-            Some("Tell the learner why you cancel; they will see it in the email.".to_owned()),
+            Some("Say why you cancel; it goes into the emails about it.".to_owned()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Err(BookError::ReasonTooLong) => (
+            None,
+            Some("Keep the reason to 500 characters or fewer.".to_owned()),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
         Err(BookError::NotChangeable) => (

@@ -62,8 +62,11 @@ pub enum BookError {
     /// Cancelled, started or finished: it cannot change any more.
     #[error("the booking cannot be changed any more")]
     NotChangeable,
+    /// The mentor and admins must say why they cancel.
     #[error("a reason is required")]
     ReasonRequired,
+    #[error("the reason is longer than 500 characters")]
+    ReasonTooLong,
     #[error("invalid goals: {0}")]
     InvalidGoals(&'static str),
     /// Reassigning a booking to the mentor it already has.
@@ -604,10 +607,14 @@ pub fn cancel(
     reason: Option<&str>,
 ) -> Result<Booking, BookError> {
     let reason = reason.map(str::trim).filter(|r| !r.is_empty());
-    if actor.party == Party::Mentor && reason.is_none() {
+    // The learner reads the mentor's or an admin's reason in the email.
+    if actor.party != Party::Learner && reason.is_none() {
         return Err(BookError::ReasonRequired);
     }
-    let reason: Option<String> = reason.map(|r| r.chars().take(REASON_MAX).collect());
+    if reason.is_some_and(|r| r.chars().count() > REASON_MAX) {
+        return Err(BookError::ReasonTooLong);
+    }
+    let reason: Option<String> = reason.map(str::to_owned);
     conn.transaction(|conn| {
         let booking = find_for_update(conn, booking_id)?.ok_or(BookError::NotFound)?;
         if booking.status() == Status::Cancelled {

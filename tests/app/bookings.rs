@@ -714,3 +714,51 @@ async fn a_disabled_account_s_manage_link_does_nothing() {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(booking(&app, id).status, "confirmed");
 }
+
+#[tokio::test]
+async fn an_admin_must_give_a_reason_wherever_they_cancel() {
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    let learner = app.sign_in(&app.create_user(Role::Learner)).await;
+    let id = book(
+        &app,
+        &learner,
+        f.mentor.id,
+        "sql-basics",
+        at(2026, 6, 20, 12, 0),
+    )
+    .await;
+    let admin = app.sign_in(&app.create_user(Role::Admin)).await;
+    // From the booking page, as from the admin list: no reason, no cancel.
+    let res = app
+        .post_form(
+            &admin.client,
+            &format!("/bookings/{id}/cancel"),
+            &[("csrf_token", &admin.csrf), ("reason", " ")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("id=\"reason-error\""));
+    assert_eq!(booking(&app, id).status, "confirmed");
+    let long = "x".repeat(501);
+    let res = app
+        .post_form(
+            &admin.client,
+            &format!("/bookings/{id}/cancel"),
+            &[("csrf_token", &admin.csrf), ("reason", &long)],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(booking(&app, id).status, "confirmed");
+    let res = app
+        .post_form(
+            &admin.client,
+            &format!("/bookings/{id}/cancel"),
+            &[("csrf_token", &admin.csrf), ("reason", "Mentor is ill.")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let b = booking(&app, id);
+    assert_eq!(b.status, "cancelled");
+    assert_eq!(b.cancel_reason.as_deref(), Some("Mentor is ill."));
+}
