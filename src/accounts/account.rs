@@ -113,6 +113,7 @@ struct AccountPage {
 
 /// What the forms show: the account's values, or what was just typed
 /// (never a password).
+#[derive(Clone)]
 struct Draft {
     display_name: String,
     time_zone: String,
@@ -419,6 +420,40 @@ async fn check_current_password(
     })
 }
 
+/// Checks the current password a form asks for (in `field` of `form`):
+/// `None` when right; else the page again with the error next to that
+/// field (422, or 429 with Retry-After when too many were wrong).
+async fn reauthenticate(
+    state: &AppState,
+    req: &HttpRequest,
+    auth: &Auth,
+    password: String,
+    draft: Draft,
+    (form, field): (Form, &'static str),
+) -> Result<Option<HttpResponse>, AppError> {
+    let mut errors = FieldErrors::default();
+    let (message, status, wait) =
+        match check_current_password(state, req, &auth.user, password).await? {
+            CurrentPassword::Right => return Ok(None),
+            CurrentPassword::Wrong => (
+                "That is not your current password.".to_owned(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+            ),
+            CurrentPassword::Blocked { wait_secs } => (
+                blocked_message(wait_secs),
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(wait_secs),
+            ),
+        };
+    errors.add(field, message);
+    let res = invalid(state, auth, draft, errors, form, status).await?;
+    Ok(Some(match wait {
+        Some(secs) => with_retry_after(res, secs),
+        None => res,
+    }))
+}
+
 fn blocked_message(wait_secs: i64) -> String {
     let minutes = (wait_secs + 59) / 60;
     format!(
@@ -477,33 +512,17 @@ pub async fn change_email(
         )
         .await;
     };
-    match check_current_password(&state, &req, &auth.user, form.email_password).await? {
-        CurrentPassword::Right => {}
-        CurrentPassword::Wrong => {
-            errors.add("email_password", "That is not your current password.");
-            return invalid(
-                &state,
-                &auth,
-                draft,
-                errors,
-                Form::Email,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
-        }
-        CurrentPassword::Blocked { wait_secs } => {
-            errors.add("email_password", blocked_message(wait_secs));
-            let res = invalid(
-                &state,
-                &auth,
-                draft,
-                errors,
-                Form::Email,
-                StatusCode::TOO_MANY_REQUESTS,
-            )
-            .await?;
-            return Ok(with_retry_after(res, wait_secs));
-        }
+    if let Some(refused) = reauthenticate(
+        &state,
+        &req,
+        &auth,
+        form.email_password,
+        draft.clone(),
+        (Form::Email, "email_password"),
+    )
+    .await?
+    {
+        return Ok(refused);
     }
     let now = state.clock.now();
     let settings = state.settings.clone();
@@ -648,33 +667,17 @@ pub async fn change_password(
         )
         .await;
     }
-    match check_current_password(&state, &req, &auth.user, form.current_password).await? {
-        CurrentPassword::Right => {}
-        CurrentPassword::Wrong => {
-            errors.add("current_password", "That is not your current password.");
-            return invalid(
-                &state,
-                &auth,
-                Draft::of(&auth.user),
-                errors,
-                Form::Password,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
-        }
-        CurrentPassword::Blocked { wait_secs } => {
-            errors.add("current_password", blocked_message(wait_secs));
-            let res = invalid(
-                &state,
-                &auth,
-                Draft::of(&auth.user),
-                errors,
-                Form::Password,
-                StatusCode::TOO_MANY_REQUESTS,
-            )
-            .await?;
-            return Ok(with_retry_after(res, wait_secs));
-        }
+    if let Some(refused) = reauthenticate(
+        &state,
+        &req,
+        &auth,
+        form.current_password,
+        Draft::of(&auth.user),
+        (Form::Password, "current_password"),
+    )
+    .await?
+    {
+        return Ok(refused);
     }
     let hash = state.hasher.hash(form.new_password).await?;
     let now = state.clock.now();
@@ -981,33 +984,17 @@ pub async fn delete_account(
         )
         .await;
     }
-    match check_current_password(&state, &req, &auth.user, form.delete_password).await? {
-        CurrentPassword::Right => {}
-        CurrentPassword::Wrong => {
-            errors.add("delete_password", "That is not your current password.");
-            return invalid(
-                &state,
-                &auth,
-                Draft::of(&auth.user),
-                errors,
-                Form::Delete,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
-        }
-        CurrentPassword::Blocked { wait_secs } => {
-            errors.add("delete_password", blocked_message(wait_secs));
-            let res = invalid(
-                &state,
-                &auth,
-                Draft::of(&auth.user),
-                errors,
-                Form::Delete,
-                StatusCode::TOO_MANY_REQUESTS,
-            )
-            .await?;
-            return Ok(with_retry_after(res, wait_secs));
-        }
+    if let Some(refused) = reauthenticate(
+        &state,
+        &req,
+        &auth,
+        form.delete_password,
+        Draft::of(&auth.user),
+        (Form::Delete, "delete_password"),
+    )
+    .await?
+    {
+        return Ok(refused);
     }
     let now = state.clock.now();
     let user_id = auth.user.id;
