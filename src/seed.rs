@@ -482,7 +482,8 @@ fn seed_upcoming(
             continue;
         };
         let window = Interval::new(now + Duration::days(2), now + Duration::days(21));
-        let starts = booking_service::free_starts(conn, mentor, &topic, window, now, None)?;
+        let duration = Duration::minutes(topic.duration_minutes.into());
+        let starts = booking_service::free_starts(conn, mentor, duration, window, now, None)?;
         // Spread over the weeks: every learner a different free start.
         let Some(&start) = starts.get((n * 7) % starts.len().max(1)) else {
             continue;
@@ -490,7 +491,7 @@ fn seed_upcoming(
         let learner = &learners[li];
         let req = BookRequest {
             mentor_id: mentor.id,
-            topic_id,
+            topic_slug: topic.slug.clone(),
             start,
             goals: DEMO_GOALS[li].to_owned(),
             idempotency_key: Uuid::new_v4(),

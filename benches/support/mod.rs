@@ -34,6 +34,10 @@ impl Drop for Scratch {
             let _ = child.kill();
             let _ = child.wait();
         }
+        if std::env::var_os("LOAD_KEEP_DATABASE").is_some() {
+            eprintln!("{}: kept {} (LOAD_KEEP_DATABASE)", self.label, self.name);
+            return;
+        }
         let drop_sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
         match PgConnection::establish(&self.admin_url) {
             Ok(mut conn) => match conn.batch_execute(&drop_sql) {

@@ -21,6 +21,7 @@ use super::service::{self, Actor, BookError, BookRequest, Ctx, Party};
 use crate::accounts::User;
 use crate::email::ics;
 use crate::error::AppError;
+use crate::schedule::public::load::TopicInfo;
 use crate::schedule::public::rfc3339_utc;
 use crate::slots::Interval;
 use crate::state::AppState;
@@ -211,9 +212,34 @@ struct ConfirmPage {
 
 /// What the confirm page shows about a mentor, topic and start.
 struct Target {
-    mentor: User,
-    topic: crate::topics::Topic,
+    mentor_id: Uuid,
+    mentor_name: String,
+    mentor_zone: Tz,
+    topic: TopicInfo,
     start: DateTime<Utc>,
+}
+
+impl Target {
+    fn of(mentor: User, topic: crate::topics::Topic, start: DateTime<Utc>) -> Self {
+        Target {
+            mentor_id: mentor.id,
+            mentor_name: mentor.display_name,
+            mentor_zone: mentor.time_zone,
+            topic: topic.into(),
+            start,
+        }
+    }
+
+    fn nearby(n: service::Nearby, start: DateTime<Utc>) -> (Self, Vec<DateTime<Utc>>) {
+        let target = Target {
+            mentor_id: n.mentor.id,
+            mentor_zone: n.mentor.zone(),
+            mentor_name: n.mentor.display_name,
+            topic: n.topic,
+            start,
+        };
+        (target, n.starts)
+    }
 }
 
 fn load_target(
@@ -232,16 +258,15 @@ fn load_target(
 
 fn when_pair(
     learner: &User,
-    mentor: &User,
+    (mentor_name, mentor_zone): (&str, Tz),
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) -> (String, Option<String>) {
     let mine = timefmt::when(start, end, learner.time_zone);
-    let theirs = (mentor.time_zone != learner.time_zone).then(|| {
+    let theirs = (mentor_zone != learner.time_zone).then(|| {
         format!(
-            "{}'s time: {}",
-            mentor.display_name,
-            timefmt::when(start, end, mentor.time_zone)
+            "{mentor_name}'s time: {}",
+            timefmt::when(start, end, mentor_zone)
         )
     });
     (mine, theirs)
@@ -257,7 +282,7 @@ fn confirm_page(
     conflict: Option<(String, Vec<DateTime<Utc>>)>,
 ) -> ConfirmPage {
     let end = t.start + Duration::minutes(t.topic.duration_minutes.into());
-    let (when, when_mentor) = when_pair(learner, &t.mentor, t.start, end);
+    let (when, when_mentor) = when_pair(learner, (&t.mentor_name, t.mentor_zone), t.start, end);
     let (conflict, choices) = match conflict {
         Some((why, alternatives)) => (
             Some(why),
@@ -279,8 +304,8 @@ fn confirm_page(
     };
     ConfirmPage {
         page,
-        mentor_id: t.mentor.id,
-        mentor_name: t.mentor.display_name.clone(),
+        mentor_id: t.mentor_id,
+        mentor_name: t.mentor_name.clone(),
         topic_slug: t.topic.slug.clone(),
         topic_title: t.topic.title.clone(),
         duration: t.topic.duration_minutes,
@@ -316,33 +341,36 @@ pub async fn book_form(
     }
     let now = state.clock.now();
     let learner = auth.user.clone();
+    let cache = std::sync::Arc::clone(&state.mentor_pages);
     let found = state
         .db(move |conn| -> Result<_, diesel::result::Error> {
-            let Some((mentor, topic)) = load_target(conn, mentor, &topic)? else {
-                return Ok(None);
+            // The mentor page's cached rows name the mentor and topic and
+            // give the free times; a mentor or topic that takes no bookings
+            // is looked up to say so.
+            let mut near = |n| service::nearest_free(conn, &cache, mentor, &topic, start, now, n);
+            let (target, offered, alternatives) = match near(1)? {
+                Some(nearby) if nearby.starts.contains(&start) => {
+                    (Target::nearby(nearby, start).0, true, Vec::new())
+                }
+                Some(nearby) => {
+                    let wider = near(ALTERNATIVES)?.unwrap_or(nearby);
+                    let (target, alternatives) = Target::nearby(wider, start);
+                    (target, false, alternatives)
+                }
+                None => {
+                    let Some((mentor, topic)) = load_target(conn, mentor, &topic)? else {
+                        return Ok(None);
+                    };
+                    (Target::of(mentor, topic, start), false, Vec::new())
+                }
             };
-            let offered = service::nearest_free(conn, mentor.id, topic.id, start, now, 1, None)?
-                .contains(&start);
-            let alternatives = if offered {
-                Vec::new()
-            } else {
-                service::nearest_free(conn, mentor.id, topic.id, start, now, ALTERNATIVES, None)?
-            };
-            Ok(Some((
-                Target {
-                    mentor,
-                    topic,
-                    start,
-                },
-                offered,
-                alternatives,
-            )))
+            Ok(Some((target, offered, alternatives)))
         })
         .await?;
     let Some((target, offered, alternatives)) = found else {
         return Err(AppError::NotFound);
     };
-    if target.mentor.id == learner.id {
+    if target.mentor_id == learner.id {
         return message(
             auth.page(),
             StatusCode::FORBIDDEN,
@@ -401,52 +429,63 @@ pub async fn create(
     let learner = auth.user.clone();
     let now = state.clock.now();
     let topic_slug = f.topic.clone();
-    let Some((mentor_user, topic)) = state
-        .db(move |conn| load_target(conn, mentor, &topic_slug))
-        .await?
-    else {
-        return Err(AppError::NotFound);
-    };
-    let target = Target {
-        mentor: mentor_user,
-        topic,
-        start,
-    };
-    if let Err(e) = service::check_goals(&f.goals) {
-        return respond(
-            &confirm_page(
-                auth.page(),
-                &learner,
-                &target,
-                f.goals,
-                Some(e.to_owned()),
-                key,
-                None,
-            ),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        );
-    }
-    let req = BookRequest {
-        mentor_id: mentor,
-        topic_id: target.topic.id,
-        start,
-        goals: f.goals.clone(),
-        idempotency_key: key,
-    };
+    let goals = f.goals.clone();
     let st = state.clone();
     let learner_id = learner.id;
-    let result = state
+    // One connection for the whole request: the booking and, when it is
+    // refused, the target for the page and the nearest free times.
+    let outcome = state
         .db(move |conn| -> Result<_, AppError> {
+            let req = BookRequest {
+                mentor_id: mentor,
+                topic_slug,
+                start,
+                goals,
+                idempotency_key: key,
+            };
             let ctx = Ctx {
                 now,
                 settings: &st.settings,
                 key: st.secret_key.expose(),
             };
-            Ok(service::book(conn, ctx, learner_id, &req))
+            let refusal = match service::book(conn, ctx, learner_id, &req) {
+                Ok(booked) => return Ok(Some(Ok(booked))),
+                Err(e) => e,
+            };
+            // The page names the mentor and topic: from the mentor page's
+            // cached rows with the nearest free times when the slot was
+            // the trouble, else (or when the mentor takes no bookings) as
+            // they are.
+            let slot = matches!(refusal, BookError::SlotUnavailable | BookError::LearnerBusy);
+            let nearby = if slot {
+                service::nearest_free(
+                    conn,
+                    &st.mentor_pages,
+                    mentor,
+                    &req.topic_slug,
+                    start,
+                    now,
+                    ALTERNATIVES,
+                )?
+            } else {
+                None
+            };
+            let (target, alternatives) = match nearby {
+                Some(nearby) => Target::nearby(nearby, start),
+                None => {
+                    let Some((mentor_user, topic)) = load_target(conn, mentor, &req.topic_slug)?
+                    else {
+                        return Ok(None);
+                    };
+                    (Target::of(mentor_user, topic, start), Vec::new())
+                }
+            };
+            Ok(Some(Err((target, refusal, alternatives))))
         })
         .await?;
-    let refusal = match result {
-        Ok(booked) => {
+    let (target, refusal, alternatives) = match outcome {
+        None => return Err(AppError::NotFound),
+        Some(Ok(booked)) => {
             let notice = if booked.existing {
                 "existing"
             } else {
@@ -457,7 +496,7 @@ pub async fn create(
                 booked.booking.id
             )));
         }
-        Err(e) => e,
+        Some(Err(refused)) => refused,
     };
     match refusal {
         BookError::SlotUnavailable | BookError::LearnerBusy => {
@@ -466,10 +505,6 @@ pub async fn create(
             } else {
                 TAKEN
             };
-            let (m, t) = (target.mentor.id, target.topic.id);
-            let alternatives = state
-                .db(move |conn| service::nearest_free(conn, m, t, start, now, ALTERNATIVES, None))
-                .await?;
             respond(
                 &confirm_page(
                     auth.page(),
@@ -882,21 +917,20 @@ async fn reschedule_page(
         chrono::NaiveTime::MIN,
     );
     let mentor = d.parties.mentor.clone();
-    let topic = d.parties.topic.clone();
+    let minutes = Duration::minutes(d.parties.topic.duration_minutes.into());
     let id = d.booking.id;
     let starts = state
         .db(move |conn| {
             service::free_starts(
                 conn,
                 &mentor,
-                &topic,
+                minutes,
                 Interval::new(start, end),
                 now,
                 Some(id),
             )
         })
         .await?;
-    let minutes = Duration::minutes(d.parties.topic.duration_minutes.into());
     let mut days: Vec<SlotDay> = Vec::new();
     let mut last: Option<NaiveDate> = None;
     for s in starts {

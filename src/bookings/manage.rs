@@ -9,6 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::upsert::excluded;
 use uuid::Uuid;
 
 use super::model::Booking;
@@ -33,21 +34,45 @@ pub fn issue(
     user: Uuid,
     now: DateTime<Utc>,
 ) -> QueryResult<String> {
-    let token = token_for(key, booking, user);
-    let hash = tokens::hash(&token);
-    diesel::insert_into(manage_tokens::table)
-        .values((
-            manage_tokens::id.eq(Uuid::now_v7()),
-            manage_tokens::booking_id.eq(booking),
-            manage_tokens::user_id.eq(user),
-            manage_tokens::token_hash.eq(&hash),
-            manage_tokens::created_at.eq(now),
-        ))
-        .on_conflict((manage_tokens::booking_id, manage_tokens::user_id))
-        .do_update()
-        .set(manage_tokens::token_hash.eq(&hash))
-        .execute(conn)?;
-    Ok(token)
+    let mut tokens = issue_many(conn, key, booking, &[user], now)?;
+    Ok(tokens.remove(0))
+}
+
+/// [`issue`] for several recipients of one booking in one statement;
+/// the secrets in the order of `users` (which must not repeat).
+pub fn issue_many(
+    conn: &mut PgConnection,
+    key: &[u8],
+    booking: Uuid,
+    users: &[Uuid],
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<String>> {
+    let secrets: Vec<String> = users
+        .iter()
+        .map(|user| token_for(key, booking, *user))
+        .collect();
+    let rows: Vec<_> = users
+        .iter()
+        .zip(&secrets)
+        .map(|(user, token)| {
+            (
+                manage_tokens::id.eq(Uuid::now_v7()),
+                manage_tokens::booking_id.eq(booking),
+                manage_tokens::user_id.eq(*user),
+                manage_tokens::token_hash.eq(tokens::hash(token)),
+                manage_tokens::created_at.eq(now),
+            )
+        })
+        .collect();
+    if !rows.is_empty() {
+        diesel::insert_into(manage_tokens::table)
+            .values(&rows)
+            .on_conflict((manage_tokens::booking_id, manage_tokens::user_id))
+            .do_update()
+            .set(manage_tokens::token_hash.eq(excluded(manage_tokens::token_hash)))
+            .execute(conn)?;
+    }
+    Ok(secrets)
 }
 
 /// What a manage link opens.

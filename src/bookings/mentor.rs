@@ -399,7 +399,7 @@ pub fn feed(conn: &mut PgConnection, ctx: Ctx<'_>, mentor: &User) -> QueryResult
             let parties = Parties {
                 learner: s.learner,
                 mentor: mentor.clone(),
-                topic: s.topic,
+                topic: s.topic.into(),
                 meeting_url: meeting_url.clone(),
             };
             notify::event(ctx, &parties, &s.booking, None)

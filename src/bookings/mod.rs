@@ -3,6 +3,7 @@
 //! and calendar invitations they cause, and reminders. Depends on
 //! `schedule::availability` and `slots` (the re-check), `email`, `audit`.
 
+pub mod facts;
 pub mod handlers;
 pub mod manage;
 pub mod mentor;

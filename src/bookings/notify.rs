@@ -21,15 +21,15 @@ use crate::email::booking::{
 use crate::email::ics;
 use crate::email::outbox::{self, Attachment, NewEmail};
 use crate::email::render::EmailContent;
+use crate::schedule::public::load::TopicInfo;
 use crate::timefmt;
-use crate::topics::Topic;
 
 /// The people and topic of a booking.
 #[derive(Debug, Clone)]
 pub struct Parties {
     pub learner: User,
     pub mentor: User,
-    pub topic: Topic,
+    pub topic: TopicInfo,
     pub meeting_url: Option<String>,
 }
 
@@ -99,51 +99,85 @@ fn recipients(p: &Parties) -> [(&User, bool); 2] {
     [(&p.learner, false), (&p.mentor, true)]
 }
 
-/// The notice for one recipient, with a fresh manage link of theirs.
-fn notice(
+/// The manage links of `to` on `b` (made sure to be on file, in one
+/// statement), in the order of `to`.
+fn manage_urls(
     conn: &mut PgConnection,
+    ctx: Ctx<'_>,
+    b: &Booking,
+    to: &[&User],
+) -> QueryResult<Vec<String>> {
+    let ids: Vec<Uuid> = to.iter().map(|u| u.id).collect();
+    let tokens = manage::issue_many(conn, ctx.key, b.id, &ids, ctx.now)?;
+    // Tokens are URL-safe base64: they go into the path as they are.
+    Ok(tokens
+        .iter()
+        .map(|t| ctx.settings.absolute_url(&format!("/manage/{t}")))
+        .collect())
+}
+
+/// The notice for one recipient, with their manage link.
+fn notice(
     ctx: Ctx<'_>,
     p: &Parties,
     b: &Booking,
     to: &User,
     for_mentor: bool,
-) -> Result<(BookingNotice, String), BookError> {
-    let token = manage::issue(conn, ctx.key, b.id, to.id, ctx.now)?;
-    // Tokens are URL-safe base64: they go into the path as they are.
-    let manage_url = ctx.settings.absolute_url(&format!("/manage/{token}"));
+    manage_url: &str,
+) -> BookingNotice {
     let other = if for_mentor { &p.learner } else { &p.mentor };
-    Ok((
-        BookingNotice {
-            recipient_name: to.display_name.clone(),
-            for_mentor,
-            other_name: other.display_name.clone(),
-            topic_title: p.topic.title.clone(),
-            when: timefmt::when(b.start_at, b.end_at, to.time_zone),
-            subject_when: timefmt::short(b.start_at, to.time_zone),
-            previous_when: None,
-            goals: b.goals.clone(),
-            meeting_url: p.meeting_url.clone(),
-            booking_url: ctx.settings.absolute_url(&format!("/bookings/{}", b.id)),
-            manage_url: manage_url.clone(),
-            cancelled_by: None,
-            cancel_reason: None,
-            reminder_lead: None,
-        },
-        manage_url,
-    ))
+    BookingNotice {
+        recipient_name: to.display_name.clone(),
+        for_mentor,
+        other_name: other.display_name.clone(),
+        topic_title: p.topic.title.clone(),
+        when: timefmt::when(b.start_at, b.end_at, to.time_zone),
+        subject_when: timefmt::short(b.start_at, to.time_zone),
+        previous_when: None,
+        goals: b.goals.clone(),
+        meeting_url: p.meeting_url.clone(),
+        booking_url: ctx.settings.absolute_url(&format!("/bookings/{}", b.id)),
+        manage_url: manage_url.to_owned(),
+        cancelled_by: None,
+        cancel_reason: None,
+        reminder_lead: None,
+    }
 }
 
+/// Writes the messages about `booking` (each with its invitation, if any)
+/// to the outbox in one statement.
 fn send(
     conn: &mut PgConnection,
     ctx: Ctx<'_>,
-    mut email: NewEmail,
     booking: Uuid,
-    invite: Option<Attachment>,
+    letters: Vec<(NewEmail, Option<Attachment>)>,
 ) -> Result<(), BookError> {
-    email.booking_id = Some(booking);
-    email.attachments.extend(invite);
-    outbox::enqueue(conn, ctx.now, &ctx.settings.smtp_from, &email)?;
+    let emails: Vec<NewEmail> = letters
+        .into_iter()
+        .map(|(mut email, invite)| {
+            email.booking_id = Some(booking);
+            email.attachments.extend(invite);
+            email
+        })
+        .collect();
+    outbox::enqueue_many(conn, ctx.now, &ctx.settings.smtp_from, &emails)?;
     Ok(())
+}
+
+/// Learner and mentor with their manage links.
+fn addressed<'p>(
+    conn: &mut PgConnection,
+    ctx: Ctx<'_>,
+    p: &'p Parties,
+    b: &Booking,
+) -> QueryResult<Vec<(&'p User, bool, String)>> {
+    let people = recipients(p);
+    let urls = manage_urls(conn, ctx, b, &people.map(|(u, _)| u))?;
+    Ok(people
+        .into_iter()
+        .zip(urls)
+        .map(|((to, for_mentor), url)| (to, for_mentor, url))
+        .collect())
 }
 
 /// Confirmation with an invitation to both, and the reminders.
@@ -153,13 +187,14 @@ pub fn confirmed(
     p: &Parties,
     b: &Booking,
 ) -> Result<(), BookError> {
-    for (to, for_mentor) in recipients(p) {
-        let (n, manage_url) = notice(conn, ctx, p, b, to, for_mentor)?;
+    let mut letters = Vec::with_capacity(2);
+    for (to, for_mentor, manage_url) in addressed(conn, ctx, p, b)? {
+        let n = notice(ctx, p, b, to, for_mentor, &manage_url);
         let email = BookingConfirmed(n).to_email(to.mailbox()?, Some(to.id))?;
         let invite = attachment(ics::Method::Request, event(ctx, p, b, Some(&manage_url)));
-        send(conn, ctx, email, b.id, Some(invite))?;
+        letters.push((email, Some(invite)));
     }
-    Ok(())
+    send(conn, ctx, b.id, letters)
 }
 
 /// The new time (same UID, higher SEQUENCE) to both, and moved reminders.
@@ -170,14 +205,15 @@ pub fn rescheduled(
     b: &Booking,
     before: &Booking,
 ) -> Result<(), BookError> {
-    for (to, for_mentor) in recipients(p) {
-        let (mut n, manage_url) = notice(conn, ctx, p, b, to, for_mentor)?;
+    let mut letters = Vec::with_capacity(2);
+    for (to, for_mentor, manage_url) in addressed(conn, ctx, p, b)? {
+        let mut n = notice(ctx, p, b, to, for_mentor, &manage_url);
         n.previous_when = Some(timefmt::when(before.start_at, before.end_at, to.time_zone));
         let email = BookingRescheduled(n).to_email(to.mailbox()?, Some(to.id))?;
         let invite = attachment(ics::Method::Request, event(ctx, p, b, Some(&manage_url)));
-        send(conn, ctx, email, b.id, Some(invite))?;
+        letters.push((email, Some(invite)));
     }
-    Ok(())
+    send(conn, ctx, b.id, letters)
 }
 
 /// Who cancelled, as the recipient reads it.
@@ -198,15 +234,16 @@ pub fn cancelled(
     b: &Booking,
     by: Party,
 ) -> Result<(), BookError> {
-    for (to, for_mentor) in recipients(p) {
-        let (mut n, _) = notice(conn, ctx, p, b, to, for_mentor)?;
+    let mut letters = Vec::with_capacity(2);
+    for (to, for_mentor, manage_url) in addressed(conn, ctx, p, b)? {
+        let mut n = notice(ctx, p, b, to, for_mentor, &manage_url);
         n.cancelled_by = Some(cancelled_by(by, for_mentor).to_owned());
         n.cancel_reason = b.cancel_reason.clone();
         let email = BookingCancelled(n).to_email(to.mailbox()?, Some(to.id))?;
         let invite = attachment(ics::Method::Cancel, event(ctx, p, b, None));
-        send(conn, ctx, email, b.id, Some(invite))?;
+        letters.push((email, Some(invite)));
     }
-    Ok(())
+    send(conn, ctx, b.id, letters)
 }
 
 /// A reassignment (`p` names the new mentor, `b` is the updated row): the
@@ -221,14 +258,17 @@ pub fn reassigned(
     b: &Booking,
     previous: &Parties,
 ) -> Result<(), BookError> {
-    for (to, for_mentor) in recipients(p) {
-        let (n, manage_url) = notice(conn, ctx, p, b, to, for_mentor)?;
-        let email = BookingReassigned(n).to_email(to.mailbox()?, Some(to.id))?;
-        let invite = attachment(ics::Method::Request, event(ctx, p, b, Some(&manage_url)));
-        send(conn, ctx, email, b.id, Some(invite))?;
-    }
     let old = &previous.mentor;
-    let (mut n, _) = notice(conn, ctx, previous, b, old, true)?;
+    let [(learner, _), (mentor, _)] = recipients(p);
+    let urls = manage_urls(conn, ctx, b, &[learner, mentor, old])?;
+    let mut letters = Vec::with_capacity(3);
+    for ((to, for_mentor), manage_url) in recipients(p).into_iter().zip(&urls) {
+        let n = notice(ctx, p, b, to, for_mentor, manage_url);
+        let email = BookingReassigned(n).to_email(to.mailbox()?, Some(to.id))?;
+        let invite = attachment(ics::Method::Request, event(ctx, p, b, Some(manage_url)));
+        letters.push((email, Some(invite)));
+    }
+    let mut n = notice(ctx, previous, b, old, true, &urls[2]);
     n.cancelled_by = Some(cancelled_by(Party::Admin, true).to_owned());
     n.cancel_reason = Some(format!(
         "The session was reassigned to {}.",
@@ -238,14 +278,8 @@ pub fn reassigned(
     let mut cancel = event(ctx, previous, b, None);
     cancel.cancelled = true;
     cancel.attendees.retain(|a| a.email == old.email);
-    send(
-        conn,
-        ctx,
-        email,
-        b.id,
-        Some(attachment(ics::Method::Cancel, cancel)),
-    )?;
-    Ok(())
+    letters.push((email, Some(attachment(ics::Method::Cancel, cancel))));
+    send(conn, ctx, b.id, letters)
 }
 
 /// One reminder to both people, due now, not sent after `expires`.
@@ -257,8 +291,9 @@ pub fn remind(
     (key, lead): (&str, &str),
     expires: DateTime<Utc>,
 ) -> Result<(), BookError> {
-    for (to, for_mentor) in recipients(p) {
-        let (mut n, _) = notice(conn, ctx, p, b, to, for_mentor)?;
+    let mut letters = Vec::with_capacity(2);
+    for (to, for_mentor, manage_url) in addressed(conn, ctx, p, b)? {
+        let mut n = notice(ctx, p, b, to, for_mentor, &manage_url);
         n.reminder_lead = Some(lead.to_owned());
         let mut email = BookingReminder(n).to_email(to.mailbox()?, Some(to.id))?;
         email.expires_at = Some(expires);
@@ -269,9 +304,9 @@ pub fn remind(
             b.start_at.timestamp(),
             to.id
         ));
-        send(conn, ctx, email, b.id, None)?;
+        letters.push((email, None));
     }
-    Ok(())
+    send(conn, ctx, b.id, letters)
 }
 
 /// Withdraws the booking's reminders that are still waiting. A reminder a

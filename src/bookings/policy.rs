@@ -1,7 +1,9 @@
-//! The fairness policy: how many sessions a learner may hold. The counting
-//! is pure (`check`); `counts` reads what it needs in three queries. The
-//! caller holds the learner's row lock, so concurrent requests of one
-//! learner are counted one after another and cannot exceed a cap.
+//! The fairness policy: how many sessions a learner may hold. Counting and
+//! checking are pure (`tally`, `check`); `counts` reads the learner's live
+//! sessions in one query (the booking check gets the same rows from its
+//! one statement, `facts`). The caller holds the learner's row lock, so
+//! concurrent requests of one learner are counted one after another and
+//! cannot exceed a cap.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
@@ -121,6 +123,55 @@ pub fn check(
     Ok(())
 }
 
+/// One live (not cancelled) session of the learner, as the counts need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub start: DateTime<Utc>,
+    pub topic: Uuid,
+    pub status: Status,
+}
+
+/// The earliest start `tally` looks at for a new start of `start`.
+pub fn since(policy: &Policy, start: DateTime<Utc>, zone: Tz, now: DateTime<Utc>) -> DateTime<Utc> {
+    let (_, month_from, _) = month_bounds(start, zone);
+    (now - Duration::days(policy.noshow_window_days.into())).min(month_from)
+}
+
+/// Counts the learner's live `sessions` (every one from `since` on) for a
+/// new start of `start`: upcoming confirmed ones, those in the month of
+/// `start` in `zone`, and no-shows inside the strike window.
+pub fn tally(
+    sessions: &[Session],
+    policy: &Policy,
+    start: DateTime<Utc>,
+    zone: Tz,
+    now: DateTime<Utc>,
+) -> Counts {
+    let (_, month_from, month_to) = month_bounds(start, zone);
+    let strike_from = now - Duration::days(policy.noshow_window_days.into());
+    let mut upcoming: Vec<(DateTime<Utc>, Uuid)> = sessions
+        .iter()
+        .filter(|s| s.status == Status::Confirmed && s.start > now)
+        .map(|s| (s.start, s.topic))
+        .collect();
+    upcoming.sort();
+    let in_month = sessions
+        .iter()
+        .filter(|s| s.status != Status::Cancelled && s.start >= month_from && s.start < month_to)
+        .count();
+    let mut no_shows: Vec<DateTime<Utc>> = sessions
+        .iter()
+        .filter(|s| s.status == Status::NoShow && s.start >= strike_from)
+        .map(|s| s.start)
+        .collect();
+    no_shows.sort_by(|a, b| b.cmp(a));
+    Counts {
+        upcoming,
+        in_month: i64::try_from(in_month).unwrap_or(i64::MAX),
+        no_shows,
+    }
+}
+
 /// Reads the counts for `learner` (without `except`, the booking being
 /// moved).
 pub fn counts(
@@ -132,36 +183,22 @@ pub fn counts(
     now: DateTime<Utc>,
     except: Option<Uuid>,
 ) -> QueryResult<Counts> {
-    let except = except.unwrap_or(Uuid::nil());
-    let upcoming = bookings::table
-        .filter(bookings::learner_id.eq(learner))
-        .filter(bookings::status.eq(Status::Confirmed.as_str()))
-        .filter(bookings::start_at.gt(now))
-        .filter(bookings::id.ne(except))
-        .select((bookings::start_at, bookings::topic_id))
-        .order(bookings::start_at)
-        .load(conn)?;
-    let (_, month_from, month_to) = month_bounds(start, zone);
-    let in_month = bookings::table
+    let rows: Vec<(DateTime<Utc>, Uuid, String)> = bookings::table
         .filter(bookings::learner_id.eq(learner))
         .filter(bookings::status.ne(Status::Cancelled.as_str()))
-        .filter(bookings::start_at.ge(month_from))
-        .filter(bookings::start_at.lt(month_to))
-        .filter(bookings::id.ne(except))
-        .count()
-        .get_result(conn)?;
-    let no_shows = bookings::table
-        .filter(bookings::learner_id.eq(learner))
-        .filter(bookings::status.eq(Status::NoShow.as_str()))
-        .filter(bookings::start_at.ge(now - Duration::days(policy.noshow_window_days.into())))
-        .select(bookings::start_at)
-        .order(bookings::start_at.desc())
+        .filter(bookings::start_at.ge(since(policy, start, zone, now)))
+        .filter(bookings::id.ne(except.unwrap_or(Uuid::nil())))
+        .select((bookings::start_at, bookings::topic_id, bookings::status))
         .load(conn)?;
-    Ok(Counts {
-        upcoming,
-        in_month,
-        no_shows,
-    })
+    let sessions: Vec<Session> = rows
+        .into_iter()
+        .map(|(start, topic, status)| Session {
+            start,
+            topic,
+            status: Status::parse(&status).unwrap_or(Status::Confirmed),
+        })
+        .collect();
+    Ok(tally(&sessions, policy, start, zone, now))
 }
 
 #[cfg(test)]

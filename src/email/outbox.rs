@@ -208,33 +208,51 @@ pub fn enqueue(
     from: &Mailbox,
     email: &NewEmail,
 ) -> Result<Uuid, OutboxError> {
-    let recipient = check_headers(email)?;
-    let id = Uuid::now_v7();
-    let due = email.not_before.unwrap_or(now);
-    let row = NewRow {
-        id,
-        kind: &email.kind,
-        recipient,
-        recipient_user_id: email.recipient_user_id,
-        subject: &email.subject,
-        body_text: Some(&email.text),
-        body_html: email.html.as_deref(),
-        attachments: serde_json::to_value(&email.attachments)
-            .unwrap_or_else(|_| serde_json::json!([])),
-        message_id: format!("<{}@{}>", id.simple(), from.email.domain()),
-        carries_secret: email.carries_secret,
-        state: OutboxState::Pending.as_str(),
-        not_before: due,
-        next_attempt_at: due,
-        dedupe_key: email.dedupe_key.as_deref(),
-        created_at: now,
-        booking_id: email.booking_id,
-        expires_at: email.expires_at,
-    };
-    diesel::insert_into(email_outbox::table)
-        .values(&row)
-        .execute(conn)?;
-    Ok(id)
+    let ids = enqueue_many(conn, now, from, std::slice::from_ref(email))?;
+    Ok(ids[0])
+}
+
+/// [`enqueue`] for several messages in one INSERT (one round trip: a
+/// booking's notices go to two or three people). All or none: a refused
+/// header refuses the lot before anything is written.
+pub fn enqueue_many(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    from: &Mailbox,
+    emails: &[NewEmail],
+) -> Result<Vec<Uuid>, OutboxError> {
+    let mut rows = Vec::with_capacity(emails.len());
+    for email in emails {
+        let recipient = check_headers(email)?;
+        let id = Uuid::now_v7();
+        let due = email.not_before.unwrap_or(now);
+        rows.push(NewRow {
+            id,
+            kind: &email.kind,
+            recipient,
+            recipient_user_id: email.recipient_user_id,
+            subject: &email.subject,
+            body_text: Some(&email.text),
+            body_html: email.html.as_deref(),
+            attachments: serde_json::to_value(&email.attachments)
+                .unwrap_or_else(|_| serde_json::json!([])),
+            message_id: format!("<{}@{}>", id.simple(), from.email.domain()),
+            carries_secret: email.carries_secret,
+            state: OutboxState::Pending.as_str(),
+            not_before: due,
+            next_attempt_at: due,
+            dedupe_key: email.dedupe_key.as_deref(),
+            created_at: now,
+            booking_id: email.booking_id,
+            expires_at: email.expires_at,
+        });
+    }
+    if !rows.is_empty() {
+        diesel::insert_into(email_outbox::table)
+            .values(&rows)
+            .execute(conn)?;
+    }
+    Ok(rows.iter().map(|r| r.id).collect())
 }
 
 /// Claims up to `limit` rows that are due, or whose lease ran out, for one

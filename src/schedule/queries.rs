@@ -173,6 +173,10 @@ pub struct BookingSpan {
 /// Live (not cancelled) bookings in which any of `users` is the mentor or
 /// the learner, overlapping `[from, to)` widened by the largest buffer;
 /// without `except` (the booking being rescheduled).
+/// The longest a booking can last (CHECK `bookings_length_check`): a
+/// session ending after `t` starts after `t - MAX_SESSION`.
+pub const MAX_SESSION: chrono::Duration = chrono::Duration::days(1);
+
 pub fn live_bookings_involving(
     conn: &mut PgConnection,
     users: &[Uuid],
@@ -193,6 +197,10 @@ pub fn live_bookings_involving(
         )
         .filter(bookings::status.ne("cancelled"))
         .filter(bookings::end_at.gt(from - margin))
+        // Implied by the one above (a session lasts at most a day: CHECK
+        // bookings_length_check), and what lets the (…, start_at) indexes
+        // skip a mentor's whole history.
+        .filter(bookings::start_at.gt(from - margin - MAX_SESSION))
         .filter(bookings::start_at.lt(to + margin))
         .order(bookings::start_at)
         .select((

@@ -330,6 +330,53 @@ async fn one_learner_firing_twenty_bookings_gets_exactly_the_cap() {
     assert_eq!(won, stored);
 }
 
+/// A mentor with a cap of two sessions a day: sixteen learners POST
+/// sixteen different free times of that day at once. The bookings of a
+/// capped mentor are made one at a time, so exactly two get through and
+/// the others hear that the time is no longer free; the next day is
+/// untouched by the cap.
+#[tokio::test]
+async fn sixteen_learners_racing_a_mentor_s_day_cap_make_exactly_the_cap() {
+    let app = spawn_app().await;
+    let f = fixture_with(&app, |p| p.max_per_day = Some(2));
+    let racers = learners(&app, 16).await;
+    // 08:00-16:00 in Berlin (06:00-14:00Z), every 30 minutes: no two
+    // overlap, so only the cap can refuse.
+    let starts: Vec<DateTime<Utc>> = (0..16_u32)
+        .map(|i| at(2026, 6, 16, 6 + i / 2, 30 * (i % 2)))
+        .collect();
+    let answers =
+        join_all(
+            racers.iter().zip(&starts).map(|(who, start)| {
+                let app = &app;
+                let f = &f;
+                async move {
+                    answer(post_booking(app, who, f.mentor.id, "sql-basics", *start).await).await
+                }
+            }),
+        )
+        .await;
+
+    only(&answers, &[StatusCode::SEE_OTHER, StatusCode::CONFLICT]);
+    let t = tally(&answers);
+    assert_eq!(t.get(&303), Some(&2), "{t:?}");
+    assert_eq!(t.get(&409), Some(&14), "{t:?}");
+    let live = live_bookings_of_mentor(&app, f.mentor.id);
+    assert_eq!(live.len(), 2, "the day cap holds in the database");
+    assert!(!any_overlap(&live));
+    // The cap is per day: the next day still takes bookings.
+    let next = app.sign_in(&app.create_user(Role::Learner)).await;
+    let res = post_booking(
+        &app,
+        &next,
+        f.mentor.id,
+        "sql-basics",
+        at(2026, 6, 17, 8, 0),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+}
+
 /// A holds 12:00 and moves to 14:00 while B books 14:00: at most one of
 /// them gets 14:00, and a reschedule that lost leaves A's booking exactly
 /// as it was.

@@ -31,7 +31,7 @@ use crate::schedule::availability::{self, Loaded, MentorRef};
 use crate::schedule::model::{
     DateOverrideFull, Profile, TimeOffRow as ModelTimeOff, WeeklyRuleRow,
 };
-use crate::schedule::queries::BookingSpan;
+use crate::schedule::queries::{BookingSpan, MAX_SESSION};
 
 /// A topic as the public pages show it.
 #[derive(Debug, Clone)]
@@ -41,6 +41,18 @@ pub struct TopicInfo {
     pub title: String,
     pub description: String,
     pub duration_minutes: i32,
+}
+
+impl From<crate::topics::Topic> for TopicInfo {
+    fn from(t: crate::topics::Topic) -> Self {
+        TopicInfo {
+            id: t.id,
+            slug: t.slug,
+            title: t.title,
+            description: t.description,
+            duration_minutes: t.duration_minutes,
+        }
+    }
 }
 
 impl From<TopicRow> for TopicInfo {
@@ -74,7 +86,7 @@ type TopicRow = (Uuid, String, String, String, i32);
 type MentorRow = (Uuid, String, String);
 type OfferedRow = (Uuid, Uuid, String, String, String, i32);
 /// user_id, headline, bio, accepting, buffers before/after, notice,
-/// horizon, step, max per day/week.
+/// horizon, step, max per day/week, meeting link.
 type ProfileRow = (
     Uuid,
     String,
@@ -87,6 +99,7 @@ type ProfileRow = (
     i32,
     Option<i32>,
     Option<i32>,
+    Option<String>,
 );
 type RuleRow = (Uuid, i16, NaiveTime, NaiveTime);
 /// One row per window; a day off has one row without times.
@@ -96,7 +109,7 @@ type TimeOffRow = (Uuid, DateTime<Utc>, DateTime<Utc>);
 type BookingRow = (Uuid, Uuid, DateTime<Utc>, DateTime<Utc>, i32, i32);
 
 /// The statement's columns, in order.
-type Columns = (
+pub(crate) type Columns = (
     Nullable<Record<(SqlUuid, Text, Text, Text, Int4)>>,
     Nullable<Array<Record<(SqlUuid, Text, Text)>>>,
     Nullable<Array<Record<(SqlUuid, SqlUuid, Text, Text, Text, Int4)>>>,
@@ -114,6 +127,7 @@ type Columns = (
                 Int4,
                 Nullable<Int4>,
                 Nullable<Int4>,
+                Nullable<Text>,
             )>,
         >,
     >,
@@ -129,7 +143,7 @@ type Columns = (
     Nullable<Array<Int4>>,
 );
 
-type Rows = (
+pub(crate) type Rows = (
     Option<TopicRow>,
     Option<Vec<MentorRow>>,
     Option<Vec<OfferedRow>>,
@@ -164,17 +178,19 @@ pub struct Snapshot {
 /// is read only for mentors who have caps; the others' bookings (and every
 /// mentor's own sessions as a learner) are read a day either side, which
 /// covers the largest buffers and duration (two hours each) several times.
-struct Bounds {
+pub(crate) struct Bounds {
     first_date: NaiveDate,
     last_date: NaiveDate,
     near_from: DateTime<Utc>,
     near_to: DateTime<Utc>,
     booked_from: DateTime<Utc>,
+    /// `booked_from` less the longest a session can last.
+    booked_start_from: DateTime<Utc>,
     booked_to: DateTime<Utc>,
 }
 
 impl Bounds {
-    fn around(from: DateTime<Utc>, to: DateTime<Utc>) -> Self {
+    pub(crate) fn around(from: DateTime<Utc>, to: DateTime<Utc>) -> Self {
         let buffer = Duration::minutes(120);
         Bounds {
             first_date: (from - Duration::days(2)).date_naive(),
@@ -182,6 +198,7 @@ impl Bounds {
             near_from: from - Duration::days(1),
             near_to: to + Duration::days(1),
             booked_from: from - Duration::days(8) - buffer,
+            booked_start_from: from - Duration::days(8) - buffer - MAX_SESSION,
             booked_to: to + Duration::days(8) + buffer,
         }
     }
@@ -202,8 +219,13 @@ fn push_ids(out: &mut AstPass<'_, '_, Pg>) {
 }
 
 /// The columns after the `m` (mentors) CTE, one array of rows per table
-/// (NULL for none).
-fn push_body<'b>(out: &mut AstPass<'_, 'b, Pg>, b: &'b Bounds, page: Page) -> QueryResult<()> {
+/// (NULL for none), then what `extra` adds (", column, …").
+fn push_body<'b>(
+    out: &mut AstPass<'_, 'b, Pg>,
+    b: &'b Bounds,
+    page: Page,
+    extra: Option<&'b dyn QueryFragment<Pg>>,
+) -> QueryResult<()> {
     out.push_sql(match page {
         Page::Topic => {
             " SELECT (SELECT ROW(t.id, t.slug, t.title, t.description, t.duration_minutes) FROM topic t), "
@@ -228,7 +250,7 @@ fn push_body<'b>(out: &mut AstPass<'_, 'b, Pg>, b: &'b Bounds, page: Page) -> Qu
     }
     out.push_sql(
         "(SELECT array_agg(ROW(p.user_id, p.headline, p.bio, p.accepting_bookings, p.buffer_before_min, \
-             p.buffer_after_min, p.min_notice_hours, p.horizon_days, p.step_min, p.max_per_day, p.max_per_week)) \
+             p.buffer_after_min, p.min_notice_hours, p.horizon_days, p.step_min, p.max_per_day, p.max_per_week, p.meeting_url)) \
            FROM mentor_profiles p WHERE p.user_id",
     );
     push_ids(out);
@@ -262,14 +284,21 @@ fn push_body<'b>(out: &mut AstPass<'_, 'b, Pg>, b: &'b Bounds, page: Page) -> Qu
     // sends them much faster than an array of rows; the engine does not
     // care about their order, and the aggregates see the rows in one
     // order).
+    out.push_sql("), k.mentor_ids, k.learner_ids, k.starts, k.ends, k.befores, k.afters");
+    if let Some(extra) = extra {
+        extra.walk_ast(out.reborrow())?;
+    }
     out.push_sql(
-        "), k.mentor_ids, k.learner_ids, k.starts, k.ends, k.befores, k.afters \
-         FROM (SELECT array_agg(k.mentor_id) AS mentor_ids, array_agg(k.learner_id) AS learner_ids, \
+        " FROM (SELECT array_agg(k.mentor_id) AS mentor_ids, array_agg(k.learner_id) AS learner_ids, \
              array_agg(k.start_at) AS starts, array_agg(k.end_at) AS ends, \
              array_agg(k.buffer_before_min) AS befores, array_agg(k.buffer_after_min) AS afters \
            FROM bookings k WHERE k.status <> 'cancelled' AND k.end_at > ",
     );
     out.push_bind_param::<Timestamptz, _>(&b.booked_from)?;
+    // Implied by the bound above (CHECK bookings_length_check), and what
+    // lets the (mentor_id, start_at) index skip the mentor's history.
+    out.push_sql(" AND k.start_at > ");
+    out.push_bind_param::<Timestamptz, _>(&b.booked_start_from)?;
     out.push_sql(" AND k.start_at < ");
     out.push_bind_param::<Timestamptz, _>(&b.booked_to)?;
     out.push_sql(" AND (k.mentor_id");
@@ -325,14 +354,24 @@ impl RunQueryDsl<PgConnection> for MentorStatement {}
 impl RunQueryDsl<PgConnection> for TopicStatement {}
 
 impl QueryFragment<Pg> for MentorStatement {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql(
-            "WITH m AS (SELECT u.id, u.display_name, u.time_zone FROM users u WHERE u.id = ",
-        );
-        out.push_bind_param::<SqlUuid, _>(&self.id)?;
-        out.push_sql(" AND u.role IN ('mentor', 'admin') AND u.disabled_at IS NULL)");
-        push_body(&mut out, &self.bounds, Page::Mentor)
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        push_mentor(out, &self.id, &self.bounds, None)
     }
+}
+
+/// The mentor page's statement for mentor `id`, with `extra` columns
+/// after the snapshot's (the booking check reads its other facts in the
+/// same round trip: `bookings::facts`).
+pub(crate) fn push_mentor<'b>(
+    mut out: AstPass<'_, 'b, Pg>,
+    id: &'b Uuid,
+    bounds: &'b Bounds,
+    extra: Option<&'b dyn QueryFragment<Pg>>,
+) -> QueryResult<()> {
+    out.push_sql("WITH m AS (SELECT u.id, u.display_name, u.time_zone FROM users u WHERE u.id = ");
+    out.push_bind_param::<SqlUuid, _>(id)?;
+    out.push_sql(" AND u.role IN ('mentor', 'admin') AND u.disabled_at IS NULL)");
+    push_body(&mut out, bounds, Page::Mentor, extra)
 }
 
 impl QueryFragment<Pg> for TopicStatement {
@@ -350,7 +389,7 @@ impl QueryFragment<Pg> for TopicStatement {
                JOIN users u ON u.id = mt.mentor_id \
                WHERE u.role IN ('mentor', 'admin') AND u.disabled_at IS NULL)",
         );
-        push_body(&mut out, &self.bounds, Page::Topic)
+        push_body(&mut out, &self.bounds, Page::Topic, None)
     }
 }
 
@@ -393,7 +432,7 @@ pub fn topic(
 
 /// The rows as the engine wants them: the same assembly as
 /// `availability::load`.
-fn assemble(rows: Rows, now: DateTime<Utc>) -> Snapshot {
+pub(crate) fn assemble(rows: Rows, now: DateTime<Utc>) -> Snapshot {
     let (
         topic,
         mentors,
@@ -452,6 +491,7 @@ fn assemble(rows: Rows, now: DateTime<Utc>) -> Snapshot {
             step_min: p.8,
             max_per_day: p.9,
             max_per_week: p.10,
+            meeting_url: p.11,
             ..Profile::new_default(p.0, now)
         })
         .collect();

@@ -1,0 +1,20 @@
+-- A booking bumps the slot versions of its mentor and learner (000005).
+-- As a plain AFTER trigger that UPDATE ran with the INSERT, so the mentor's
+-- version row stayed locked for the rest of the transaction (the emails,
+-- manage links, audit entry and commit): two learners booking different
+-- slots of one mentor waited for each other there. Deferred to the commit,
+-- the bump is just as atomic with the booking (page caches read the
+-- versions before the rows, and both become visible together), and the
+-- row is locked only while the transaction commits.
+DROP TRIGGER bookings_slot_version ON bookings;
+CREATE CONSTRAINT TRIGGER bookings_slot_version
+    AFTER INSERT OR UPDATE OR DELETE ON bookings
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION slot_version_by_booking();
+
+-- Sessions last at most two hours (topics_duration_check); a day is the
+-- bound queries rely on: "ends after t" implies "starts after t - 1 day",
+-- which the (mentor_id, start_at) and (learner_id, start_at) indexes can
+-- use, instead of reading a mentor's whole history for every slot page
+-- and booking.
+ALTER TABLE bookings ADD CONSTRAINT bookings_length_check CHECK (end_at - start_at <= interval '1 day');

@@ -1,0 +1,190 @@
+//! Everything the booking check reads, in ONE statement (after the rows
+//! of the two people are locked): the mentor's snapshot exactly as the
+//! public pages read it (`schedule::public::load`: the mentor if they
+//! take bookings at all, their active topics, profile, rules, overrides,
+//! time off and live bookings around the start, wider for day and week
+//! caps), and the learner's side — a booking already made with this form's
+//! key, their live sessions (as learner or as mentor) around the start,
+//! their live sessions of the last year and ahead (for the fairness
+//! counts) and the policy.
+//!
+//! Why one statement: each statement is a round trip with a fixed cost for
+//! the server and PostgreSQL, and the booking check used to make about
+//! twenty (see the README, "Booking under load"). Prepared once per
+//! connection; the status tests are literals so PostgreSQL can use the
+//! partial indexes of live bookings in a generic plan.
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{Array, Int4, Nullable, Record, Text, Timestamptz, Uuid as SqlUuid};
+use uuid::Uuid;
+
+use super::model::{Policy, Status};
+use super::policy::{Counts, Session};
+use crate::schedule::public::load::{self, Bounds, Snapshot};
+
+/// What the check asks about.
+pub struct Ask {
+    pub mentor: Uuid,
+    pub learner: Uuid,
+    pub key: Uuid,
+    pub start: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+    /// The first day of the month of `start` in the learner's zone (the
+    /// monthly cap), in UTC.
+    pub month_from: DateTime<Utc>,
+}
+
+/// What the statement found.
+pub struct Facts {
+    /// `None`: no mentor of that id who could take bookings (no such
+    /// account, not a mentor, or disabled).
+    pub snapshot: Option<Snapshot>,
+    /// The booking this learner already made with this key.
+    pub existing: Option<Uuid>,
+    /// The learner's live sessions, as learner or as mentor, starting
+    /// within a day of the start (any session overlapping it does: topics
+    /// last at most two hours).
+    pub near: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    /// The learner's live sessions from a year before `now` (the no-show
+    /// window is at most 365 days) or the month's start, whichever is
+    /// earlier, onwards.
+    pub sessions: Vec<Session>,
+    pub policy: Policy,
+}
+
+/// The learner's columns, after the snapshot's.
+struct LearnerPart {
+    learner: Uuid,
+    key: Uuid,
+    near_from: DateTime<Utc>,
+    near_to: DateTime<Utc>,
+    since: DateTime<Utc>,
+}
+
+type LearnerColumns = (
+    Nullable<SqlUuid>,
+    Array<Record<(Timestamptz, Timestamptz)>>,
+    Array<Record<(Timestamptz, SqlUuid, Text)>>,
+    Nullable<Record<(Int4, Int4, Int4, Int4, Int4, Int4, Int4)>>,
+);
+
+type LearnerRows = (
+    Option<Uuid>,
+    Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    Vec<(DateTime<Utc>, Uuid, String)>,
+    Option<(i32, i32, i32, i32, i32, i32, i32)>,
+);
+
+impl QueryFragment<Pg> for LearnerPart {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(", (SELECT b.id FROM bookings b WHERE b.learner_id = ");
+        out.push_bind_param::<SqlUuid, _>(&self.learner)?;
+        out.push_sql(" AND b.idempotency_key = ");
+        out.push_bind_param::<SqlUuid, _>(&self.key)?;
+        out.push_sql(
+            "), ARRAY(SELECT ROW(b.start_at, b.end_at) FROM bookings b \
+               WHERE b.status <> 'cancelled' AND b.start_at > ",
+        );
+        out.push_bind_param::<Timestamptz, _>(&self.near_from)?;
+        out.push_sql(" AND b.start_at < ");
+        out.push_bind_param::<Timestamptz, _>(&self.near_to)?;
+        out.push_sql(" AND (b.learner_id = ");
+        out.push_bind_param::<SqlUuid, _>(&self.learner)?;
+        out.push_sql(" OR b.mentor_id = ");
+        out.push_bind_param::<SqlUuid, _>(&self.learner)?;
+        out.push_sql(
+            ")), ARRAY(SELECT ROW(b.start_at, b.topic_id, b.status) FROM bookings b \
+               WHERE b.status <> 'cancelled' AND b.learner_id = ",
+        );
+        out.push_bind_param::<SqlUuid, _>(&self.learner)?;
+        out.push_sql(" AND b.start_at >= ");
+        out.push_bind_param::<Timestamptz, _>(&self.since)?;
+        out.push_sql(
+            " ORDER BY b.start_at), \
+             (SELECT ROW(p.max_upcoming, p.max_upcoming_per_topic, p.max_per_month, \
+                 p.late_cancel_hours, p.noshow_strikes, p.noshow_window_days, p.noshow_pause_days) \
+               FROM booking_policy p)",
+        );
+        Ok(())
+    }
+}
+
+struct FactsStatement {
+    mentor: Uuid,
+    bounds: Bounds,
+    learner: LearnerPart,
+}
+
+impl QueryId for FactsStatement {
+    type QueryId = Self;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for FactsStatement {
+    type SqlType = (load::Columns, LearnerColumns);
+}
+
+impl RunQueryDsl<PgConnection> for FactsStatement {}
+
+impl QueryFragment<Pg> for FactsStatement {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        load::push_mentor(out, &self.mentor, &self.bounds, Some(&self.learner))
+    }
+}
+
+/// Reads the facts for `ask` in one statement.
+pub fn read(conn: &mut PgConnection, ask: &Ask) -> QueryResult<Facts> {
+    let statement = FactsStatement {
+        mentor: ask.mentor,
+        // The engine is asked about [start, start + 1 min).
+        bounds: Bounds::around(ask.start, ask.start + Duration::minutes(1)),
+        learner: LearnerPart {
+            learner: ask.learner,
+            key: ask.key,
+            near_from: ask.start - Duration::days(1),
+            near_to: ask.start + Duration::days(1),
+            since: (ask.now - Duration::days(365)).min(ask.month_from),
+        },
+    };
+    let (rows, (existing, near, sessions, policy)): (load::Rows, LearnerRows) =
+        statement.get_result(conn)?;
+    let snapshot = load::assemble(rows, ask.now);
+    let policy = policy.map_or_else(Policy::default, |p| Policy {
+        max_upcoming: p.0,
+        max_upcoming_per_topic: p.1,
+        max_per_month: p.2,
+        late_cancel_hours: p.3,
+        noshow_strikes: p.4,
+        noshow_window_days: p.5,
+        noshow_pause_days: p.6,
+    });
+    Ok(Facts {
+        snapshot: (!snapshot.mentors.is_empty()).then_some(snapshot),
+        existing,
+        near,
+        sessions: sessions
+            .into_iter()
+            .map(|(start, topic, status)| Session {
+                start,
+                topic,
+                status: Status::parse(&status).unwrap_or(Status::Confirmed),
+            })
+            .collect(),
+        policy,
+    })
+}
+
+impl Facts {
+    /// Whether the learner has a live session overlapping `[start, end)`.
+    pub fn learner_busy(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
+        self.near.iter().any(|(s, e)| *s < end && *e > start)
+    }
+
+    /// The fairness counts (see `policy::tally`).
+    pub fn counts(&self, start: DateTime<Utc>, zone: chrono_tz::Tz, now: DateTime<Utc>) -> Counts {
+        super::policy::tally(&self.sessions, &self.policy, start, zone, now)
+    }
+}
