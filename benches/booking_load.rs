@@ -1249,8 +1249,23 @@ async fn drive(cfg: &Config, scratch: &mut Scratch, seed: &Seed, base: &str) -> 
         ),
     )?;
 
+    heading("phase 4: the writes of a booking alone, straight to PostgreSQL (server stopped)");
+    if let Some(mut child) = scratch.server.take() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let floor = tokio::task::spawn_blocking({
+        let url = scratch.url.clone();
+        let seconds = cfg.seconds;
+        move || floor(&url, Duration::from_secs(seconds))
+    })
+    .await??;
+
     // ------------------------------------------------------------------
-    let pool = std::env::var("OFFICEHOURS_DB_POOL").unwrap_or_else(|_| "16 (default)".into());
+    let pool = std::env::var("OFFICEHOURS_DB_POOL").unwrap_or_else(|_| {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        format!("{} (default: 2 x {cores} cores + 1)", 2 * cores + 1)
+    });
     let schema = count(
         &mut conn,
         "SELECT count(*) AS n FROM __diesel_schema_migrations",
@@ -1362,6 +1377,18 @@ async fn drive(cfg: &Config, scratch: &mut Scratch, seed: &Seed, base: &str) -> 
         ratio * 100.0,
         ok(ratio >= 0.20)
     );
+    let of_ready = |x: f64| x / ready.rate(200).max(f64::MIN_POSITIVE) * 100.0;
+    println!(
+        "the writes alone ({} connections straight to PostgreSQL, server stopped; no HTTP, no \
+         reads, no checks): {:.0} bookings/s = {:.1}% of phase 1's readyz as four INSERTs in a \
+         transaction; {:.0}/s = {:.1}% as one statement; SELECT 1 the same way: {:.0}/s",
+        floor.connections,
+        floor.writes_per_s,
+        of_ready(floor.writes_per_s),
+        floor.one_statement_per_s,
+        of_ready(floor.one_statement_per_s),
+        floor.select1_per_s
+    );
     println!(
         "refusals p99 = {} (target < 50 ms: {})",
         ms(refusal_s.p99),
@@ -1407,4 +1434,298 @@ async fn drive(cfg: &Config, scratch: &mut Scratch, seed: &Seed, base: &str) -> 
         failures += 1;
     }
     Ok(failures)
+}
+
+/// What phase 4 measured.
+struct Floor {
+    connections: usize,
+    /// As the app sends them: four INSERTs in a transaction.
+    writes_per_s: f64,
+    /// The same rows in one statement.
+    one_statement_per_s: f64,
+    select1_per_s: f64,
+}
+
+/// Phase 4: what PostgreSQL alone can do of a booking's writes — the
+/// booking row (constraints, indexes, deferred version bump), its two
+/// manage tokens, two outbox rows as large as the real confirmations
+/// (copied from phase 2) and the audit entry, one transaction each, from
+/// as many connections as the server's pool, with nothing else running.
+/// No request can book faster than this; `SELECT 1` from the same
+/// connections is the matching trivial statement.
+fn floor(url: &str, seconds: Duration) -> Result<Floor> {
+    #[derive(QueryableByName, Clone)]
+    struct Mail {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        kind: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        recipient: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        subject: String,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        body_text: Option<String>,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        body_html: Option<String>,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        attachments: String,
+    }
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        id: Uuid,
+    }
+    let mut conn = PgConnection::establish(url)?;
+    let mails: Vec<Mail> = diesel::sql_query(
+        "SELECT kind, recipient, subject, body_text, body_html, attachments::text AS attachments
+           FROM email_outbox WHERE kind = 'booking_confirmed' ORDER BY created_at LIMIT 2",
+    )
+    .load(&mut conn)?;
+    if mails.len() < 2 {
+        return Err("phase 4 needs two confirmations from phase 2".into());
+    }
+    let ids = |sql: &str, conn: &mut PgConnection| -> Result<Vec<Uuid>> {
+        Ok(diesel::sql_query(sql)
+            .load::<Id>(conn)?
+            .into_iter()
+            .map(|r| r.id)
+            .collect())
+    };
+    let mentors = ids(
+        "SELECT user_id AS id FROM mentor_profiles ORDER BY user_id",
+        &mut conn,
+    )?;
+    let learners = ids(
+        "SELECT id FROM users WHERE role = 'learner' ORDER BY id",
+        &mut conn,
+    )?;
+    let topic = ids(
+        &format!("SELECT id FROM topics WHERE slug = '{TOPIC_SLUG}'"),
+        &mut conn,
+    )?
+    .first()
+    .copied()
+    .ok_or("no topic")?;
+    // Half-hour slots from 200 days ahead: no booking of phases 2-3 is there.
+    let far = (Utc::now() + chrono::Duration::days(200)).timestamp();
+    let base = DateTime::from_timestamp(far - far % 1800, 0).ok_or("no base time")?;
+    let connections = std::env::var("OFFICEHOURS_DB_POOL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(1, usize::from) + 1);
+    let next = Arc::new(AtomicUsize::new(0));
+    let mails = Arc::new(mails);
+    let shared = Arc::new((mentors, learners));
+
+    let in_statements = move |conn: &mut PgConnection,
+                              i: usize,
+                              mails: &[Mail],
+                              people: &(Vec<Uuid>, Vec<Uuid>)|
+          -> Result<()> {
+        let (mentors, learners) = people;
+        let mentor = mentors[i % mentors.len()];
+        let learner = learners[(i * 7 + i / mentors.len()) % learners.len()];
+        let slot = i64::try_from(i / mentors.len())?;
+        let start = base + chrono::Duration::minutes(30 * slot);
+        let end = start + chrono::Duration::minutes(30);
+        let booking = Uuid::now_v7();
+        let now = Utc::now();
+        conn.transaction(|conn| -> Result<()> {
+            diesel::sql_query(
+                "INSERT INTO bookings (id, learner_id, mentor_id, topic_id, start_at, end_at,
+                    occupied, status, goals, idempotency_key, created_at, updated_at, timed_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, tstzrange($5, $6, '[)'), 'confirmed', $7, $8, $9, $9, $9)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind::<diesel::sql_types::Uuid, _>(booking)
+            .bind::<diesel::sql_types::Uuid, _>(learner)
+            .bind::<diesel::sql_types::Uuid, _>(mentor)
+            .bind::<diesel::sql_types::Uuid, _>(topic)
+            .bind::<diesel::sql_types::Timestamptz, _>(start)
+            .bind::<diesel::sql_types::Timestamptz, _>(end)
+            .bind::<diesel::sql_types::Text, _>(GOALS)
+            .bind::<diesel::sql_types::Uuid, _>(Uuid::new_v4())
+            .bind::<diesel::sql_types::Timestamptz, _>(now)
+            .execute(conn)?;
+            diesel::sql_query(
+                "INSERT INTO manage_tokens (id, booking_id, user_id, token_hash, created_at)
+                 VALUES ($1, $3, $4, sha256(convert_to($1::text, 'UTF8')), $6),
+                        ($2, $3, $5, sha256(convert_to($2::text, 'UTF8')), $6)",
+            )
+            .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
+            .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
+            .bind::<diesel::sql_types::Uuid, _>(booking)
+            .bind::<diesel::sql_types::Uuid, _>(learner)
+            .bind::<diesel::sql_types::Uuid, _>(mentor)
+            .bind::<diesel::sql_types::Timestamptz, _>(now)
+            .execute(conn)?;
+            let mut insert = String::from(
+                "INSERT INTO email_outbox (id, kind, recipient, recipient_user_id, subject, body_text,
+                    body_html, attachments, message_id, carries_secret, state, not_before,
+                    next_attempt_at, created_at, booking_id) VALUES ",
+            );
+            for k in 0..2 {
+                let b = k * 8;
+                insert.push_str(&format!(
+                    "{}(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}::jsonb, ${} || '@bench', true, 'pending',                      ${}, ${}, ${}, ${})",
+                    if k == 0 { "" } else { ", " },
+                    b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 1, 17, 17, 17, 18
+                ));
+            }
+            let mut q = diesel::sql_query(insert).into_boxed::<diesel::pg::Pg>();
+            for (m, user) in mails.iter().zip([learner, mentor]) {
+                q = q
+                    .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
+                    .bind::<diesel::sql_types::Text, _>(m.kind.clone())
+                    .bind::<diesel::sql_types::Text, _>(m.recipient.clone())
+                    .bind::<diesel::sql_types::Uuid, _>(user)
+                    .bind::<diesel::sql_types::Text, _>(m.subject.clone())
+                    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(m.body_text.clone())
+                    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(m.body_html.clone())
+                    .bind::<diesel::sql_types::Text, _>(m.attachments.clone());
+            }
+            q.bind::<diesel::sql_types::Timestamptz, _>(now)
+                .bind::<diesel::sql_types::Uuid, _>(booking)
+                .execute(conn)?;
+            diesel::sql_query(
+                "INSERT INTO audit_log (id, at, actor_user_id, action, subject_type, subject_id, details)
+                 VALUES ($1, $2, $3, 'booking.create', 'booking', $4,
+                         jsonb_build_object('mentor_id', $5::uuid, 'topic', 'booking-load', 'start', $6::timestamptz))",
+            )
+            .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
+            .bind::<diesel::sql_types::Timestamptz, _>(now)
+            .bind::<diesel::sql_types::Uuid, _>(learner)
+            .bind::<diesel::sql_types::Uuid, _>(booking)
+            .bind::<diesel::sql_types::Uuid, _>(mentor)
+            .bind::<diesel::sql_types::Timestamptz, _>(start)
+            .execute(conn)?;
+            Ok(())
+        })
+    };
+
+    // Runs `work` from `connections` threads for `seconds`; per second.
+    let run =
+        |work: Arc<dyn Fn(&mut PgConnection, usize) -> Result<()> + Send + Sync>| -> Result<(f64, usize)> {
+            let done = Arc::new(AtomicUsize::new(0));
+            let started = Instant::now();
+            let threads: Vec<_> = (0..connections)
+                .map(|_| {
+                    let (work, done, next, url) =
+                        (work.clone(), done.clone(), next.clone(), url.to_owned());
+                    std::thread::spawn(move || -> Result<()> {
+                        let mut conn = PgConnection::establish(&url)?;
+                        while started.elapsed() < seconds {
+                            work(&mut conn, next.fetch_add(1, Ordering::Relaxed))?;
+                            done.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().map_err(|_| "a phase 4 thread panicked")??;
+            }
+            let done = done.load(Ordering::Relaxed);
+            Ok((done as f64 / started.elapsed().as_secs_f64(), done))
+        };
+    // The same rows in ONE statement (CTEs, no BEGIN/COMMIT round trips):
+    // the least any design with these writes could send.
+    let in_one = move |conn: &mut PgConnection,
+                       i: usize,
+                       mails: &[Mail],
+                       people: &(Vec<Uuid>, Vec<Uuid>)|
+          -> Result<()> {
+        let (mentors, learners) = people;
+        let mentor = mentors[i % mentors.len()];
+        let learner = learners[(i * 7 + i / mentors.len()) % learners.len()];
+        let slot = i64::try_from(i / mentors.len())?;
+        let start = base + chrono::Duration::minutes(30 * slot);
+        let end = start + chrono::Duration::minutes(30);
+        let now = Utc::now();
+        let mut q = diesel::sql_query(
+            "WITH b AS (INSERT INTO bookings (id, learner_id, mentor_id, topic_id, start_at, end_at,
+                    occupied, status, goals, idempotency_key, created_at, updated_at, timed_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, tstzrange($5, $6, '[)'), 'confirmed', $7, $8, $9, $9, $9)
+                 ON CONFLICT DO NOTHING RETURNING id),
+             t AS (INSERT INTO manage_tokens (id, booking_id, user_id, token_hash, created_at)
+                 SELECT x.id, b.id, x.u, sha256(convert_to(x.id::text, 'UTF8')), $9
+                   FROM b CROSS JOIN (VALUES ($10::uuid, $2::uuid), ($11::uuid, $3::uuid)) AS x(id, u)),
+             o AS (INSERT INTO email_outbox (id, kind, recipient, recipient_user_id, subject, body_text,
+                    body_html, attachments, message_id, carries_secret, state, not_before,
+                    next_attempt_at, created_at, booking_id)
+                 SELECT x.id, x.kind, x.recipient, x.u, x.subject, x.t, x.h, x.a::jsonb,
+                        x.id::text || '@bench', true, 'pending', $9, $9, $9, b.id
+                   FROM b CROSS JOIN (VALUES
+                     ($12::uuid, $13::text, $14::text, $15::uuid, $16::text, $17::text, $18::text, $19::text),
+                     ($20::uuid, $21::text, $22::text, $23::uuid, $24::text, $25::text, $26::text, $27::text))
+                     AS x(id, kind, recipient, u, subject, t, h, a)),
+             a AS (INSERT INTO audit_log (id, at, actor_user_id, action, subject_type, subject_id, details)
+                 SELECT $28, $9, $2, 'booking.create', 'booking', b.id,
+                        jsonb_build_object('mentor_id', $3::uuid, 'topic', 'booking-load', 'start', $5::timestamptz)
+                   FROM b)
+             SELECT 1",
+        )
+        .into_boxed::<diesel::pg::Pg>()
+        .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
+        .bind::<diesel::sql_types::Uuid, _>(learner)
+        .bind::<diesel::sql_types::Uuid, _>(mentor)
+        .bind::<diesel::sql_types::Uuid, _>(topic)
+        .bind::<diesel::sql_types::Timestamptz, _>(start)
+        .bind::<diesel::sql_types::Timestamptz, _>(end)
+        .bind::<diesel::sql_types::Text, _>(GOALS)
+        .bind::<diesel::sql_types::Uuid, _>(Uuid::new_v4())
+        .bind::<diesel::sql_types::Timestamptz, _>(now)
+        .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
+        .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7());
+        for (m, user) in mails.iter().zip([learner, mentor]) {
+            q = q
+                .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
+                .bind::<diesel::sql_types::Text, _>(m.kind.clone())
+                .bind::<diesel::sql_types::Text, _>(m.recipient.clone())
+                .bind::<diesel::sql_types::Uuid, _>(user)
+                .bind::<diesel::sql_types::Text, _>(m.subject.clone())
+                .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(
+                    m.body_text.clone(),
+                )
+                .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(
+                    m.body_html.clone(),
+                )
+                .bind::<diesel::sql_types::Text, _>(m.attachments.clone());
+        }
+        q.bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
+            .execute(conn)?;
+        Ok(())
+    };
+
+    // Every run must have written a booking per transaction (a conflict
+    // would make DO NOTHING skip one silently and flatter the figure).
+    let counted = |conn: &mut PgConnection, per_s: f64, done: usize| -> Result<f64> {
+        let rows = usize::try_from(count(
+            conn,
+            &format!(
+                "SELECT count(*) AS n FROM bookings WHERE start_at >= '{}'",
+                base.to_rfc3339()
+            ),
+        )?)?;
+        if rows != done {
+            return Err(format!("phase 4 wrote {rows} bookings for {done} transactions").into());
+        }
+        Ok(per_s)
+    };
+    let (rate, _) = run(Arc::new({
+        let (mails, shared) = (mails.clone(), shared.clone());
+        move |conn, i| in_statements(conn, i, &mails, &shared)
+    }))?;
+    let writes_per_s = counted(&mut conn, rate, next.load(Ordering::Relaxed))?;
+    let (rate, _) = run(Arc::new(move |conn, i| in_one(conn, i, &mails, &shared)))?;
+    let one_statement_per_s = counted(&mut conn, rate, next.load(Ordering::Relaxed))?;
+    let (select1_per_s, _) = run(Arc::new(|conn, _| {
+        conn.batch_execute("SELECT 1")?;
+        Ok(())
+    }))?;
+    Ok(Floor {
+        connections,
+        writes_per_s,
+        one_statement_per_s,
+        select1_per_s,
+    })
 }
