@@ -1436,6 +1436,9 @@ async fn drive(cfg: &Config, scratch: &mut Scratch, seed: &Seed, base: &str) -> 
     Ok(failures)
 }
 
+/// One transaction of phase 4 on a connection, for request number `i`.
+type Work = dyn Fn(&mut PgConnection, usize) -> Result<()> + Send + Sync;
+
 /// What phase 4 measured.
 struct Floor {
     connections: usize,
@@ -1506,7 +1509,8 @@ fn floor(url: &str, seconds: Duration) -> Result<Floor> {
     .copied()
     .ok_or("no topic")?;
     // Half-hour slots from 200 days ahead: no booking of phases 2-3 is there.
-    let far = (Utc::now() + chrono::Duration::days(200)).timestamp();
+    let clock = Clock::system();
+    let far = (clock.now() + chrono::Duration::days(200)).timestamp();
     let base = DateTime::from_timestamp(far - far % 1800, 0).ok_or("no base time")?;
     let connections = std::env::var("OFFICEHOURS_DB_POOL")
         .ok()
@@ -1528,7 +1532,7 @@ fn floor(url: &str, seconds: Duration) -> Result<Floor> {
         let start = base + chrono::Duration::minutes(30 * slot);
         let end = start + chrono::Duration::minutes(30);
         let booking = Uuid::now_v7();
-        let now = Utc::now();
+        let now = clock.now();
         conn.transaction(|conn| -> Result<()> {
             diesel::sql_query(
                 "INSERT INTO bookings (id, learner_id, mentor_id, topic_id, start_at, end_at,
@@ -1603,32 +1607,32 @@ fn floor(url: &str, seconds: Duration) -> Result<Floor> {
     };
 
     // Runs `work` from `connections` threads for `seconds`; per second.
-    let run =
-        |work: Arc<dyn Fn(&mut PgConnection, usize) -> Result<()> + Send + Sync>| -> Result<(f64, usize)> {
-            let done = Arc::new(AtomicUsize::new(0));
-            let started = Instant::now();
-            let threads: Vec<_> = (0..connections)
-                .map(|_| {
-                    let (work, done, next, url) =
-                        (work.clone(), done.clone(), next.clone(), url.to_owned());
-                    std::thread::spawn(move || -> Result<()> {
-                        let mut conn = PgConnection::establish(&url)?;
-                        while started.elapsed() < seconds {
-                            work(&mut conn, next.fetch_add(1, Ordering::Relaxed))?;
-                            done.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Ok(())
-                    })
+    let run = |work: Arc<Work>| -> Result<(f64, usize)> {
+        let done = Arc::new(AtomicUsize::new(0));
+        let started = Instant::now();
+        let threads: Vec<_> = (0..connections)
+            .map(|_| {
+                let (work, done, next, url) =
+                    (work.clone(), done.clone(), next.clone(), url.to_owned());
+                std::thread::spawn(move || -> Result<()> {
+                    let mut conn = PgConnection::establish(&url)?;
+                    while started.elapsed() < seconds {
+                        work(&mut conn, next.fetch_add(1, Ordering::Relaxed))?;
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(())
                 })
-                .collect();
-            for t in threads {
-                t.join().map_err(|_| "a phase 4 thread panicked")??;
-            }
-            let done = done.load(Ordering::Relaxed);
-            Ok((done as f64 / started.elapsed().as_secs_f64(), done))
-        };
+            })
+            .collect();
+        for t in threads {
+            t.join().map_err(|_| "a phase 4 thread panicked")??;
+        }
+        let done = done.load(Ordering::Relaxed);
+        Ok((done as f64 / started.elapsed().as_secs_f64(), done))
+    };
     // The same rows in ONE statement (CTEs, no BEGIN/COMMIT round trips):
     // the least any design with these writes could send.
+    let clock = Clock::system();
     let in_one = move |conn: &mut PgConnection,
                        i: usize,
                        mails: &[Mail],
@@ -1640,7 +1644,7 @@ fn floor(url: &str, seconds: Duration) -> Result<Floor> {
         let slot = i64::try_from(i / mentors.len())?;
         let start = base + chrono::Duration::minutes(30 * slot);
         let end = start + chrono::Duration::minutes(30);
-        let now = Utc::now();
+        let now = clock.now();
         let mut q = diesel::sql_query(
             "WITH b AS (INSERT INTO bookings (id, learner_id, mentor_id, topic_id, start_at, end_at,
                     occupied, status, goals, idempotency_key, created_at, updated_at, timed_at)
