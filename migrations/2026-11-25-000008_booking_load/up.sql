@@ -18,3 +18,10 @@ CREATE CONSTRAINT TRIGGER bookings_slot_version
 -- use, instead of reading a mentor's whole history for every slot page
 -- and booking.
 ALTER TABLE bookings ADD CONSTRAINT bookings_length_check CHECK (end_at - start_at <= interval '1 day');
+
+-- The worker claims due messages in (next_attempt_at, id) order, a batch
+-- at a time: with id in the index that is an ordered walk of the index
+-- that stops after the batch, not a read and sort of every due row (a
+-- backlog of thousands made every round read them all).
+DROP INDEX email_outbox_due_idx;
+CREATE INDEX email_outbox_due_idx ON email_outbox (next_attempt_at, id) WHERE state = 'pending';
