@@ -17,7 +17,7 @@
 use chrono::{DateTime, Duration, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::sql_types::{Array, Int4, Nullable, Record, Text, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
 
@@ -118,16 +118,7 @@ struct FactsStatement {
     learner: LearnerPart,
 }
 
-impl QueryId for FactsStatement {
-    type QueryId = Self;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl Query for FactsStatement {
-    type SqlType = (load::Columns, LearnerColumns);
-}
-
-impl RunQueryDsl<PgConnection> for FactsStatement {}
+crate::prepared_statement!(FactsStatement, (load::Columns, LearnerColumns));
 
 impl QueryFragment<Pg> for FactsStatement {
     fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {

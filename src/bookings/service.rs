@@ -8,7 +8,9 @@
 //! "Booking without double bookings", walks through `book`.)
 
 use chrono::{DateTime, Duration, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{Integer, Text, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
@@ -392,8 +394,11 @@ struct NewBooking<'a> {
     topic: Uuid,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
-    /// The mentor's buffers before and after, copied onto the row.
+    /// The mentor's buffers before and after, copied onto the row…
     buffers: (i32, i32),
+    /// …and the range they make with the session (CHECK
+    /// `bookings_occupied_check`).
+    occupied: Interval,
     goals: &'a str,
     key: Uuid,
 }
@@ -411,40 +416,93 @@ fn insert(
     conn: &mut PgConnection,
     b: &NewBooking<'_>,
     now: DateTime<Utc>,
-    occupied: Interval,
 ) -> Result<Booking, BookError> {
-    let row = diesel::sql_query(
-        "INSERT INTO bookings (id, learner_id, mentor_id, topic_id, start_at, end_at,
-                               buffer_before_min, buffer_after_min, occupied, status, goals,
-                               idempotency_key, created_at, updated_at, timed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
-                 tstzrange($5 - make_interval(mins => $7), $6 + make_interval(mins => $8), '[)'),
-                 'confirmed', $9, $10, $11, $11, $11)
-         ON CONFLICT DO NOTHING
-         RETURNING id, learner_id, mentor_id, topic_id, start_at, end_at, buffer_before_min,
-                   buffer_after_min, status, goals, cancelled_by, cancel_reason, cancelled_at,
-                   late_cancel, sequence, created_at, updated_at",
-    )
-    .bind::<SqlUuid, _>(b.id)
-    .bind::<SqlUuid, _>(b.learner)
-    .bind::<SqlUuid, _>(b.mentor)
-    .bind::<SqlUuid, _>(b.topic)
-    .bind::<Timestamptz, _>(b.start)
-    .bind::<Timestamptz, _>(b.end)
-    .bind::<Integer, _>(b.buffers.0)
-    .bind::<Integer, _>(b.buffers.1)
-    .bind::<Text, _>(b.goals)
-    .bind::<SqlUuid, _>(b.key)
-    .bind::<Timestamptz, _>(now)
-    .get_result::<Booking>(conn)
-    .optional()
-    .map_err(overlap_error)?;
-    match row {
-        Some(booking) => Ok(booking),
-        None if mentor_time_taken(conn, b.mentor, occupied, None)? => {
+    let inserted: Option<Uuid> = InsertBooking { row: b, now }
+        .get_result(conn)
+        .optional()
+        .map_err(overlap_error)?;
+    match inserted {
+        Some(id) => Ok(Booking {
+            id,
+            learner_id: b.learner,
+            mentor_id: b.mentor,
+            topic_id: b.topic,
+            start_at: b.start,
+            end_at: b.end,
+            buffer_before_min: b.buffers.0,
+            buffer_after_min: b.buffers.1,
+            status: Status::Confirmed.as_str().to_owned(),
+            goals: b.goals.to_owned(),
+            cancelled_by: None,
+            cancel_reason: None,
+            cancelled_at: None,
+            late_cancel: false,
+            sequence: 0,
+            created_at: now,
+            updated_at: now,
+        }),
+        None if mentor_time_taken(conn, b.mentor, b.occupied, None)? => {
             Err(BookError::SlotUnavailable)
         }
         None => Err(BookError::LearnerBusy),
+    }
+}
+
+/// [`insert`]'s statement, prepared once per connection; the row is
+/// exactly what it writes, so only the id comes back (none: a conflict).
+struct InsertBooking<'a> {
+    row: &'a NewBooking<'a>,
+    now: DateTime<Utc>,
+}
+
+impl QueryId for InsertBooking<'_> {
+    type QueryId = InsertBooking<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for InsertBooking<'_> {
+    type SqlType = SqlUuid;
+}
+
+impl RunQueryDsl<PgConnection> for InsertBooking<'_> {}
+
+impl QueryFragment<Pg> for InsertBooking<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let b = self.row;
+        out.push_sql(
+            "INSERT INTO bookings (id, learner_id, mentor_id, topic_id, start_at, end_at, \
+               buffer_before_min, buffer_after_min, occupied, status, goals, idempotency_key, \
+               created_at, updated_at, timed_at) VALUES (",
+        );
+        out.push_bind_param::<SqlUuid, _>(&b.id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<SqlUuid, _>(&b.learner)?;
+        out.push_sql(", ");
+        out.push_bind_param::<SqlUuid, _>(&b.mentor)?;
+        out.push_sql(", ");
+        out.push_bind_param::<SqlUuid, _>(&b.topic)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&b.start)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&b.end)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Integer, _>(&b.buffers.0)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Integer, _>(&b.buffers.1)?;
+        out.push_sql(", tstzrange(");
+        out.push_bind_param::<Timestamptz, _>(&b.occupied.start)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&b.occupied.end)?;
+        out.push_sql(", '[)'), 'confirmed', ");
+        out.push_bind_param::<Text, _>(&b.goals)?;
+        out.push_sql(", ");
+        out.push_bind_param::<SqlUuid, _>(&b.key)?;
+        for _ in 0..3 {
+            out.push_sql(", ");
+            out.push_bind_param::<Timestamptz, _>(&self.now)?;
+        }
+        out.push_sql(") ON CONFLICT DO NOTHING RETURNING id");
+        Ok(())
     }
 }
 
@@ -479,17 +537,39 @@ fn mentor_time_taken(
 /// itself (any booking at that start would need it), other than the one
 /// this form already made (a double submit shows that booking).
 fn start_taken(conn: &mut PgConnection, req: &BookRequest, learner: Uuid) -> QueryResult<bool> {
-    let row: Exists = diesel::sql_query(
-        "SELECT EXISTS (SELECT 1 FROM bookings
-                         WHERE mentor_id = $1 AND status <> 'cancelled' AND occupied @> $2
-                           AND NOT (learner_id = $3 AND idempotency_key IS NOT DISTINCT FROM $4)) AS found",
-    )
-    .bind::<SqlUuid, _>(req.mentor_id)
-    .bind::<Timestamptz, _>(req.start)
-    .bind::<SqlUuid, _>(learner)
-    .bind::<SqlUuid, _>(req.idempotency_key)
-    .get_result(conn)?;
-    Ok(row.found)
+    StartTaken {
+        mentor: req.mentor_id,
+        start: req.start,
+        learner,
+        key: req.idempotency_key,
+    }
+    .get_result(conn)
+}
+
+/// [`start_taken`]'s statement (prepared once per connection: it runs for
+/// every booking request).
+struct StartTaken {
+    mentor: Uuid,
+    start: DateTime<Utc>,
+    learner: Uuid,
+    key: Uuid,
+}
+
+crate::prepared_statement!(StartTaken, diesel::sql_types::Bool);
+
+impl QueryFragment<Pg> for StartTaken {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT EXISTS (SELECT 1 FROM bookings WHERE mentor_id = ");
+        out.push_bind_param::<SqlUuid, _>(&self.mentor)?;
+        out.push_sql(" AND status <> 'cancelled' AND occupied @> ");
+        out.push_bind_param::<Timestamptz, _>(&self.start)?;
+        out.push_sql(" AND NOT (learner_id = ");
+        out.push_bind_param::<SqlUuid, _>(&self.learner)?;
+        out.push_sql(" AND idempotency_key IS NOT DISTINCT FROM ");
+        out.push_bind_param::<SqlUuid, _>(&self.key)?;
+        out.push_sql("))");
+        Ok(())
+    }
 }
 
 /// Trims the goals and checks their length (characters, not bytes).
@@ -636,14 +716,14 @@ pub fn book(
                 start: req.start,
                 end,
                 buffers: (profile.buffer_before_min, profile.buffer_after_min),
+                occupied: Interval::new(
+                    req.start - Duration::minutes(profile.buffer_before_min.into()),
+                    end + Duration::minutes(profile.buffer_after_min.into()),
+                ),
                 goals: &goals,
                 key: req.idempotency_key,
             },
             ctx.now,
-            Interval::new(
-                req.start - Duration::minutes(profile.buffer_before_min.into()),
-                end + Duration::minutes(profile.buffer_after_min.into()),
-            ),
         )?;
         let id = booking.id;
         let parties = Parties {

@@ -4,6 +4,25 @@
 
 pub mod schema;
 
+/// Declares a hand-written statement type (its SQL pushed by its
+/// `QueryFragment`) as ONE fixed SQL text returning `$sql_type`: diesel
+/// then prepares it once per connection and PostgreSQL can keep its plan,
+/// where `diesel::sql_query` parses and plans the text on every call.
+/// The type's SQL must not depend on its values.
+#[macro_export]
+macro_rules! prepared_statement {
+    ($t:ty, $sql_type:ty) => {
+        impl diesel::query_builder::QueryId for $t {
+            type QueryId = Self;
+            const HAS_STATIC_QUERY_ID: bool = true;
+        }
+        impl diesel::query_builder::Query for $t {
+            type SqlType = $sql_type;
+        }
+        impl diesel::RunQueryDsl<diesel::PgConnection> for $t {}
+    };
+}
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

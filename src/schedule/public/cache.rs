@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::sql_types::{BigInt, Nullable, Uuid as SqlUuid};
 use uuid::Uuid;
 
@@ -31,22 +33,28 @@ pub struct MentorPageCache {
     entries: Mutex<HashMap<Key, (Versions, Arc<Snapshot>)>>,
 }
 
-#[derive(QueryableByName)]
-struct VersionRow {
-    #[diesel(sql_type = Nullable<BigInt>)]
-    mentor: Option<i64>,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    topics: Option<i64>,
+/// The mentor's and the topics' versions; prepared once per connection (it
+/// runs for every page view and every refused booking).
+struct VersionQuery {
+    mentor: Uuid,
+}
+
+crate::prepared_statement!(VersionQuery, (Nullable<BigInt>, Nullable<BigInt>));
+
+impl QueryFragment<Pg> for VersionQuery {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT (SELECT version FROM slot_versions WHERE mentor_id = ");
+        out.push_bind_param::<SqlUuid, _>(&self.mentor)?;
+        out.push_sql(
+            "), (SELECT version FROM slot_versions \
+               WHERE mentor_id = '00000000-0000-0000-0000-000000000000')",
+        );
+        Ok(())
+    }
 }
 
 fn versions(conn: &mut PgConnection, id: Uuid) -> QueryResult<Versions> {
-    let row: VersionRow = diesel::sql_query(
-        "SELECT (SELECT version FROM slot_versions WHERE mentor_id = $1) AS mentor,
-                (SELECT version FROM slot_versions WHERE mentor_id = '00000000-0000-0000-0000-000000000000') AS topics",
-    )
-    .bind::<SqlUuid, _>(id)
-    .get_result(conn)?;
-    Ok((row.mentor, row.topics))
+    VersionQuery { mentor: id }.get_result(conn)
 }
 
 impl MentorPageCache {

@@ -21,7 +21,7 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::sql_types::{
     Array, Bool, Date, Int2, Int4, Nullable, Record, Text, Time, Timestamptz, Uuid as SqlUuid,
 };
@@ -332,26 +332,8 @@ struct TopicStatement {
 }
 
 // A fixed SQL text per type, so diesel prepares each once per connection.
-impl QueryId for MentorStatement {
-    type QueryId = Self;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl QueryId for TopicStatement {
-    type QueryId = Self;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl Query for MentorStatement {
-    type SqlType = Columns;
-}
-
-impl Query for TopicStatement {
-    type SqlType = Columns;
-}
-
-impl RunQueryDsl<PgConnection> for MentorStatement {}
-impl RunQueryDsl<PgConnection> for TopicStatement {}
+crate::prepared_statement!(MentorStatement, Columns);
+crate::prepared_statement!(TopicStatement, Columns);
 
 impl QueryFragment<Pg> for MentorStatement {
     fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
