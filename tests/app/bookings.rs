@@ -345,6 +345,18 @@ async fn cancel_frees_the_slot_and_the_same_slot_can_be_booked_again() {
         3,
         "three nearest free slots"
     );
+    // The nearest ones: the three half hours before (the hours end at
+    // 20:00 Berlin), not the next morning; and the page names the mentor
+    // and topic it offers them for.
+    for minutes in [30, 60, 90] {
+        let alternative = rfc(start - Duration::minutes(minutes));
+        assert!(
+            html.contains(&format!("name=\"start\" value=\"{alternative}\"")),
+            "{alternative} offered"
+        );
+    }
+    assert!(html.contains(&f.mentor.display_name));
+    assert!(html.contains("sql-basics"));
     // …until the learner cancels (inside the 12 h window: late).
     let res = app
         .post_form(
