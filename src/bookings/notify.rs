@@ -309,14 +309,17 @@ pub fn remind(
     send(conn, ctx, b.id, letters)
 }
 
-/// Withdraws the booking's reminders that are still waiting. A reminder a
-/// worker already holds (`sending`) goes out; the cancellation follows it.
+/// Withdraws the booking's reminders that have not gone out: waiting ones
+/// and those a worker holds (`sending`). A worker that is handing one to
+/// the SMTP server at this very moment may still send it (its mark then
+/// finds no row); one that died holding it can no longer send it when its
+/// lease runs out, days after the cancellation.
 pub fn withdraw_reminders(conn: &mut PgConnection, booking: Uuid) -> QueryResult<usize> {
     diesel::delete(
         email_outbox::table
             .filter(email_outbox::booking_id.eq(booking))
             .filter(email_outbox::kind.eq("booking_reminder"))
-            .filter(email_outbox::state.eq("pending")),
+            .filter(email_outbox::state.eq_any(["pending", "sending"])),
     )
     .execute(conn)
 }

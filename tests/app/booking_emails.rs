@@ -17,7 +17,7 @@ use reqwest::StatusCode;
 use uuid::Uuid;
 
 use crate::booking_fixture::*;
-use crate::harness::{SignedIn, TestApp, new_client, spawn_app_with_mail};
+use crate::harness::{SignedIn, TestApp, location, new_client, spawn_app_with_mail};
 use crate::mail::Received;
 
 const GOALS: &str = "I want to understand joins and indexes.";
@@ -241,6 +241,12 @@ async fn cancel(app: &TestApp, who: &SignedIn, id: Uuid) {
         "{}",
         res.text().await.unwrap()
     );
+    // To the booking, not to the sign-in page of an idle session.
+    assert!(
+        location(&res).starts_with(&format!("/bookings/{id}")),
+        "{}",
+        location(&res)
+    );
 }
 
 async fn reschedule(app: &TestApp, who: &SignedIn, id: Uuid, start: DateTime<Utc>) {
@@ -256,6 +262,11 @@ async fn reschedule(app: &TestApp, who: &SignedIn, id: Uuid, start: DateTime<Utc
         StatusCode::SEE_OTHER,
         "{}",
         res.text().await.unwrap()
+    );
+    assert!(
+        location(&res).starts_with(&format!("/bookings/{id}")),
+        "{}",
+        location(&res)
     );
 }
 
@@ -586,6 +597,41 @@ async fn a_cancelled_booking_never_sends_a_reminder() {
     let all = new_mail(&app, 0);
     assert_eq!(all.len(), 4);
     assert!(reminders(&all).is_empty());
+    let kinds: Vec<String> = outbox_of(&app, id).into_iter().map(|r| r.kind).collect();
+    assert!(!kinds.iter().any(|k| k == "booking_reminder"), "{kinds:?}");
+}
+
+/// A worker claims the 24 h reminders and dies before sending them; the
+/// learner cancels meanwhile. When the dead worker's lease runs out, the
+/// next worker must not send the reminders of a cancelled session.
+#[tokio::test]
+async fn reminders_a_dead_worker_held_are_not_sent_after_a_cancel() {
+    let app = spawn_app_with_mail().await;
+    let f = fixture(&app);
+    let me = app.sign_in(&app.create_user(Role::Learner)).await;
+    let id = book(&app, &me, f.mentor.id, "sql-basics", at(2026, 6, 20, 12, 0)).await;
+    assert_eq!(drain(&app).await, 2, "the confirmations");
+
+    app.clock.set(at(2026, 6, 19, 12, 0));
+    assert_eq!(
+        crate::booking_fixture::make_due_reminders(&app),
+        1,
+        "one booking due"
+    );
+    let (_lost, held) =
+        officehours::email::outbox::claim_due(&mut app.conn(), app.clock.now(), 10).unwrap();
+    assert_eq!(held.len(), 2);
+    assert!(held.iter().all(|r| r.kind == "booking_reminder"));
+
+    // Four days on, the learner signs in again (sessions idle out).
+    let me = app.sign_in(&me.user).await;
+    cancel(&app, &me, id).await;
+    app.clock
+        .advance(officehours::email::outbox::LEASE + Duration::seconds(1));
+    assert_eq!(drain(&app).await, 2, "the cancellations only");
+    let all = new_mail(&app, 0);
+    assert_eq!(all.len(), 4);
+    assert!(reminders(&all).is_empty(), "{:?}", reminders(&all));
     let kinds: Vec<String> = outbox_of(&app, id).into_iter().map(|r| r.kind).collect();
     assert!(!kinds.iter().any(|k| k == "booking_reminder"), "{kinds:?}");
 }
