@@ -7,6 +7,8 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
+pub use super::keyset::{Cursor, Key};
+
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -90,41 +92,9 @@ pub struct Filter {
     pub action: Option<ActionFilter>,
 }
 
-/// A place in the order `(at, id)`, newest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Key {
-    pub at: DateTime<Utc>,
-    pub id: Uuid,
-}
-
-impl Key {
-    pub fn of(row: &Row) -> Self {
-        Key {
-            at: row.at,
-            id: row.id,
-        }
-    }
-
-    /// `<microseconds since the epoch>_<uuid>`.
-    pub fn encode(&self) -> String {
-        format!("{}_{}", self.at.timestamp_micros(), self.id)
-    }
-
-    pub fn decode(s: &str) -> Option<Self> {
-        let (micros, id) = s.split_once('_')?;
-        Some(Key {
-            at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
-            id: Uuid::parse_str(id).ok()?,
-        })
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cursor {
-    /// Older than the key.
-    After(Key),
-    /// Newer than the key.
-    Before(Key),
+/// A row's place in the list's order.
+pub fn key_of(row: &Row) -> Key {
+    Key::new(row.at, row.id)
 }
 
 /// One entry with its actor and (for user subjects) the subject's email.
@@ -271,28 +241,24 @@ pub fn list(conn: &mut PgConnection, filter: &Filter, cursor: Option<Cursor>) ->
         None => {
             let mut rows = seek(conn, filter, None, PAGE_SIZE + 1)?;
             let more = take(&mut rows);
-            let older = if more { rows.last().map(Key::of) } else { None };
+            let older = if more { rows.last().map(key_of) } else { None };
             (rows, None, older)
         }
         Some(Cursor::After(key)) => {
             let mut rows = seek(conn, filter, Some((key, true)), PAGE_SIZE + 1)?;
             let more = take(&mut rows);
-            let anchor = rows.first().map_or(key, Key::of);
+            let anchor = rows.first().map_or(key, key_of);
             let newer =
                 (!seek(conn, filter, Some((anchor, false)), 1)?.is_empty()).then_some(anchor);
-            let older = if more { rows.last().map(Key::of) } else { None };
+            let older = if more { rows.last().map(key_of) } else { None };
             (rows, newer, older)
         }
         Some(Cursor::Before(key)) => {
             let mut rows = seek(conn, filter, Some((key, false)), PAGE_SIZE + 1)?;
             let more = take(&mut rows);
             rows.reverse();
-            let newer = if more {
-                rows.first().map(Key::of)
-            } else {
-                None
-            };
-            let anchor = rows.last().map_or(key, Key::of);
+            let newer = if more { rows.first().map(key_of) } else { None };
+            let anchor = rows.last().map_or(key, key_of);
             let older =
                 (!seek(conn, filter, Some((anchor, true)), 1)?.is_empty()).then_some(anchor);
             (rows, newer, older)
@@ -369,15 +335,10 @@ impl ListState {
                 ),
             }
         }
-        st.cursor = raw
-            .get("after")
-            .and_then(|v| Key::decode(v))
-            .map(Cursor::After)
-            .or_else(|| {
-                raw.get("before")
-                    .and_then(|v| Key::decode(v))
-                    .map(Cursor::Before)
-            });
+        st.cursor = Cursor::from_query(
+            raw.get("after").map(|v| v.as_str()),
+            raw.get("before").map(|v| v.as_str()),
+        );
         st
     }
 
@@ -391,11 +352,7 @@ impl ListState {
         if let Some(a) = &self.filter.action {
             pairs.push(("action", a.as_input()));
         }
-        match cursor {
-            Some(Cursor::After(key)) => pairs.push(("after", key.encode())),
-            Some(Cursor::Before(key)) => pairs.push(("before", key.encode())),
-            None => {}
-        }
+        pairs.extend(cursor.map(Cursor::pair));
         pairs
     }
 

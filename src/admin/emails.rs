@@ -8,6 +8,8 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+pub use super::keyset::{Cursor, Key};
+
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -173,43 +175,9 @@ pub struct Filter {
     pub recipient: String,
 }
 
-/// A place in the list's order (newest first: `created_at` desc, `id`
-/// desc; the id breaks ties, so pages never overlap or skip).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Key {
-    pub created_at: DateTime<Utc>,
-    pub id: Uuid,
-}
-
-impl Key {
-    pub fn of(row: &ListRow) -> Self {
-        Key {
-            created_at: row.created_at,
-            id: row.id,
-        }
-    }
-
-    /// `<microseconds since the epoch>_<uuid>`: exact, since PostgreSQL
-    /// keeps microseconds.
-    pub fn encode(&self) -> String {
-        format!("{}_{}", self.created_at.timestamp_micros(), self.id)
-    }
-
-    pub fn decode(s: &str) -> Option<Self> {
-        let (micros, id) = s.split_once('_')?;
-        Some(Key {
-            created_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
-            id: Uuid::parse_str(id).ok()?,
-        })
-    }
-}
-
-/// Which page: the rows right after a key (older), or right before it
-/// (newer).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cursor {
-    After(Key),
-    Before(Key),
+/// A row's place in the list's order.
+pub fn key_of(row: &ListRow) -> Key {
+    Key::new(row.created_at, row.id)
 }
 
 /// A message as the list shows it (no bodies loaded).
@@ -260,9 +228,9 @@ fn filtered(filter: &Filter) -> Boxed {
 fn newer_than(query: Boxed, key: Key) -> Boxed {
     query.filter(
         email_outbox::created_at
-            .gt(key.created_at)
+            .gt(key.at)
             .or(email_outbox::created_at
-                .eq(key.created_at)
+                .eq(key.at)
                 .and(email_outbox::id.gt(key.id))),
     )
 }
@@ -270,9 +238,9 @@ fn newer_than(query: Boxed, key: Key) -> Boxed {
 fn older_than(query: Boxed, key: Key) -> Boxed {
     query.filter(
         email_outbox::created_at
-            .lt(key.created_at)
+            .lt(key.at)
             .or(email_outbox::created_at
-                .eq(key.created_at)
+                .eq(key.at)
                 .and(email_outbox::id.lt(key.id))),
     )
 }
@@ -310,27 +278,23 @@ pub fn list(conn: &mut PgConnection, filter: &Filter, cursor: Option<Cursor>) ->
     let (rows, newer, older) = match cursor {
         None => {
             let (rows, more) = take_page(conn, filtered(filter), true)?;
-            let older = if more { rows.last().map(Key::of) } else { None };
+            let older = if more { rows.last().map(key_of) } else { None };
             (rows, None, older)
         }
         Some(Cursor::After(key)) => {
             let (rows, more) = take_page(conn, older_than(filtered(filter), key), true)?;
             // Past the end (rows changed since the link was made): the
             // previous page still leads back.
-            let anchor = rows.first().map_or(key, Key::of);
+            let anchor = rows.first().map_or(key, key_of);
             let newer = any(conn, newer_than(filtered(filter), anchor))?.then_some(anchor);
-            let older = if more { rows.last().map(Key::of) } else { None };
+            let older = if more { rows.last().map(key_of) } else { None };
             (rows, newer, older)
         }
         Some(Cursor::Before(key)) => {
             let (mut rows, more) = take_page(conn, newer_than(filtered(filter), key), false)?;
             rows.reverse();
-            let newer = if more {
-                rows.first().map(Key::of)
-            } else {
-                None
-            };
-            let anchor = rows.last().map_or(key, Key::of);
+            let newer = if more { rows.first().map(key_of) } else { None };
+            let anchor = rows.last().map_or(key, key_of);
             let older = any(conn, older_than(filtered(filter), anchor))?.then_some(anchor);
             (rows, newer, older)
         }
@@ -474,15 +438,10 @@ impl ListState {
             }
         }
         st.filter.recipient = st.inputs.to.clone();
-        st.cursor = raw
-            .get("after")
-            .and_then(|v| Key::decode(v))
-            .map(Cursor::After)
-            .or_else(|| {
-                raw.get("before")
-                    .and_then(|v| Key::decode(v))
-                    .map(Cursor::Before)
-            });
+        st.cursor = Cursor::from_query(
+            raw.get("after").map(|v| v.as_str()),
+            raw.get("before").map(|v| v.as_str()),
+        );
         st
     }
 
@@ -497,11 +456,7 @@ impl ListState {
         if !self.filter.recipient.is_empty() {
             pairs.push(("to", self.filter.recipient.clone()));
         }
-        match cursor {
-            Some(Cursor::After(key)) => pairs.push(("after", key.encode())),
-            Some(Cursor::Before(key)) => pairs.push(("before", key.encode())),
-            None => {}
-        }
+        pairs.extend(cursor.map(Cursor::pair));
         pairs
     }
 
@@ -866,18 +821,6 @@ mod tests {
         );
         for secret in ["AAA", "BBB", "CCC"] {
             assert!(!masked.contains(secret));
-        }
-    }
-
-    #[test]
-    fn keys_round_trip_and_junk_is_refused() {
-        let key = Key {
-            created_at: DateTime::from_timestamp_micros(1_781_514_000_123_456).unwrap(),
-            id: Uuid::now_v7(),
-        };
-        assert_eq!(Key::decode(&key.encode()), Some(key));
-        for junk in ["", "_", "12", "abc_", "1_not-a-uuid"] {
-            assert_eq!(Key::decode(junk), None, "{junk}");
         }
     }
 

@@ -8,6 +8,7 @@ pub mod audit_log;
 pub mod bookings;
 pub mod charts;
 pub mod emails;
+pub mod keyset;
 pub mod policy;
 pub mod stats;
 pub mod topics;

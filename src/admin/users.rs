@@ -15,6 +15,8 @@ use diesel::prelude::*;
 use serde::Deserialize;
 use uuid::Uuid;
 
+pub use super::keyset::{Cursor, Key};
+
 use crate::accounts::model::UserRow;
 use crate::accounts::{Role, User, service, session};
 use crate::audit;
@@ -39,44 +41,9 @@ pub struct Filter {
     pub role: Option<Role>,
 }
 
-/// A place in the list's order (newest first: `created_at` desc, `id`
-/// desc — the id breaks ties, so the order is total and pages never
-/// overlap or skip).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Key {
-    pub created_at: DateTime<Utc>,
-    pub id: Uuid,
-}
-
-impl Key {
-    pub fn of(user: &User) -> Self {
-        Key {
-            created_at: user.created_at,
-            id: user.id,
-        }
-    }
-
-    /// `<microseconds since the epoch>_<uuid>`: exact, since PostgreSQL
-    /// keeps microseconds.
-    pub fn encode(&self) -> String {
-        format!("{}_{}", self.created_at.timestamp_micros(), self.id)
-    }
-
-    pub fn decode(s: &str) -> Option<Self> {
-        let (micros, id) = s.split_once('_')?;
-        Some(Key {
-            created_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
-            id: Uuid::parse_str(id).ok()?,
-        })
-    }
-}
-
-/// Which page: the rows right after a key (older), or right before it
-/// (newer). Keyset paging, so sign-ups between two clicks shift nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cursor {
-    After(Key),
-    Before(Key),
+/// A user's place in the list's order.
+pub fn key_of(user: &User) -> Key {
+    Key::new(user.created_at, user.id)
 }
 
 /// One page of the list.
@@ -127,17 +94,17 @@ fn filtered(filter: &Filter) -> Boxed {
 
 fn newer_than(query: Boxed, key: Key) -> Boxed {
     query.filter(
-        users::created_at.gt(key.created_at).or(users::created_at
-            .eq(key.created_at)
-            .and(users::id.gt(key.id))),
+        users::created_at
+            .gt(key.at)
+            .or(users::created_at.eq(key.at).and(users::id.gt(key.id))),
     )
 }
 
 fn older_than(query: Boxed, key: Key) -> Boxed {
     query.filter(
-        users::created_at.lt(key.created_at).or(users::created_at
-            .eq(key.created_at)
-            .and(users::id.lt(key.id))),
+        users::created_at
+            .lt(key.at)
+            .or(users::created_at.eq(key.at).and(users::id.lt(key.id))),
     )
 }
 
@@ -179,27 +146,23 @@ pub fn list(conn: &mut PgConnection, filter: &Filter, cursor: Option<Cursor>) ->
     let (users, newer, older) = match cursor {
         None => {
             let (rows, more) = take_page(conn, filtered(filter), true)?;
-            let older = if more { rows.last().map(Key::of) } else { None };
+            let older = if more { rows.last().map(key_of) } else { None };
             (rows, None, older)
         }
         Some(Cursor::After(key)) => {
             let (rows, more) = take_page(conn, older_than(filtered(filter), key), true)?;
             // Past the end (rows changed since the link was made): the
             // previous page still leads back.
-            let anchor = rows.first().map_or(key, Key::of);
+            let anchor = rows.first().map_or(key, key_of);
             let newer = any(conn, newer_than(filtered(filter), anchor))?.then_some(anchor);
-            let older = if more { rows.last().map(Key::of) } else { None };
+            let older = if more { rows.last().map(key_of) } else { None };
             (rows, newer, older)
         }
         Some(Cursor::Before(key)) => {
             let (mut rows, more) = take_page(conn, newer_than(filtered(filter), key), false)?;
             rows.reverse();
-            let newer = if more {
-                rows.first().map(Key::of)
-            } else {
-                None
-            };
-            let anchor = rows.last().map_or(key, Key::of);
+            let newer = if more { rows.first().map(key_of) } else { None };
+            let anchor = rows.last().map_or(key, key_of);
             let older = any(conn, older_than(filtered(filter), anchor))?.then_some(anchor);
             (rows, newer, older)
         }
@@ -526,17 +489,7 @@ impl ListState {
             .trim()
             .to_owned();
         let role = raw.role.as_deref().and_then(|r| r.parse().ok());
-        let cursor = raw
-            .after
-            .as_deref()
-            .and_then(Key::decode)
-            .map(Cursor::After)
-            .or_else(|| {
-                raw.before
-                    .as_deref()
-                    .and_then(Key::decode)
-                    .map(Cursor::Before)
-            });
+        let cursor = Cursor::from_query(raw.after.as_deref(), raw.before.as_deref());
         (
             ListState {
                 filter: Filter { text, role },
@@ -554,11 +507,7 @@ impl ListState {
         if let Some(role) = self.filter.role {
             pairs.push(("role", role.as_str().to_owned()));
         }
-        match cursor {
-            Some(Cursor::After(key)) => pairs.push(("after", key.encode())),
-            Some(Cursor::Before(key)) => pairs.push(("before", key.encode())),
-            None => {}
-        }
+        pairs.extend(cursor.map(Cursor::pair));
         pairs
     }
 
@@ -850,25 +799,6 @@ mod tests {
         assert_eq!(like_pattern("ada"), "%ada%");
         assert_eq!(like_pattern("100%"), "%100\\%%");
         assert_eq!(like_pattern("a_b\\c"), "%a\\_b\\\\c%");
-    }
-
-    #[test]
-    fn keys_round_trip_and_junk_is_refused() {
-        let key = Key {
-            created_at: DateTime::from_timestamp_micros(1_781_514_000_123_456).unwrap(),
-            id: Uuid::now_v7(),
-        };
-        assert_eq!(Key::decode(&key.encode()), Some(key));
-        for junk in [
-            "",
-            "_",
-            "12",
-            "abc_",
-            "1_not-a-uuid",
-            "x_0190a0e0-0000-7000-8000-000000000000",
-        ] {
-            assert_eq!(Key::decode(junk), None, "{junk}");
-        }
     }
 
     #[test]
