@@ -70,7 +70,7 @@ mod support;
 
 use support::{
     Result, Scratch, admin_url, create_scratch, free_port, heading, migrate, percentile,
-    start_server, wait_ready,
+    print_server_log, start_server, wait_ready,
 };
 
 const MENTORS: i64 = 60;
@@ -816,23 +816,8 @@ fn run() -> Result<()> {
             _ = tokio::signal::ctrl_c() => Err("interrupted".into()),
         }
     });
-    if let Some(mut child) = scratch.server.take() {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    let server_log = std::fs::read_to_string(log.path()).unwrap_or_default();
-    let lines: Vec<&str> = server_log
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    println!(
-        "server log (warn and above): {} line{}",
-        lines.len(),
-        if lines.len() == 1 { "" } else { "s" }
-    );
-    for l in lines.iter().take(5) {
-        println!("  {}", l.chars().take(300).collect::<String>());
-    }
+    scratch.stop_server();
+    print_server_log(log.path());
     let failures = result?;
     if failures > 0 {
         return Err(format!("{failures} check(s) failed (see above)").into());

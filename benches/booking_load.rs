@@ -79,7 +79,7 @@ mod support;
 
 use support::{
     Error, Result, Scratch, admin_url, create_scratch, free_port, heading, migrate, percentile,
-    start_server, wait_ready,
+    print_server_log, start_server, wait_ready,
 };
 
 /// Mentors booked in phase 2.
@@ -1088,23 +1088,8 @@ fn run() -> Result<()> {
     });
     // Stop the server before reading its log; the database goes with
     // `scratch` at the end of this function.
-    if let Some(mut child) = scratch.server.take() {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    let server_log = std::fs::read_to_string(log.path()).unwrap_or_default();
-    let lines: Vec<&str> = server_log
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    println!(
-        "server log (warn and above): {} line{}",
-        lines.len(),
-        if lines.len() == 1 { "" } else { "s" }
-    );
-    for l in lines.iter().take(5) {
-        println!("  {}", l.chars().take(300).collect::<String>());
-    }
+    scratch.stop_server();
+    print_server_log(log.path());
     let failures = result?;
     if failures > 0 {
         return Err(format!("{failures} correctness check(s) failed (see above)").into());
@@ -1250,10 +1235,7 @@ async fn drive(cfg: &Config, scratch: &mut Scratch, seed: &Seed, base: &str) -> 
     )?;
 
     heading("phase 4: the writes of a booking alone, straight to PostgreSQL (server stopped)");
-    if let Some(mut child) = scratch.server.take() {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    scratch.stop_server();
     let floor = tokio::task::spawn_blocking({
         let url = scratch.url.clone();
         let seconds = cfg.seconds;
@@ -1263,8 +1245,10 @@ async fn drive(cfg: &Config, scratch: &mut Scratch, seed: &Seed, base: &str) -> 
 
     // ------------------------------------------------------------------
     let pool = std::env::var("OFFICEHOURS_DB_POOL").unwrap_or_else(|_| {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        format!("{} (default: 2 x {cores} cores + 1)", 2 * cores + 1)
+        format!(
+            "{} (default: twice the cores plus one)",
+            officehours::config::default_pool_size()
+        )
     });
     let schema = count(
         &mut conn,
@@ -1457,21 +1441,6 @@ struct Floor {
 /// No request can book faster than this; `SELECT 1` from the same
 /// connections is the matching trivial statement.
 fn floor(url: &str, seconds: Duration) -> Result<Floor> {
-    #[derive(QueryableByName, Clone)]
-    struct Mail {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        kind: String,
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        recipient: String,
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        subject: String,
-        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-        body_text: Option<String>,
-        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-        body_html: Option<String>,
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        attachments: String,
-    }
     #[derive(QueryableByName)]
     struct Id {
         #[diesel(sql_type = diesel::sql_types::Uuid)]
@@ -1515,7 +1484,7 @@ fn floor(url: &str, seconds: Duration) -> Result<Floor> {
     let connections = std::env::var("OFFICEHOURS_DB_POOL")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(1, usize::from) + 1);
+        .unwrap_or_else(officehours::config::default_pool_size);
     let next = Arc::new(AtomicUsize::new(0));
     let mails = Arc::new(mails);
     let shared = Arc::new((mentors, learners));
@@ -1525,12 +1494,7 @@ fn floor(url: &str, seconds: Duration) -> Result<Floor> {
                               mails: &[Mail],
                               people: &(Vec<Uuid>, Vec<Uuid>)|
           -> Result<()> {
-        let (mentors, learners) = people;
-        let mentor = mentors[i % mentors.len()];
-        let learner = learners[(i * 7 + i / mentors.len()) % learners.len()];
-        let slot = i64::try_from(i / mentors.len())?;
-        let start = base + chrono::Duration::minutes(30 * slot);
-        let end = start + chrono::Duration::minutes(30);
+        let (mentor, learner, start, end) = floor_slot(i, people, base)?;
         let booking = Uuid::now_v7();
         let now = clock.now();
         conn.transaction(|conn| -> Result<()> {
@@ -1576,17 +1540,7 @@ fn floor(url: &str, seconds: Duration) -> Result<Floor> {
                 ));
             }
             let mut q = diesel::sql_query(insert).into_boxed::<diesel::pg::Pg>();
-            for (m, user) in mails.iter().zip([learner, mentor]) {
-                q = q
-                    .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
-                    .bind::<diesel::sql_types::Text, _>(m.kind.clone())
-                    .bind::<diesel::sql_types::Text, _>(m.recipient.clone())
-                    .bind::<diesel::sql_types::Uuid, _>(user)
-                    .bind::<diesel::sql_types::Text, _>(m.subject.clone())
-                    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(m.body_text.clone())
-                    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(m.body_html.clone())
-                    .bind::<diesel::sql_types::Text, _>(m.attachments.clone());
-            }
+            q = bind_mails(q, mails, [learner, mentor]);
             q.bind::<diesel::sql_types::Timestamptz, _>(now)
                 .bind::<diesel::sql_types::Uuid, _>(booking)
                 .execute(conn)?;
@@ -1638,12 +1592,7 @@ fn floor(url: &str, seconds: Duration) -> Result<Floor> {
                        mails: &[Mail],
                        people: &(Vec<Uuid>, Vec<Uuid>)|
           -> Result<()> {
-        let (mentors, learners) = people;
-        let mentor = mentors[i % mentors.len()];
-        let learner = learners[(i * 7 + i / mentors.len()) % learners.len()];
-        let slot = i64::try_from(i / mentors.len())?;
-        let start = base + chrono::Duration::minutes(30 * slot);
-        let end = start + chrono::Duration::minutes(30);
+        let (mentor, learner, start, end) = floor_slot(i, people, base)?;
         let now = clock.now();
         let mut q = diesel::sql_query(
             "WITH b AS (INSERT INTO bookings (id, learner_id, mentor_id, topic_id, start_at, end_at,
@@ -1680,21 +1629,7 @@ fn floor(url: &str, seconds: Duration) -> Result<Floor> {
         .bind::<diesel::sql_types::Timestamptz, _>(now)
         .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
         .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7());
-        for (m, user) in mails.iter().zip([learner, mentor]) {
-            q = q
-                .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
-                .bind::<diesel::sql_types::Text, _>(m.kind.clone())
-                .bind::<diesel::sql_types::Text, _>(m.recipient.clone())
-                .bind::<diesel::sql_types::Uuid, _>(user)
-                .bind::<diesel::sql_types::Text, _>(m.subject.clone())
-                .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(
-                    m.body_text.clone(),
-                )
-                .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(
-                    m.body_html.clone(),
-                )
-                .bind::<diesel::sql_types::Text, _>(m.attachments.clone());
-        }
+        q = bind_mails(q, mails, [learner, mentor]);
         q.bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
             .execute(conn)?;
         Ok(())
@@ -1732,4 +1667,67 @@ fn floor(url: &str, seconds: Duration) -> Result<Floor> {
         one_statement_per_s,
         select1_per_s,
     })
+}
+
+/// A confirmation from phase 2, copied by phase 4.
+#[derive(QueryableByName, Clone)]
+struct Mail {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    kind: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    recipient: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    subject: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    body_text: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    body_html: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    attachments: String,
+}
+
+/// Phase 4's booking number `i`: mentor `i` mod the mentors, at half hour
+/// `i` / the mentors from `base`, a learner no other booking of that half
+/// hour has (7 is prime to the number of learners).
+fn floor_slot(
+    i: usize,
+    (mentors, learners): &(Vec<Uuid>, Vec<Uuid>),
+    base: DateTime<Utc>,
+) -> Result<(Uuid, Uuid, DateTime<Utc>, DateTime<Utc>)> {
+    let mentor = mentors[i % mentors.len()];
+    let learner = learners[(i * 7 + i / mentors.len()) % learners.len()];
+    let slot = i64::try_from(i / mentors.len())?;
+    let start = base + chrono::Duration::minutes(30 * slot);
+    Ok((
+        mentor,
+        learner,
+        start,
+        start + chrono::Duration::minutes(30),
+    ))
+}
+
+/// Binds the two copied confirmations, addressed to `to`, as eight
+/// parameters each (id, kind, recipient, user, subject, text, html,
+/// attachments).
+fn bind_mails<'a>(
+    mut q: diesel::query_builder::BoxedSqlQuery<
+        'a,
+        diesel::pg::Pg,
+        diesel::query_builder::SqlQuery,
+    >,
+    mails: &[Mail],
+    to: [Uuid; 2],
+) -> diesel::query_builder::BoxedSqlQuery<'a, diesel::pg::Pg, diesel::query_builder::SqlQuery> {
+    for (m, user) in mails.iter().zip(to) {
+        q = q
+            .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
+            .bind::<diesel::sql_types::Text, _>(m.kind.clone())
+            .bind::<diesel::sql_types::Text, _>(m.recipient.clone())
+            .bind::<diesel::sql_types::Uuid, _>(user)
+            .bind::<diesel::sql_types::Text, _>(m.subject.clone())
+            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(m.body_text.clone())
+            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(m.body_html.clone())
+            .bind::<diesel::sql_types::Text, _>(m.attachments.clone());
+    }
+    q
 }

@@ -172,7 +172,7 @@ impl Settings {
         let db_pool_size = positive(
             "OFFICEHOURS_DB_POOL",
             get("OFFICEHOURS_DB_POOL"),
-            default_pool_size(num_cpus::get()),
+            default_pool_size(),
         )?;
         let db_pool_size = u32::try_from(db_pool_size)
             .map_err(|_| invalid("OFFICEHOURS_DB_POOL", "is too large"))?;
@@ -303,8 +303,8 @@ fn duration(
 /// trivial request can wait behind a busy one for a whole scheduler slice;
 /// see the README's booking load runs, where 16 on two cores gave
 /// `/readyz` answers over a second and 4-5 none).
-fn default_pool_size(cores: usize) -> usize {
-    2 * cores.max(1) + 1
+pub fn default_pool_size() -> usize {
+    2 * num_cpus::get().max(1) + 1
 }
 
 fn positive(

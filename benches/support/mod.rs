@@ -28,12 +28,37 @@ pub struct Scratch {
     pub server: Option<Child>,
 }
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
+impl Scratch {
+    /// Kills the server (if it still runs) and waits for it.
+    pub fn stop_server(&mut self) {
         if let Some(mut child) = self.server.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// Prints the server's log (it runs with `OFFICEHOURS_LOG=warn`): how many
+/// lines, and the first five.
+pub fn print_server_log(path: &Path) {
+    let server_log = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = server_log
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    println!(
+        "server log (warn and above): {} line{}",
+        lines.len(),
+        if lines.len() == 1 { "" } else { "s" }
+    );
+    for l in lines.iter().take(5) {
+        println!("  {}", l.chars().take(300).collect::<String>());
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        self.stop_server();
         if std::env::var_os("LOAD_KEEP_DATABASE").is_some() {
             eprintln!("{}: kept {} (LOAD_KEEP_DATABASE)", self.label, self.name);
             return;
