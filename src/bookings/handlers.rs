@@ -345,17 +345,22 @@ pub async fn book_form(
     let found = state
         .db(move |conn| -> Result<_, diesel::result::Error> {
             // The mentor page's cached rows name the mentor and topic and
-            // give the free times; a mentor or topic that takes no bookings
-            // is looked up to say so.
-            let mut near = |n| service::nearest_free(conn, &cache, mentor, &topic, start, now, n);
-            let (target, offered, alternatives) = match near(1)? {
-                Some(nearby) if nearby.starts.contains(&start) => {
-                    (Target::nearby(nearby, start).0, true, Vec::new())
-                }
+            // give the free times nearest the start (the start itself first
+            // when it is free); a mentor or topic that takes no bookings is
+            // looked up to say so.
+            let (target, offered, alternatives) = match service::nearest_free(
+                conn,
+                &cache,
+                mentor,
+                &topic,
+                start,
+                now,
+                ALTERNATIVES,
+            )? {
                 Some(nearby) => {
-                    let wider = near(ALTERNATIVES)?.unwrap_or(nearby);
-                    let (target, alternatives) = Target::nearby(wider, start);
-                    (target, false, alternatives)
+                    let (target, starts) = Target::nearby(nearby, start);
+                    let offered = starts.contains(&start);
+                    (target, offered, if offered { Vec::new() } else { starts })
                 }
                 None => {
                     let Some((mentor, topic)) = load_target(conn, mentor, &topic)? else {

@@ -357,6 +357,26 @@ async fn cancel_frees_the_slot_and_the_same_slot_can_be_booked_again() {
     }
     assert!(html.contains(&f.mentor.display_name));
     assert!(html.contains("sql-basics"));
+    // The confirm page says the same before any POST, and offers a free
+    // start as it is.
+    let form = |at: chrono::DateTime<chrono::Utc>| {
+        other
+            .client
+            .get(app.url(&format!(
+                "/book?mentor={}&topic=sql-basics&start={}",
+                f.mentor.id,
+                rfc(at)
+            )))
+            .send()
+    };
+    let res = form(start).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let html = res.text().await.unwrap();
+    assert_eq!(html.matches("name=\"start\" value=").count(), 3);
+    let free = start - Duration::minutes(30);
+    let res = form(free).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(!res.text().await.unwrap().contains("no longer free"));
     // …until the learner cancels (inside the 12 h window: late).
     let res = app
         .post_form(
