@@ -6,6 +6,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::rc::Rc;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
@@ -19,6 +20,7 @@ use ipnet::IpNet;
 use serde::de::DeserializeOwned;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
+use tokio::sync::OnceCell;
 
 use super::{NavUser, PageCtx};
 use crate::accounts::session::{self, Session};
@@ -155,10 +157,21 @@ impl Viewer {
         equal(submitted.as_bytes(), self.csrf_token.as_bytes())
     }
 
+    /// The request's viewer, looked up once however many extractors ask:
+    /// actix polls a handler's extractors together, so `Auth` and
+    /// `CsrfForm` of one POST both arrive here before either has an
+    /// answer; the second waits for the first's lookup instead of making
+    /// its own (which doubled the session reads of every form POST).
     async fn load(req: HttpRequest) -> Result<Self, AppError> {
-        if let Some(v) = req.extensions().get::<Viewer>() {
-            return Ok(v.clone());
-        }
+        let cell = req
+            .extensions_mut()
+            .get_or_insert_with(|| ViewerCell(Rc::new(OnceCell::new())))
+            .0
+            .clone();
+        cell.get_or_try_init(|| Self::lookup(&req)).await.cloned()
+    }
+
+    async fn lookup(req: &HttpRequest) -> Result<Self, AppError> {
         let state = req
             .app_data::<Data<AppState>>()
             .cloned()
@@ -187,14 +200,15 @@ impl Viewer {
                 URL_SAFE_NO_PAD.encode(mac(&key, "csrf-pre-session", pre.value.as_bytes()))
             }
         };
-        let viewer = Viewer {
+        Ok(Viewer {
             signed_in,
             csrf_token,
-        };
-        req.extensions_mut().insert(viewer.clone());
-        Ok(viewer)
+        })
     }
 }
+
+/// Where a request keeps its viewer once looked up (see `Viewer::load`).
+struct ViewerCell(Rc<OnceCell<Viewer>>);
 
 impl FromRequest for Viewer {
     type Error = AppError;
