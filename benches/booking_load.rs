@@ -1498,63 +1498,64 @@ fn floor(url: &str, seconds: Duration) -> Result<Floor> {
         let booking = Uuid::now_v7();
         let now = clock.now();
         conn.transaction(|conn| -> Result<()> {
-            diesel::sql_query(
-                "INSERT INTO bookings (id, learner_id, mentor_id, topic_id, start_at, end_at,
-                    occupied, status, goals, idempotency_key, created_at, updated_at, timed_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, tstzrange($5, $6, '[)'), 'confirmed', $7, $8, $9, $9, $9)
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind::<diesel::sql_types::Uuid, _>(booking)
-            .bind::<diesel::sql_types::Uuid, _>(learner)
-            .bind::<diesel::sql_types::Uuid, _>(mentor)
-            .bind::<diesel::sql_types::Uuid, _>(topic)
-            .bind::<diesel::sql_types::Timestamptz, _>(start)
-            .bind::<diesel::sql_types::Timestamptz, _>(end)
-            .bind::<diesel::sql_types::Text, _>(GOALS)
-            .bind::<diesel::sql_types::Uuid, _>(Uuid::new_v4())
-            .bind::<diesel::sql_types::Timestamptz, _>(now)
-            .execute(conn)?;
-            diesel::sql_query(
-                "INSERT INTO manage_tokens (id, booking_id, user_id, token_hash, created_at)
-                 VALUES ($1, $3, $4, sha256(convert_to($1::text, 'UTF8')), $6),
-                        ($2, $3, $5, sha256(convert_to($2::text, 'UTF8')), $6)",
-            )
-            .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
-            .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
-            .bind::<diesel::sql_types::Uuid, _>(booking)
-            .bind::<diesel::sql_types::Uuid, _>(learner)
-            .bind::<diesel::sql_types::Uuid, _>(mentor)
-            .bind::<diesel::sql_types::Timestamptz, _>(now)
-            .execute(conn)?;
-            let mut insert = String::from(
-                "INSERT INTO email_outbox (id, kind, recipient, recipient_user_id, subject, body_text,
-                    body_html, attachments, message_id, carries_secret, state, not_before,
-                    next_attempt_at, created_at, booking_id) VALUES ",
-            );
-            for k in 0..2 {
-                let b = k * 8;
-                insert.push_str(&format!(
-                    "{}(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}::jsonb, ${} || '@bench', true, 'pending',                      ${}, ${}, ${}, ${})",
-                    if k == 0 { "" } else { ", " },
-                    b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 1, 17, 17, 17, 18
-                ));
+            Fixed::<1> {
+                sql: "INSERT INTO bookings (id, learner_id, mentor_id, topic_id, start_at, end_at,
+                        occupied, status, goals, idempotency_key, created_at, updated_at, timed_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, tstzrange($5, $6, '[)'), 'confirmed', $7, $8, $9, $9, $9)
+                     ON CONFLICT DO NOTHING",
+                values: vec![
+                    Val::Uuid(booking),
+                    Val::Uuid(learner),
+                    Val::Uuid(mentor),
+                    Val::Uuid(topic),
+                    Val::Time(start),
+                    Val::Time(end),
+                    Val::Text(Some(GOALS.to_owned())),
+                    Val::Uuid(Uuid::new_v4()),
+                    Val::Time(now),
+                ],
             }
-            let mut q = diesel::sql_query(insert).into_boxed::<diesel::pg::Pg>();
-            q = bind_mails(q, mails, [learner, mentor]);
-            q.bind::<diesel::sql_types::Timestamptz, _>(now)
-                .bind::<diesel::sql_types::Uuid, _>(booking)
-                .execute(conn)?;
-            diesel::sql_query(
-                "INSERT INTO audit_log (id, at, actor_user_id, action, subject_type, subject_id, details)
-                 VALUES ($1, $2, $3, 'booking.create', 'booking', $4,
-                         jsonb_build_object('mentor_id', $5::uuid, 'topic', 'booking-load', 'start', $6::timestamptz))",
-            )
-            .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
-            .bind::<diesel::sql_types::Timestamptz, _>(now)
-            .bind::<diesel::sql_types::Uuid, _>(learner)
-            .bind::<diesel::sql_types::Uuid, _>(booking)
-            .bind::<diesel::sql_types::Uuid, _>(mentor)
-            .bind::<diesel::sql_types::Timestamptz, _>(start)
+            .execute(conn)?;
+            Fixed::<2> {
+                sql: "INSERT INTO manage_tokens (id, booking_id, user_id, token_hash, created_at)
+                     SELECT x.id, $1, x.u, sha256(convert_to(x.id::text, 'UTF8')), $2
+                       FROM unnest($3::uuid[], $4::uuid[]) AS x(id, u)",
+                values: vec![
+                    Val::Uuid(booking),
+                    Val::Time(now),
+                    Val::Uuids(vec![Uuid::now_v7(), Uuid::now_v7()]),
+                    Val::Uuids(vec![learner, mentor]),
+                ],
+            }
+            .execute(conn)?;
+            Fixed::<3> {
+                sql: "INSERT INTO email_outbox (id, kind, recipient, recipient_user_id, subject, body_text,
+                        body_html, attachments, message_id, carries_secret, state, not_before,
+                        next_attempt_at, created_at, booking_id)
+                     SELECT x.id, x.kind, x.recipient, x.u, x.subject, x.t, x.h, x.a::jsonb,
+                            x.id::text || '@bench', true, 'pending', $1, $1, $1, $2
+                       FROM (VALUES ($3::uuid, $4::text, $5::text, $6::uuid, $7::text, $8::text, $9::text, $10::text),
+                                    ($11::uuid, $12::text, $13::text, $14::uuid, $15::text, $16::text, $17::text, $18::text))
+                         AS x(id, kind, recipient, u, subject, t, h, a)",
+                values: [Val::Time(now), Val::Uuid(booking)]
+                    .into_iter()
+                    .chain(mail_values(mails, [learner, mentor]))
+                    .collect(),
+            }
+            .execute(conn)?;
+            Fixed::<4> {
+                sql: "INSERT INTO audit_log (id, at, actor_user_id, action, subject_type, subject_id, details)
+                     VALUES ($1, $2, $3, 'booking.create', 'booking', $4,
+                             jsonb_build_object('mentor_id', $5::uuid, 'topic', 'booking-load', 'start', $6::timestamptz))",
+                values: vec![
+                    Val::Uuid(Uuid::now_v7()),
+                    Val::Time(now),
+                    Val::Uuid(learner),
+                    Val::Uuid(booking),
+                    Val::Uuid(mentor),
+                    Val::Time(start),
+                ],
+            }
             .execute(conn)?;
             Ok(())
         })
@@ -1594,8 +1595,8 @@ fn floor(url: &str, seconds: Duration) -> Result<Floor> {
           -> Result<()> {
         let (mentor, learner, start, end) = floor_slot(i, people, base)?;
         let now = clock.now();
-        let mut q = diesel::sql_query(
-            "WITH b AS (INSERT INTO bookings (id, learner_id, mentor_id, topic_id, start_at, end_at,
+        Fixed::<5> {
+            sql: "WITH b AS (INSERT INTO bookings (id, learner_id, mentor_id, topic_id, start_at, end_at,
                     occupied, status, goals, idempotency_key, created_at, updated_at, timed_at)
                  VALUES ($1, $2, $3, $4, $5, $6, tstzrange($5, $6, '[)'), 'confirmed', $7, $8, $9, $9, $9)
                  ON CONFLICT DO NOTHING RETURNING id),
@@ -1616,22 +1617,25 @@ fn floor(url: &str, seconds: Duration) -> Result<Floor> {
                         jsonb_build_object('mentor_id', $3::uuid, 'topic', 'booking-load', 'start', $5::timestamptz)
                    FROM b)
              SELECT 1",
-        )
-        .into_boxed::<diesel::pg::Pg>()
-        .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
-        .bind::<diesel::sql_types::Uuid, _>(learner)
-        .bind::<diesel::sql_types::Uuid, _>(mentor)
-        .bind::<diesel::sql_types::Uuid, _>(topic)
-        .bind::<diesel::sql_types::Timestamptz, _>(start)
-        .bind::<diesel::sql_types::Timestamptz, _>(end)
-        .bind::<diesel::sql_types::Text, _>(GOALS)
-        .bind::<diesel::sql_types::Uuid, _>(Uuid::new_v4())
-        .bind::<diesel::sql_types::Timestamptz, _>(now)
-        .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
-        .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7());
-        q = bind_mails(q, mails, [learner, mentor]);
-        q.bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
-            .execute(conn)?;
+            values: [
+                Val::Uuid(Uuid::now_v7()),
+                Val::Uuid(learner),
+                Val::Uuid(mentor),
+                Val::Uuid(topic),
+                Val::Time(start),
+                Val::Time(end),
+                Val::Text(Some(GOALS.to_owned())),
+                Val::Uuid(Uuid::new_v4()),
+                Val::Time(now),
+                Val::Uuid(Uuid::now_v7()),
+                Val::Uuid(Uuid::now_v7()),
+            ]
+            .into_iter()
+            .chain(mail_values(mails, [learner, mentor]))
+            .chain([Val::Uuid(Uuid::now_v7())])
+            .collect(),
+        }
+        .execute(conn)?;
         Ok(())
     };
 
@@ -1706,28 +1710,81 @@ fn floor_slot(
     ))
 }
 
-/// Binds the two copied confirmations, addressed to `to`, as eight
-/// parameters each (id, kind, recipient, user, subject, text, html,
-/// attachments).
-fn bind_mails<'a>(
-    mut q: diesel::query_builder::BoxedSqlQuery<
-        'a,
-        diesel::pg::Pg,
-        diesel::query_builder::SqlQuery,
-    >,
-    mails: &[Mail],
-    to: [Uuid; 2],
-) -> diesel::query_builder::BoxedSqlQuery<'a, diesel::pg::Pg, diesel::query_builder::SqlQuery> {
-    for (m, user) in mails.iter().zip(to) {
-        q = q
-            .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
-            .bind::<diesel::sql_types::Text, _>(m.kind.clone())
-            .bind::<diesel::sql_types::Text, _>(m.recipient.clone())
-            .bind::<diesel::sql_types::Uuid, _>(user)
-            .bind::<diesel::sql_types::Text, _>(m.subject.clone())
-            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(m.body_text.clone())
-            .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(m.body_html.clone())
-            .bind::<diesel::sql_types::Text, _>(m.attachments.clone());
+/// The two copied confirmations, addressed to `to`, as eight values each
+/// (id, kind, recipient, user, subject, text, html, attachments).
+fn mail_values(mails: &[Mail], to: [Uuid; 2]) -> Vec<Val> {
+    mails
+        .iter()
+        .zip(to)
+        .flat_map(|(m, user)| {
+            [
+                Val::Uuid(Uuid::now_v7()),
+                Val::Text(Some(m.kind.clone())),
+                Val::Text(Some(m.recipient.clone())),
+                Val::Uuid(user),
+                Val::Text(Some(m.subject.clone())),
+                Val::Text(m.body_text.clone()),
+                Val::Text(m.body_html.clone()),
+                Val::Text(Some(m.attachments.clone())),
+            ]
+        })
+        .collect()
+}
+
+/// A value bound by a phase 4 statement.
+enum Val {
+    Uuid(Uuid),
+    Uuids(Vec<Uuid>),
+    Time(DateTime<Utc>),
+    Text(Option<String>),
+}
+
+/// A phase 4 statement with a fixed text, prepared once per connection as
+/// the app prepares its writes (`officehours::prepared_statement!`; a
+/// `sql_query` is parsed and planned on every call). Each `$n` of `sql`
+/// is bound to `values[n - 1]`, a number used twice is bound twice. `K`
+/// tells the statements apart in diesel's cache.
+struct Fixed<const K: u8> {
+    sql: &'static str,
+    values: Vec<Val>,
+}
+
+impl<const K: u8> diesel::query_builder::QueryId for Fixed<K> {
+    type QueryId = Self;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<const K: u8> RunQueryDsl<PgConnection> for Fixed<K> {}
+
+impl<const K: u8> diesel::query_builder::QueryFragment<diesel::pg::Pg> for Fixed<K> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Array, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+        let mut rest = self.sql;
+        while let Some(at) = rest.find('$') {
+            out.push_sql(&rest[..at]);
+            let digits = rest[at + 1..]
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len() - at - 1);
+            let n: usize = rest[at + 1..at + 1 + digits]
+                .parse()
+                .map_err(|_| diesel::result::Error::QueryBuilderError("bad $n".into()))?;
+            match self.values.get(n.wrapping_sub(1)) {
+                Some(Val::Uuid(v)) => out.push_bind_param::<SqlUuid, _>(v)?,
+                Some(Val::Uuids(v)) => out.push_bind_param::<Array<SqlUuid>, _>(v)?,
+                Some(Val::Time(v)) => out.push_bind_param::<Timestamptz, _>(v)?,
+                Some(Val::Text(v)) => out.push_bind_param::<Nullable<Text>, _>(v)?,
+                None => {
+                    return Err(diesel::result::Error::QueryBuilderError(
+                        "no value for $n".into(),
+                    ));
+                }
+            }
+            rest = &rest[at + 1 + digits..];
+        }
+        out.push_sql(rest);
+        Ok(())
     }
-    q
 }

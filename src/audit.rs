@@ -7,8 +7,10 @@ use uuid::Uuid;
 
 use crate::db::schema::audit_log;
 
+/// `None` goes in as NULL, not as DEFAULT: diesel prepares an INSERT only
+/// when its text does not depend on which fields are set.
 #[derive(Debug, Insertable)]
-#[diesel(table_name = audit_log)]
+#[diesel(table_name = audit_log, treat_none_as_default_value = false)]
 struct NewEntry<'a> {
     id: Uuid,
     at: DateTime<Utc>,

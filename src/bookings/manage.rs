@@ -8,8 +8,10 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::upsert::excluded;
+use diesel::query_builder::{AstPass, QueryFragment};
+use diesel::sql_types::{Array, Bytea, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
 
 use super::model::Booking;
@@ -51,28 +53,52 @@ pub fn issue_many(
         .iter()
         .map(|user| token_for(key, booking, *user))
         .collect();
-    let rows: Vec<_> = users
-        .iter()
-        .zip(&secrets)
-        .map(|(user, token)| {
-            (
-                manage_tokens::id.eq(Uuid::now_v7()),
-                manage_tokens::booking_id.eq(booking),
-                manage_tokens::user_id.eq(*user),
-                manage_tokens::token_hash.eq(tokens::hash(token)),
-                manage_tokens::created_at.eq(now),
-            )
-        })
-        .collect();
-    if !rows.is_empty() {
-        diesel::insert_into(manage_tokens::table)
-            .values(&rows)
-            .on_conflict((manage_tokens::booking_id, manage_tokens::user_id))
-            .do_update()
-            .set(manage_tokens::token_hash.eq(excluded(manage_tokens::token_hash)))
-            .execute(conn)?;
+    let rows = NewTokens {
+        id: users.iter().map(|_| Uuid::now_v7()).collect(),
+        booking,
+        user_id: users,
+        token_hash: secrets.iter().map(|t| tokens::hash(t)).collect(),
+        created_at: now,
+    };
+    if !users.is_empty() {
+        rows.execute(conn)?;
     }
     Ok(secrets)
+}
+
+/// `issue_many`'s INSERT, the rows as one array per column: one text for
+/// any number of recipients, prepared once per connection.
+struct NewTokens<'a> {
+    id: Vec<Uuid>,
+    booking: Uuid,
+    user_id: &'a [Uuid],
+    token_hash: Vec<Vec<u8>>,
+    created_at: DateTime<Utc>,
+}
+
+crate::prepared_statement!(NewTokens<'a>);
+
+impl QueryFragment<Pg> for NewTokens<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "INSERT INTO manage_tokens (id, booking_id, user_id, token_hash, created_at) \
+             SELECT r.id, ",
+        );
+        out.push_bind_param::<SqlUuid, _>(&self.booking)?;
+        out.push_sql(", r.user_id, r.token_hash, ");
+        out.push_bind_param::<Timestamptz, _>(&self.created_at)?;
+        out.push_sql(" FROM unnest(");
+        out.push_bind_param::<Array<SqlUuid>, _>(&self.id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<SqlUuid>, _>(self.user_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Bytea>, _>(&self.token_hash)?;
+        out.push_sql(
+            ") AS r(id, user_id, token_hash) \
+             ON CONFLICT (booking_id, user_id) DO UPDATE SET token_hash = excluded.token_hash",
+        );
+        Ok(())
+    }
 }
 
 /// What a manage link opens.

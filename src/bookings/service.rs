@@ -10,7 +10,7 @@
 use chrono::{DateTime, Duration, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{Integer, Text, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
@@ -455,16 +455,7 @@ struct InsertBooking<'a> {
     now: DateTime<Utc>,
 }
 
-impl QueryId for InsertBooking<'_> {
-    type QueryId = InsertBooking<'static>;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl Query for InsertBooking<'_> {
-    type SqlType = SqlUuid;
-}
-
-impl RunQueryDsl<PgConnection> for InsertBooking<'_> {}
+crate::prepared_statement!(InsertBooking<'a>, SqlUuid);
 
 impl QueryFragment<Pg> for InsertBooking<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {

@@ -8,9 +8,36 @@ pub mod schema;
 /// `QueryFragment`) as ONE fixed SQL text returning `$sql_type`: diesel
 /// then prepares it once per connection and PostgreSQL can keep its plan,
 /// where `diesel::sql_query` parses and plans the text on every call.
-/// The type's SQL must not depend on its values.
+/// The type's SQL must not depend on its values. Without `$sql_type` the
+/// statement returns no rows (`execute` only); a type borrowing its values
+/// is written `Name<'a>`.
+///
+/// diesel itself never prepares an UPDATE, a multi-row INSERT or an INSERT
+/// that leaves an `Option` field to its DEFAULT: hot writes are statements
+/// of this kind (rows as one array per column, `unnest`ed, so the text does
+/// not depend on how many there are).
 #[macro_export]
 macro_rules! prepared_statement {
+    ($name:ident < $lt:lifetime >) => {
+        impl diesel::query_builder::QueryId for $name<'_> {
+            type QueryId = $name<'static>;
+            const HAS_STATIC_QUERY_ID: bool = true;
+        }
+        impl diesel::RunQueryDsl<diesel::PgConnection> for $name<'_> {}
+    };
+    ($name:ident < $lt:lifetime >, $sql_type:ty) => {
+        $crate::prepared_statement!($name<$lt>);
+        impl diesel::query_builder::Query for $name<'_> {
+            type SqlType = $sql_type;
+        }
+    };
+    ($t:ty) => {
+        impl diesel::query_builder::QueryId for $t {
+            type QueryId = Self;
+            const HAS_STATIC_QUERY_ID: bool = true;
+        }
+        impl diesel::RunQueryDsl<diesel::PgConnection> for $t {}
+    };
     ($t:ty, $sql_type:ty) => {
         impl diesel::query_builder::QueryId for $t {
             type QueryId = Self;

@@ -8,8 +8,10 @@
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Duration, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Timestamptz, Uuid as SqlUuid};
+use diesel::query_builder::{AstPass, QueryFragment};
+use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use lettre::message::Mailbox;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -133,26 +135,76 @@ impl OutboxRow {
     }
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = email_outbox)]
-struct NewRow<'a> {
-    id: Uuid,
-    kind: &'a str,
-    recipient: String,
-    recipient_user_id: Option<Uuid>,
-    subject: &'a str,
-    body_text: Option<&'a str>,
-    body_html: Option<&'a str>,
-    attachments: serde_json::Value,
-    message_id: String,
-    carries_secret: bool,
-    state: &'static str,
-    not_before: DateTime<Utc>,
-    next_attempt_at: DateTime<Utc>,
-    dedupe_key: Option<&'a str>,
+/// `enqueue_many`'s rows, one array per column, and its INSERT: the same
+/// text for any number of rows, prepared once per connection (diesel's
+/// multi-row INSERT is parsed and planned on every call, and the outbox is
+/// written by every booking, cancel and reminder).
+#[derive(Default)]
+struct NewRows<'a> {
+    id: Vec<Uuid>,
+    kind: Vec<&'a str>,
+    recipient: Vec<String>,
+    recipient_user_id: Vec<Option<Uuid>>,
+    subject: Vec<&'a str>,
+    body_text: Vec<&'a str>,
+    body_html: Vec<Option<&'a str>>,
+    attachments: Vec<serde_json::Value>,
+    message_id: Vec<String>,
+    carries_secret: Vec<bool>,
+    due: Vec<DateTime<Utc>>,
+    dedupe_key: Vec<Option<&'a str>>,
+    booking_id: Vec<Option<Uuid>>,
+    expires_at: Vec<Option<DateTime<Utc>>>,
     created_at: DateTime<Utc>,
-    booking_id: Option<Uuid>,
-    expires_at: Option<DateTime<Utc>>,
+}
+
+crate::prepared_statement!(NewRows<'a>);
+
+impl QueryFragment<Pg> for NewRows<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "INSERT INTO email_outbox (id, kind, recipient, recipient_user_id, subject, body_text, \
+               body_html, attachments, message_id, carries_secret, state, not_before, \
+               next_attempt_at, dedupe_key, created_at, booking_id, expires_at) \
+             SELECT r.id, r.kind, r.recipient, r.recipient_user_id, r.subject, r.body_text, \
+               r.body_html, r.attachments, r.message_id, r.carries_secret, 'pending', r.due, r.due, \
+               r.dedupe_key, ",
+        );
+        out.push_bind_param::<Timestamptz, _>(&self.created_at)?;
+        out.push_sql(", r.booking_id, r.expires_at FROM unnest(");
+        out.push_bind_param::<Array<SqlUuid>, _>(&self.id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.kind)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.recipient)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<SqlUuid>>, _>(&self.recipient_user_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.subject)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.body_text)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.body_html)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Jsonb>, _>(&self.attachments)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.message_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Bool>, _>(&self.carries_secret)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Timestamptz>, _>(&self.due)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.dedupe_key)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<SqlUuid>>, _>(&self.booking_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Timestamptz>>, _>(&self.expires_at)?;
+        out.push_sql(
+            ") AS r(id, kind, recipient, recipient_user_id, subject, body_text, body_html, \
+               attachments, message_id, carries_secret, due, dedupe_key, booking_id, expires_at)",
+        );
+        Ok(())
+    }
 }
 
 fn has_header_breaking(value: &str) -> bool {
@@ -221,38 +273,36 @@ pub fn enqueue_many(
     from: &Mailbox,
     emails: &[NewEmail],
 ) -> Result<Vec<Uuid>, OutboxError> {
-    let mut rows = Vec::with_capacity(emails.len());
+    let mut rows = NewRows {
+        created_at: now,
+        ..NewRows::default()
+    };
     for email in emails {
         let recipient = check_headers(email)?;
         let id = Uuid::now_v7();
-        let due = email.not_before.unwrap_or(now);
-        rows.push(NewRow {
-            id,
-            kind: &email.kind,
-            recipient,
-            recipient_user_id: email.recipient_user_id,
-            subject: &email.subject,
-            body_text: Some(&email.text),
-            body_html: email.html.as_deref(),
-            attachments: serde_json::to_value(&email.attachments)
-                .unwrap_or_else(|_| serde_json::json!([])),
-            message_id: format!("<{}@{}>", id.simple(), from.email.domain()),
-            carries_secret: email.carries_secret,
-            state: OutboxState::Pending.as_str(),
-            not_before: due,
-            next_attempt_at: due,
-            dedupe_key: email.dedupe_key.as_deref(),
-            created_at: now,
-            booking_id: email.booking_id,
-            expires_at: email.expires_at,
-        });
+        rows.id.push(id);
+        rows.kind.push(&email.kind);
+        rows.recipient.push(recipient);
+        rows.recipient_user_id.push(email.recipient_user_id);
+        rows.subject.push(&email.subject);
+        rows.body_text.push(&email.text);
+        rows.body_html.push(email.html.as_deref());
+        rows.attachments.push(
+            serde_json::to_value(&email.attachments).unwrap_or_else(|_| serde_json::json!([])),
+        );
+        rows.message_id
+            .push(format!("<{}@{}>", id.simple(), from.email.domain()));
+        rows.carries_secret.push(email.carries_secret);
+        rows.due.push(email.not_before.unwrap_or(now));
+        rows.dedupe_key.push(email.dedupe_key.as_deref());
+        rows.booking_id.push(email.booking_id);
+        rows.expires_at.push(email.expires_at);
     }
-    if !rows.is_empty() {
-        diesel::insert_into(email_outbox::table)
-            .values(&rows)
-            .execute(conn)?;
+    let ids = rows.id.clone();
+    if !ids.is_empty() {
+        rows.execute(conn)?;
     }
-    Ok(rows.iter().map(|r| r.id).collect())
+    Ok(ids)
 }
 
 /// Claims up to `limit` rows that are due, or whose lease ran out, for one
@@ -316,43 +366,59 @@ pub fn mark_done(
     now: DateTime<Utc>,
     state: OutboxState,
 ) -> QueryResult<bool> {
-    let target = email_outbox::table
-        .filter(email_outbox::id.eq(id))
-        .filter(email_outbox::lease_token.eq(token))
-        .filter(email_outbox::state.eq(OutboxState::Sending.as_str()));
-    let updated = if state == OutboxState::Sent {
-        diesel::update(target)
-            .set((
-                email_outbox::state.eq(state.as_str()),
-                email_outbox::sent_at.eq(Some(now)),
-                email_outbox::lease_token.eq(None::<Uuid>),
-                email_outbox::lease_until.eq(None::<DateTime<Utc>>),
-                email_outbox::last_error.eq(None::<String>),
-            ))
-            .execute(conn)?
-    } else {
-        diesel::update(target)
-            .set((
-                email_outbox::state.eq(state.as_str()),
-                email_outbox::lease_token.eq(None::<Uuid>),
-                email_outbox::lease_until.eq(None::<DateTime<Utc>>),
-            ))
-            .execute(conn)?
-    };
-    if updated == 1 && state == OutboxState::Sent {
-        diesel::update(
-            email_outbox::table
-                .filter(email_outbox::id.eq(id))
-                .filter(email_outbox::carries_secret.eq(true)),
-        )
-        .set((
-            email_outbox::body_text.eq(None::<String>),
-            email_outbox::body_html.eq(None::<String>),
-            email_outbox::attachments.eq(serde_json::json!([])),
-        ))
-        .execute(conn)?;
+    let updated = MarkDone {
+        id,
+        token,
+        now,
+        state: state.as_str(),
+        sent: state == OutboxState::Sent,
     }
+    .execute(conn)?;
     Ok(updated == 1)
+}
+
+/// `mark_done`'s UPDATE in one prepared statement (diesel prepares no
+/// UPDATE), run once per message: a sent one records when, forgets an
+/// earlier attempt's error and, if it carried a secret, its body.
+struct MarkDone {
+    id: Uuid,
+    token: Uuid,
+    now: DateTime<Utc>,
+    state: &'static str,
+    sent: bool,
+}
+
+crate::prepared_statement!(MarkDone);
+
+impl QueryFragment<Pg> for MarkDone {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("UPDATE email_outbox SET state = ");
+        out.push_bind_param::<Text, _>(&self.state)?;
+        out.push_sql(", lease_token = NULL, lease_until = NULL, sent_at = CASE WHEN ");
+        out.push_bind_param::<Bool, _>(&self.sent)?;
+        out.push_sql(" THEN ");
+        out.push_bind_param::<Timestamptz, _>(&self.now)?;
+        out.push_sql(" ELSE sent_at END, last_error = CASE WHEN ");
+        out.push_bind_param::<Bool, _>(&self.sent)?;
+        out.push_sql(" THEN NULL ELSE last_error END");
+        for column in ["body_text", "body_html"] {
+            out.push_sql(", ");
+            out.push_sql(column);
+            out.push_sql(" = CASE WHEN carries_secret AND ");
+            out.push_bind_param::<Bool, _>(&self.sent)?;
+            out.push_sql(" THEN NULL ELSE ");
+            out.push_sql(column);
+            out.push_sql(" END");
+        }
+        out.push_sql(", attachments = CASE WHEN carries_secret AND ");
+        out.push_bind_param::<Bool, _>(&self.sent)?;
+        out.push_sql(" THEN '[]' ELSE attachments END WHERE id = ");
+        out.push_bind_param::<SqlUuid, _>(&self.id)?;
+        out.push_sql(" AND lease_token = ");
+        out.push_bind_param::<SqlUuid, _>(&self.token)?;
+        out.push_sql(" AND state = 'sending'");
+        Ok(())
+    }
 }
 
 /// The delay before attempt `attempts + 1`: exponential from 30 s, capped
