@@ -3,6 +3,7 @@
 //! sessions, for live (not cancelled) bookings.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error};
 use officehours::accounts::Role;
@@ -320,4 +321,186 @@ async fn cancelled_bookings_free_their_time_and_nobody_books_themselves() {
     .execute(&mut app.conn())
     .map(|_| Uuid::nil());
     refused_by(res, "bookings_occupied_check");
+}
+
+#[derive(QueryableByName)]
+struct Version {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    version: i64,
+}
+
+fn version(conn: &mut PgConnection, who: Uuid) -> i64 {
+    diesel::sql_query("SELECT version FROM slot_versions WHERE mentor_id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(who)
+        .get_result::<Version>(conn)
+        .unwrap()
+        .version
+}
+
+/// Waits until backend `pid` waits for a lock.
+fn until_waiting(conn: &mut PgConnection, pid: i32) {
+    #[derive(QueryableByName)]
+    struct Waiting {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        waiting: bool,
+    }
+    for _ in 0..500 {
+        let w: Waiting = diesel::sql_query(
+            "SELECT coalesce(wait_event_type = 'Lock', false) AS waiting
+               FROM pg_stat_activity WHERE pid = $1",
+        )
+        .bind::<diesel::sql_types::Integer, _>(pid)
+        .get_result(conn)
+        .unwrap();
+        if w.waiting {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("backend {pid} never waited for a lock");
+}
+
+/// A booking's commit bumps the slot versions of both its people (the
+/// public pages' caches follow them) in id order: two mentors who booked
+/// each other, cancelling at the same moment, queue for the rows instead
+/// of deadlocking. The lower row is held meanwhile so that, were the rows
+/// taken mentor first, the second commit would take the higher row and
+/// wait for the lower one that the first gets next: "deadlock detected".
+#[tokio::test]
+async fn crossed_bookings_commit_their_version_bumps_without_deadlock() {
+    #[derive(QueryableByName)]
+    struct Pid {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        pid: i32,
+    }
+    let app = spawn_app().await;
+    let t = topic(&app);
+    let mut people = [
+        app.create_user(Role::Mentor).id,
+        app.create_user(Role::Mentor).id,
+    ];
+    people.sort();
+    let [low, high] = people;
+    let crossed = [
+        insert(
+            &app,
+            t,
+            &B {
+                learner: high,
+                mentor: low,
+                start: at(9, 0),
+                minutes: 30,
+                before: 0,
+                after: 0,
+            },
+        )
+        .unwrap(),
+        insert(
+            &app,
+            t,
+            &B {
+                learner: low,
+                mentor: high,
+                start: at(11, 0),
+                minutes: 30,
+                before: 0,
+                after: 0,
+            },
+        )
+        .unwrap(),
+    ];
+    let mut watch = app.conn();
+    let before = (version(&mut watch, low), version(&mut watch, high));
+
+    let mut holder = app.conn();
+    holder.batch_execute("BEGIN").unwrap();
+    diesel::sql_query("SELECT version FROM slot_versions WHERE mentor_id = $1 FOR UPDATE")
+        .bind::<diesel::sql_types::Uuid, _>(low)
+        .execute(&mut holder)
+        .unwrap();
+    let mut cancels = Vec::new();
+    for id in crossed {
+        let mut conn = app.conn();
+        let pid = diesel::sql_query("SELECT pg_backend_pid() AS pid")
+            .get_result::<Pid>(&mut conn)
+            .unwrap()
+            .pid;
+        cancels.push(std::thread::spawn(move || {
+            conn.transaction(|conn| {
+                diesel::sql_query(
+                    "UPDATE bookings SET status = 'cancelled', cancelled_at = now() WHERE id = $1",
+                )
+                .bind::<diesel::sql_types::Uuid, _>(id)
+                .execute(conn)
+            })
+        }));
+        // Its commit is waiting for a version row.
+        until_waiting(&mut watch, pid);
+    }
+    holder.batch_execute("COMMIT").unwrap();
+    for cancel in cancels {
+        assert_eq!(cancel.join().unwrap().expect("no deadlock"), 1);
+    }
+    assert_eq!(
+        (version(&mut watch, low), version(&mut watch, high)),
+        (before.0 + 2, before.1 + 2),
+        "each commit bumped both people once"
+    );
+}
+
+/// Only a change to what slots and caps are computed from bumps the
+/// versions: the reminder worker's bookkeeping or new goals keep every
+/// cached page; a cancel or a move does not.
+#[tokio::test]
+async fn only_changes_to_slots_bump_the_versions() {
+    let app = spawn_app().await;
+    let t = topic(&app);
+    let (mentor, learner) = (
+        app.create_user(Role::Mentor).id,
+        app.create_user(Role::Learner).id,
+    );
+    let id = insert(
+        &app,
+        t,
+        &B {
+            learner,
+            mentor,
+            start: at(9, 0),
+            minutes: 30,
+            before: 0,
+            after: 0,
+        },
+    )
+    .unwrap();
+    let mut conn = app.conn();
+    let versions = |conn: &mut PgConnection| (version(conn, mentor), version(conn, learner));
+    let mut seen = versions(&mut conn);
+    let mut change = |sql: &str| {
+        diesel::sql_query(sql)
+            .bind::<diesel::sql_types::Uuid, _>(id)
+            .execute(&mut conn)
+            .unwrap();
+        let now = versions(&mut conn);
+        let bumped = now != seen;
+        if bumped {
+            assert_eq!(now, (seen.0 + 1, seen.1 + 1), "{sql}");
+        }
+        seen = now;
+        bumped
+    };
+    for bookkeeping in [
+        "UPDATE bookings SET reminded_24h_for = start_at, reminded_1h_for = start_at WHERE id = $1",
+        "UPDATE bookings SET goals = 'Window functions', updated_at = now() WHERE id = $1",
+        "UPDATE bookings SET sequence = sequence + 1 WHERE id = $1",
+    ] {
+        assert!(!change(bookkeeping), "{bookkeeping}");
+    }
+    for slot_change in [
+        "UPDATE bookings SET start_at = start_at + interval '1 hour', end_at = end_at + interval '1 hour',
+                occupied = tstzrange(lower(occupied) + interval '1 hour', upper(occupied) + interval '1 hour', '[)')
+          WHERE id = $1",
+        "UPDATE bookings SET status = 'cancelled', cancelled_at = now() WHERE id = $1",
+    ] {
+        assert!(change(slot_change), "{slot_change}");
+    }
 }
