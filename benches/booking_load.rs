@@ -1743,7 +1743,8 @@ enum Val {
 /// the app prepares its writes (`officehours::prepared_statement!`; a
 /// `sql_query` is parsed and planned on every call). Each `$n` of `sql`
 /// is bound to `values[n - 1]`, a number used twice is bound twice. `K`
-/// tells the statements apart in diesel's cache.
+/// tells the statements apart in diesel's cache, which keys on the type:
+/// each `K` must be used with ONE `sql` text only.
 struct Fixed<const K: u8> {
     sql: &'static str,
     values: Vec<Val>,

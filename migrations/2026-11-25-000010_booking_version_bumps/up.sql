@@ -4,8 +4,10 @@
 -- 1. The rows were taken mentor first, then learner. Two commits with the
 --    same two people in opposite roles (mentors book each other too) took
 --    them in opposite orders and could deadlock, failing one with
---    "deadlock detected". Now every bump of a row takes them in id order,
---    like every other lock on people in this schema.
+--    "deadlock detected". Now each booking's people are taken in id order,
+--    like every other lock on people in this schema. (A transaction that
+--    changes several bookings still goes booking by booking; the paths
+--    that do so lock the bookings or people first.)
 -- 2. Every UPDATE of a booking bumped them, including the reminder
 --    worker's bookkeeping (up to 50 bookings a round, so up to 100 version
 --    rows held in no particular order by one commit, and every cached

@@ -329,12 +329,15 @@ struct Version {
     version: i64,
 }
 
+/// `who`'s slot version (0: never bumped).
 fn version(conn: &mut PgConnection, who: Uuid) -> i64 {
-    diesel::sql_query("SELECT version FROM slot_versions WHERE mentor_id = $1")
-        .bind::<diesel::sql_types::Uuid, _>(who)
-        .get_result::<Version>(conn)
-        .unwrap()
-        .version
+    diesel::sql_query(
+        "SELECT coalesce((SELECT version FROM slot_versions WHERE mentor_id = $1), 0) AS version",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(who)
+    .get_result::<Version>(conn)
+    .unwrap()
+    .version
 }
 
 /// Waits until backend `pid` waits for a lock.
@@ -499,8 +502,44 @@ async fn only_changes_to_slots_bump_the_versions() {
         "UPDATE bookings SET start_at = start_at + interval '1 hour', end_at = end_at + interval '1 hour',
                 occupied = tstzrange(lower(occupied) + interval '1 hour', upper(occupied) + interval '1 hour', '[)')
           WHERE id = $1",
-        "UPDATE bookings SET status = 'cancelled', cancelled_at = now() WHERE id = $1",
+        // The buffers alone (they are in the occupied range).
+        "UPDATE bookings SET buffer_after_min = 15,
+                occupied = tstzrange(lower(occupied), upper(occupied) + interval '15 minutes', '[)')
+          WHERE id = $1",
     ] {
         assert!(change(slot_change), "{slot_change}");
     }
+    // Given to another mentor: the old one, the new one and the learner,
+    // each once.
+    let other = app.create_user(Role::Mentor).id;
+    let mut conn = app.conn();
+    let before = (seen.0, seen.1, version(&mut conn, other));
+    diesel::sql_query("UPDATE bookings SET mentor_id = $2 WHERE id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(id)
+        .bind::<diesel::sql_types::Uuid, _>(other)
+        .execute(&mut conn)
+        .unwrap();
+    assert_eq!(
+        (
+            version(&mut conn, mentor),
+            version(&mut conn, learner),
+            version(&mut conn, other)
+        ),
+        (before.0 + 1, before.1 + 1, before.2 + 1)
+    );
+    // Cancelled: the new mentor and the learner.
+    diesel::sql_query(
+        "UPDATE bookings SET status = 'cancelled', cancelled_at = now() WHERE id = $1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(id)
+    .execute(&mut conn)
+    .unwrap();
+    assert_eq!(
+        (
+            version(&mut conn, mentor),
+            version(&mut conn, learner),
+            version(&mut conn, other)
+        ),
+        (before.0 + 1, before.1 + 2, before.2 + 2)
+    );
 }
