@@ -1503,17 +1503,7 @@ fn floor(url: &str, seconds: Duration) -> Result<Floor> {
                         occupied, status, goals, idempotency_key, created_at, updated_at, timed_at)
                      VALUES ($1, $2, $3, $4, $5, $6, tstzrange($5, $6, '[)'), 'confirmed', $7, $8, $9, $9, $9)
                      ON CONFLICT DO NOTHING",
-                values: vec![
-                    Val::Uuid(booking),
-                    Val::Uuid(learner),
-                    Val::Uuid(mentor),
-                    Val::Uuid(topic),
-                    Val::Time(start),
-                    Val::Time(end),
-                    Val::Text(Some(GOALS.to_owned())),
-                    Val::Uuid(Uuid::new_v4()),
-                    Val::Time(now),
-                ],
+                values: booking_values(booking, (mentor, learner, start, end), topic, now),
             }
             .execute(conn)?;
             Fixed::<2> {
@@ -1617,20 +1607,9 @@ fn floor(url: &str, seconds: Duration) -> Result<Floor> {
                         jsonb_build_object('mentor_id', $3::uuid, 'topic', 'booking-load', 'start', $5::timestamptz)
                    FROM b)
              SELECT 1",
-            values: [
-                Val::Uuid(Uuid::now_v7()),
-                Val::Uuid(learner),
-                Val::Uuid(mentor),
-                Val::Uuid(topic),
-                Val::Time(start),
-                Val::Time(end),
-                Val::Text(Some(GOALS.to_owned())),
-                Val::Uuid(Uuid::new_v4()),
-                Val::Time(now),
-                Val::Uuid(Uuid::now_v7()),
-                Val::Uuid(Uuid::now_v7()),
-            ]
-            .into_iter()
+            values: booking_values(Uuid::now_v7(), (mentor, learner, start, end), topic, now)
+                .into_iter()
+                .chain([Val::Uuid(Uuid::now_v7()), Val::Uuid(Uuid::now_v7())])
             .chain(mail_values(mails, [learner, mentor]))
             .chain([Val::Uuid(Uuid::now_v7())])
             .collect(),
@@ -1708,6 +1687,27 @@ fn floor_slot(
         start,
         start + chrono::Duration::minutes(30),
     ))
+}
+
+/// Phase 4's booking row as `$1`–`$9` (id, learner, mentor, topic, start,
+/// end, goals, idempotency key, now), the same in both of its forms.
+fn booking_values(
+    id: Uuid,
+    (mentor, learner, start, end): (Uuid, Uuid, DateTime<Utc>, DateTime<Utc>),
+    topic: Uuid,
+    now: DateTime<Utc>,
+) -> Vec<Val> {
+    vec![
+        Val::Uuid(id),
+        Val::Uuid(learner),
+        Val::Uuid(mentor),
+        Val::Uuid(topic),
+        Val::Time(start),
+        Val::Time(end),
+        Val::Text(Some(GOALS.to_owned())),
+        Val::Uuid(Uuid::new_v4()),
+        Val::Time(now),
+    ]
 }
 
 /// The two copied confirmations, addressed to `to`, as eight values each

@@ -21,7 +21,7 @@ use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::sql_types::{Array, Int4, Nullable, Record, Text, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
 
-use super::model::{Policy, Status};
+use super::model::Policy;
 use super::policy::{Counts, Session};
 use crate::schedule::public::load::{self, Bounds, Snapshot};
 
@@ -156,14 +156,7 @@ pub fn read(conn: &mut PgConnection, ask: &Ask) -> QueryResult<Facts> {
         snapshot: (!snapshot.mentors.is_empty()).then_some(snapshot),
         existing,
         near,
-        sessions: sessions
-            .into_iter()
-            .map(|(start, topic, status)| Session {
-                start,
-                topic,
-                status: Status::parse(&status).unwrap_or(Status::Confirmed),
-            })
-            .collect(),
+        sessions: sessions.into_iter().map(Session::from_row).collect(),
         policy,
     })
 }

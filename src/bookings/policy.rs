@@ -131,6 +131,17 @@ pub struct Session {
     pub status: Status,
 }
 
+impl Session {
+    /// From a row of (start, topic, status) as the counting reads read it.
+    pub fn from_row((start, topic, status): (DateTime<Utc>, Uuid, String)) -> Self {
+        Session {
+            start,
+            topic,
+            status: Status::parse(&status).unwrap_or(Status::Confirmed),
+        }
+    }
+}
+
 /// The earliest start `tally` looks at for a new start of `start`.
 pub fn since(policy: &Policy, start: DateTime<Utc>, zone: Tz, now: DateTime<Utc>) -> DateTime<Utc> {
     let (_, month_from, _) = month_bounds(start, zone);
@@ -190,14 +201,7 @@ pub fn counts(
         .filter(bookings::id.ne(except.unwrap_or(Uuid::nil())))
         .select((bookings::start_at, bookings::topic_id, bookings::status))
         .load(conn)?;
-    let sessions: Vec<Session> = rows
-        .into_iter()
-        .map(|(start, topic, status)| Session {
-            start,
-            topic,
-            status: Status::parse(&status).unwrap_or(Status::Confirmed),
-        })
-        .collect();
+    let sessions: Vec<Session> = rows.into_iter().map(Session::from_row).collect();
     Ok(tally(&sessions, policy, start, zone, now))
 }
 

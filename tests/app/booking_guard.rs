@@ -513,20 +513,20 @@ async fn only_changes_to_slots_bump_the_versions() {
     // each once.
     let other = app.create_user(Role::Mentor).id;
     let mut conn = app.conn();
+    let all = |conn: &mut PgConnection| {
+        (
+            version(conn, mentor),
+            version(conn, learner),
+            version(conn, other),
+        )
+    };
     let before = (seen.0, seen.1, version(&mut conn, other));
     diesel::sql_query("UPDATE bookings SET mentor_id = $2 WHERE id = $1")
         .bind::<diesel::sql_types::Uuid, _>(id)
         .bind::<diesel::sql_types::Uuid, _>(other)
         .execute(&mut conn)
         .unwrap();
-    assert_eq!(
-        (
-            version(&mut conn, mentor),
-            version(&mut conn, learner),
-            version(&mut conn, other)
-        ),
-        (before.0 + 1, before.1 + 1, before.2 + 1)
-    );
+    assert_eq!(all(&mut conn), (before.0 + 1, before.1 + 1, before.2 + 1));
     // Cancelled: the new mentor and the learner.
     diesel::sql_query(
         "UPDATE bookings SET status = 'cancelled', cancelled_at = now() WHERE id = $1",
@@ -534,12 +534,5 @@ async fn only_changes_to_slots_bump_the_versions() {
     .bind::<diesel::sql_types::Uuid, _>(id)
     .execute(&mut conn)
     .unwrap();
-    assert_eq!(
-        (
-            version(&mut conn, mentor),
-            version(&mut conn, learner),
-            version(&mut conn, other)
-        ),
-        (before.0 + 1, before.1 + 2, before.2 + 2)
-    );
+    assert_eq!(all(&mut conn), (before.0 + 1, before.1 + 2, before.2 + 2));
 }

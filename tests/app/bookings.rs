@@ -10,7 +10,17 @@ use reqwest::StatusCode;
 use uuid::Uuid;
 
 use crate::booking_fixture::*;
-use crate::harness::{location, spawn_app};
+use crate::harness::{SignedIn, TestApp, location, spawn_app};
+
+/// `POST /bookings/{id}/cancel` as `who`, with `reason`.
+async fn cancel_as(app: &TestApp, who: &SignedIn, id: Uuid, reason: &str) -> reqwest::Response {
+    app.post_form(
+        &who.client,
+        &format!("/bookings/{id}/cancel"),
+        &[("csrf_token", &who.csrf), ("reason", reason)],
+    )
+    .await
+}
 
 #[tokio::test]
 async fn a_learner_books_a_free_slot_and_sees_it() {
@@ -139,13 +149,7 @@ async fn only_the_learner_the_mentor_and_admins_see_a_booking() {
         }
     }
     // A stranger's cancel is a 404 and changes nothing.
-    let res = app
-        .post_form(
-            &stranger.client,
-            &format!("/bookings/{id}/cancel"),
-            &[("csrf_token", &stranger.csrf), ("reason", "x")],
-        )
-        .await;
+    let res = cancel_as(&app, &stranger, id, "x").await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let res = app
         .post_form(
@@ -378,13 +382,7 @@ async fn cancel_frees_the_slot_and_the_same_slot_can_be_booked_again() {
     assert_eq!(res.status(), StatusCode::OK);
     assert!(!res.text().await.unwrap().contains("no longer free"));
     // …until the learner cancels (inside the 12 h window: late).
-    let res = app
-        .post_form(
-            &learner.client,
-            &format!("/bookings/{id}/cancel"),
-            &[("csrf_token", &learner.csrf), ("reason", "")],
-        )
-        .await;
+    let res = cancel_as(&app, &learner, id, "").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let b = booking(&app, id);
     assert_eq!(b.status, "cancelled");
@@ -420,23 +418,11 @@ async fn a_mentor_must_give_a_reason_to_cancel() {
     )
     .await;
     let mentor = app.sign_in(&f.mentor).await;
-    let res = app
-        .post_form(
-            &mentor.client,
-            &format!("/bookings/{id}/cancel"),
-            &[("csrf_token", &mentor.csrf), ("reason", "  ")],
-        )
-        .await;
+    let res = cancel_as(&app, &mentor, id, "  ").await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.text().await.unwrap().contains("id=\"reason-error\""));
     assert_eq!(booking(&app, id).status, "confirmed");
-    let res = app
-        .post_form(
-            &mentor.client,
-            &format!("/bookings/{id}/cancel"),
-            &[("csrf_token", &mentor.csrf), ("reason", "I am ill")],
-        )
-        .await;
+    let res = cancel_as(&app, &mentor, id, "I am ill").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let b = booking(&app, id);
     assert_eq!(b.status, "cancelled");
@@ -765,33 +751,15 @@ async fn an_admin_must_give_a_reason_wherever_they_cancel() {
     .await;
     let admin = app.sign_in(&app.create_user(Role::Admin)).await;
     // From the booking page, as from the admin list: no reason, no cancel.
-    let res = app
-        .post_form(
-            &admin.client,
-            &format!("/bookings/{id}/cancel"),
-            &[("csrf_token", &admin.csrf), ("reason", " ")],
-        )
-        .await;
+    let res = cancel_as(&app, &admin, id, " ").await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.text().await.unwrap().contains("id=\"reason-error\""));
     assert_eq!(booking(&app, id).status, "confirmed");
     let long = "x".repeat(501);
-    let res = app
-        .post_form(
-            &admin.client,
-            &format!("/bookings/{id}/cancel"),
-            &[("csrf_token", &admin.csrf), ("reason", &long)],
-        )
-        .await;
+    let res = cancel_as(&app, &admin, id, &long).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(booking(&app, id).status, "confirmed");
-    let res = app
-        .post_form(
-            &admin.client,
-            &format!("/bookings/{id}/cancel"),
-            &[("csrf_token", &admin.csrf), ("reason", "Mentor is ill.")],
-        )
-        .await;
+    let res = cancel_as(&app, &admin, id, "Mentor is ill.").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let b = booking(&app, id);
     assert_eq!(b.status, "cancelled");
