@@ -6,8 +6,9 @@
 --    them in opposite orders and could deadlock, failing one with
 --    "deadlock detected". Now each booking's people are taken in id order,
 --    like every other lock on people in this schema. (A transaction that
---    changes several bookings still goes booking by booking; the paths
---    that do so lock the bookings or people first.)
+--    changes several bookings still goes booking by booking here; the
+--    paths that do so lock all the rows in id order before their commit,
+--    bookings::service::lock_slot_versions.)
 -- 2. Every UPDATE of a booking bumped them, including the reminder
 --    worker's bookkeeping (up to 50 bookings a round, so up to 100 version
 --    rows held in no particular order by one commit, and every cached

@@ -455,6 +455,9 @@ pub fn delete(
             };
             booking_service::cancel(conn, ctx, booking.id, actor, Some(reason))?;
         }
+        // Before the schedule and the account go, which bumps the user's
+        // version.
+        booking_service::lock_slot_versions(conn, &upcoming, user_id)?;
 
         let erased = erased_email(user_id);
         // Not yet sent: never sent (this includes the cancellations just

@@ -314,10 +314,6 @@ pub fn disable(
             return Ok(Outcome::AlreadySo);
         }
         keep_an_admin(&admins, &user)?;
-        diesel::update(users::table.find(target))
-            .set((users::disabled_at.eq(Some(now)), users::updated_at.eq(now)))
-            .execute(conn)?;
-        let ended = session::delete_all_for_user(conn, target, None)?;
         let by = Actor {
             user_id: actor,
             party: Party::Admin,
@@ -332,6 +328,12 @@ pub fn disable(
             };
             booking_service::cancel(conn, ctx, booking.id, by, Some(reason))?;
         }
+        // Before the account's UPDATE, which bumps the target's version.
+        booking_service::lock_slot_versions(conn, &upcoming, target)?;
+        diesel::update(users::table.find(target))
+            .set((users::disabled_at.eq(Some(now)), users::updated_at.eq(now)))
+            .execute(conn)?;
+        let ended = session::delete_all_for_user(conn, target, None)?;
         audit::record(
             conn,
             now,

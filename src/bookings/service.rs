@@ -152,6 +152,38 @@ pub struct Booked {
     pub existing: bool,
 }
 
+/// Locks the slot-version rows of everybody in `bookings` (and of
+/// `also`), in id order, for a transaction that changes several bookings.
+/// It calls this after changing them and before anything else of it bumps a
+/// version (an UPDATE of an account, a schedule row deleted): the
+/// bookings' own bumps wait for the commit and go booking by booking, so
+/// without it the commit would hold one person's row and want another's
+/// that a concurrent commit between two of the people holds, wanting the
+/// first ("deadlock detected"). Taken before the changes instead, the rows
+/// would be held while waiting for a booking row whose cancel, committing,
+/// wants one of them. A person with a booking has a row: inserting the
+/// booking bumped it.
+pub fn lock_slot_versions(
+    conn: &mut PgConnection,
+    bookings: &[Booking],
+    also: Uuid,
+) -> QueryResult<()> {
+    let mut people: Vec<Uuid> = bookings
+        .iter()
+        .flat_map(|b| [b.mentor_id, b.learner_id])
+        .chain([also])
+        .collect();
+    people.sort();
+    people.dedup();
+    diesel::sql_query(
+        "SELECT mentor_id FROM slot_versions WHERE mentor_id = ANY($1)
+          ORDER BY mentor_id FOR UPDATE",
+    )
+    .bind::<diesel::sql_types::Array<SqlUuid>, _>(people)
+    .execute(conn)
+    .map(|_| ())
+}
+
 fn lock_users(conn: &mut PgConnection, ids: &[Uuid]) -> QueryResult<Vec<User>> {
     let rows: Vec<UserRow> = users::table
         .filter(users::id.eq_any(ids))

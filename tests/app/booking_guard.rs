@@ -7,6 +7,9 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error};
 use officehours::accounts::Role;
+use officehours::accounts::deletion;
+use officehours::admin::users::{self as admin_users, Outcome};
+use officehours::bookings::service::Ctx;
 use uuid::Uuid;
 
 use crate::harness::{TestApp, spawn_app};
@@ -340,6 +343,32 @@ fn version(conn: &mut PgConnection, who: Uuid) -> i64 {
     .version
 }
 
+/// The server process behind `conn`, for [`until_waiting`].
+fn backend_pid(conn: &mut PgConnection) -> i32 {
+    #[derive(QueryableByName)]
+    struct Pid {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        pid: i32,
+    }
+    diesel::sql_query("SELECT pg_backend_pid() AS pid")
+        .get_result::<Pid>(conn)
+        .unwrap()
+        .pid
+}
+
+/// Cancels booking `id` in a transaction left open on `conn`: its row is
+/// locked, its version bumps wait for the COMMIT.
+fn begin_cancel(conn: &mut PgConnection, id: Uuid) {
+    conn.batch_execute("BEGIN").unwrap();
+    let n = diesel::sql_query(
+        "UPDATE bookings SET status = 'cancelled', cancelled_at = now() WHERE id = $1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(id)
+    .execute(conn)
+    .unwrap();
+    assert_eq!(n, 1);
+}
+
 /// Waits until backend `pid` waits for a lock.
 fn until_waiting(conn: &mut PgConnection, pid: i32) {
     #[derive(QueryableByName)]
@@ -371,11 +400,6 @@ fn until_waiting(conn: &mut PgConnection, pid: i32) {
 /// wait for the lower one that the first gets next: "deadlock detected".
 #[tokio::test]
 async fn crossed_bookings_commit_their_version_bumps_without_deadlock() {
-    #[derive(QueryableByName)]
-    struct Pid {
-        #[diesel(sql_type = diesel::sql_types::Integer)]
-        pid: i32,
-    }
     let app = spawn_app().await;
     let t = topic(&app);
     let mut people = [
@@ -424,10 +448,7 @@ async fn crossed_bookings_commit_their_version_bumps_without_deadlock() {
     let mut cancels = Vec::new();
     for id in crossed {
         let mut conn = app.conn();
-        let pid = diesel::sql_query("SELECT pg_backend_pid() AS pid")
-            .get_result::<Pid>(&mut conn)
-            .unwrap()
-            .pid;
+        let pid = backend_pid(&mut conn);
         cancels.push(std::thread::spawn(move || {
             conn.transaction(|conn| {
                 diesel::sql_query(
@@ -535,4 +556,171 @@ async fn only_changes_to_slots_bump_the_versions() {
     .execute(&mut conn)
     .unwrap();
     assert_eq!(all(&mut conn), (before.0 + 1, before.1 + 2, before.2 + 2));
+}
+
+fn ctx(app: &TestApp) -> Ctx<'_> {
+    Ctx {
+        now: app.clock.now(),
+        settings: &app.state.settings,
+        key: app.state.secret_key.expose(),
+    }
+}
+
+fn session(learner: Uuid, mentor: Uuid, start: DateTime<Utc>) -> B {
+    B {
+        learner,
+        mentor,
+        start,
+        minutes: 30,
+        before: 0,
+        after: 0,
+    }
+}
+
+/// An admin disables someone while the other person of one of their
+/// sessions cancels it. The disable waits for the cancel's row lock; the
+/// cancel's commit then bumps both people's versions. Had the disable
+/// taken the target's version row before cancelling (its own UPDATE of the
+/// account bumps it at once), each would wait for the other: "deadlock
+/// detected", a 500 for one of them.
+#[tokio::test]
+async fn disabling_someone_while_their_partner_cancels_does_not_deadlock() {
+    let app = spawn_app().await;
+    let t = topic(&app);
+    let admin = app.create_user(Role::Admin).id;
+    let mut people = [
+        app.create_user(Role::Mentor).id,
+        app.create_user(Role::Learner).id,
+    ];
+    // The partner's row is the lower one, so the cancel's commit takes it
+    // first and then wants the target's.
+    people.sort();
+    let [partner, target] = people;
+    let id = insert(&app, t, &session(partner, target, at(9, 0))).unwrap();
+    let mut watch = app.conn();
+    let before = (version(&mut watch, partner), version(&mut watch, target));
+
+    let mut cancel = app.conn();
+    begin_cancel(&mut cancel, id);
+    let mut conn = app.conn();
+    let pid = backend_pid(&mut conn);
+    let ctx = ctx(&app);
+    let outcome = std::thread::scope(|s| {
+        let disable = s.spawn(move || admin_users::disable(&mut conn, ctx, admin, target));
+        // It waits for the booking's row.
+        until_waiting(&mut watch, pid);
+        cancel
+            .batch_execute("COMMIT")
+            .expect("the partner's cancel commits");
+        disable.join().unwrap()
+    });
+    assert!(matches!(outcome, Ok(Outcome::Changed)), "{outcome:?}");
+    assert!(is_disabled(&mut watch, target), "the target is disabled");
+    assert_eq!(
+        (version(&mut watch, partner), version(&mut watch, target)),
+        (before.0 + 1, before.1 + 2),
+        "the cancel bumped both, the disable the target's account"
+    );
+}
+
+/// A transaction cancelling several bookings takes every version row it
+/// will bump in id order before its commit. Bumped booking by booking at
+/// the commit instead, it would hold the target's and one partner's rows
+/// and then want the other partner's, while a commit between the two
+/// partners held that one and wanted the first: "deadlock detected". A
+/// third connection holds the higher partner's row meanwhile, so the
+/// interleaving is the same on every run. `action` (on the target, in a
+/// thread of its own, with an admin at hand) cancels the target's
+/// sessions; the versions of the target and the two partners before and
+/// after are returned.
+async fn cancel_many_against_a_crossing_commit<F>(action: F) -> ([i64; 3], [i64; 3])
+where
+    F: FnOnce(&mut PgConnection, Ctx<'_>, Uuid, Uuid) -> Result<(), String> + Send,
+{
+    let app = spawn_app().await;
+    let t = topic(&app);
+    let admin = app.create_user(Role::Admin).id;
+    let mut people = [
+        app.create_user(Role::Mentor).id,
+        app.create_user(Role::Mentor).id,
+        app.create_user(Role::Mentor).id,
+    ];
+    people.sort();
+    let [target, low, high] = people;
+    // The session with `high` comes first, so it is cancelled first.
+    insert(&app, t, &session(high, target, at(9, 0))).unwrap();
+    insert(&app, t, &session(low, target, at(11, 0))).unwrap();
+    let between = insert(&app, t, &session(high, low, at(13, 0))).unwrap();
+    let mut watch = app.conn();
+    let versions = |conn: &mut PgConnection| [target, low, high].map(|who| version(conn, who));
+    let before = versions(&mut watch);
+
+    let mut holder = app.conn();
+    holder.batch_execute("BEGIN").unwrap();
+    diesel::sql_query("SELECT version FROM slot_versions WHERE mentor_id = $1 FOR UPDATE")
+        .bind::<diesel::sql_types::Uuid, _>(high)
+        .execute(&mut holder)
+        .unwrap();
+    let mut conn = app.conn();
+    let action_pid = backend_pid(&mut conn);
+    let mut cancel = app.conn();
+    let cancel_pid = backend_pid(&mut cancel);
+    let ctx = ctx(&app);
+    let (acted, cancelled) = std::thread::scope(|s| {
+        let acting = s.spawn(move || action(&mut conn, ctx, admin, target));
+        until_waiting(&mut watch, action_pid);
+        let other = s.spawn(move || {
+            begin_cancel(&mut cancel, between);
+            cancel.batch_execute("COMMIT")
+        });
+        until_waiting(&mut watch, cancel_pid);
+        holder.batch_execute("COMMIT").unwrap();
+        (acting.join().unwrap(), other.join().unwrap())
+    });
+    acted.expect("the target's sessions are cancelled");
+    cancelled.expect("the cancel between the partners commits");
+    (before, versions(&mut watch))
+}
+
+#[tokio::test]
+async fn disabling_someone_takes_the_version_rows_in_id_order() {
+    let (before, after) =
+        cancel_many_against_a_crossing_commit(
+            |conn, ctx, admin, target| match admin_users::disable(conn, ctx, admin, target) {
+                Ok(Outcome::Changed) => Ok(()),
+                other => Err(format!("{other:?}")),
+            },
+        )
+        .await;
+    assert_eq!(
+        after,
+        [before[0] + 3, before[1] + 2, before[2] + 2],
+        "the target: its account and two sessions; each partner: two sessions"
+    );
+}
+
+#[tokio::test]
+async fn deleting_an_account_takes_the_version_rows_in_id_order() {
+    let (before, after) = cancel_many_against_a_crossing_commit(|conn, ctx, _, target| {
+        match deletion::delete(conn, ctx, target) {
+            Ok(d) if d.bookings_cancelled == 2 => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert!(after[0] > before[0] + 2, "{before:?} {after:?}");
+    assert_eq!(
+        after[1..],
+        [before[1] + 2, before[2] + 2],
+        "each partner: two sessions"
+    );
+}
+
+fn is_disabled(conn: &mut PgConnection, who: Uuid) -> bool {
+    use officehours::db::schema::users;
+    users::table
+        .find(who)
+        .select(users::disabled_at.is_not_null())
+        .first(conn)
+        .unwrap()
 }
