@@ -12,8 +12,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::model::UserRow;
-use super::{Role, User, api_tokens, session, throttle};
+use super::{Role, User, api_tokens, service, session, throttle};
 use crate::audit;
 use crate::bookings::model::{Booking, Status};
 use crate::bookings::service::{self as booking_service, Actor, BookError, Ctx, Party};
@@ -407,23 +406,11 @@ pub fn delete(
 ) -> Result<Deleted, DeleteError> {
     let now = ctx.now;
     conn.transaction(|conn| {
-        // Active admins first, then the account, as `admin::users` locks
-        // them: an admin deleting themselves while another admin is being
-        // demoted or disabled queues instead of leaving no admin.
-        let admins: Vec<Uuid> = users::table
-            .filter(users::role.eq(Role::Admin.as_str()))
-            .filter(users::disabled_at.is_null())
-            .order(users::id)
-            .select(users::id)
-            .for_update()
-            .load(conn)?;
-        let user = users::table
-            .find(user_id)
-            .select(UserRow::as_select())
-            .for_update()
-            .first(conn)
-            .optional()?
-            .map(User::from)
+        // As `admin::users` locks them: an admin deleting themselves while
+        // another admin is being demoted or disabled queues instead of
+        // leaving no admin.
+        let (admins, user) = service::lock_admins_and(conn, user_id)?;
+        let user = user
             .filter(|u| u.disabled_at.is_none())
             .ok_or(DeleteError::NotFound)?;
         if admins.contains(&user.id) && admins.len() <= 1 {

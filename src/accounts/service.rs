@@ -157,6 +157,40 @@ pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<User>> {
         .map(|row| row.map(User::from))
 }
 
+/// Locks the active admins' rows and `user`'s `FOR UPDATE`, in id order
+/// like every other lock on users rows (so an admin booking or rescheduling
+/// a session with `user` meanwhile queues instead of deadlocking), and
+/// returns the admins' ids and `user`, if there is such an account. For
+/// the changes that must leave an active admin: two of them on admins at
+/// once are serialised.
+pub fn lock_admins_and(
+    conn: &mut PgConnection,
+    user: Uuid,
+) -> QueryResult<(Vec<Uuid>, Option<User>)> {
+    let rows: Vec<UserRow> = users::table
+        .filter(
+            users::id.eq(user).or(users::role
+                .eq(Role::Admin.as_str())
+                .and(users::disabled_at.is_null())),
+        )
+        .order(users::id)
+        .for_update()
+        .select(UserRow::as_select())
+        .load(conn)?;
+    let mut admins = Vec::new();
+    let mut found = None;
+    for row in rows {
+        let u = User::from(row);
+        if u.role == Role::Admin && u.disabled_at.is_none() {
+            admins.push(u.id);
+        }
+        if u.id == user {
+            found = Some(u);
+        }
+    }
+    Ok((admins, found))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -200,10 +200,11 @@ pub enum Outcome {
     AlreadySo,
 }
 
-/// Locks the active admins' rows (in id order, so concurrent actions queue
-/// instead of deadlocking) and checks the actor is still one of them, then
-/// locks and reads the target. Two admins demoting each other at once are
-/// thereby serialised: the second finds it is no longer an admin.
+/// Locks the active admins' rows and the target's (in id order, so
+/// concurrent actions and bookings queue instead of deadlocking), checks
+/// the actor is still one of the admins and reads the target. Two admins
+/// demoting each other at once are thereby serialised: the second finds it
+/// is no longer an admin.
 fn begin(
     conn: &mut PgConnection,
     actor: Uuid,
@@ -212,24 +213,11 @@ fn begin(
     if actor == target {
         return Err(ChangeError::OwnAccount);
     }
-    let admins: Vec<Uuid> = users::table
-        .filter(users::role.eq(Role::Admin.as_str()))
-        .filter(users::disabled_at.is_null())
-        .order(users::id)
-        .select(users::id)
-        .for_update()
-        .load(conn)?;
+    let (admins, user) = service::lock_admins_and(conn, target)?;
     if !admins.contains(&actor) {
         return Err(ChangeError::NotAdmin);
     }
-    let user = users::table
-        .find(target)
-        .select(UserRow::as_select())
-        .for_update()
-        .first(conn)
-        .optional()?
-        .map(User::from)
-        .ok_or(ChangeError::NotFound)?;
+    let user = user.ok_or(ChangeError::NotFound)?;
     Ok((admins, user))
 }
 

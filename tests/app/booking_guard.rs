@@ -9,9 +9,10 @@ use diesel::result::{DatabaseErrorKind, Error};
 use officehours::accounts::Role;
 use officehours::accounts::deletion;
 use officehours::admin::users::{self as admin_users, Outcome};
-use officehours::bookings::service::Ctx;
+use officehours::bookings::service::{self as book_service, BookError, BookRequest, Ctx};
 use uuid::Uuid;
 
+use crate::booking_fixture::{fixture, live_bookings_of_mentor};
 use crate::harness::{TestApp, spawn_app};
 
 fn at(h: u32, m: u32) -> DateTime<Utc> {
@@ -723,4 +724,57 @@ fn is_disabled(conn: &mut PgConnection, who: Uuid) -> bool {
         .select(users::disabled_at.is_not_null())
         .first(conn)
         .unwrap()
+}
+
+/// Every lock on users rows is taken in id order. An admin books a session
+/// with a mentor whom another admin disables at that moment. The disable
+/// used to lock the admins' rows and then the mentor's, while the booking
+/// locks the mentor's and then the learner's (here an admin's): with the
+/// mentor's row first in id order, each held what the other wanted,
+/// "deadlock detected". A third connection holds the booking admin's row
+/// meanwhile, so the interleaving is the same on every run.
+#[tokio::test]
+async fn disabling_a_mentor_an_admin_is_booking_does_not_deadlock() {
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    let admin = app.create_user(Role::Admin).id;
+    let booker = app.create_user(Role::Admin).id;
+    assert!(f.mentor.id < booker, "the mentor's row comes first");
+    let mut watch = app.conn();
+    let mut holder = app.conn();
+    holder.batch_execute("BEGIN").unwrap();
+    diesel::sql_query("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE")
+        .bind::<diesel::sql_types::Uuid, _>(booker)
+        .execute(&mut holder)
+        .unwrap();
+    let mut disabling = app.conn();
+    let disable_pid = backend_pid(&mut disabling);
+    let mut booking = app.conn();
+    let book_pid = backend_pid(&mut booking);
+    let ctx = ctx(&app);
+    let mentor = f.mentor.id;
+    let req = BookRequest {
+        mentor_id: mentor,
+        topic_slug: "sql-basics".into(),
+        // 10:00 in Berlin the next day.
+        start: Utc.with_ymd_and_hms(2026, 6, 16, 8, 0, 0).unwrap(),
+        goals: "I want to understand joins and indexes.".into(),
+        idempotency_key: Uuid::new_v4(),
+    };
+    let (disabled, booked) = std::thread::scope(|s| {
+        let disable = s.spawn(move || admin_users::disable(&mut disabling, ctx, admin, mentor));
+        until_waiting(&mut watch, disable_pid);
+        let book = s.spawn(move || book_service::book(&mut booking, ctx, booker, &req));
+        until_waiting(&mut watch, book_pid);
+        holder.batch_execute("COMMIT").unwrap();
+        (disable.join().unwrap(), book.join().unwrap())
+    });
+    assert!(matches!(disabled, Ok(Outcome::Changed)), "{disabled:?}");
+    // The booking went second: a disabled mentor offers no slot.
+    assert!(
+        matches!(booked, Err(BookError::SlotUnavailable)),
+        "{:?}",
+        booked.map(|b| b.booking.id)
+    );
+    assert!(live_bookings_of_mentor(&app, mentor).is_empty());
 }
