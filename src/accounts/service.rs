@@ -157,12 +157,15 @@ pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<User>> {
         .map(|row| row.map(User::from))
 }
 
-/// Locks the active admins' rows and `user`'s `FOR UPDATE`, in id order
-/// like every other lock on users rows (so an admin booking or rescheduling
-/// a session with `user` meanwhile queues instead of deadlocking), and
-/// returns the admins' ids and `user`, if there is such an account. For
-/// the changes that must leave an active admin: two of them on admins at
-/// once are serialised.
+/// Locks the active admins' rows and `user`'s `FOR NO KEY UPDATE`, in id
+/// order like every other lock on users rows (so an admin booking or
+/// rescheduling a session with `user` meanwhile queues instead of
+/// deadlocking), and returns the admins' ids and `user`, if there is such
+/// an account. For the changes that must leave an active admin: two of them
+/// on admins at once are serialised. Not `FOR UPDATE`: nothing deletes a
+/// users row or changes its id, and that mode would also block the foreign
+/// key checks of bookings naming these people (a cancel's `cancelled_by`),
+/// made while holding a booking row the caller may go on to lock.
 pub fn lock_admins_and(
     conn: &mut PgConnection,
     user: Uuid,
@@ -174,7 +177,7 @@ pub fn lock_admins_and(
                 .and(users::disabled_at.is_null())),
         )
         .order(users::id)
-        .for_update()
+        .for_no_key_update()
         .select(UserRow::as_select())
         .load(conn)?;
     let mut admins = Vec::new();

@@ -778,3 +778,50 @@ async fn disabling_a_mentor_an_admin_is_booking_does_not_deadlock() {
     );
     assert!(live_bookings_of_mentor(&app, mentor).is_empty());
 }
+
+/// A learner cancels their session while an admin disables them. The
+/// cancel holds the booking's row and then names the learner in
+/// `cancelled_by`, whose foreign key check share-locks the learner's row;
+/// the disable holds that row and then wants the booking's. Had the
+/// disable locked the row `FOR UPDATE` (which blocks those checks) rather
+/// than `FOR NO KEY UPDATE`, each would wait for the other. A third
+/// connection holds the booking's row first, so the cancel has it before
+/// the disable asks.
+#[tokio::test]
+async fn a_learner_cancelling_while_being_disabled_does_not_deadlock() {
+    let app = spawn_app().await;
+    let t = topic(&app);
+    let admin = app.create_user(Role::Admin).id;
+    let mentor = app.create_user(Role::Mentor).id;
+    let learner = app.create_user(Role::Learner).id;
+    let id = insert(&app, t, &session(learner, mentor, at(9, 0))).unwrap();
+    let mut watch = app.conn();
+    let mut holder = app.conn();
+    holder.batch_execute("BEGIN").unwrap();
+    diesel::sql_query("SELECT 1 FROM bookings WHERE id = $1 FOR UPDATE")
+        .bind::<diesel::sql_types::Uuid, _>(id)
+        .execute(&mut holder)
+        .unwrap();
+    let mut cancelling = app.conn();
+    let cancel_pid = backend_pid(&mut cancelling);
+    let mut disabling = app.conn();
+    let disable_pid = backend_pid(&mut disabling);
+    let ctx = ctx(&app);
+    let by = book_service::Actor {
+        user_id: learner,
+        party: book_service::Party::Learner,
+        via_manage_link: false,
+    };
+    let (cancelled, disabled) = std::thread::scope(|s| {
+        let cancel = s.spawn(move || book_service::cancel(&mut cancelling, ctx, id, by, None));
+        until_waiting(&mut watch, cancel_pid);
+        let disable = s.spawn(move || admin_users::disable(&mut disabling, ctx, admin, learner));
+        until_waiting(&mut watch, disable_pid);
+        holder.batch_execute("COMMIT").unwrap();
+        (cancel.join().unwrap(), disable.join().unwrap())
+    });
+    let cancelled = cancelled.expect("the learner's cancel goes through");
+    assert_eq!(cancelled.cancelled_by, Some(learner));
+    assert!(matches!(disabled, Ok(Outcome::Changed)), "{disabled:?}");
+    assert!(is_disabled(&mut watch, learner));
+}

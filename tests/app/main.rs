@@ -30,6 +30,7 @@ mod cli;
 mod harness;
 mod mail;
 mod mentor_workspace;
+mod mixed_changes;
 mod outbox;
 mod public;
 mod schedule;
