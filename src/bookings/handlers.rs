@@ -938,7 +938,8 @@ async fn reschedule_page(
         .await?;
     let mut days: Vec<SlotDay> = Vec::new();
     let mut last: Option<NaiveDate> = None;
-    for s in starts {
+    // The current time is not a move.
+    for s in starts.into_iter().filter(|s| *s != d.booking.start_at) {
         let local = s.with_timezone(&zone);
         if last != Some(local.date_naive()) {
             last = Some(local.date_naive());

@@ -457,6 +457,14 @@ async fn reschedule_keeps_the_id_and_moves_the_reminders() {
         page.contains(&rfc(new_start)),
         "overlapping-own-time slot offered"
     );
+    assert!(
+        page.contains(&rfc(at(2026, 6, 20, 11, 30))),
+        "the time before offered"
+    );
+    assert!(
+        !page.contains(&format!("value=\"{}\"", rfc(at(2026, 6, 20, 12, 0)))),
+        "the current time is not a choice"
+    );
     let res = app
         .post_form(
             &learner.client,
