@@ -1,6 +1,7 @@
-//! Everything that changes bookings, at once: threads book, cancel,
-//! reschedule, reassign, edit schedules, disable and re-enable accounts,
-//! delete one and make reminders, all on a handful of people and times, so
+//! Everything that changes bookings, at once: threads book, cancel (as
+//! learner, mentor and admin), reschedule, reassign, edit schedules,
+//! change time zones, disable and re-enable accounts, delete one and make
+//! reminders, all on a handful of people and times, so
 //! every pair of these paths meets on the same rows. Each may refuse (the
 //! time is taken, a cap, the booking moved on), but none may fail with a
 //! database error ("deadlock detected" above all: every lock on people,
@@ -137,10 +138,10 @@ fn run(
             }
             40..55 => {
                 if let Some((id, learner, mentor)) = some_booking(conn, &mut rng) {
-                    let (actor, reason) = if rng.gen_bool(0.5) {
-                        ((learner, Party::Learner), None)
-                    } else {
-                        ((mentor, Party::Mentor), Some("Something came up."))
+                    let (actor, reason) = match rng.gen_range(0..3) {
+                        0 => ((learner, Party::Learner), None),
+                        1 => ((mentor, Party::Mentor), Some("Something came up.")),
+                        _ => ((people.admin, Party::Admin), Some("Moved by the team.")),
                     };
                     let actor = Actor {
                         user_id: actor.0,
@@ -182,7 +183,21 @@ fn run(
                     );
                 }
             }
-            78..86 => {
+            78..81 => {
+                let who = everybody[rng.gen_range(0..everybody.len())];
+                let zone = if rng.gen_bool(0.5) {
+                    chrono_tz::Asia::Tokyo
+                } else {
+                    chrono_tz::Europe::Berlin
+                };
+                check(
+                    tally,
+                    "change zone",
+                    seed,
+                    editor::set_zone(conn, who, zone, ctx.now),
+                );
+            }
+            81..86 => {
                 let mentor = people.mentors[rng.gen_range(0..people.mentors.len())];
                 let (from, to) = (
                     NaiveTime::from_hms_opt(6, 0, 0).unwrap(),
@@ -284,7 +299,7 @@ async fn every_change_at_once_neither_deadlocks_nor_double_books() {
         }
     });
 
-    use officehours::db::schema::bookings;
+    use officehours::db::schema::{booking_policy, bookings};
     let live: i64 = bookings::table
         .filter(bookings::status.eq("confirmed"))
         .count()
@@ -295,6 +310,43 @@ async fn every_change_at_once_neither_deadlocks_nor_double_books() {
     println!(
         "bookings made: {all}, live at the end: {live} (seed {base}); done/refused: {:?}",
         tally.lock().unwrap()
+    );
+    // The caps held throughout: nothing moves a session to another learner
+    // or topic, so the counts at the end are bounded like every booking.
+    let (max_upcoming, max_per_topic): (i32, i32) = booking_policy::table
+        .select((
+            booking_policy::max_upcoming,
+            booking_policy::max_upcoming_per_topic,
+        ))
+        .first(&mut app.conn())
+        .unwrap();
+    let per_learner: Vec<(Uuid, i64)> = bookings::table
+        .filter(bookings::status.eq("confirmed"))
+        .group_by(bookings::learner_id)
+        .select((bookings::learner_id, diesel::dsl::count_star()))
+        .load(&mut app.conn())
+        .unwrap();
+    assert!(
+        per_learner
+            .iter()
+            .all(|(_, n)| *n <= i64::from(max_upcoming)),
+        "{per_learner:?} over {max_upcoming} (seed {base})"
+    );
+    let per_topic: Vec<(Uuid, Uuid, i64)> = bookings::table
+        .filter(bookings::status.eq("confirmed"))
+        .group_by((bookings::learner_id, bookings::topic_id))
+        .select((
+            bookings::learner_id,
+            bookings::topic_id,
+            diesel::dsl::count_star(),
+        ))
+        .load(&mut app.conn())
+        .unwrap();
+    assert!(
+        per_topic
+            .iter()
+            .all(|(_, _, n)| *n <= i64::from(max_per_topic)),
+        "{per_topic:?} over {max_per_topic} (seed {base})"
     );
     let session = |t: &str| format!("tstzrange({t}.start_at, {t}.end_at)");
     for (what, a, b) in [
