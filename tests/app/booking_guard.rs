@@ -357,6 +357,18 @@ fn backend_pid(conn: &mut PgConnection) -> i32 {
         .pid
 }
 
+/// A connection whose open transaction holds the row lock `sql` takes
+/// (with `id` for `$1`), until it commits.
+fn hold(app: &TestApp, sql: &str, id: Uuid) -> officehours::db::PgConn {
+    let mut conn = app.conn();
+    conn.batch_execute("BEGIN").unwrap();
+    diesel::sql_query(sql)
+        .bind::<diesel::sql_types::Uuid, _>(id)
+        .execute(&mut conn)
+        .unwrap();
+    conn
+}
+
 /// Cancels booking `id` in a transaction left open on `conn`: its row is
 /// locked, its version bumps wait for the COMMIT.
 fn begin_cancel(conn: &mut PgConnection, id: Uuid) {
@@ -440,12 +452,11 @@ async fn crossed_bookings_commit_their_version_bumps_without_deadlock() {
     let mut watch = app.conn();
     let before = (version(&mut watch, low), version(&mut watch, high));
 
-    let mut holder = app.conn();
-    holder.batch_execute("BEGIN").unwrap();
-    diesel::sql_query("SELECT version FROM slot_versions WHERE mentor_id = $1 FOR UPDATE")
-        .bind::<diesel::sql_types::Uuid, _>(low)
-        .execute(&mut holder)
-        .unwrap();
+    let mut holder = hold(
+        &app,
+        "SELECT version FROM slot_versions WHERE mentor_id = $1 FOR UPDATE",
+        low,
+    );
     let mut cancels = Vec::new();
     for id in crossed {
         let mut conn = app.conn();
@@ -656,12 +667,11 @@ where
     let versions = |conn: &mut PgConnection| [target, low, high].map(|who| version(conn, who));
     let before = versions(&mut watch);
 
-    let mut holder = app.conn();
-    holder.batch_execute("BEGIN").unwrap();
-    diesel::sql_query("SELECT version FROM slot_versions WHERE mentor_id = $1 FOR UPDATE")
-        .bind::<diesel::sql_types::Uuid, _>(high)
-        .execute(&mut holder)
-        .unwrap();
+    let mut holder = hold(
+        &app,
+        "SELECT version FROM slot_versions WHERE mentor_id = $1 FOR UPDATE",
+        high,
+    );
     let mut conn = app.conn();
     let action_pid = backend_pid(&mut conn);
     let mut cancel = app.conn();
@@ -741,12 +751,11 @@ async fn disabling_a_mentor_an_admin_is_booking_does_not_deadlock() {
     let booker = app.create_user(Role::Admin).id;
     assert!(f.mentor.id < booker, "the mentor's row comes first");
     let mut watch = app.conn();
-    let mut holder = app.conn();
-    holder.batch_execute("BEGIN").unwrap();
-    diesel::sql_query("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE")
-        .bind::<diesel::sql_types::Uuid, _>(booker)
-        .execute(&mut holder)
-        .unwrap();
+    let mut holder = hold(
+        &app,
+        "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE",
+        booker,
+    );
     let mut disabling = app.conn();
     let disable_pid = backend_pid(&mut disabling);
     let mut booking = app.conn();
@@ -796,12 +805,7 @@ async fn a_learner_cancelling_while_being_disabled_does_not_deadlock() {
     let learner = app.create_user(Role::Learner).id;
     let id = insert(&app, t, &session(learner, mentor, at(9, 0))).unwrap();
     let mut watch = app.conn();
-    let mut holder = app.conn();
-    holder.batch_execute("BEGIN").unwrap();
-    diesel::sql_query("SELECT 1 FROM bookings WHERE id = $1 FOR UPDATE")
-        .bind::<diesel::sql_types::Uuid, _>(id)
-        .execute(&mut holder)
-        .unwrap();
+    let mut holder = hold(&app, "SELECT 1 FROM bookings WHERE id = $1 FOR UPDATE", id);
     let mut cancelling = app.conn();
     let cancel_pid = backend_pid(&mut cancelling);
     let mut disabling = app.conn();

@@ -66,6 +66,14 @@ fn some_booking(conn: &mut PgConnection, rng: &mut StdRng) -> Option<(Uuid, Uuid
     (!live.is_empty()).then(|| live[rng.gen_range(0..live.len())])
 }
 
+fn signed_in((user_id, party): (Uuid, Party)) -> Actor {
+    Actor {
+        user_id,
+        party,
+        via_manage_link: false,
+    }
+}
+
 /// Fails on a database error; business refusals are expected. Counts
 /// what was done and what refused, by operation.
 fn check<T, E: Debug>(tally: &Tally, what: &'static str, seed: u64, result: Result<T, E>) {
@@ -143,27 +151,18 @@ fn run(
                         1 => ((mentor, Party::Mentor), Some("Something came up.")),
                         _ => ((people.admin, Party::Admin), Some("Moved by the team.")),
                     };
-                    let actor = Actor {
-                        user_id: actor.0,
-                        party: actor.1,
-                        via_manage_link: false,
-                    };
                     check(
                         tally,
                         "cancel",
                         seed,
-                        service::cancel(conn, ctx, id, actor, reason),
+                        service::cancel(conn, ctx, id, signed_in(actor), reason),
                     );
                 }
             }
             55..70 => {
                 if let Some((id, learner, _)) = some_booking(conn, &mut rng) {
-                    let actor = Actor {
-                        user_id: learner,
-                        party: Party::Learner,
-                        via_manage_link: false,
-                    };
                     let to = starts[rng.gen_range(0..starts.len())];
+                    let actor = signed_in((learner, Party::Learner));
                     check(
                         tally,
                         "reschedule",
