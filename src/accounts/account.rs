@@ -569,7 +569,7 @@ fn request_email_change(
     let sent_at: Option<DateTime<Utc>> = users::table
         .find(user.id)
         .select(users::verification_sent_at)
-        .for_update()
+        .for_no_key_update()
         .first(conn)?;
     if let Some(at) = sent_at
         && now - at < RESEND_EVERY
@@ -808,7 +808,7 @@ pub async fn create_token(
                 users::table
                     .find(user_id)
                     .select(users::id)
-                    .for_update()
+                    .for_no_key_update()
                     .first::<Uuid>(conn)?;
                 if api_tokens::count_live(conn, user_id)? >= api_tokens::MAX_LIVE_PER_USER {
                     return Ok(None);

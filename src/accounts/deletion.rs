@@ -39,6 +39,12 @@ pub fn erased_email(user: Uuid) -> String {
     format!("deleted-{}@{DELETED_DOMAIN}", user.simple())
 }
 
+/// Whether `user`'s account was deleted (erased): its row stays, disabled,
+/// for the statistics, and nothing may bring it back.
+pub fn is_erased(user: &User) -> bool {
+    user.email == erased_email(user.id)
+}
+
 // ================================================================ export
 
 #[derive(Debug, Serialize)]
@@ -442,9 +448,6 @@ pub fn delete(
             };
             booking_service::cancel(conn, ctx, booking.id, actor, Some(reason))?;
         }
-        // Before the schedule and the account go, which bumps the user's
-        // version.
-        booking_service::lock_slot_versions(conn, &upcoming, user_id)?;
 
         let erased = erased_email(user_id);
         // Not yet sent: never sent (this includes the cancellations just
@@ -492,6 +495,11 @@ pub fn delete(
             .execute(conn)?;
         diesel::delete(calendar_feeds::table.filter(calendar_feeds::mentor_id.eq(user_id)))
             .execute(conn)?;
+        // After every booking and outbox row this transaction locks (a
+        // cancel committing meanwhile may hold one and want a version
+        // row), before the schedule and the account go, which bump the
+        // user's version.
+        booking_service::lock_slot_versions(conn, &upcoming, user_id)?;
         diesel::delete(mentor_topics::table.filter(mentor_topics::mentor_id.eq(user_id)))
             .execute(conn)?;
         diesel::delete(weekly_rules::table.filter(weekly_rules::mentor_id.eq(user_id)))

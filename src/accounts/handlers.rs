@@ -603,7 +603,7 @@ pub async fn resend_verification(
                 let sent_at: Option<chrono::DateTime<chrono::Utc>> = users::table
                     .find(user.id)
                     .select(users::verification_sent_at)
-                    .for_update()
+                    .for_no_key_update()
                     .first(conn)?;
                 if let Some(at) = sent_at
                     && now - at < RESEND_EVERY

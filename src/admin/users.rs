@@ -18,7 +18,7 @@ use uuid::Uuid;
 pub use super::keyset::{Cursor, Key};
 
 use crate::accounts::model::UserRow;
-use crate::accounts::{Role, User, service, session};
+use crate::accounts::{Role, User, deletion, service, session};
 use crate::audit;
 use crate::bookings::model::{Booking, Status};
 use crate::bookings::service::{self as booking_service, Actor, BookError, Ctx, Party};
@@ -217,7 +217,10 @@ fn begin(
     if !admins.contains(&actor) {
         return Err(ChangeError::NotAdmin);
     }
-    let user = user.ok_or(ChangeError::NotFound)?;
+    // A deleted account is gone for good: no role, no enabling.
+    let user = user
+        .filter(|u| !deletion::is_erased(u))
+        .ok_or(ChangeError::NotFound)?;
     Ok((admins, user))
 }
 
@@ -549,6 +552,8 @@ struct UserView {
     time_zone: &'static str,
     verified: bool,
     disabled: Option<Stamp>,
+    /// Deleted by its owner: shown, never changed.
+    erased: bool,
     created: Stamp,
     is_self: bool,
 }
@@ -635,6 +640,7 @@ pub async fn list_page(
             time_zone: u.time_zone.name(),
             verified: u.email_verified_at.is_some(),
             disabled: u.disabled_at.map(|at| Stamp::new(at, zone)),
+            erased: deletion::is_erased(u),
             created: Stamp::new(u.created_at, zone),
             is_self: u.id == auth.user.id,
         })

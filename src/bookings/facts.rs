@@ -44,9 +44,10 @@ pub struct Facts {
     pub snapshot: Option<Snapshot>,
     /// The booking this learner already made with this key.
     pub existing: Option<Uuid>,
-    /// The learner's live sessions, as learner or as mentor, starting
-    /// within a day of the start (any session overlapping it does: topics
-    /// last at most two hours).
+    /// The learner's live sessions, as learner or as mentor (then with
+    /// its buffers: the occupied range), starting within a day of the
+    /// start (any session overlapping it does: topics last at most two
+    /// hours, buffers at most two hours each).
     pub near: Vec<(DateTime<Utc>, DateTime<Utc>)>,
     /// The learner's live sessions from a year before `now` (the no-show
     /// window is at most 365 days) or the month's start, whichever is
@@ -84,8 +85,13 @@ impl QueryFragment<Pg> for LearnerPart {
         out.push_bind_param::<SqlUuid, _>(&self.learner)?;
         out.push_sql(" AND b.idempotency_key = ");
         out.push_bind_param::<SqlUuid, _>(&self.key)?;
+        // Sessions the learner hosts count with their buffers: they are
+        // occupied time of the learner's schedule (PRODUCT.md).
+        out.push_sql("), ARRAY(SELECT CASE WHEN b.learner_id = ");
+        out.push_bind_param::<SqlUuid, _>(&self.learner)?;
         out.push_sql(
-            "), ARRAY(SELECT ROW(b.start_at, b.end_at) FROM bookings b \
+            " THEN ROW(b.start_at, b.end_at) \
+               ELSE ROW(lower(b.occupied), upper(b.occupied)) END FROM bookings b \
                WHERE b.status <> 'cancelled' AND b.start_at > ",
         );
         out.push_bind_param::<Timestamptz, _>(&self.near_from)?;
@@ -162,7 +168,8 @@ pub fn read(conn: &mut PgConnection, ask: &Ask) -> QueryResult<Facts> {
 }
 
 impl Facts {
-    /// Whether the learner has a live session overlapping `[start, end)`.
+    /// Whether the learner has a live session overlapping `[start, end)`,
+    /// counting the buffers of those they host.
     pub fn learner_busy(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
         self.near.iter().any(|(s, e)| *s < end && *e > start)
     }

@@ -7,6 +7,8 @@
 //! is answered as "taken", never as an error page. (`docs/ARCHITECTURE.md`,
 //! "Booking without double bookings", walks through `book`.)
 
+use std::ops::Bound;
+
 use chrono::{DateTime, Duration, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -154,15 +156,15 @@ pub struct Booked {
 
 /// Locks the slot-version rows of everybody in `bookings` (and of
 /// `also`), in id order, for a transaction that changes several bookings.
-/// It calls this after changing them and before anything else of it bumps a
-/// version (an UPDATE of an account, a schedule row deleted): the
-/// bookings' own bumps wait for the commit and go booking by booking, so
-/// without it the commit would hold one person's row and want another's
-/// that a concurrent commit between two of the people holds, wanting the
-/// first ("deadlock detected"). Taken before the changes instead, the rows
-/// would be held while waiting for a booking row whose cancel, committing,
-/// wants one of them. A person with a booking has a row: inserting the
-/// booking bumped it.
+/// It calls this after the last booking or outbox row it locks and before
+/// anything of it bumps a version (an UPDATE of an account, a schedule row
+/// deleted). The bookings' own bumps wait for the commit and go booking by
+/// booking, so without it the commit would hold one person's row and want
+/// another's that a concurrent commit between two of the people holds,
+/// wanting the first ("deadlock detected"). Taken earlier, the rows would
+/// be held while waiting for a row that a committing cancel or outcome
+/// holds, wanting one of them. Missing rows (a person never bumped) are
+/// made first, in the same order.
 pub fn lock_slot_versions(
     conn: &mut PgConnection,
     bookings: &[Booking],
@@ -176,10 +178,17 @@ pub fn lock_slot_versions(
     people.sort();
     people.dedup();
     diesel::sql_query(
+        "INSERT INTO slot_versions (mentor_id, version)
+         SELECT p, 0 FROM unnest($1) AS p ORDER BY p
+         ON CONFLICT (mentor_id) DO NOTHING",
+    )
+    .bind::<diesel::sql_types::Array<SqlUuid>, _>(&people)
+    .execute(conn)?;
+    diesel::sql_query(
         "SELECT mentor_id FROM slot_versions WHERE mentor_id = ANY($1)
           ORDER BY mentor_id FOR UPDATE",
     )
-    .bind::<diesel::sql_types::Array<SqlUuid>, _>(people)
+    .bind::<diesel::sql_types::Array<SqlUuid>, _>(&people)
     .execute(conn)
     .map(|_| ())
 }
@@ -373,9 +382,10 @@ pub fn nearest_free(
     }))
 }
 
-/// Whether `learner` has another live session, or mentors one, overlapping
-/// `[start, end)` (the database refuses the first kind; the second is
-/// ours to refuse).
+/// Whether `learner` has another live session overlapping `[start,
+/// end)`, or mentors one whose occupied range (buffers included) does: the
+/// database refuses the first kind; the second is ours to refuse, as the
+/// slot engine does the other way round.
 fn learner_busy(
     conn: &mut PgConnection,
     learner: Uuid,
@@ -383,15 +393,22 @@ fn learner_busy(
     end: DateTime<Utc>,
     except: Option<Uuid>,
 ) -> QueryResult<bool> {
+    let range = (Bound::Included(start), Bound::Excluded(end));
     let n: i64 = bookings::table
         .filter(
             bookings::learner_id
                 .eq(learner)
-                .or(bookings::mentor_id.eq(learner)),
+                .and(bookings::start_at.lt(end))
+                .and(bookings::end_at.gt(start))
+                .or(bookings::mentor_id
+                    .eq(learner)
+                    .and(bookings::occupied.overlaps_with(range))
+                    // Buffers last at most two hours (bookings_buffers_check),
+                    // sessions at most a day (bookings_length_check).
+                    .and(bookings::start_at.lt(end + Duration::hours(2)))
+                    .and(bookings::start_at.gt(start - Duration::hours(26)))),
         )
         .filter(bookings::status.ne(Status::Cancelled.as_str()))
-        .filter(bookings::start_at.lt(end))
-        .filter(bookings::end_at.gt(start))
         .filter(bookings::id.ne(except.unwrap_or(Uuid::nil())))
         .count()
         .get_result(conn)?;

@@ -134,7 +134,7 @@ fn lock_mentor(conn: &mut PgConnection, mentor: Uuid) -> Result<Tz, EditError> {
     let zone: String = users::table
         .find(mentor)
         .select(users::time_zone)
-        .for_update()
+        .for_no_key_update()
         .first(conn)
         .optional()?
         .ok_or(EditError::NotFound)?;
@@ -863,7 +863,7 @@ pub fn save_settings(
         users::table
             .find(mentor)
             .select(users::id)
-            .for_update()
+            .for_no_key_update()
             .first::<Uuid>(conn)?;
         let active: Vec<Uuid> = topics::table
             .filter(topics::active.eq(true))

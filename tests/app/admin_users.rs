@@ -944,3 +944,47 @@ async fn unknown_and_malformed_user_ids_are_404() {
     }
     assert!(audit_rows(&app).is_empty());
 }
+
+/// A deleted account stays as a disabled row for the statistics; the list
+/// says so and offers no action, and neither enabling nor a new role
+/// brings it back.
+#[tokio::test]
+async fn a_deleted_account_cannot_be_enabled_or_given_a_role() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(&app.create_user(Role::Admin)).await;
+    let gone = app.create_user(Role::Mentor);
+    let ctx = officehours::bookings::service::Ctx {
+        now: app.clock.now(),
+        settings: &app.state.settings,
+        key: app.state.secret_key.expose(),
+    };
+    officehours::accounts::deletion::delete(&mut app.conn(), ctx, gone.id).unwrap();
+
+    let page = admin
+        .client
+        .get(app.url("/admin/users?q=Deleted"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Deleted by its owner"), "{page}");
+    assert!(!page.contains(&format!("/admin/users/{}/enable", gone.id)));
+    assert!(!page.contains(&format!("/admin/users/{}/role", gone.id)));
+
+    for (action, fields) in [("enable", vec![]), ("role", vec![("role", "admin")])] {
+        let res = act(
+            &app,
+            &admin,
+            &format!("/admin/users/{}/{action}", gone.id),
+            &fields,
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{action}");
+    }
+    let after = reload(&app, gone.id);
+    assert!(after.disabled_at.is_some());
+    assert_eq!(after.role, Role::Mentor);
+    assert!(audit_rows(&app).is_empty());
+}

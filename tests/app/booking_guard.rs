@@ -829,3 +829,49 @@ async fn a_learner_cancelling_while_being_disabled_does_not_deadlock() {
     assert!(matches!(disabled, Ok(Outcome::Changed)), "{disabled:?}");
     assert!(is_disabled(&mut watch, learner));
 }
+
+/// A mentor marks the outcome of yesterday's session while its learner
+/// deletes their account. The marking holds the booking's row and, at its
+/// commit, wants both people's version rows; the deletion erases the
+/// learner's goals from that row. Had the deletion locked its version rows
+/// before that UPDATE, each would wait for the other.
+#[tokio::test]
+async fn deleting_an_account_while_an_outcome_is_marked_does_not_deadlock() {
+    let app = spawn_app().await;
+    let t = topic(&app);
+    let mentor = app.create_user(Role::Mentor).id;
+    let learner = app.create_user(Role::Learner).id;
+    let yesterday = Utc.with_ymd_and_hms(2026, 6, 14, 9, 0, 0).unwrap();
+    let past = insert(&app, t, &session(learner, mentor, yesterday)).unwrap();
+    diesel::sql_query("UPDATE bookings SET goals = 'Joins and indexes.' WHERE id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(past)
+        .execute(&mut app.conn())
+        .unwrap();
+    let mut watch = app.conn();
+    let before = (version(&mut watch, learner), version(&mut watch, mentor));
+    // The outcome is written, not yet committed.
+    let mut marking = hold(
+        &app,
+        "UPDATE bookings SET status = 'completed' WHERE id = $1",
+        past,
+    );
+    let mut deleting = app.conn();
+    let delete_pid = backend_pid(&mut deleting);
+    let ctx = ctx(&app);
+    let deleted = std::thread::scope(|s| {
+        let delete = s.spawn(move || deletion::delete(&mut deleting, ctx, learner));
+        // It waits for the booking's row.
+        until_waiting(&mut watch, delete_pid);
+        marking
+            .batch_execute("COMMIT")
+            .expect("the outcome commits");
+        delete.join().unwrap()
+    });
+    assert!(deleted.is_ok(), "{deleted:?}");
+    assert!(is_disabled(&mut watch, learner));
+    let after = (version(&mut watch, learner), version(&mut watch, mentor));
+    assert!(
+        after.0 > before.0 && after.1 == before.1 + 1,
+        "{before:?} {after:?}"
+    );
+}

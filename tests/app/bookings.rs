@@ -258,6 +258,66 @@ async fn nobody_books_themselves_and_unverified_learners_are_refused() {
     assert_eq!(n, 0);
 }
 
+/// A mentor's own sessions as a learner are occupied time of their
+/// schedule, so they may not fall into the buffer of a session the mentor
+/// hosts: not when booked, not when moved there. (The other way round, the
+/// slot engine already keeps the buffer clear of them.)
+#[tokio::test]
+async fn a_mentor_booking_as_a_learner_keeps_clear_of_their_own_buffers() {
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    let host = mentor(&app, |p| p.buffer_after_min = 30);
+    offer(&app, &host, f.topic);
+    let learner = app.sign_in(&app.create_user(Role::Learner)).await;
+    // 10:00-10:30 in Berlin: the host's time is occupied until 11:00.
+    book(&app, &learner, host.id, "sql-basics", at(2026, 6, 16, 8, 0)).await;
+
+    let host_in = app.sign_in(&host).await;
+    let res = post_booking(
+        &app,
+        &host_in,
+        f.mentor.id,
+        "sql-basics",
+        at(2026, 6, 16, 8, 30),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("You already have another session at that time.")
+    );
+    let own: i64 = bookings::table
+        .filter(bookings::learner_id.eq(host.id))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(own, 0, "nothing stored");
+
+    // Right after the buffer is fine; moving it back into the buffer is not.
+    let id = book(
+        &app,
+        &host_in,
+        f.mentor.id,
+        "sql-basics",
+        at(2026, 6, 16, 9, 0),
+    )
+    .await;
+    let res = app
+        .post_form(
+            &host_in.client,
+            &format!("/bookings/{id}/reschedule"),
+            &[
+                ("csrf_token", host_in.csrf.as_str()),
+                ("start", &rfc(at(2026, 6, 16, 8, 30))),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert_eq!(booking(&app, id).start_at, at(2026, 6, 16, 9, 0));
+}
+
 #[tokio::test]
 async fn goals_are_validated_with_the_input_kept() {
     let app = spawn_app().await;
