@@ -1,7 +1,7 @@
 //! Everything that changes bookings, at once: threads book, cancel (as
-//! learner, mentor and admin), reschedule, reassign, edit schedules,
-//! change time zones, disable and re-enable accounts, delete one and make
-//! reminders, all on a handful of people and times, so
+//! learner, mentor and admin), reschedule, reassign, mark outcomes of
+//! yesterday's sessions, edit schedules, change time zones, disable and
+//! re-enable accounts, delete one and make reminders, all on a handful of people and times, so
 //! every pair of these paths meets on the same rows. Each may refuse (the
 //! time is taken, a cap, the booking moved on), but none may fail with a
 //! database error ("deadlock detected" above all: every lock on people,
@@ -19,6 +19,7 @@ use diesel::prelude::*;
 use officehours::accounts::Role;
 use officehours::accounts::deletion;
 use officehours::admin::users as admin_users;
+use officehours::bookings::mentor::{self, Outcome};
 use officehours::bookings::reminders;
 use officehours::bookings::service::{self, Actor, BookRequest, Ctx, Party};
 use officehours::schedule::editor;
@@ -55,15 +56,57 @@ fn starts() -> Vec<DateTime<Utc>> {
     out
 }
 
-/// A live upcoming booking, any of them.
-fn some_booking(conn: &mut PgConnection, rng: &mut StdRng) -> Option<(Uuid, Uuid, Uuid)> {
+/// A live booking, any of them: one yet to start (`upcoming`) or one
+/// that has started.
+fn some_booking(
+    conn: &mut PgConnection,
+    rng: &mut StdRng,
+    now: DateTime<Utc>,
+    upcoming: bool,
+) -> Option<(Uuid, Uuid, Uuid)> {
     use officehours::db::schema::bookings;
-    let live: Vec<(Uuid, Uuid, Uuid)> = bookings::table
+    let live = bookings::table
         .filter(bookings::status.eq("confirmed"))
-        .select((bookings::id, bookings::learner_id, bookings::mentor_id))
-        .load(conn)
-        .unwrap();
+        .select((bookings::id, bookings::learner_id, bookings::mentor_id));
+    let live: Vec<(Uuid, Uuid, Uuid)> = if upcoming {
+        live.filter(bookings::start_at.gt(now)).load(conn)
+    } else {
+        live.filter(bookings::start_at.le(now)).load(conn)
+    }
+    .unwrap();
     (!live.is_empty()).then(|| live[rng.gen_range(0..live.len())])
+}
+
+/// Yesterday's sessions, one an hour, with goals (which deleting an
+/// account erases), for the mentors to mark.
+fn past_sessions(app: &TestApp, people: &People, topic: Uuid) {
+    let learners = people.learners.iter().cycle();
+    for (hour, (mentor, learner)) in people
+        .mentors
+        .iter()
+        .cycle()
+        .zip(learners)
+        .take(8)
+        .enumerate()
+    {
+        let start = Utc.with_ymd_and_hms(2026, 6, 14, 6, 0, 0).unwrap()
+            + Duration::hours(i64::try_from(hour).unwrap());
+        diesel::sql_query(
+            "INSERT INTO bookings (id, learner_id, mentor_id, topic_id, start_at, end_at,
+                                   buffer_before_min, buffer_after_min, occupied, status, goals,
+                                   created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $5 + interval '30 minutes', 0, 0,
+                     tstzrange($5, $5 + interval '30 minutes', '[)'), 'confirmed',
+                     'Joins and indexes.', $5 - interval '2 days', $5 - interval '2 days')",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
+        .bind::<diesel::sql_types::Uuid, _>(*learner)
+        .bind::<diesel::sql_types::Uuid, _>(*mentor)
+        .bind::<diesel::sql_types::Uuid, _>(topic)
+        .bind::<diesel::sql_types::Timestamptz, _>(start)
+        .execute(&mut app.conn())
+        .unwrap();
+    }
 }
 
 fn signed_in((user_id, party): (Uuid, Party)) -> Actor {
@@ -145,7 +188,7 @@ fn run(
                 check(tally, "book", seed, service::book(conn, ctx, learner, &req));
             }
             40..55 => {
-                if let Some((id, learner, mentor)) = some_booking(conn, &mut rng) {
+                if let Some((id, learner, mentor)) = some_booking(conn, &mut rng, ctx.now, true) {
                     let (actor, reason) = match rng.gen_range(0..3) {
                         0 => ((learner, Party::Learner), None),
                         1 => ((mentor, Party::Mentor), Some("Something came up.")),
@@ -160,7 +203,7 @@ fn run(
                 }
             }
             55..70 => {
-                if let Some((id, learner, _)) = some_booking(conn, &mut rng) {
+                if let Some((id, learner, _)) = some_booking(conn, &mut rng, ctx.now, true) {
                     let to = starts[rng.gen_range(0..starts.len())];
                     let actor = signed_in((learner, Party::Learner));
                     check(
@@ -172,7 +215,7 @@ fn run(
                 }
             }
             70..78 => {
-                if let Some((id, _, _)) = some_booking(conn, &mut rng) {
+                if let Some((id, _, _)) = some_booking(conn, &mut rng, ctx.now, true) {
                     let to = people.mentors[rng.gen_range(0..people.mentors.len())];
                     check(
                         tally,
@@ -212,8 +255,26 @@ fn run(
                     other => check(tally, "add window", seed, other),
                 }
             }
-            86..94 => {
-                let who = people.learners[rng.gen_range(0..people.learners.len())];
+            86..89 => {
+                if let Some((id, _, mentor)) = some_booking(conn, &mut rng, ctx.now, false) {
+                    let outcome = if rng.gen_bool(0.7) {
+                        Outcome::Completed
+                    } else {
+                        Outcome::NoShow
+                    };
+                    check(
+                        tally,
+                        "mark outcome",
+                        seed,
+                        mentor::mark_outcome(conn, ctx.now, mentor, id, outcome),
+                    );
+                }
+            }
+            89..94 => {
+                // Not the account being deleted: an erased account stays
+                // disabled.
+                let staying = &people.learners[..people.learners.len() - 1];
+                let who = staying[rng.gen_range(0..staying.len())];
                 check(
                     tally,
                     "disable",
@@ -270,10 +331,12 @@ async fn every_change_at_once_neither_deadlocks_nor_double_books() {
     let learners: Vec<Uuid> = (0..4).map(|_| app.create_user(Role::Learner).id).collect();
     let people = People {
         admin: app.create_user(Role::Admin).id,
+        // The last one: never disabled meanwhile.
         leaving: learners[3],
         mentors,
         learners,
     };
+    past_sessions(&app, &people, short);
     let ctx = Ctx {
         now: app.clock.now(),
         settings: &app.state.settings,
@@ -299,13 +362,20 @@ async fn every_change_at_once_neither_deadlocks_nor_double_books() {
     });
 
     use officehours::db::schema::{booking_policy, bookings};
-    let live: i64 = bookings::table
+    let now = app.clock.now();
+    let upcoming = || bookings::table.filter(bookings::start_at.gt(now));
+    let live: i64 = upcoming()
         .filter(bookings::status.eq("confirmed"))
         .count()
         .get_result(&mut app.conn())
         .unwrap();
-    let all: i64 = bookings::table.count().get_result(&mut app.conn()).unwrap();
+    let all: i64 = upcoming().count().get_result(&mut app.conn()).unwrap();
     assert!(all > 0, "some bookings were made (seed {base})");
+    assert_eq!(
+        tally.lock().unwrap().get("delete"),
+        Some(&(1, 0)),
+        "the account was deleted (seed {base})"
+    );
     println!(
         "bookings made: {all}, live at the end: {live} (seed {base}); done/refused: {:?}",
         tally.lock().unwrap()
@@ -319,7 +389,7 @@ async fn every_change_at_once_neither_deadlocks_nor_double_books() {
         ))
         .first(&mut app.conn())
         .unwrap();
-    let per_learner: Vec<(Uuid, i64)> = bookings::table
+    let per_learner: Vec<(Uuid, i64)> = upcoming()
         .filter(bookings::status.eq("confirmed"))
         .group_by(bookings::learner_id)
         .select((bookings::learner_id, diesel::dsl::count_star()))
@@ -331,7 +401,7 @@ async fn every_change_at_once_neither_deadlocks_nor_double_books() {
             .all(|(_, n)| *n <= i64::from(max_upcoming)),
         "{per_learner:?} over {max_upcoming} (seed {base})"
     );
-    let per_topic: Vec<(Uuid, Uuid, i64)> = bookings::table
+    let per_topic: Vec<(Uuid, Uuid, i64)> = upcoming()
         .filter(bookings::status.eq("confirmed"))
         .group_by((bookings::learner_id, bookings::topic_id))
         .select((
