@@ -339,7 +339,10 @@ pub async fn update_profile(
     let user = auth.user.clone();
     state
         .db(move |conn| {
-            conn.transaction(|conn| -> Result<(), diesel::result::Error> {
+            conn.transaction(|conn| -> Result<(), AppError> {
+                if !service::lock_active(conn, user.id)? {
+                    return Err(gone());
+                }
                 diesel::update(users::table.find(user.id))
                     .set((
                         users::display_name.eq(&name),
@@ -357,11 +360,20 @@ pub async fn update_profile(
                         "name_changed": name != user.display_name,
                         "time_zone": zone.name(),
                     }),
-                )
+                )?;
+                Ok(())
             })
         })
         .await?;
     Ok(see_other("/account?notice=profile-saved"))
+}
+
+/// The account was disabled or deleted while the request ran: its
+/// sessions are gone, so it is signed out.
+fn gone() -> AppError {
+    AppError::SignInRequired {
+        next: "/account".to_owned(),
+    }
 }
 
 // ---------------------------------------------------------------- current password
@@ -566,11 +578,16 @@ fn request_email_change(
     new_email: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, AppError> {
-    let sent_at: Option<DateTime<Utc>> = users::table
+    let Some(sent_at): Option<Option<DateTime<Utc>>> = users::table
         .find(user.id)
+        .filter(users::disabled_at.is_null())
         .select(users::verification_sent_at)
         .for_no_key_update()
-        .first(conn)?;
+        .first(conn)
+        .optional()?
+    else {
+        return Err(gone());
+    };
     if let Some(at) = sent_at
         && now - at < RESEND_EVERY
     {
@@ -803,13 +820,11 @@ pub async fn create_token(
     let user_id = auth.user.id;
     let created = state
         .db(move |conn| {
-            conn.transaction(|conn| -> Result<Option<String>, diesel::result::Error> {
+            conn.transaction(|conn| -> Result<Option<String>, AppError> {
                 // Serialises one user's token requests, so the cap holds.
-                users::table
-                    .find(user_id)
-                    .select(users::id)
-                    .for_no_key_update()
-                    .first::<Uuid>(conn)?;
+                if !service::lock_active(conn, user_id)? {
+                    return Err(gone());
+                }
                 if api_tokens::count_live(conn, user_id)? >= api_tokens::MAX_LIVE_PER_USER {
                     return Ok(None);
                 }

@@ -512,22 +512,31 @@ pub async fn verify(
                     // address is proven; the unique index settles a race
                     // with another account taking it meanwhile.
                     Some(new_email) => {
-                        diesel::update(users::table.find(t.user_id))
-                            .set((
-                                users::email.eq(new_email),
-                                users::email_verified_at.eq(Some(now)),
-                                users::updated_at.eq(now),
-                            ))
-                            .execute(conn)
-                            .map_err(|e| match e {
-                                diesel::result::Error::DatabaseError(
-                                    diesel::result::DatabaseErrorKind::UniqueViolation,
-                                    ref info,
-                                ) if info.constraint_name() == Some("users_email_lower_key") => {
-                                    AccountError::EmailTaken
-                                }
-                                other => AccountError::Db(other),
-                            })?;
+                        // Not for an account disabled or deleted since the
+                        // link went out: its address stays as it is.
+                        let changed = diesel::update(
+                            users::table
+                                .find(t.user_id)
+                                .filter(users::disabled_at.is_null()),
+                        )
+                        .set((
+                            users::email.eq(new_email),
+                            users::email_verified_at.eq(Some(now)),
+                            users::updated_at.eq(now),
+                        ))
+                        .execute(conn)
+                        .map_err(|e| match e {
+                            diesel::result::Error::DatabaseError(
+                                diesel::result::DatabaseErrorKind::UniqueViolation,
+                                ref info,
+                            ) if info.constraint_name() == Some("users_email_lower_key") => {
+                                AccountError::EmailTaken
+                            }
+                            other => AccountError::Db(other),
+                        })?;
+                        if changed == 0 {
+                            return Ok(false);
+                        }
                         "user.email_changed"
                     }
                     None => {
@@ -787,7 +796,10 @@ pub async fn reset(
                 else {
                     return Ok(false);
                 };
-                let Some(user) = service::find(conn, t.user_id)? else {
+                // A disabled or deleted account keeps its password.
+                let Some(user) =
+                    service::find(conn, t.user_id)?.filter(|u| u.disabled_at.is_none())
+                else {
                     return Ok(false);
                 };
                 set_password(
@@ -820,12 +832,23 @@ pub fn set_password(
     now: chrono::DateTime<chrono::Utc>,
     action: &str,
 ) -> Result<(), AppError> {
-    diesel::update(users::table.find(user.id))
-        .set((
-            users::password_hash.eq(Some(hash)),
-            users::updated_at.eq(now),
-        ))
-        .execute(conn)?;
+    // Only while the account is active: one disabled or deleted since
+    // the request was let in is signed out.
+    let changed = diesel::update(
+        users::table
+            .find(user.id)
+            .filter(users::disabled_at.is_null()),
+    )
+    .set((
+        users::password_hash.eq(Some(hash)),
+        users::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    if changed == 0 {
+        return Err(AppError::SignInRequired {
+            next: "/account".to_owned(),
+        });
+    }
     session::delete_all_for_user(conn, user.id, keep)?;
     let when = now
         .with_timezone(&user.time_zone)

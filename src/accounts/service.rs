@@ -157,6 +157,23 @@ pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<User>> {
         .map(|row| row.map(User::from))
 }
 
+/// Locks `user`'s row `FOR NO KEY UPDATE` if the account is active, for a
+/// change the owner makes to it: false once it is disabled or deleted. A
+/// request let in before an admin disabled the account, or before its
+/// owner deleted it in another tab, waits for that transaction and then
+/// finds the account gone (PostgreSQL re-checks the condition on the new
+/// row) instead of writing to it.
+pub fn lock_active(conn: &mut PgConnection, user: Uuid) -> QueryResult<bool> {
+    users::table
+        .find(user)
+        .filter(users::disabled_at.is_null())
+        .select(users::id)
+        .for_no_key_update()
+        .first::<Uuid>(conn)
+        .optional()
+        .map(|row| row.is_some())
+}
+
 /// Locks the active admins' rows and `user`'s `FOR NO KEY UPDATE`, in id
 /// order like every other lock on users rows (so an admin booking or
 /// rescheduling a session with `user` meanwhile queues instead of

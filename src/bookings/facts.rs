@@ -46,8 +46,9 @@ pub struct Facts {
     pub existing: Option<Uuid>,
     /// The learner's live sessions, as learner or as mentor (then with
     /// its buffers: the occupied range), starting within a day of the
-    /// start (any session overlapping it does: topics last at most two
-    /// hours, buffers at most two hours each).
+    /// start. Any session overlapping it does: sessions are topic-long
+    /// (at most two hours, `topics_duration_check`) and buffers at most
+    /// two hours each (`bookings_buffers_check`).
     pub near: Vec<(DateTime<Utc>, DateTime<Utc>)>,
     /// The learner's live sessions from a year before `now` (the no-show
     /// window is at most 365 days) or the month's start, whichever is

@@ -163,8 +163,8 @@ pub struct Booked {
 /// another's that a concurrent commit between two of the people holds,
 /// wanting the first ("deadlock detected"). Taken earlier, the rows would
 /// be held while waiting for a row that a committing cancel or outcome
-/// holds, wanting one of them. Missing rows (a person never bumped) are
-/// made first, in the same order.
+/// holds, wanting one of them. A missing row (a person never bumped) is
+/// made in the same pass.
 pub fn lock_slot_versions(
     conn: &mut PgConnection,
     bookings: &[Booking],
@@ -177,18 +177,14 @@ pub fn lock_slot_versions(
         .collect();
     people.sort();
     people.dedup();
+    // One pass in id order: a missing row is made, an existing one locked
+    // (by an update that changes nothing).
     diesel::sql_query(
         "INSERT INTO slot_versions (mentor_id, version)
          SELECT p, 0 FROM unnest($1) AS p ORDER BY p
-         ON CONFLICT (mentor_id) DO NOTHING",
+         ON CONFLICT (mentor_id) DO UPDATE SET version = slot_versions.version",
     )
-    .bind::<diesel::sql_types::Array<SqlUuid>, _>(&people)
-    .execute(conn)?;
-    diesel::sql_query(
-        "SELECT mentor_id FROM slot_versions WHERE mentor_id = ANY($1)
-          ORDER BY mentor_id FOR UPDATE",
-    )
-    .bind::<diesel::sql_types::Array<SqlUuid>, _>(&people)
+    .bind::<diesel::sql_types::Array<SqlUuid>, _>(people)
     .execute(conn)
     .map(|_| ())
 }

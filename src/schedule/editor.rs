@@ -129,10 +129,14 @@ fn check_window(start: NaiveTime, end: NaiveTime) -> Result<(), EditError> {
 }
 
 /// Locks the mentor's row for the rest of the transaction and returns
-/// their zone (a zone that does not parse reads as UTC).
+/// their zone (a zone that does not parse reads as UTC); `NotFound` once
+/// the account is disabled or deleted.
 fn lock_mentor(conn: &mut PgConnection, mentor: Uuid) -> Result<Tz, EditError> {
+    // An account disabled or deleted meanwhile is no longer edited (its
+    // deletion erased the schedule).
     let zone: String = users::table
         .find(mentor)
+        .filter(users::disabled_at.is_null())
         .select(users::time_zone)
         .for_no_key_update()
         .first(conn)
@@ -845,6 +849,9 @@ pub fn check_settings(
 pub enum SettingsError {
     #[error("invalid settings")]
     Invalid(SettingsErrors),
+    /// The account was disabled or deleted while the request ran.
+    #[error("no such active account")]
+    Gone,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
 }
@@ -860,11 +867,9 @@ pub fn save_settings(
     now: DateTime<Utc>,
 ) -> Result<(), SettingsError> {
     conn.transaction(|conn| {
-        users::table
-            .find(mentor)
-            .select(users::id)
-            .for_no_key_update()
-            .first::<Uuid>(conn)?;
+        if !crate::accounts::service::lock_active(conn, mentor)? {
+            return Err(SettingsError::Gone);
+        }
         let active: Vec<Uuid> = topics::table
             .filter(topics::active.eq(true))
             .select(topics::id)

@@ -186,6 +186,7 @@ pub async fn save_settings(
             match editor::save_settings(conn, id, &saving, now) {
                 Ok(()) => Ok(None),
                 Err(SettingsError::Invalid(problems)) => Ok(Some(problems)),
+                Err(SettingsError::Gone) => Err(AppError::NotFound),
                 Err(SettingsError::Db(e)) => Err(e.into()),
             }
         })

@@ -1,6 +1,7 @@
 //! The account page: name and time zone, email change confirmed by a link,
 //! password change, signed-in sessions and personal API tokens.
 
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use officehours::accounts::session::{self, Origin};
 use officehours::accounts::{Role, User, api_tokens, password, tokens};
@@ -977,4 +978,149 @@ async fn another_users_token_cannot_be_revoked() {
         !body.contains("their script"),
         "only one's own tokens are listed"
     );
+}
+
+/// Waits until some backend of this test's database waits for a lock.
+async fn until_a_request_waits(app: &TestApp) {
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    for _ in 0..500 {
+        let waiting = diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_stat_activity
+              WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .get_result::<N>(&mut app.conn())
+        .unwrap()
+        .n;
+        if waiting > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("no request ever waited for the account's row");
+}
+
+/// Requests let in while the account was active, whose changes reach the
+/// database only after an admin disabled it (or its owner deleted it in
+/// another tab), write nothing and end signed out: a deleted account must
+/// not get a name, an address, a password or an API token back. An open
+/// transaction disabling the account holds its row while each request
+/// queues for it.
+#[tokio::test]
+async fn changes_queued_behind_disabling_the_account_write_nothing() {
+    let app = spawn_app().await;
+    let user = app.create_user(Role::Learner);
+    set_real_password(&app, &user, PASSWORD);
+    let s = app.sign_in(&user).await;
+    let before = stored_user(&app, user.id);
+    let new_email = format!("new-{}@officehours.test", Uuid::new_v4().simple());
+    let forms: [(&str, Vec<(&str, &str)>); 4] = [
+        (
+            "/account/profile",
+            vec![
+                ("display_name", "Someone Else"),
+                ("time_zone", "Asia/Tokyo"),
+            ],
+        ),
+        (
+            "/account/email",
+            vec![("email", &new_email), ("email_password", PASSWORD)],
+        ),
+        (
+            "/account/password",
+            vec![
+                ("current_password", PASSWORD),
+                ("new_password", "a brand new passphrase 2026"),
+            ],
+        ),
+        ("/account/tokens", vec![("token_name", "laptop")]),
+    ];
+    for (path, fields) in forms {
+        let mut holder = app.conn();
+        holder.batch_execute("BEGIN").unwrap();
+        diesel::update(users::table.find(user.id))
+            .set(users::disabled_at.eq(Some(app.clock.now())))
+            .execute(&mut holder)
+            .unwrap();
+        let mut all = vec![("csrf_token", s.csrf.as_str())];
+        all.extend(fields);
+        let request = app.post_form(&s.client, path, &all);
+        let wait = async {
+            until_a_request_waits(&app).await;
+            holder.batch_execute("COMMIT").unwrap();
+        };
+        let (res, ()) = tokio::join!(request, wait);
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{path}");
+        assert!(
+            location(&res).starts_with("/login"),
+            "{path}: {}",
+            location(&res)
+        );
+        // Enabled again for the next form, with its sessions still there.
+        diesel::update(users::table.find(user.id))
+            .set(users::disabled_at.eq(None::<chrono::DateTime<chrono::Utc>>))
+            .execute(&mut app.conn())
+            .unwrap();
+    }
+    assert_eq!(
+        stored_user(&app, user.id),
+        before,
+        "name, zone, address, password"
+    );
+    let tokens: i64 = account_tokens::table
+        .filter(account_tokens::user_id.eq(user.id))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(tokens, 0, "no link to confirm a new address");
+    let api: i64 = api_tokens_t::table
+        .filter(api_tokens_t::user_id.eq(user.id))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(api, 0, "no API token");
+}
+
+/// A link to confirm a new address, opened after the account was
+/// disabled, changes nothing: an erased account must keep its erased
+/// address, and a disabled one waits for an admin.
+#[tokio::test]
+async fn a_disabled_account_s_email_change_link_does_nothing() {
+    let app = spawn_app().await;
+    let user = app.create_user(Role::Learner);
+    let new = format!("new-{}@officehours.test", Uuid::new_v4().simple());
+    let token = officehours::accounts::email_tokens::issue(
+        &mut app.conn(),
+        user.id,
+        officehours::accounts::email_tokens::Purpose::VerifyEmail,
+        Some(&new),
+        app.clock.now(),
+    )
+    .unwrap();
+    diesel::update(users::table.find(user.id))
+        .set(users::disabled_at.eq(Some(app.clock.now())))
+        .execute(&mut app.conn())
+        .unwrap();
+    let client = crate::harness::new_client();
+    let page = client
+        .get(app.url(&format!("/verify-email?token={token}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let res = app
+        .post_form(
+            &client,
+            "/verify-email",
+            &[("csrf_token", &csrf_in(&page)), ("token", &token)],
+        )
+        .await;
+    assert!(res.status().is_client_error(), "{}", res.status());
+    assert_eq!(stored_user(&app, user.id).0, user.email);
+    assert!(!audit_actions(&app, user.id).contains(&"user.email_changed".to_owned()));
 }

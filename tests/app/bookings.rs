@@ -315,6 +315,12 @@ async fn a_mentor_booking_as_a_learner_keeps_clear_of_their_own_buffers() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("The learner has another session at that time.")
+    );
     assert_eq!(booking(&app, id).start_at, at(2026, 6, 16, 9, 0));
 }
 
