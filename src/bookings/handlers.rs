@@ -29,8 +29,6 @@ use crate::timefmt;
 use crate::web::auth::{Auth, CsrfForm, Viewer};
 use crate::web::{PageCtx, render};
 
-/// Free alternatives offered on the "taken" page.
-const ALTERNATIVES: usize = 3;
 /// Days of free slots the reschedule page lists at once.
 const RESCHEDULE_DAYS: i64 = 14;
 
@@ -341,6 +339,7 @@ pub async fn book_form(
     }
     let now = state.clock.now();
     let learner = auth.user.clone();
+    let learner_id = learner.id;
     let cache = std::sync::Arc::clone(&state.mentor_pages);
     let found = state
         .db(move |conn| -> Result<_, diesel::result::Error> {
@@ -348,31 +347,33 @@ pub async fn book_form(
             // give the free times nearest the start (the start itself first
             // when it is free); a mentor or topic that takes no bookings is
             // looked up to say so.
-            let (target, offered, alternatives) = match service::nearest_free(
-                conn,
-                &cache,
-                mentor,
-                &topic,
-                start,
-                now,
-                ALTERNATIVES,
+            let (target, offered, why, alternatives) = match service::nearest_free(
+                conn, &cache, mentor, &topic, start, now, learner_id,
             )? {
                 Some(nearby) => {
+                    let busy = nearby.learner_busy;
                     let (target, starts) = Target::nearby(nearby, start);
+                    // Free for the mentor and for the learner.
                     let offered = starts.contains(&start);
-                    (target, offered, if offered { Vec::new() } else { starts })
+                    let why = if busy { BUSY } else { TAKEN };
+                    (
+                        target,
+                        offered,
+                        why,
+                        if offered { Vec::new() } else { starts },
+                    )
                 }
                 None => {
                     let Some((mentor, topic)) = load_target(conn, mentor, &topic)? else {
                         return Ok(None);
                     };
-                    (Target::of(mentor, topic, start), false, Vec::new())
+                    (Target::of(mentor, topic, start), false, TAKEN, Vec::new())
                 }
             };
-            Ok(Some((target, offered, alternatives)))
+            Ok(Some((target, offered, why, alternatives)))
         })
         .await?;
-    let Some((target, offered, alternatives)) = found else {
+    let Some((target, offered, why, alternatives)) = found else {
         return Err(AppError::NotFound);
     };
     if target.mentor_id == learner.id {
@@ -384,7 +385,7 @@ pub async fn book_form(
             vec![("/mentor".into(), "Go to your mentor page".into())],
         );
     }
-    let conflict = (!offered).then(|| (TAKEN.to_owned(), alternatives));
+    let conflict = (!offered).then(|| (why.to_owned(), alternatives));
     let status = if offered {
         StatusCode::OK
     } else {
@@ -470,7 +471,7 @@ pub async fn create(
                     &req.topic_slug,
                     start,
                     now,
-                    ALTERNATIVES,
+                    learner_id,
                 )?
             } else {
                 None

@@ -311,13 +311,20 @@ pub struct Nearby {
     pub topic: TopicInfo,
     /// In time order; empty when the mentor does not accept bookings now.
     pub starts: Vec<DateTime<Utc>>,
+    /// The learner has another session at the asked time.
+    pub learner_busy: bool,
 }
 
-/// The `n` free starts of the same mentor and topic nearest to `around`
-/// (for the "taken" page), in time order. `None` when the mentor does not
-/// take bookings at all (no such mentor, or disabled) or does not offer
-/// the active topic `topic_slug`. Read through the mentor page's cache
-/// (`schedule::public::cache`: one version lookup while nothing changed),
+/// How many free times the "taken" page offers.
+pub const ALTERNATIVES: usize = 3;
+
+/// The [`ALTERNATIVES`] free starts of the same mentor and topic nearest to `around`
+/// (for the "taken" page), in time order, leaving out those at which
+/// `learner` has another session (or hosts one, buffers included). `None`
+/// when the mentor does not take bookings at all (no such mentor, or
+/// disabled) or does not offer the active topic `topic_slug`. Read through
+/// the mentor page's cache (`schedule::public::cache`: one version lookup
+/// while nothing changed) and one indexed read of the learner's sessions,
 /// so a burst of refusals for one slot costs little.
 pub fn nearest_free(
     conn: &mut PgConnection,
@@ -326,8 +333,10 @@ pub fn nearest_free(
     topic_slug: &str,
     around: DateTime<Utc>,
     now: DateTime<Utc>,
-    n: usize,
+    learner: Uuid,
 ) -> QueryResult<Option<Nearby>> {
+    let n = ALTERNATIVES;
+    let busy = learner_busy_around(conn, learner, around, Duration::days(14))?;
     // Two days either side usually hold them; else two weeks.
     let mut found = None;
     for days in [2, 14] {
@@ -355,15 +364,25 @@ pub fn nearest_free(
                 .slots(mentor_id, duration, now, window)
                 .into_iter()
                 .map(|s| s.start)
+                .filter(|s| {
+                    !busy
+                        .iter()
+                        .any(|b| b.overlaps(&Interval::new(*s, *s + duration)))
+                })
                 .collect()
         } else {
             Vec::new()
         };
         let enough = !accepting || starts.len() >= n;
+        let asked = Interval::new(
+            around,
+            around + Duration::minutes(topic.duration_minutes.into()),
+        );
         found = Some(Nearby {
             mentor: mentor.clone(),
             topic: topic.clone(),
             starts,
+            learner_busy: busy.iter().any(|b| b.overlaps(&asked)),
         });
         if enough {
             break;
@@ -376,6 +395,48 @@ pub fn nearest_free(
         starts.sort();
         nearby
     }))
+}
+
+/// `learner`'s live sessions within `reach` of `around`: as learner their
+/// `[start, end)`, as mentor their occupied range.
+fn learner_busy_around(
+    conn: &mut PgConnection,
+    learner: Uuid,
+    around: DateTime<Utc>,
+    reach: Duration,
+) -> QueryResult<Vec<Interval>> {
+    type Row = (
+        Uuid,
+        DateTime<Utc>,
+        DateTime<Utc>,
+        (Bound<DateTime<Utc>>, Bound<DateTime<Utc>>),
+    );
+    let rows: Vec<Row> = bookings::table
+        .filter(
+            bookings::learner_id
+                .eq(learner)
+                .or(bookings::mentor_id.eq(learner)),
+        )
+        .filter(bookings::status.ne(Status::Cancelled.as_str()))
+        // Sessions last at most a day, buffers two hours.
+        .filter(bookings::start_at.gt(around - reach - Duration::hours(26)))
+        .filter(bookings::start_at.lt(around + reach + Duration::hours(2)))
+        .select((
+            bookings::learner_id,
+            bookings::start_at,
+            bookings::end_at,
+            bookings::occupied,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(who, start, end, occupied)| match occupied {
+            (Bound::Included(from), Bound::Excluded(to)) if who != learner => {
+                Interval::new(from, to)
+            }
+            _ => Interval::new(start, end),
+        })
+        .collect())
 }
 
 /// Whether `learner` has another live session overlapping `[start,

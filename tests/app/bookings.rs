@@ -324,6 +324,72 @@ async fn a_mentor_booking_as_a_learner_keeps_clear_of_their_own_buffers() {
     assert_eq!(booking(&app, id).start_at, at(2026, 6, 16, 9, 0));
 }
 
+/// Refused because they are busy then, a learner is offered other times
+/// of the mentor, none of which they are busy at either: not the refused
+/// time itself, nor one overlapping their other session.
+#[tokio::test]
+async fn a_busy_learner_is_offered_only_times_they_are_free() {
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    let other = mentor(&app, |_| {});
+    offer(&app, &other, f.topic);
+    let learner = app.sign_in(&app.create_user(Role::Learner)).await;
+    // 14:00-14:30 in Berlin with the other mentor.
+    book(
+        &app,
+        &learner,
+        other.id,
+        "sql-basics",
+        at(2026, 6, 16, 12, 0),
+    )
+    .await;
+
+    // The hour-long topic at 13:30 would overlap it.
+    let res = post_booking(
+        &app,
+        &learner,
+        f.mentor.id,
+        "deep-dive",
+        at(2026, 6, 16, 11, 30),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("You already have another session at that time."));
+    let offered: Vec<&str> = page
+        .split("name=\"start\" value=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert_eq!(offered.len(), 3, "{offered:?}");
+    for busy in [at(2026, 6, 16, 11, 30), at(2026, 6, 16, 12, 0)] {
+        assert!(!offered.contains(&rfc(busy).as_str()), "{offered:?}");
+    }
+    assert!(
+        offered.contains(&rfc(at(2026, 6, 16, 12, 30)).as_str()),
+        "{offered:?}"
+    );
+
+    // The confirm page says so at once, rather than after the form.
+    let res = learner
+        .client
+        .get(app.url(&format!(
+            "/book?mentor={}&topic=deep-dive&start={}",
+            f.mentor.id,
+            rfc(at(2026, 6, 16, 11, 30))
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("You already have another session at that time.")
+    );
+}
+
 #[tokio::test]
 async fn goals_are_validated_with_the_input_kept() {
     let app = spawn_app().await;
