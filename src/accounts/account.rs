@@ -19,8 +19,8 @@ use uuid::Uuid;
 use super::deletion::{self, DeleteError};
 use super::email_tokens::{self, Purpose};
 use super::handlers::{
-    Empty, RESEND_EVERY, check_email, check_name, check_new_password, check_zone, ip_of, see_other,
-    set_password,
+    Empty, account_gone, check_email, check_name, check_new_password, check_zone, ip_of, see_other,
+    set_password, verification_wait,
 };
 use super::{User, api_tokens, service, session, throttle};
 use crate::audit;
@@ -341,7 +341,7 @@ pub async fn update_profile(
         .db(move |conn| {
             conn.transaction(|conn| -> Result<(), AppError> {
                 if !service::lock_active(conn, user.id)? {
-                    return Err(gone());
+                    return Err(account_gone());
                 }
                 diesel::update(users::table.find(user.id))
                     .set((
@@ -366,14 +366,6 @@ pub async fn update_profile(
         })
         .await?;
     Ok(see_other("/account?notice=profile-saved"))
-}
-
-/// The account was disabled or deleted while the request ran: its
-/// sessions are gone, so it is signed out.
-fn gone() -> AppError {
-    AppError::SignInRequired {
-        next: "/account".to_owned(),
-    }
 }
 
 // ---------------------------------------------------------------- current password
@@ -578,20 +570,8 @@ fn request_email_change(
     new_email: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, AppError> {
-    let Some(sent_at): Option<Option<DateTime<Utc>>> = users::table
-        .find(user.id)
-        .filter(users::disabled_at.is_null())
-        .select(users::verification_sent_at)
-        .for_no_key_update()
-        .first(conn)
-        .optional()?
-    else {
-        return Err(gone());
-    };
-    if let Some(at) = sent_at
-        && now - at < RESEND_EVERY
-    {
-        return Ok(Some((at + RESEND_EVERY - now).num_seconds().max(1)));
+    if let Some(wait) = verification_wait(conn, user.id, now)? {
+        return Ok(Some(wait));
     }
     match service::find_by_email(conn, new_email)? {
         None => {
@@ -823,7 +803,7 @@ pub async fn create_token(
             conn.transaction(|conn| -> Result<Option<String>, AppError> {
                 // Serialises one user's token requests, so the cap holds.
                 if !service::lock_active(conn, user_id)? {
-                    return Err(gone());
+                    return Err(account_gone());
                 }
                 if api_tokens::count_live(conn, user_id)? >= api_tokens::MAX_LIVE_PER_USER {
                     return Ok(None);

@@ -598,6 +598,35 @@ pub async fn verify(
 /// At most one new link per account in this long.
 pub const RESEND_EVERY: Duration = Duration::minutes(2);
 
+/// The account was disabled or deleted while the request ran: its
+/// sessions are gone, so the request ends signed out.
+pub(super) fn account_gone() -> AppError {
+    AppError::SignInRequired {
+        next: "/account".to_owned(),
+    }
+}
+
+/// Locks the account's row while it is active and tells how many seconds
+/// are left before another verification link (a new address's included)
+/// may go out: `None` when one may go now. [`account_gone`] once the
+/// account is disabled or deleted.
+pub(super) fn verification_wait(
+    conn: &mut PgConnection,
+    user: uuid::Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<i64>, AppError> {
+    if !service::lock_active(conn, user)? {
+        return Err(account_gone());
+    }
+    let sent_at: Option<chrono::DateTime<chrono::Utc>> = users::table
+        .find(user)
+        .select(users::verification_sent_at)
+        .first(conn)?;
+    Ok(sent_at
+        .filter(|at| now.signed_duration_since(*at) < RESEND_EVERY)
+        .map(|at| (at + RESEND_EVERY - now).num_seconds().max(1)))
+}
+
 pub async fn resend_verification(
     state: web::Data<AppState>,
     auth: Auth,
@@ -609,15 +638,8 @@ pub async fn resend_verification(
     let outcome = state
         .db(move |conn| {
             conn.transaction(|conn| -> Result<Option<i64>, AppError> {
-                let sent_at: Option<chrono::DateTime<chrono::Utc>> = users::table
-                    .find(user.id)
-                    .select(users::verification_sent_at)
-                    .for_no_key_update()
-                    .first(conn)?;
-                if let Some(at) = sent_at
-                    && now - at < RESEND_EVERY
-                {
-                    return Ok(Some((at + RESEND_EVERY - now).num_seconds().max(1)));
+                if let Some(wait) = verification_wait(conn, user.id, now)? {
+                    return Ok(Some(wait));
                 }
                 send_verification(conn, &settings, &user, now)?;
                 Ok(None)
@@ -845,9 +867,7 @@ pub fn set_password(
     ))
     .execute(conn)?;
     if changed == 0 {
-        return Err(AppError::SignInRequired {
-            next: "/account".to_owned(),
-        });
+        return Err(account_gone());
     }
     session::delete_all_for_user(conn, user.id, keep)?;
     let when = now
