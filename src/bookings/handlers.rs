@@ -924,23 +924,22 @@ async fn reschedule_page(
     );
     let mentor = d.parties.mentor.clone();
     let minutes = Duration::minutes(d.parties.topic.duration_minutes.into());
-    let id = d.booking.id;
+    let booking = d.booking.clone();
     let starts = state
         .db(move |conn| {
-            service::free_starts(
+            service::move_choices(
                 conn,
+                &booking,
                 &mentor,
                 minutes,
                 Interval::new(start, end),
                 now,
-                Some(id),
             )
         })
         .await?;
     let mut days: Vec<SlotDay> = Vec::new();
     let mut last: Option<NaiveDate> = None;
-    // The current time is not a move.
-    for s in starts.into_iter().filter(|s| *s != d.booking.start_at) {
+    for s in starts {
         let local = s.with_timezone(&zone);
         if last != Some(local.date_naive()) {
             last = Some(local.date_naive());

@@ -303,6 +303,39 @@ fn is_offered(
     Ok(free_starts(conn, mentor, duration, window, now, except)?.contains(&start))
 }
 
+/// The times `booking` can move to in `window`: the mentor's free starts
+/// (the booking's own time left free), less its current start and the
+/// times its learner has another session.
+pub fn move_choices(
+    conn: &mut PgConnection,
+    booking: &Booking,
+    mentor: &User,
+    duration: Duration,
+    window: Interval,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<DateTime<Utc>>> {
+    let reach = window.end - window.start;
+    let busy = learner_sessions_around(
+        conn,
+        booking.learner_id,
+        window.start,
+        reach,
+        Some(booking.id),
+    )?;
+    Ok(
+        free_starts(conn, mentor, duration, window, now, Some(booking.id))?
+            .into_iter()
+            .filter(|s| *s != booking.start_at && clear_of(&busy, *s, duration))
+            .collect(),
+    )
+}
+
+/// Whether a session of `duration` from `start` keeps clear of `busy`.
+fn clear_of(busy: &[Interval], start: DateTime<Utc>, duration: Duration) -> bool {
+    let asked = Interval::new(start, start + duration);
+    !busy.iter().any(|b| b.overlaps(&asked))
+}
+
 /// A mentor and topic as the mentor page's cache has them, with free
 /// starts near a time.
 #[derive(Debug, Clone)]
@@ -336,7 +369,7 @@ pub fn nearest_free(
     learner: Uuid,
 ) -> QueryResult<Option<Nearby>> {
     let n = ALTERNATIVES;
-    let busy = learner_busy_around(conn, learner, around, Duration::days(14))?;
+    let busy = learner_sessions_around(conn, learner, around, Duration::days(14), None)?;
     // Two days either side usually hold them; else two weeks.
     let mut found = None;
     for days in [2, 14] {
@@ -357,32 +390,24 @@ pub fn nearest_free(
             .profiles
             .get(&mentor_id)
             .is_some_and(|p| p.accepting_bookings);
+        let duration = Duration::minutes(topic.duration_minutes.into());
         let starts: Vec<DateTime<Utc>> = if accepting {
-            let duration = Duration::minutes(topic.duration_minutes.into());
             snapshot
                 .loaded
                 .slots(mentor_id, duration, now, window)
                 .into_iter()
                 .map(|s| s.start)
-                .filter(|s| {
-                    !busy
-                        .iter()
-                        .any(|b| b.overlaps(&Interval::new(*s, *s + duration)))
-                })
+                .filter(|s| clear_of(&busy, *s, duration))
                 .collect()
         } else {
             Vec::new()
         };
         let enough = !accepting || starts.len() >= n;
-        let asked = Interval::new(
-            around,
-            around + Duration::minutes(topic.duration_minutes.into()),
-        );
         found = Some(Nearby {
             mentor: mentor.clone(),
             topic: topic.clone(),
             starts,
-            learner_busy: busy.iter().any(|b| b.overlaps(&asked)),
+            learner_busy: !clear_of(&busy, around, duration),
         });
         if enough {
             break;
@@ -397,13 +422,16 @@ pub fn nearest_free(
     }))
 }
 
-/// `learner`'s live sessions within `reach` of `around`: as learner their
-/// `[start, end)`, as mentor their occupied range.
-fn learner_busy_around(
+/// `learner`'s live sessions (but `except`) within `reach` of `around`:
+/// as learner their `[start, end)`, as mentor their occupied range
+/// (buffers included), which counts as occupied time of the learner's
+/// schedule too.
+fn learner_sessions_around(
     conn: &mut PgConnection,
     learner: Uuid,
     around: DateTime<Utc>,
     reach: Duration,
+    except: Option<Uuid>,
 ) -> QueryResult<Vec<Interval>> {
     type Row = (
         Uuid,
@@ -418,7 +446,9 @@ fn learner_busy_around(
                 .or(bookings::mentor_id.eq(learner)),
         )
         .filter(bookings::status.ne(Status::Cancelled.as_str()))
-        // Sessions last at most a day, buffers two hours.
+        .filter(bookings::id.ne(except.unwrap_or(Uuid::nil())))
+        // Sessions last at most a day (bookings_length_check), buffers two
+        // hours (bookings_buffers_check).
         .filter(bookings::start_at.gt(around - reach - Duration::hours(26)))
         .filter(bookings::start_at.lt(around + reach + Duration::hours(2)))
         .select((
@@ -440,9 +470,9 @@ fn learner_busy_around(
 }
 
 /// Whether `learner` has another live session overlapping `[start,
-/// end)`, or mentors one whose occupied range (buffers included) does: the
-/// database refuses the first kind; the second is ours to refuse, as the
-/// slot engine does the other way round.
+/// end)`, or mentors one whose occupied range does: the database refuses
+/// the first kind; the second is ours to refuse, as the slot engine does
+/// the other way round.
 fn learner_busy(
     conn: &mut PgConnection,
     learner: Uuid,
@@ -450,26 +480,8 @@ fn learner_busy(
     end: DateTime<Utc>,
     except: Option<Uuid>,
 ) -> QueryResult<bool> {
-    let range = (Bound::Included(start), Bound::Excluded(end));
-    let n: i64 = bookings::table
-        .filter(
-            bookings::learner_id
-                .eq(learner)
-                .and(bookings::start_at.lt(end))
-                .and(bookings::end_at.gt(start))
-                .or(bookings::mentor_id
-                    .eq(learner)
-                    .and(bookings::occupied.overlaps_with(range))
-                    // Buffers last at most two hours (bookings_buffers_check),
-                    // sessions at most a day (bookings_length_check).
-                    .and(bookings::start_at.lt(end + Duration::hours(2)))
-                    .and(bookings::start_at.gt(start - Duration::hours(26)))),
-        )
-        .filter(bookings::status.ne(Status::Cancelled.as_str()))
-        .filter(bookings::id.ne(except.unwrap_or(Uuid::nil())))
-        .count()
-        .get_result(conn)?;
-    Ok(n > 0)
+    let busy = learner_sessions_around(conn, learner, start, end - start, except)?;
+    Ok(!clear_of(&busy, start, end - start))
 }
 
 /// An overlap refused by the database, by constraint name.

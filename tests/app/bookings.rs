@@ -322,6 +322,25 @@ async fn a_mentor_booking_as_a_learner_keeps_clear_of_their_own_buffers() {
             .contains("The learner has another session at that time.")
     );
     assert_eq!(booking(&app, id).start_at, at(2026, 6, 16, 9, 0));
+    // Nor does the reschedule page offer that time.
+    let page = host_in
+        .client
+        .get(app.url(&format!("/bookings/{id}/reschedule")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let choice = |t| format!("value=\"{}\"", rfc(t));
+    assert!(
+        !page.contains(&choice(at(2026, 6, 16, 8, 30))),
+        "in the buffer"
+    );
+    assert!(
+        page.contains(&choice(at(2026, 6, 16, 9, 30))),
+        "free for both"
+    );
 }
 
 /// Refused because they are busy then, a learner is offered other times
