@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-pub use super::keyset::{Cursor, Key};
+use super::keyset::{Cursor, Key};
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};

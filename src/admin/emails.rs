@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-pub use super::keyset::{Cursor, Key};
+use super::keyset::{Cursor, Key};
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};

@@ -15,7 +15,7 @@ use diesel::prelude::*;
 use serde::Deserialize;
 use uuid::Uuid;
 
-pub use super::keyset::{Cursor, Key};
+use super::keyset::{Cursor, Key};
 
 use crate::accounts::model::UserRow;
 use crate::accounts::{Role, User, deletion, service, session};

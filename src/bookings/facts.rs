@@ -22,8 +22,9 @@ use diesel::sql_types::{Array, Int4, Nullable, Record, Text, Timestamptz, Uuid a
 use uuid::Uuid;
 
 use super::model::Policy;
-use super::policy::{Counts, Session};
+use super::policy::{self, Counts, Session};
 use crate::schedule::public::load::{self, Bounds, Snapshot};
+use crate::slots::Interval;
 
 /// What the check asks about.
 pub struct Ask {
@@ -49,7 +50,7 @@ pub struct Facts {
     /// start. Any session overlapping it does: sessions are topic-long
     /// (at most two hours, `topics_duration_check`) and buffers at most
     /// two hours each (`bookings_buffers_check`).
-    pub near: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    pub near: Vec<Interval>,
     /// The learner's live sessions from a year before `now` (the no-show
     /// window is at most 365 days) or the month's start, whichever is
     /// earlier, onwards.
@@ -144,7 +145,7 @@ pub fn read(conn: &mut PgConnection, ask: &Ask) -> QueryResult<Facts> {
             key: ask.key,
             near_from: ask.start - Duration::days(1),
             near_to: ask.start + Duration::days(1),
-            since: (ask.now - Duration::days(365)).min(ask.month_from),
+            since: (ask.now - Duration::days(policy::MAX_NOSHOW_WINDOW_DAYS)).min(ask.month_from),
         },
     };
     let (rows, (existing, near, sessions, policy)): (load::Rows, LearnerRows) =
@@ -162,7 +163,7 @@ pub fn read(conn: &mut PgConnection, ask: &Ask) -> QueryResult<Facts> {
     Ok(Facts {
         snapshot: (!snapshot.mentors.is_empty()).then_some(snapshot),
         existing,
-        near,
+        near: near.into_iter().map(|(s, e)| Interval::new(s, e)).collect(),
         sessions: sessions.into_iter().map(Session::from_row).collect(),
         policy,
     })
@@ -172,11 +173,18 @@ impl Facts {
     /// Whether the learner has a live session overlapping `[start, end)`,
     /// counting the buffers of those they host.
     pub fn learner_busy(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
-        self.near.iter().any(|(s, e)| *s < end && *e > start)
+        !clear_of(&self.near, start, end - start)
     }
 
     /// The fairness counts (see `policy::tally`).
     pub fn counts(&self, start: DateTime<Utc>, zone: chrono_tz::Tz, now: DateTime<Utc>) -> Counts {
         super::policy::tally(&self.sessions, &self.policy, start, zone, now)
     }
+}
+
+/// Whether a session of `duration` from `start` keeps clear of `busy` (a
+/// person's sessions as [`Facts::near`] has them).
+pub fn clear_of(busy: &[Interval], start: DateTime<Utc>, duration: Duration) -> bool {
+    let asked = Interval::new(start, start + duration);
+    !busy.iter().any(|b| b.overlaps(&asked))
 }

@@ -27,21 +27,10 @@ pub fn token_for(key: &[u8], booking: Uuid, user: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(crate::web::auth::mac(key, "manage-link", &ids))
 }
 
-/// Makes sure the token of `user` on `booking` is on file (its hash; a
-/// changed server key replaces it); returns the secret for the link.
-pub fn issue(
-    conn: &mut PgConnection,
-    key: &[u8],
-    booking: Uuid,
-    user: Uuid,
-    now: DateTime<Utc>,
-) -> QueryResult<String> {
-    let mut tokens = issue_many(conn, key, booking, &[user], now)?;
-    Ok(tokens.remove(0))
-}
-
-/// [`issue`] for several recipients of one booking in one statement;
-/// the secrets in the order of `users` (which must not repeat).
+/// Makes sure the tokens of `users` on `booking` are on file (their
+/// hashes; a changed server key replaces them), in one statement; returns
+/// the secrets for the links in the order of `users` (which must not
+/// repeat).
 pub fn issue_many(
     conn: &mut PgConnection,
     key: &[u8],

@@ -142,6 +142,10 @@ impl Session {
     }
 }
 
+/// The longest no-show window a policy may have (CHECK on
+/// `booking_policy.noshow_window_days`).
+pub const MAX_NOSHOW_WINDOW_DAYS: i64 = 365;
+
 /// The earliest start `tally` looks at for a new start of `start`.
 pub fn since(policy: &Policy, start: DateTime<Utc>, zone: Tz, now: DateTime<Utc>) -> DateTime<Utc> {
     let (_, month_from, _) = month_bounds(start, zone);

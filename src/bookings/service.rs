@@ -17,7 +17,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{Integer, Text, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
 
-use super::facts;
+use super::facts::{self, clear_of};
 use super::model::{Booking, Policy, Status, load_policy};
 use super::notify::{self, Parties};
 use super::policy::{self, Limit};
@@ -30,7 +30,7 @@ use crate::email::outbox::OutboxError;
 use crate::schedule::availability::{self, MentorRef};
 use crate::schedule::public::cache::MentorPageCache;
 use crate::schedule::public::load::{MentorInfo, TopicInfo};
-use crate::schedule::queries as schedule_queries;
+use crate::schedule::queries::{self as schedule_queries, MAX_BUFFER, MAX_SESSION};
 use crate::slots::Interval;
 use crate::topics::Topic;
 
@@ -330,12 +330,6 @@ pub fn move_choices(
     )
 }
 
-/// Whether a session of `duration` from `start` keeps clear of `busy`.
-fn clear_of(busy: &[Interval], start: DateTime<Utc>, duration: Duration) -> bool {
-    let asked = Interval::new(start, start + duration);
-    !busy.iter().any(|b| b.overlaps(&asked))
-}
-
 /// A mentor and topic as the mentor page's cache has them, with free
 /// starts near a time.
 #[derive(Debug, Clone)]
@@ -447,10 +441,8 @@ fn learner_sessions_around(
         )
         .filter(bookings::status.ne(Status::Cancelled.as_str()))
         .filter(bookings::id.ne(except.unwrap_or(Uuid::nil())))
-        // Sessions last at most a day (bookings_length_check), buffers two
-        // hours (bookings_buffers_check).
-        .filter(bookings::start_at.gt(around - reach - Duration::hours(26)))
-        .filter(bookings::start_at.lt(around + reach + Duration::hours(2)))
+        .filter(bookings::start_at.gt(around - reach - MAX_SESSION - MAX_BUFFER))
+        .filter(bookings::start_at.lt(around + reach + MAX_BUFFER))
         .select((
             bookings::learner_id,
             bookings::start_at,

@@ -39,14 +39,10 @@ macro_rules! prepared_statement {
         impl diesel::RunQueryDsl<diesel::PgConnection> for $t {}
     };
     ($t:ty, $sql_type:ty) => {
-        impl diesel::query_builder::QueryId for $t {
-            type QueryId = Self;
-            const HAS_STATIC_QUERY_ID: bool = true;
-        }
+        $crate::prepared_statement!($t);
         impl diesel::query_builder::Query for $t {
             type SqlType = $sql_type;
         }
-        impl diesel::RunQueryDsl<diesel::PgConnection> for $t {}
     };
 }
 

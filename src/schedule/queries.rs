@@ -170,13 +170,17 @@ pub struct BookingSpan {
     pub buffer_after_min: i32,
 }
 
-/// Live (not cancelled) bookings in which any of `users` is the mentor or
-/// the learner, overlapping `[from, to)` widened by the largest buffer;
-/// without `except` (the booking being rescheduled).
 /// The longest a booking can last (CHECK `bookings_length_check`): a
 /// session ending after `t` starts after `t - MAX_SESSION`.
 pub const MAX_SESSION: chrono::Duration = chrono::Duration::days(1);
 
+/// The largest buffer before or after a session (CHECK
+/// `bookings_buffers_check`).
+pub const MAX_BUFFER: chrono::Duration = chrono::Duration::minutes(120);
+
+/// Live (not cancelled) bookings in which any of `users` is the mentor or
+/// the learner, overlapping `[from, to)` widened by the largest buffer;
+/// without `except` (the booking being rescheduled).
 pub fn live_bookings_involving(
     conn: &mut PgConnection,
     users: &[Uuid],
@@ -184,7 +188,7 @@ pub fn live_bookings_involving(
     to: DateTime<Utc>,
     except: Option<Uuid>,
 ) -> QueryResult<Vec<BookingSpan>> {
-    let margin = chrono::Duration::minutes(120);
+    let margin = MAX_BUFFER;
     let mut query = bookings::table.into_boxed();
     if let Some(id) = except {
         query = query.filter(bookings::id.ne(id));

@@ -31,7 +31,7 @@ use crate::schedule::availability::{self, Loaded, MentorRef};
 use crate::schedule::model::{
     DateOverrideFull, Profile, TimeOffRow as ModelTimeOff, WeeklyRuleRow,
 };
-use crate::schedule::queries::{BookingSpan, MAX_SESSION};
+use crate::schedule::queries::{BookingSpan, MAX_BUFFER, MAX_SESSION};
 
 /// A topic as the public pages show it.
 #[derive(Debug, Clone)]
@@ -193,7 +193,7 @@ pub(crate) struct Bounds {
 
 impl Bounds {
     pub(crate) fn around(from: DateTime<Utc>, to: DateTime<Utc>) -> Self {
-        let buffer = Duration::minutes(120);
+        let buffer = MAX_BUFFER;
         Bounds {
             first_date: (from - Duration::days(2)).date_naive(),
             last_date: (to + Duration::days(2)).date_naive(),
