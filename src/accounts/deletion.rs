@@ -18,9 +18,10 @@ use crate::bookings::model::{Booking, Status};
 use crate::bookings::service::{self as booking_service, Actor, BookError, Ctx, Party};
 use crate::db::schema::{
     account_tokens, api_tokens as api_tokens_table, audit_log, bookings, calendar_feeds,
-    date_overrides, email_outbox, login_failures, login_known_ips, manage_tokens, mentor_profiles,
-    mentor_topics, override_windows, time_off, topics, users, weekly_rules,
+    date_overrides, login_failures, login_known_ips, manage_tokens, mentor_profiles, mentor_topics,
+    override_windows, time_off, topics, users, weekly_rules,
 };
+use crate::email::outbox;
 use crate::schedule::queries as schedule_queries;
 
 /// The name an erased account is shown with.
@@ -450,26 +451,7 @@ pub fn delete(
         }
 
         let erased = erased_email(user_id);
-        // Not yet sent: never sent (this includes the cancellations just
-        // written to them). Sent, kept or dead: only the envelope stays.
-        diesel::delete(
-            email_outbox::table
-                .filter(email_outbox::recipient_user_id.eq(user_id))
-                .filter(email_outbox::state.eq("pending")),
-        )
-        .execute(conn)?;
-        diesel::update(
-            email_outbox::table
-                .filter(email_outbox::recipient_user_id.eq(user_id))
-                .filter(email_outbox::state.ne("sending")),
-        )
-        .set((
-            email_outbox::recipient.eq(&erased),
-            email_outbox::body_text.eq(None::<String>),
-            email_outbox::body_html.eq(None::<String>),
-            email_outbox::attachments.eq(serde_json::json!([])),
-        ))
-        .execute(conn)?;
+        outbox::erase_for(conn, user_id, &erased)?;
 
         diesel::update(
             bookings::table

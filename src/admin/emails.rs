@@ -23,6 +23,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::users::like_pattern;
+use crate::accounts::deletion::erased_email;
 use crate::audit;
 use crate::db::schema::email_outbox;
 use crate::email::outbox::{self, OutboxRow, OutboxState};
@@ -313,8 +314,19 @@ pub enum RetryError {
     /// session began): a retry would die again at once.
     #[error("the message expired")]
     Expired,
+    /// Nothing is left to send: the message was erased with its
+    /// recipient's account.
+    #[error("the message was erased")]
+    Erased,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
+}
+
+/// Whether the message was erased with its recipient's account (only its
+/// envelope is left; `outbox::erase_for`).
+fn is_erased(row: &OutboxRow) -> bool {
+    row.recipient_user_id
+        .is_some_and(|user| row.recipient == erased_email(user))
 }
 
 /// Puts a dead message back in the queue, due now, audited as
@@ -328,26 +340,23 @@ pub fn retry(
     id: Uuid,
 ) -> Result<(), RetryError> {
     conn.transaction(|conn| {
-        let row: (String, String, i32, Option<DateTime<Utc>>, DateTime<Utc>) = email_outbox::table
+        let row = email_outbox::table
             .find(id)
-            .select((
-                email_outbox::state,
-                email_outbox::kind,
-                email_outbox::attempts,
-                email_outbox::expires_at,
-                email_outbox::not_before,
-            ))
+            .select(OutboxRow::as_select())
             .for_update()
             .first(conn)
             .optional()?
             .ok_or(RetryError::NotFound)?;
-        let (state, kind, attempts, expires_at, not_before) = row;
-        if state != OutboxState::Dead.as_str() {
-            return Err(RetryError::NotDead(state));
+        if row.state != OutboxState::Dead.as_str() {
+            return Err(RetryError::NotDead(row.state));
         }
-        if expires_at.is_some_and(|at| at <= now) {
+        if row.expires_at.is_some_and(|at| at <= now) {
             return Err(RetryError::Expired);
         }
+        if is_erased(&row) {
+            return Err(RetryError::Erased);
+        }
+        let (kind, attempts, not_before) = (row.kind, row.attempts, row.not_before);
         diesel::update(email_outbox::table.find(id))
             .set((
                 email_outbox::state.eq(OutboxState::Pending.as_str()),
@@ -647,7 +656,9 @@ fn message_id(raw: &str) -> Result<Uuid, AppError> {
 fn email_page(auth: &Auth<AdminRole>, row: OutboxRow, message: Option<Message>) -> EmailPage {
     let zone = auth.user.time_zone;
     let body = row.body_text.as_deref().map(mask_secrets);
-    let no_body = if row.carries_secret {
+    let no_body = if is_erased(&row) {
+        "(erased: its recipient deleted their account)"
+    } else if row.carries_secret {
         "(cleared after sending: it carried a secret link)"
     } else {
         "(no text body)"
@@ -668,7 +679,7 @@ fn email_page(auth: &Auth<AdminRole>, row: OutboxRow, message: Option<Message>) 
         subject: row.subject.clone(),
         recipient: row.recipient.clone(),
         kind: row.kind.clone(),
-        can_retry: row.state == OutboxState::Dead.as_str(),
+        can_retry: row.state == OutboxState::Dead.as_str() && !is_erased(&row),
         state: row.state.clone(),
         attempts: row.attempts,
         last_error: row.last_error.as_deref().map(mask_secrets),
@@ -743,6 +754,10 @@ pub async fn retry_action(
         }
         Err(RetryError::Expired) => {
             "This message expired (it was no longer worth sending), so it cannot be retried."
+                .to_owned()
+        }
+        Err(RetryError::Erased) => {
+            "This message was erased with its recipient's account; there is nothing to send."
                 .to_owned()
         }
     };

@@ -472,6 +472,47 @@ pub fn mark_failed(
     Ok((updated == 1).then_some(state))
 }
 
+/// `last_error` of a message that was being sent when its recipient
+/// deleted their account.
+pub const ERASED_WHILE_SENDING: &str =
+    "its recipient deleted their account while it was being sent; whether it arrived is unknown";
+/// `last_error` that replaces an SMTP server's error text (which often
+/// quotes the address) when the recipient deletes their account.
+pub const ERROR_ERASED: &str =
+    "an attempt failed (the error was erased with the recipient's account)";
+
+/// Erases the messages addressed to `user` when their account is deleted,
+/// in the caller's transaction: those not yet sent go (the cancellations
+/// just written to them too); every other row keeps only its envelope,
+/// addressed to `erased`, without the server's error text. A row being
+/// sent at that moment is erased as well and ends `dead`: its worker still
+/// holds a copy and may deliver it, but its lease is lost, so neither its
+/// "sent" nor a failed attempt's retry brings the row back.
+pub fn erase_for(conn: &mut PgConnection, user: Uuid, erased: &str) -> QueryResult<()> {
+    diesel::delete(
+        email_outbox::table
+            .filter(email_outbox::recipient_user_id.eq(user))
+            .filter(email_outbox::state.eq(OutboxState::Pending.as_str())),
+    )
+    .execute(conn)?;
+    diesel::sql_query(
+        "UPDATE email_outbox
+            SET recipient = $2, body_text = NULL, body_html = NULL, attachments = '[]',
+                state = CASE WHEN state = 'sending' THEN 'dead' ELSE state END,
+                lease_token = NULL, lease_until = NULL,
+                last_error = CASE WHEN state = 'sending' THEN $3
+                                  WHEN last_error IS NULL THEN NULL
+                                  ELSE $4 END
+          WHERE recipient_user_id = $1",
+    )
+    .bind::<SqlUuid, _>(user)
+    .bind::<Text, _>(erased)
+    .bind::<Text, _>(ERASED_WHILE_SENDING)
+    .bind::<Text, _>(ERROR_ERASED)
+    .execute(conn)?;
+    Ok(())
+}
+
 /// Newest first, optionally of one state.
 pub fn list(
     conn: &mut PgConnection,

@@ -14,6 +14,7 @@ use officehours::bookings::model::Booking;
 use officehours::db::schema::{
     api_tokens, audit_log, bookings, email_outbox, mentor_profiles, sessions, users, weekly_rules,
 };
+use officehours::email::outbox::{self, OutboxState};
 use reqwest::StatusCode;
 use uuid::Uuid;
 
@@ -561,6 +562,99 @@ async fn deleting_erases_the_person_cancels_upcoming_and_keeps_the_past() {
         .unwrap();
     assert_eq!(again.len(), 1);
     assert_ne!(again[0], l.id);
+}
+
+#[tokio::test]
+async fn messages_in_flight_at_deletion_are_erased_and_never_come_back() {
+    let app = spawn_app().await;
+    let fx = fixture(&app);
+    let l = learner(&app);
+    app.set_password(l.id, PASSWORD);
+    let s = app.sign_in(&l).await;
+    let first = book(&app, &s, fx.mentor.id, "sql-basics", at(2026, 6, 16, 10, 0)).await;
+    let second = book(&app, &s, fx.mentor.id, "deep-dive", at(2026, 6, 17, 10, 0)).await;
+    // A worker holds both confirmations to the learner: the first failed
+    // for good with an error that quotes the address, the second is still
+    // being sent when the account goes.
+    let now = app.clock.now();
+    let (token, claimed) = outbox::claim_due(&mut app.conn(), now, 50).unwrap();
+    let to_learner = |booking: Uuid| {
+        claimed
+            .iter()
+            .find(|r| r.recipient_user_id == Some(l.id) && r.booking_id == Some(booking))
+            .cloned()
+            .expect("the learner's confirmation is claimed")
+    };
+    let (failed, in_flight) = (to_learner(first), to_learner(second));
+    let smtp_error = format!("550 5.1.1 <{}>: mailbox unavailable", l.email);
+    let state = outbox::mark_failed(&mut app.conn(), &failed, token, now, &smtp_error, true);
+    assert_eq!(state.unwrap(), Some(OutboxState::Dead));
+
+    let res = post(
+        &app,
+        &s,
+        "/account/delete",
+        &[("delete_password", PASSWORD), ("confirm", "yes")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let row = |id: Uuid| outbox::find(&mut app.conn(), id).unwrap().unwrap();
+    for (id, error) in [
+        (failed.id, outbox::ERROR_ERASED),
+        (in_flight.id, outbox::ERASED_WHILE_SENDING),
+    ] {
+        let r = row(id);
+        assert_eq!(r.state, "dead");
+        assert_eq!(r.recipient, erased_email(l.id));
+        assert!(r.body_text.is_none() && r.body_html.is_none());
+        assert_eq!(r.attachments, serde_json::json!([]));
+        assert_eq!(r.last_error.as_deref(), Some(error));
+        assert!(r.lease_until.is_none() && r.lease_token.is_none());
+    }
+    // The worker that held the message finishes: delivered or not, its
+    // lease is gone and the row stays as the deletion left it.
+    let later = app.clock.now();
+    let done = outbox::mark_done(
+        &mut app.conn(),
+        in_flight.id,
+        token,
+        later,
+        OutboxState::Sent,
+    );
+    assert!(!done.unwrap());
+    let failed_again = outbox::mark_failed(
+        &mut app.conn(),
+        &in_flight,
+        token,
+        later,
+        "421 later",
+        false,
+    );
+    assert_eq!(failed_again.unwrap(), None);
+    assert_eq!(row(in_flight.id).state, "dead");
+    assert!(row(in_flight.id).sent_at.is_none());
+
+    // An admin sees why there is no body, and cannot queue either again.
+    let admin = app.sign_in(&app.create_user(Role::Admin)).await;
+    for id in [failed.id, in_flight.id] {
+        let page = format!("/admin/emails/{id}");
+        let html = admin.client.get(app.url(&page)).send().await.unwrap();
+        let html = html.text().await.unwrap();
+        assert!(html.contains("erased: its recipient deleted their account"));
+        assert!(!html.contains(&format!("action=\"{page}/retry\"")));
+        assert!(!html.contains(&l.email));
+        let res = post(&app, &admin, &format!("{page}/retry"), &[]).await;
+        assert_eq!(res.status(), StatusCode::CONFLICT);
+        assert!(res.text().await.unwrap().contains("nothing to send"));
+        assert_eq!(row(id).state, "dead");
+    }
+    let retried: i64 = audit_log::table
+        .filter(audit_log::action.eq("email.retry"))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(retried, 0);
 }
 
 #[tokio::test]
