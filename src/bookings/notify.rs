@@ -310,10 +310,11 @@ pub fn remind(
 }
 
 /// Withdraws the booking's reminders that have not gone out: waiting ones
-/// and those a worker holds (`sending`). A worker that is handing one to
-/// the SMTP server at this very moment may still send it (its mark then
-/// finds no row); one that died holding it can no longer send it when its
-/// lease runs out, days after the cancellation.
+/// and those a worker holds (`sending`), which it looks for again just
+/// before sending each (`Worker::handle_claimed`). A worker that is
+/// handing one to the SMTP server at this very moment may still send it
+/// (its mark then finds no row); one that died holding it can no longer
+/// send it when its lease runs out, days after the cancellation.
 pub fn withdraw_reminders(conn: &mut PgConnection, booking: Uuid) -> QueryResult<usize> {
     diesel::delete(
         email_outbox::table

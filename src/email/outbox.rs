@@ -356,6 +356,18 @@ pub fn claim_due(
     Ok((token, rows))
 }
 
+/// Whether the claim `token` still holds row `id`: nobody withdrew it,
+/// erased it or took it over after its lease ran out.
+pub fn still_held(conn: &mut PgConnection, id: Uuid, token: Uuid) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        email_outbox::table
+            .filter(email_outbox::id.eq(id))
+            .filter(email_outbox::lease_token.eq(token))
+            .filter(email_outbox::state.eq(OutboxState::Sending.as_str())),
+    ))
+    .get_result(conn)
+}
+
 /// Marks a claimed row delivered (or kept, without SMTP). Clears the body
 /// of a message that carried a secret once it has left. Returns false when
 /// the lease was lost meanwhile.

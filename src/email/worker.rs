@@ -58,11 +58,13 @@ pub struct Round {
     pub kept: usize,
     pub retried: usize,
     pub dead: usize,
+    /// Claimed, then withdrawn or erased before their turn came.
+    pub withdrawn: usize,
 }
 
 impl Round {
     pub fn handled(&self) -> usize {
-        self.sent + self.kept + self.retried + self.dead
+        self.sent + self.kept + self.retried + self.dead + self.withdrawn
     }
 }
 
@@ -97,9 +99,27 @@ impl Worker {
         }
         let batch = self.batch;
         let (token, rows) = self.db(move |c| outbox::claim_due(c, now, batch)).await?;
+        self.handle_claimed(token, rows).await
+    }
+
+    /// Handles rows claimed under `token`, one after the other. Each is
+    /// looked at again just before it is sent: while the ones before it
+    /// went out, a cancel may have withdrawn it (a reminder) or a deletion
+    /// erased it, and then it is not sent.
+    pub async fn handle_claimed(
+        &self,
+        token: uuid::Uuid,
+        rows: Vec<OutboxRow>,
+    ) -> Result<Round, WorkerError> {
         let mut round = Round::default();
         for row in rows {
-            self.handle(row, token, &mut round).await?;
+            let id = row.id;
+            if self.db(move |c| outbox::still_held(c, id, token)).await? {
+                self.handle(row, token, &mut round).await?;
+            } else {
+                tracing::info!(outbox_id = %id, kind = %row.kind, "email withdrawn before it was sent");
+                round.withdrawn += 1;
+            }
         }
         Ok(round)
     }

@@ -612,7 +612,12 @@ async fn messages_in_flight_at_deletion_are_erased_and_never_come_back() {
         assert_eq!(r.last_error.as_deref(), Some(error));
         assert!(r.lease_until.is_none() && r.lease_token.is_none());
     }
-    // The worker that held the message finishes: delivered or not, its
+    // Its worker's turn comes for the message it held: it is not sent.
+    let worker = app.worker();
+    let round = worker.handle_claimed(token, vec![in_flight.clone()]).await;
+    let round = round.unwrap();
+    assert_eq!((round.withdrawn, round.handled()), (1, 1), "{round:?}");
+    // A worker already handing it over finishes: delivered or not, its
     // lease is gone and the row stays as the deletion left it.
     let later = app.clock.now();
     let done = outbox::mark_done(

@@ -636,6 +636,50 @@ async fn reminders_a_dead_worker_held_are_not_sent_after_a_cancel() {
     assert!(!kinds.iter().any(|k| k == "booking_reminder"), "{kinds:?}");
 }
 
+/// A worker has claimed a batch of reminders and is sending them one by
+/// one; a learner cancels meanwhile. The worker must not send the
+/// cancelled session's reminders still waiting in its batch, and sends
+/// the others.
+#[tokio::test]
+async fn reminders_waiting_in_a_worker_s_batch_are_not_sent_after_a_cancel() {
+    let app = spawn_app_with_mail().await;
+    let f = fixture(&app);
+    let me = app.sign_in(&app.create_user(Role::Learner)).await;
+    let other = app.sign_in(&app.create_user(Role::Learner)).await;
+    let id = book(&app, &me, f.mentor.id, "sql-basics", at(2026, 6, 20, 12, 0)).await;
+    book(
+        &app,
+        &other,
+        f.mentor.id,
+        "sql-basics",
+        at(2026, 6, 20, 13, 0),
+    )
+    .await;
+    assert_eq!(drain(&app).await, 4, "the confirmations");
+
+    app.clock.set(at(2026, 6, 19, 13, 0));
+    assert_eq!(crate::booking_fixture::make_due_reminders(&app), 2);
+    let (token, batch) =
+        officehours::email::outbox::claim_due(&mut app.conn(), app.clock.now(), 10).unwrap();
+    assert_eq!(batch.len(), 4);
+    assert!(batch.iter().all(|r| r.kind == "booking_reminder"));
+
+    let me = app.sign_in(&me.user).await;
+    cancel(&app, &me, id).await;
+    let round = app.worker().handle_claimed(token, batch).await.unwrap();
+    assert_eq!((round.sent, round.withdrawn), (2, 2), "{round:?}");
+    let sent = reminders(&new_mail(&app, 4));
+    let mut to: Vec<String> = sent.iter().map(|(to, _)| to.clone()).collect();
+    to.sort();
+    let mut expected = vec![other.user.email.clone(), f.mentor.email.clone()];
+    expected.sort();
+    assert_eq!(to, expected, "only the other session's reminders: {sent:?}");
+    // 13:00 UTC is 15:00 in Berlin; the cancelled one was at 14:00.
+    assert!(sent.iter().all(|(_, s)| s.contains("15:00")), "{sent:?}");
+    assert_eq!(drain(&app).await, 2, "then the cancellations");
+    assert!(reminders(&new_mail(&app, 6)).is_empty());
+}
+
 #[tokio::test]
 async fn a_reschedule_moves_the_reminders_to_the_new_time() {
     let app = spawn_app_with_mail().await;
