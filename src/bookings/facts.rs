@@ -24,6 +24,7 @@ use uuid::Uuid;
 use super::model::Policy;
 use super::policy::{self, Counts, Session};
 use crate::schedule::public::load::{self, Bounds, Snapshot};
+use crate::schedule::queries::clear_of;
 use crate::slots::Interval;
 
 /// What the check asks about.
@@ -180,11 +181,4 @@ impl Facts {
     pub fn counts(&self, start: DateTime<Utc>, zone: chrono_tz::Tz, now: DateTime<Utc>) -> Counts {
         super::policy::tally(&self.sessions, &self.policy, start, zone, now)
     }
-}
-
-/// Whether a session of `duration` from `start` keeps clear of `busy` (a
-/// person's sessions as [`Facts::near`] has them).
-pub fn clear_of(busy: &[Interval], start: DateTime<Utc>, duration: Duration) -> bool {
-    let asked = Interval::new(start, start + duration);
-    !busy.iter().any(|b| b.overlaps(&asked))
 }

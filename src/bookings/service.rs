@@ -7,8 +7,6 @@
 //! is answered as "taken", never as an error page. (`docs/ARCHITECTURE.md`,
 //! "Booking without double bookings", walks through `book`.)
 
-use std::ops::Bound;
-
 use chrono::{DateTime, Duration, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -17,7 +15,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{Integer, Text, Timestamptz, Uuid as SqlUuid};
 use uuid::Uuid;
 
-use super::facts::{self, clear_of};
+use super::facts;
 use super::model::{Booking, Policy, Status, load_policy};
 use super::notify::{self, Parties};
 use super::policy::{self, Limit};
@@ -30,7 +28,7 @@ use crate::email::outbox::OutboxError;
 use crate::schedule::availability::{self, MentorRef};
 use crate::schedule::public::cache::MentorPageCache;
 use crate::schedule::public::load::{MentorInfo, TopicInfo};
-use crate::schedule::queries::{self as schedule_queries, MAX_BUFFER, MAX_SESSION};
+use crate::schedule::queries::{self as schedule_queries, clear_of};
 use crate::slots::Interval;
 use crate::topics::Topic;
 
@@ -314,12 +312,11 @@ pub fn move_choices(
     window: Interval,
     now: DateTime<Utc>,
 ) -> QueryResult<Vec<DateTime<Utc>>> {
-    let reach = window.end - window.start;
-    let busy = learner_sessions_around(
+    let busy = schedule_queries::busy_times(
         conn,
         booking.learner_id,
         window.start,
-        reach,
+        window.end,
         Some(booking.id),
     )?;
     Ok(
@@ -363,7 +360,8 @@ pub fn nearest_free(
     learner: Uuid,
 ) -> QueryResult<Option<Nearby>> {
     let n = ALTERNATIVES;
-    let busy = learner_sessions_around(conn, learner, around, Duration::days(14), None)?;
+    let reach = Duration::days(14);
+    let busy = schedule_queries::busy_times(conn, learner, around - reach, around + reach, None)?;
     // Two days either side usually hold them; else two weeks.
     let mut found = None;
     for days in [2, 14] {
@@ -416,51 +414,6 @@ pub fn nearest_free(
     }))
 }
 
-/// `learner`'s live sessions (but `except`) within `reach` of `around`:
-/// as learner their `[start, end)`, as mentor their occupied range
-/// (buffers included), which counts as occupied time of the learner's
-/// schedule too.
-fn learner_sessions_around(
-    conn: &mut PgConnection,
-    learner: Uuid,
-    around: DateTime<Utc>,
-    reach: Duration,
-    except: Option<Uuid>,
-) -> QueryResult<Vec<Interval>> {
-    type Row = (
-        Uuid,
-        DateTime<Utc>,
-        DateTime<Utc>,
-        (Bound<DateTime<Utc>>, Bound<DateTime<Utc>>),
-    );
-    let rows: Vec<Row> = bookings::table
-        .filter(
-            bookings::learner_id
-                .eq(learner)
-                .or(bookings::mentor_id.eq(learner)),
-        )
-        .filter(bookings::status.ne(Status::Cancelled.as_str()))
-        .filter(bookings::id.ne(except.unwrap_or(Uuid::nil())))
-        .filter(bookings::start_at.gt(around - reach - MAX_SESSION - MAX_BUFFER))
-        .filter(bookings::start_at.lt(around + reach + MAX_BUFFER))
-        .select((
-            bookings::learner_id,
-            bookings::start_at,
-            bookings::end_at,
-            bookings::occupied,
-        ))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(who, start, end, occupied)| match occupied {
-            (Bound::Included(from), Bound::Excluded(to)) if who != learner => {
-                Interval::new(from, to)
-            }
-            _ => Interval::new(start, end),
-        })
-        .collect())
-}
-
 /// Whether `learner` has another live session overlapping `[start,
 /// end)`, or mentors one whose occupied range does: the database refuses
 /// the first kind; the second is ours to refuse, as the slot engine does
@@ -472,7 +425,7 @@ fn learner_busy(
     end: DateTime<Utc>,
     except: Option<Uuid>,
 ) -> QueryResult<bool> {
-    let busy = learner_sessions_around(conn, learner, start, end - start, except)?;
+    let busy = schedule_queries::busy_times(conn, learner, start, end, except)?;
     Ok(!clear_of(&busy, start, end - start))
 }
 

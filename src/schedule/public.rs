@@ -7,8 +7,13 @@
 //!
 //! Each page runs ONE SQL statement whatever the number of mentors and
 //! bookings (`load`: the rows `availability::load` reads, plus the users
-//! and topics, aggregated by PostgreSQL), then the pure slot engine.
-//! Depends on `schedule::availability`, `slots`, `web`, `db`.
+//! and topics, aggregated by PostgreSQL), then the pure slot engine. For
+//! a signed-in visitor one more indexed read (`queries::busy_times`) finds
+//! their own sessions: the grid marks the times that clash with them as
+//! busy (shown, not linked) and the topic page leaves them out, so nobody
+//! is offered a time that booking would refuse.
+//! Depends on `schedule::availability`, `schedule::queries`, `slots`,
+//! `web`, `db`.
 
 pub mod cache;
 pub mod load;
@@ -20,10 +25,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Timelike, Utc};
 use chrono_tz::Tz;
+use diesel::QueryResult;
 use uuid::Uuid;
 
 use self::load::TopicInfo;
 use super::availability::Loaded;
+use super::queries;
 use crate::error::AppError;
 use crate::slots::{Interval, Slot, resolve_local};
 use crate::state::AppState;
@@ -290,6 +297,8 @@ struct SlotLink {
     href: String,
     /// RFC 3339 UTC start, for `<time datetime>`.
     utc: String,
+    /// The signed-in viewer has another session then: shown, not linked.
+    busy: bool,
 }
 
 struct DayColumn {
@@ -317,6 +326,8 @@ struct MentorPage {
     week_label: String,
     days: Vec<DayColumn>,
     any_slots: bool,
+    /// Some time is shown as busy (the legend is needed).
+    any_busy: bool,
     prev_href: Option<String>,
     next_href: Option<String>,
     this_week_href: Option<String>,
@@ -355,10 +366,22 @@ pub async fn mentor_page(
     let window = local_days(vz.zone, week, next_week);
 
     let cache = state.mentor_pages.clone();
-    let data = state
-        .db(move |conn| cache.mentor(conn, id, window.start, window.end, now))
-        .await?
-        .ok_or(AppError::NotFound)?;
+    // A signed-in visitor (other than the mentor, whose own sessions the
+    // engine already counts) sees which times clash with their sessions.
+    let visitor = viewer.user().map(|u| u.id).filter(|v| *v != id);
+    let (data, busy) = state
+        .db(move |conn| -> QueryResult<_> {
+            let data = cache.mentor(conn, id, window.start, window.end, now)?;
+            let busy = match visitor {
+                Some(v) if data.is_some() => {
+                    queries::busy_times(conn, v, window.start, window.end, None)?
+                }
+                _ => Vec::new(),
+            };
+            Ok((data, busy))
+        })
+        .await?;
+    let data = data.ok_or(AppError::NotFound)?;
     let topics = data.offered.get(&id).map(Vec::as_slice).unwrap_or_default();
     let name = data
         .mentors
@@ -399,9 +422,11 @@ pub async fn mentor_page(
         })
         .collect();
     let mut any_slots = false;
+    let mut any_busy = false;
     let mut horizon_end = None;
     if let Some(topic) = selected_topic {
-        let slots = data.loaded.slots(id, duration_of(topic), now, window);
+        let duration = duration_of(topic);
+        let slots = data.loaded.slots(id, duration, now, window);
         any_slots = !slots.is_empty();
         for slot in slots {
             let local = slot.start.with_timezone(&vz.zone);
@@ -409,11 +434,14 @@ pub async fn mentor_page(
             let Some(day) = usize::try_from(offset).ok().and_then(|i| days.get_mut(i)) else {
                 continue;
             };
+            let slot_busy = !queries::clear_of(&busy, slot.start, duration);
+            any_busy |= slot_busy;
             day.slots.push(SlotLink {
                 time: hh_mm(&local),
                 full: full_label(&local),
                 href: book_href(id, &topic.slug, slot.start),
                 utc: rfc3339_utc(slot.start),
+                busy: slot_busy,
             });
         }
         horizon_end = profile.map(|p| now + Duration::days(p.horizon_days.into()));
@@ -449,6 +477,7 @@ pub async fn mentor_page(
         }),
         days,
         any_slots,
+        any_busy,
         prev_href,
         next_href,
         this_week_href,
@@ -487,20 +516,27 @@ struct TopicPage {
     zone_form_hidden: Vec<(&'static str, String)>,
 }
 
-/// The first `n` free slots of `mentor` from `now`, searching a short
-/// window first and the whole `limit` only when that is not enough.
+/// The first `n` free slots of `mentor` from `now` that keep clear of
+/// `busy` (the viewer's own sessions), searching a short window first and
+/// the whole `limit` only when that is not enough.
 fn next_slots(
     loaded: &Loaded,
     mentor: Uuid,
     duration: Duration,
-    now: DateTime<Utc>,
-    limit: DateTime<Utc>,
+    (now, limit): (DateTime<Utc>, DateTime<Utc>),
+    busy: &[Interval],
     n: usize,
 ) -> Vec<Slot> {
     let first_end = (now + Duration::days(FIRST_SEARCH_DAYS)).min(limit);
-    let mut slots = loaded.slots(mentor, duration, now, Interval::new(now, first_end));
+    let free = |window| {
+        loaded
+            .slots(mentor, duration, now, window)
+            .into_iter()
+            .filter(|s| queries::clear_of(busy, s.start, duration))
+    };
+    let mut slots: Vec<Slot> = free(Interval::new(now, first_end)).collect();
     if slots.len() < n && first_end < limit {
-        slots.extend(loaded.slots(mentor, duration, now, Interval::new(first_end, limit)));
+        slots.extend(free(Interval::new(first_end, limit)));
     }
     slots.truncate(n);
     slots
@@ -520,10 +556,20 @@ pub async fn topic_page(
     // Loaded up to the largest horizon a mentor can set; each mentor's own
     // horizon is applied by the engine.
     let cap = now + Duration::days(MAX_SEARCH_DAYS);
-    let data = state
-        .db(move |conn| load::topic(conn, &slug, now, cap, now))
-        .await?
-        .ok_or(AppError::NotFound)?;
+    // A signed-in visitor is not offered times they already have a
+    // session at.
+    let visitor = viewer.user().map(|u| u.id);
+    let (data, busy) = state
+        .db(move |conn| -> QueryResult<_> {
+            let data = load::topic(conn, &slug, now, cap, now)?;
+            let busy = match visitor {
+                Some(v) if data.is_some() => queries::busy_times(conn, v, now, cap, None)?,
+                _ => Vec::new(),
+            };
+            Ok((data, busy))
+        })
+        .await?;
+    let data = data.ok_or(AppError::NotFound)?;
     let Some(topic) = data.topic else {
         return Err(AppError::NotFound);
     };
@@ -548,7 +594,14 @@ pub async fn topic_page(
         .mentors
         .iter()
         .map(|m| {
-            let slots = next_slots(&data.loaded, m.id, duration, now, limit, NEXT_SLOTS);
+            let slots = next_slots(
+                &data.loaded,
+                m.id,
+                duration,
+                (now, limit),
+                &busy,
+                NEXT_SLOTS,
+            );
             let first = slots.first().map(|s| s.start);
             let card = MentorCard {
                 name: m.display_name.clone(),

@@ -5,6 +5,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use crate::slots::Interval;
+
 use super::model::{
     DateOverrideFull, OverrideRow, OverrideWindowRow, Profile, TimeOffRow, WeeklyRuleRow,
 };
@@ -168,6 +170,45 @@ pub struct BookingSpan {
     pub end_at: DateTime<Utc>,
     pub buffer_before_min: i32,
     pub buffer_after_min: i32,
+}
+
+impl BookingSpan {
+    /// The time this booking keeps `person` busy: its learner, the session
+    /// itself; its mentor, the occupied range (buffers included), which
+    /// stays occupied time of their schedule when they book as a learner.
+    pub fn busy_for(&self, person: Uuid) -> Interval {
+        if self.mentor_id == person {
+            Interval::new(
+                self.start_at - chrono::Duration::minutes(self.buffer_before_min.into()),
+                self.end_at + chrono::Duration::minutes(self.buffer_after_min.into()),
+            )
+        } else {
+            Interval::new(self.start_at, self.end_at)
+        }
+    }
+}
+
+/// What keeps `person` busy around `[from, to)`: their live sessions as
+/// learner and, buffers included, as mentor (but `except`), in time order.
+/// The one reader of a person's own busy times, for the booking paths and
+/// for what the public pages offer a signed-in viewer.
+pub fn busy_times(
+    conn: &mut PgConnection,
+    person: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    except: Option<Uuid>,
+) -> QueryResult<Vec<Interval>> {
+    Ok(live_bookings_involving(conn, &[person], from, to, except)?
+        .iter()
+        .map(|b| b.busy_for(person))
+        .collect())
+}
+
+/// Whether a session of `duration` from `start` keeps clear of `busy`.
+pub fn clear_of(busy: &[Interval], start: DateTime<Utc>, duration: chrono::Duration) -> bool {
+    let asked = Interval::new(start, start + duration);
+    !busy.iter().any(|b| b.overlaps(&asked))
 }
 
 /// The longest a booking can last (CHECK `bookings_length_check`): a

@@ -889,6 +889,8 @@ async fn public_slot_starts(browser: &Browser) -> Vec<String> {
 async fn booking_journey_in_a_real_browser() {
     let app = spawn_app().await;
     let f = crate::booking_fixture::fixture(&app);
+    let other_mentor = crate::booking_fixture::mentor(&app, |_| {});
+    crate::booking_fixture::offer(&app, &other_mentor, f.topic);
     let learner = app.create_user(officehours::accounts::Role::Learner);
     let learner = crate::booking_fixture::set_zone(&app, &learner, "America/New_York");
     app.set_password(learner.id, "learner passphrase here");
@@ -945,6 +947,28 @@ async fn booking_journey_in_a_real_browser() {
     browser.open(&url("/me/sessions")).await;
     browser.assert_accessible("/me/sessions").await;
     assert!(browser.body_text().await.contains("02:00–02:30 EDT"));
+
+    // Another mentor's week marks the booked time busy, without a link.
+    browser
+        .open(&url(&format!(
+            "/mentors/{}?topic=sql-basics&week=2026-06-22",
+            other_mentor.id
+        )))
+        .await;
+    browser
+        .assert_accessible("/mentors/{id} with a busy time")
+        .await;
+    let busy: Vec<String> = browser
+        .eval(
+            "return [...document.querySelectorAll('.public-slot-busy time')]\
+               .map(t => t.getAttribute('datetime'));",
+        )
+        .await;
+    assert_eq!(busy, vec!["2026-06-22T06:00:00Z"]);
+    let first: String = browser
+        .eval("return document.querySelector('a[href^=\"/book?\"]').getAttribute('href');")
+        .await;
+    assert!(first.contains("start=2026-06-22T06:30:00Z"), "{first}");
 
     // Move it half an hour later.
     let id = path

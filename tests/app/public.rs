@@ -759,3 +759,121 @@ async fn the_pages_show_the_slots_availability_load_computes() {
             .contains(&"2026-06-21T22:30:00Z".to_owned())
     );
 }
+
+/// The mentor page `week` and the topic page as `who` sees them.
+async fn pages_for(app: &TestApp, who: &User, week: &str) -> (String, String) {
+    let s = app.sign_in(who).await;
+    let res = s.client.get(app.url(week)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = unescape(&res.text().await.unwrap());
+    let res = s.client.get(app.url("/topics/sql-basics?tz=UTC")).send();
+    let topic = unescape(&res.await.unwrap().text().await.unwrap());
+    (html, topic)
+}
+
+/// A signed-in visitor sees which of a mentor's times clash with their own
+/// sessions (as learner, and as mentor with buffers): shown, not linked;
+/// the topic page offers only times they are free at.
+#[tokio::test]
+async fn a_signed_in_visitor_is_not_offered_times_they_already_have_a_session() {
+    let app = spawn_app().await;
+    add_topic(&app, "sql-basics", "SQL basics", true);
+    let a = mentor(&app, "UTC", "Tuesday Mentor");
+    offer(&app, &a, "sql-basics");
+    rule(&app, &a, 2, "08:00", "10:00");
+    let b = mentor(&app, "UTC", "Other Mentor");
+    offer(&app, &b, "sql-basics");
+    every_day(&app, &b, "08:00", "10:00");
+
+    // A learner with a session at 09:00 with someone else.
+    let learner = app.create_user(Role::Learner);
+    book(&app, &b, &learner, "sql-basics", at(2026, 6, 16, 9, 0));
+    // A mentor hosting 08:00-08:30 with a 30-minute buffer after it.
+    let host = mentor(&app, "UTC", "Hosting Mentor");
+    let start = at(2026, 6, 16, 8, 0);
+    diesel::sql_query(
+        "INSERT INTO bookings (id, learner_id, mentor_id, topic_id, start_at, end_at, \
+           buffer_after_min, occupied, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $5 + interval '30 minutes', 30, \
+           tstzrange($5, $5 + interval '60 minutes', '[)'), $6, $6)",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
+    .bind::<diesel::sql_types::Uuid, _>(app.create_user(Role::Learner).id)
+    .bind::<diesel::sql_types::Uuid, _>(host.id)
+    .bind::<diesel::sql_types::Uuid, _>(topic_id(&app, "sql-basics"))
+    .bind::<diesel::sql_types::Timestamptz, _>(start)
+    .bind::<diesel::sql_types::Timestamptz, _>(app.clock.now())
+    .execute(&mut app.conn())
+    .unwrap();
+
+    let week = format!("/mentors/{}?topic=sql-basics&week=2026-06-15&tz=UTC", a.id);
+    let busy = |html: &str| -> Vec<String> {
+        html.split("class=\"public-slot public-slot-busy\"><time datetime=\"")
+            .skip(1)
+            .map(|s| s[..s.find('"').unwrap()].to_owned())
+            .collect()
+    };
+    let legend = "Times marked “busy” overlap one of your own sessions.";
+    let a_starts = |html: &str| -> Vec<String> {
+        links(html, &format!("/book?mentor={}&", a.id))
+            .iter()
+            .map(|l| l.split("start=").nth(1).unwrap().to_owned())
+            .collect()
+    };
+
+    let anonymous = page(&app, &week).await;
+    assert_eq!(
+        starts(&anonymous),
+        vec![
+            "2026-06-16T08:00:00Z",
+            "2026-06-16T08:30:00Z",
+            "2026-06-16T09:00:00Z",
+            "2026-06-16T09:30:00Z",
+        ]
+    );
+    assert!(busy(&anonymous).is_empty() && !anonymous.contains(legend));
+
+    let (html, topic) = pages_for(&app, &learner, &week).await;
+    assert_eq!(
+        starts(&html),
+        vec![
+            "2026-06-16T08:00:00Z",
+            "2026-06-16T08:30:00Z",
+            "2026-06-16T09:30:00Z",
+        ]
+    );
+    assert_eq!(busy(&html), vec!["2026-06-16T09:00:00Z"]);
+    assert!(html.contains(legend));
+    assert!(html.contains(", Tue 16 Jun, 09:00 UTC: you have another session then"));
+    assert_eq!(
+        a_starts(&topic),
+        vec![
+            "2026-06-16T08:00:00Z",
+            "2026-06-16T08:30:00Z",
+            "2026-06-16T09:30:00Z",
+        ]
+    );
+
+    // The hosted session's buffer keeps 08:30 busy too.
+    let (html, topic) = pages_for(&app, &host, &week).await;
+    assert_eq!(
+        starts(&html),
+        vec!["2026-06-16T09:00:00Z", "2026-06-16T09:30:00Z"]
+    );
+    assert_eq!(
+        busy(&html),
+        vec!["2026-06-16T08:00:00Z", "2026-06-16T08:30:00Z"]
+    );
+    assert_eq!(
+        a_starts(&topic),
+        vec![
+            "2026-06-16T09:00:00Z",
+            "2026-06-16T09:30:00Z",
+            "2026-06-23T08:00:00Z",
+        ]
+    );
+
+    // The mentor's own page shows their free times as before.
+    let (own, _) = pages_for(&app, &a, &week).await;
+    assert_eq!(starts(&own), starts(&anonymous));
+}
