@@ -315,12 +315,18 @@ pub fn claim_due(
 ) -> QueryResult<(Uuid, Vec<OutboxRow>)> {
     // What can no longer be sent in time is given up first (never a row a
     // worker is sending under a live lease).
+    // Rows another transaction holds (an account deletion erasing them, a
+    // cancel withdrawing them) are left for the next round rather than
+    // waited for: this statement takes many rows, and waiting in its scan
+    // order could close a cycle with such a transaction.
     diesel::sql_query(
         "UPDATE email_outbox
             SET state = 'dead', lease_token = NULL, lease_until = NULL,
                 last_error = 'expired before it could be sent'
-          WHERE expires_at <= $1
-            AND (state = 'pending' OR (state = 'sending' AND lease_until <= $1))",
+          WHERE id IN (SELECT id FROM email_outbox
+                        WHERE expires_at <= $1
+                          AND (state = 'pending' OR (state = 'sending' AND lease_until <= $1))
+                        FOR UPDATE SKIP LOCKED)",
     )
     .bind::<Timestamptz, _>(now)
     .execute(conn)?;
@@ -356,14 +362,21 @@ pub fn claim_due(
     Ok((token, rows))
 }
 
-/// Whether the claim `token` still holds row `id`: nobody withdrew it,
-/// erased it or took it over after its lease ran out.
-pub fn still_held(conn: &mut PgConnection, id: Uuid, token: Uuid) -> QueryResult<bool> {
+/// Whether the claim `token` still holds row `id` at `now`: nobody
+/// withdrew or erased it, and its lease has not run out (after which
+/// another worker may take it over and send it).
+pub fn still_held(
+    conn: &mut PgConnection,
+    id: Uuid,
+    token: Uuid,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         email_outbox::table
             .filter(email_outbox::id.eq(id))
             .filter(email_outbox::lease_token.eq(token))
-            .filter(email_outbox::state.eq(OutboxState::Sending.as_str())),
+            .filter(email_outbox::state.eq(OutboxState::Sending.as_str()))
+            .filter(email_outbox::lease_until.gt(now)),
     ))
     .get_result(conn)
 }
@@ -488,18 +501,28 @@ pub fn mark_failed(
 /// deleted their account.
 pub const ERASED_WHILE_SENDING: &str =
     "its recipient deleted their account while it was being sent; whether it arrived is unknown";
-/// `last_error` that replaces an SMTP server's error text (which often
+/// `last_error` that replaces a stored error text (an SMTP server's often
 /// quotes the address) when the recipient deletes their account.
-pub const ERROR_ERASED: &str =
-    "an attempt failed (the error was erased with the recipient's account)";
+pub const ERROR_ERASED: &str = "(error text erased with the recipient's account)";
+/// The subject of a message erased with an account: the recipient's own
+/// (a welcome names them), or one to the other person of a session,
+/// whose subject names the deleted person.
+pub const SUBJECT_ERASED: &str = "(erased with an account)";
 
-/// Erases the messages addressed to `user` when their account is deleted,
-/// in the caller's transaction: those not yet sent go (the cancellations
-/// just written to them too); every other row keeps only its envelope,
-/// addressed to `erased`, without the server's error text. A row being
-/// sent at that moment is erased as well and ends `dead`: its worker still
-/// holds a copy and may deliver it, but its lease is lost, so neither its
-/// "sent" nor a failed attempt's retry brings the row back.
+/// Erases, in the caller's transaction, what the outbox holds of `user`
+/// when their account is deleted:
+/// - Messages to them not yet sent go (the cancellations just written to
+///   them too); every other message to them keeps only its envelope,
+///   addressed to `erased`, without subject, body or the server's error
+///   text. One being sent at that moment is erased as well and ends
+///   `dead`: its worker still holds a copy and may deliver it, but its
+///   lease is lost, so neither its "sent" nor a failed attempt's retry
+///   brings the row back (nor does the worker send it if its turn has not
+///   come: `Worker::handle_claimed`).
+/// - Messages about their sessions to the other person name them, and
+///   the learner's goals are in the body and the `.ics`: those already
+///   sent, kept or dead lose subject, body and attachments. Those still
+///   to go (the cancellations this deletion writes) go out as written.
 pub fn erase_for(conn: &mut PgConnection, user: Uuid, erased: &str) -> QueryResult<()> {
     diesel::delete(
         email_outbox::table
@@ -509,7 +532,8 @@ pub fn erase_for(conn: &mut PgConnection, user: Uuid, erased: &str) -> QueryResu
     .execute(conn)?;
     diesel::sql_query(
         "UPDATE email_outbox
-            SET recipient = $2, body_text = NULL, body_html = NULL, attachments = '[]',
+            SET recipient = $2, subject = $5, body_text = NULL, body_html = NULL,
+                attachments = '[]',
                 state = CASE WHEN state = 'sending' THEN 'dead' ELSE state END,
                 lease_token = NULL, lease_until = NULL,
                 last_error = CASE WHEN state = 'sending' THEN $3
@@ -521,6 +545,17 @@ pub fn erase_for(conn: &mut PgConnection, user: Uuid, erased: &str) -> QueryResu
     .bind::<Text, _>(erased)
     .bind::<Text, _>(ERASED_WHILE_SENDING)
     .bind::<Text, _>(ERROR_ERASED)
+    .bind::<Text, _>(SUBJECT_ERASED)
+    .execute(conn)?;
+    diesel::sql_query(
+        "UPDATE email_outbox
+            SET subject = $2, body_text = NULL, body_html = NULL, attachments = '[]'
+          WHERE booking_id IN (SELECT id FROM bookings WHERE learner_id = $1 OR mentor_id = $1)
+            AND recipient_user_id IS DISTINCT FROM $1
+            AND state IN ('sent', 'kept', 'dead')",
+    )
+    .bind::<SqlUuid, _>(user)
+    .bind::<Text, _>(SUBJECT_ERASED)
     .execute(conn)?;
     Ok(())
 }

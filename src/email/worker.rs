@@ -58,7 +58,8 @@ pub struct Round {
     pub kept: usize,
     pub retried: usize,
     pub dead: usize,
-    /// Claimed, then withdrawn or erased before their turn came.
+    /// Claimed, then withdrawn or erased before their turn came, or held
+    /// past the lease (left to the worker that takes them over).
     pub withdrawn: usize,
 }
 
@@ -105,7 +106,7 @@ impl Worker {
     /// Handles rows claimed under `token`, one after the other. Each is
     /// looked at again just before it is sent: while the ones before it
     /// went out, a cancel may have withdrawn it (a reminder) or a deletion
-    /// erased it, and then it is not sent.
+    /// erased it, or its lease may have run out; then it is not sent.
     pub async fn handle_claimed(
         &self,
         token: uuid::Uuid,
@@ -113,11 +114,18 @@ impl Worker {
     ) -> Result<Round, WorkerError> {
         let mut round = Round::default();
         for row in rows {
-            let id = row.id;
-            if self.db(move |c| outbox::still_held(c, id, token)).await? {
+            let (id, now) = (row.id, self.clock.now());
+            if self
+                .db(move |c| outbox::still_held(c, id, token, now))
+                .await?
+            {
                 self.handle(row, token, &mut round).await?;
             } else {
-                tracing::info!(outbox_id = %id, kind = %row.kind, "email withdrawn before it was sent");
+                tracing::info!(
+                    outbox_id = %id,
+                    kind = %row.kind,
+                    "email no longer held (withdrawn, erased or its lease ran out); not sent"
+                );
                 round.withdrawn += 1;
             }
         }

@@ -589,6 +589,15 @@ async fn messages_in_flight_at_deletion_are_erased_and_never_come_back() {
     let smtp_error = format!("550 5.1.1 <{}>: mailbox unavailable", l.email);
     let state = outbox::mark_failed(&mut app.conn(), &failed, token, now, &smtp_error, true);
     assert_eq!(state.unwrap(), Some(OutboxState::Dead));
+    // The mentor's copy of the first confirmation is out (kept: no SMTP
+    // here); it names the learner and quotes their goals.
+    let to_mentor = claimed
+        .iter()
+        .find(|r| r.recipient_user_id == Some(fx.mentor.id) && r.booking_id == Some(first))
+        .expect("the mentor's confirmation is claimed");
+    assert!(to_mentor.subject.contains(&l.display_name));
+    let kept = outbox::mark_done(&mut app.conn(), to_mentor.id, token, now, OutboxState::Kept);
+    assert!(kept.unwrap());
 
     let res = post(
         &app,
@@ -612,6 +621,30 @@ async fn messages_in_flight_at_deletion_are_erased_and_never_come_back() {
         assert_eq!(r.last_error.as_deref(), Some(error));
         assert!(r.lease_until.is_none() && r.lease_token.is_none());
     }
+    for id in [failed.id, in_flight.id] {
+        assert_eq!(row(id).subject, outbox::SUBJECT_ERASED);
+    }
+    // The mentor's copy keeps its envelope only; the cancellation the
+    // deletion wrote to the mentor still goes out as written.
+    let m = row(to_mentor.id);
+    assert_eq!(m.state, "kept");
+    assert!(m.recipient.contains(&fx.mentor.email), "{}", m.recipient);
+    assert_eq!(m.subject, outbox::SUBJECT_ERASED);
+    assert!(m.body_text.is_none() && m.body_html.is_none());
+    assert_eq!(m.attachments, serde_json::json!([]));
+    assert_eq!(cancellations_to(&app, first, fx.mentor.id), 1);
+    let notice: (String, Option<String>) = email_outbox::table
+        .filter(email_outbox::booking_id.eq(first))
+        .filter(email_outbox::recipient_user_id.eq(fx.mentor.id))
+        .filter(email_outbox::state.eq("pending"))
+        .select((email_outbox::subject, email_outbox::body_text))
+        .first(&mut app.conn())
+        .unwrap();
+    assert!(
+        notice.0.starts_with("Cancelled: ") && notice.1.is_some(),
+        "{notice:?}"
+    );
+
     // Its worker's turn comes for the message it held: it is not sent.
     let worker = app.worker();
     let round = worker.handle_claimed(token, vec![in_flight.clone()]).await;

@@ -272,6 +272,26 @@ async fn a_row_left_sending_by_a_crashed_worker_is_sent_after_its_lease() {
     assert!(r.lease_until.is_none());
 }
 
+/// A slow worker whose batch outlives the lease does not send a row whose
+/// lease ran out: the worker that takes it over sends it, once.
+#[tokio::test]
+async fn a_row_whose_lease_ran_out_in_a_slow_batch_is_sent_once() {
+    let app = spawn_app_with_mail().await;
+    let id = put(&app, &welcome(&app, "ada@example.org"));
+    let (slow_token, claimed) = outbox::claim_due(&mut app.conn(), app.clock.now(), 10).unwrap();
+    assert_eq!(claimed.len(), 1);
+    app.clock.advance(outbox::LEASE);
+    let worker = app.worker();
+    let round = worker.handle_claimed(slow_token, claimed).await.unwrap();
+    assert_eq!((round.withdrawn, round.sent), (1, 0), "{round:?}");
+    assert_eq!(row(&app, id).state, "sending");
+
+    assert_eq!(worker.run_once().await.unwrap().sent, 1);
+    assert_eq!(app.mail().wait_for(1).await.len(), 1);
+    assert_eq!(row(&app, id).state, "sent");
+    assert_eq!(app.mail().messages().len(), 1);
+}
+
 #[tokio::test]
 async fn header_values_with_line_breaks_are_refused_before_anything_is_written() {
     let app = spawn_app().await;
