@@ -325,6 +325,7 @@ struct MentorPage {
     zone_form_hidden: Vec<(&'static str, String)>,
     week_label: String,
     days: Vec<DayColumn>,
+    /// Some time of the week can be booked (busy ones do not count).
     any_slots: bool,
     /// Some time is shown as busy (the legend is needed).
     any_busy: bool,
@@ -427,7 +428,6 @@ pub async fn mentor_page(
     if let Some(topic) = selected_topic {
         let duration = duration_of(topic);
         let slots = data.loaded.slots(id, duration, now, window);
-        any_slots = !slots.is_empty();
         for slot in slots {
             let local = slot.start.with_timezone(&vz.zone);
             let offset = (local.date_naive() - week).num_days();
@@ -436,6 +436,7 @@ pub async fn mentor_page(
             };
             let slot_busy = !queries::clear_of(&busy, slot.start, duration);
             any_busy |= slot_busy;
+            any_slots |= !slot_busy;
             day.slots.push(SlotLink {
                 time: hh_mm(&local),
                 full: full_label(&local),

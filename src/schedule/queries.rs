@@ -188,10 +188,13 @@ impl BookingSpan {
     }
 }
 
-/// What keeps `person` busy around `[from, to)`: their live sessions as
-/// learner and, buffers included, as mentor (but `except`), in time order.
-/// The one reader of a person's own busy times, for the booking paths and
-/// for what the public pages offer a signed-in viewer.
+/// What keeps `person` busy, as far as it can clash with a session
+/// starting in `[from, to)` (of any length up to [`MAX_SESSION`]): their
+/// live sessions as learner and, buffers included, as mentor (but
+/// `except`). The reader of a person's own busy times for the booking
+/// paths other than the booking check (which reads them with everything
+/// else in `bookings::facts`, the same rule in SQL) and for what the
+/// public pages offer a signed-in visitor.
 ///
 /// Its own statement rather than [`live_bookings_involving`] for one
 /// person: that one's `= ANY($1)` made PostgreSQL plan the statement anew
@@ -219,7 +222,8 @@ pub fn busy_times(
         .filter(bookings::id.ne(except.unwrap_or(Uuid::nil())))
         .filter(bookings::end_at.gt(from - margin))
         .filter(bookings::start_at.gt(from - margin - MAX_SESSION))
-        .filter(bookings::start_at.lt(to + margin))
+        // A session starting before `to` may end a day later.
+        .filter(bookings::start_at.lt(to + MAX_SESSION + margin))
         .select((
             bookings::mentor_id,
             bookings::learner_id,

@@ -7,7 +7,7 @@
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 use diesel::prelude::*;
 use officehours::accounts::{Role, User};
-use officehours::db::schema::{mentor_topics, topics, users, weekly_rules};
+use officehours::db::schema::{mentor_profiles, mentor_topics, topics, users, weekly_rules};
 use officehours::schedule::Profile;
 use officehours::schedule::queries::save_profile;
 use reqwest::StatusCode;
@@ -760,6 +760,38 @@ async fn the_pages_show_the_slots_availability_load_computes() {
     );
 }
 
+/// A 30-minute session `host` mentors from `start`, with `buffers`
+/// (minutes before and after), booked by a new learner.
+fn host_session(app: &TestApp, host: &User, start: DateTime<Utc>, buffers: (i32, i32)) {
+    let end = start + chrono::Duration::minutes(30);
+    let (before, after) = buffers;
+    diesel::sql_query(
+        "INSERT INTO bookings (id, learner_id, mentor_id, topic_id, start_at, end_at, \
+           buffer_before_min, buffer_after_min, occupied, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+           tstzrange($5 - make_interval(mins => $7), $6 + make_interval(mins => $8), '[)'), $9, $9)",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
+    .bind::<diesel::sql_types::Uuid, _>(app.create_user(Role::Learner).id)
+    .bind::<diesel::sql_types::Uuid, _>(host.id)
+    .bind::<diesel::sql_types::Uuid, _>(topic_id(app, "sql-basics"))
+    .bind::<diesel::sql_types::Timestamptz, _>(start)
+    .bind::<diesel::sql_types::Timestamptz, _>(end)
+    .bind::<diesel::sql_types::Integer, _>(before)
+    .bind::<diesel::sql_types::Integer, _>(after)
+    .bind::<diesel::sql_types::Timestamptz, _>(app.clock.now())
+    .execute(&mut app.conn())
+    .unwrap();
+}
+
+/// The start of every slot shown busy, in page order.
+fn busy(html: &str) -> Vec<String> {
+    html.split("class=\"public-slot public-slot-busy\"><time datetime=\"")
+        .skip(1)
+        .map(|s| s[..s.find('"').unwrap()].to_owned())
+        .collect()
+}
+
 /// The mentor page `week` and the topic page as `who` sees them.
 async fn pages_for(app: &TestApp, who: &User, week: &str) -> (String, String) {
     let s = app.sign_in(who).await;
@@ -790,29 +822,9 @@ async fn a_signed_in_visitor_is_not_offered_times_they_already_have_a_session() 
     book(&app, &b, &learner, "sql-basics", at(2026, 6, 16, 9, 0));
     // A mentor hosting 08:00-08:30 with a 30-minute buffer after it.
     let host = mentor(&app, "UTC", "Hosting Mentor");
-    let start = at(2026, 6, 16, 8, 0);
-    diesel::sql_query(
-        "INSERT INTO bookings (id, learner_id, mentor_id, topic_id, start_at, end_at, \
-           buffer_after_min, occupied, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $5 + interval '30 minutes', 30, \
-           tstzrange($5, $5 + interval '60 minutes', '[)'), $6, $6)",
-    )
-    .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
-    .bind::<diesel::sql_types::Uuid, _>(app.create_user(Role::Learner).id)
-    .bind::<diesel::sql_types::Uuid, _>(host.id)
-    .bind::<diesel::sql_types::Uuid, _>(topic_id(&app, "sql-basics"))
-    .bind::<diesel::sql_types::Timestamptz, _>(start)
-    .bind::<diesel::sql_types::Timestamptz, _>(app.clock.now())
-    .execute(&mut app.conn())
-    .unwrap();
+    host_session(&app, &host, at(2026, 6, 16, 8, 0), (0, 30));
 
     let week = format!("/mentors/{}?topic=sql-basics&week=2026-06-15&tz=UTC", a.id);
-    let busy = |html: &str| -> Vec<String> {
-        html.split("class=\"public-slot public-slot-busy\"><time datetime=\"")
-            .skip(1)
-            .map(|s| s[..s.find('"').unwrap()].to_owned())
-            .collect()
-    };
     let legend = "Times marked “busy” overlap one of your own sessions.";
     let a_starts = |html: &str| -> Vec<String> {
         links(html, &format!("/book?mentor={}&", a.id))
@@ -876,4 +888,38 @@ async fn a_signed_in_visitor_is_not_offered_times_they_already_have_a_session() 
     // The mentor's own page shows their free times as before.
     let (own, _) = pages_for(&app, &a, &week).await;
     assert_eq!(starts(&own), starts(&anonymous));
+}
+
+/// The grid's last slot of a week may end after the week: a session the
+/// visitor hosts then, whose buffer before it reaches back into that slot,
+/// still marks it busy. (A New York week ends at 04:00 UTC; the session
+/// starts more than two hours later.)
+#[tokio::test]
+async fn a_buffer_reaching_back_over_the_week_s_end_marks_the_last_slot_busy() {
+    let app = spawn_app().await;
+    add_topic(&app, "sql-basics", "SQL basics", true);
+    let a = mentor(&app, "UTC", "Late Mentor");
+    offer(&app, &a, "sql-basics");
+    diesel::update(mentor_profiles::table.find(a.id))
+        .set(mentor_profiles::step_min.eq(15))
+        .execute(&mut app.conn())
+        .unwrap();
+    // Mondays 03:30-05:00 UTC: Sunday 23:30 and 23:45 in New York.
+    rule(&app, &a, 1, "03:30", "05:00");
+    let host = mentor(&app, "UTC", "Hosting Mentor");
+    // 06:10 UTC with two hours before it: occupied from 04:10.
+    host_session(&app, &host, at(2026, 6, 22, 6, 10), (120, 0));
+
+    let week = format!(
+        "/mentors/{}?topic=sql-basics&week=2026-06-15&tz=America/New_York",
+        a.id
+    );
+    let anonymous = page(&app, &week).await;
+    assert_eq!(
+        starts(&anonymous),
+        vec!["2026-06-22T03:30:00Z", "2026-06-22T03:45:00Z"]
+    );
+    let (html, _) = pages_for(&app, &host, &week).await;
+    assert_eq!(starts(&html), vec!["2026-06-22T03:30:00Z"]);
+    assert_eq!(busy(&html), vec!["2026-06-22T03:45:00Z"]);
 }
