@@ -381,6 +381,31 @@ pub fn still_held(
     .get_result(conn)
 }
 
+/// Marks the rows `ids` of the claim `token` kept (no SMTP server is set
+/// up), in one statement; returns those it marked: the others were
+/// withdrawn, erased or their lease ran out meanwhile.
+pub fn mark_kept(
+    conn: &mut PgConnection,
+    ids: Vec<Uuid>,
+    token: Uuid,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<Uuid>> {
+    diesel::update(
+        email_outbox::table
+            .filter(email_outbox::id.eq_any(ids))
+            .filter(email_outbox::lease_token.eq(token))
+            .filter(email_outbox::state.eq(OutboxState::Sending.as_str()))
+            .filter(email_outbox::lease_until.gt(now)),
+    )
+    .set((
+        email_outbox::state.eq(OutboxState::Kept.as_str()),
+        email_outbox::lease_token.eq(None::<Uuid>),
+        email_outbox::lease_until.eq(None::<DateTime<Utc>>),
+    ))
+    .returning(email_outbox::id)
+    .get_results(conn)
+}
+
 /// Marks a claimed row delivered (or kept, without SMTP). Clears the body
 /// of a message that carried a secret once it has left. Returns false when
 /// the lease was lost meanwhile.

@@ -113,6 +113,23 @@ impl Worker {
         rows: Vec<OutboxRow>,
     ) -> Result<Round, WorkerError> {
         let mut round = Round::default();
+        if matches!(self.transport, Transport::Keep) {
+            // Nothing leaves the machine: the batch is marked in one
+            // statement, and only the rows still held are logged.
+            let (ids, now) = (rows.iter().map(|r| r.id).collect(), self.clock.now());
+            let kept = self
+                .db(move |c| outbox::mark_kept(c, ids, token, now))
+                .await?;
+            for row in &rows {
+                if kept.contains(&row.id) {
+                    log_kept(row);
+                    round.kept += 1;
+                } else {
+                    round.withdrawn += 1;
+                }
+            }
+            return Ok(round);
+        }
         for row in rows {
             let (id, now) = (row.id, self.clock.now());
             if self
@@ -138,18 +155,7 @@ impl Worker {
         token: uuid::Uuid,
         round: &mut Round,
     ) -> Result<(), WorkerError> {
-        let now = self.clock.now();
-        let id = row.id;
-        if matches!(self.transport, Transport::Keep) {
-            log_kept(&row);
-            if self
-                .db(move |c| outbox::mark_done(c, id, token, now, OutboxState::Kept))
-                .await?
-            {
-                round.kept += 1;
-            }
-            return Ok(());
-        }
+        let (id, now) = (row.id, self.clock.now());
         let outcome = match build_message(&row, &self.from, now) {
             Ok(message) => self.transport.send(message).await,
             Err(e) => Err(e),
