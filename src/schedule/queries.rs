@@ -162,7 +162,9 @@ pub fn time_off_of(
 }
 
 /// A live booking as the slot engine sees it.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = bookings)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct BookingSpan {
     pub mentor_id: Uuid,
     pub learner_id: Uuid,
@@ -224,14 +226,7 @@ pub fn busy_times(
         .filter(bookings::start_at.gt(from - margin - MAX_SESSION))
         // A session starting before `to` may end a day later.
         .filter(bookings::start_at.lt(to + MAX_SESSION + margin))
-        .select((
-            bookings::mentor_id,
-            bookings::learner_id,
-            bookings::start_at,
-            bookings::end_at,
-            bookings::buffer_before_min,
-            bookings::buffer_after_min,
-        ))
+        .select(BookingSpan::as_select())
         .load(conn)?;
     Ok(spans.iter().map(|b| b.busy_for(person)).collect())
 }
@@ -279,13 +274,6 @@ pub fn live_bookings_involving(
         .filter(bookings::start_at.gt(from - margin - MAX_SESSION))
         .filter(bookings::start_at.lt(to + margin))
         .order(bookings::start_at)
-        .select((
-            bookings::mentor_id,
-            bookings::learner_id,
-            bookings::start_at,
-            bookings::end_at,
-            bookings::buffer_before_min,
-            bookings::buffer_after_min,
-        ))
+        .select(BookingSpan::as_select())
         .load(conn)
 }
