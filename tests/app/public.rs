@@ -888,6 +888,20 @@ async fn a_signed_in_visitor_is_not_offered_times_they_already_have_a_session() 
     // The mentor's own page shows their free times as before.
     let (own, _) = pages_for(&app, &a, &week).await;
     assert_eq!(starts(&own), starts(&anonymous));
+
+    // Busy at every one of the week's times: nothing to book, and the
+    // page says so.
+    let full = app.create_user(Role::Learner);
+    let c = mentor(&app, "UTC", "Third Mentor");
+    for minute in [0, 30, 60, 90] {
+        let start = at(2026, 6, 16, 8, 0) + chrono::Duration::minutes(minute);
+        book(&app, &c, &full, "sql-basics", start);
+    }
+    let (html, _) = pages_for(&app, &full, &week).await;
+    assert!(starts(&html).is_empty());
+    assert_eq!(busy(&html).len(), 4);
+    assert!(html.contains("No free times this week"));
+    assert!(!anonymous.contains("No free times this week"));
 }
 
 /// The grid's last slot of a week may end after the week: a session the
