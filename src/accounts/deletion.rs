@@ -424,7 +424,14 @@ pub fn delete(
             return Err(DeleteError::LastAdmin);
         }
 
-        // The other people hear of it while the names are still there.
+        // The other people hear of it: which session is off and why, not
+        // the leaver's name, address or goals, which this deletion erases
+        // (the notices are stored, and some sent, after it).
+        let erased = erased_email(user_id);
+        let leaving = booking_service::Leaving {
+            name: DELETED_NAME,
+            email: &erased,
+        };
         let upcoming: Vec<Booking> = bookings::table
             .filter(
                 bookings::mentor_id
@@ -447,10 +454,9 @@ pub fn delete(
                 party,
                 via_manage_link: false,
             };
-            booking_service::cancel(conn, ctx, booking.id, actor, Some(reason))?;
+            booking_service::cancel_leaving(conn, ctx, booking.id, actor, reason, leaving)?;
         }
 
-        let erased = erased_email(user_id);
         outbox::erase_for(conn, user_id, &erased)?;
 
         diesel::update(

@@ -854,6 +854,39 @@ pub fn cancel(
     actor: Actor,
     reason: Option<&str>,
 ) -> Result<Booking, BookError> {
+    cancel_as(conn, ctx, booking_id, actor, reason, None)
+}
+
+/// How a person deleting their account appears in the notices of the
+/// sessions it cancels: the other person learns which session is off, not
+/// the leaver's address or goals.
+#[derive(Debug, Clone, Copy)]
+pub struct Leaving<'a> {
+    pub name: &'a str,
+    pub email: &'a str,
+}
+
+/// [`cancel`] for the actor's account deletion: the notices name the
+/// actor as `leaving` says, carry no goals and no address of theirs.
+pub fn cancel_leaving(
+    conn: &mut PgConnection,
+    ctx: Ctx<'_>,
+    booking_id: Uuid,
+    actor: Actor,
+    reason: &str,
+    leaving: Leaving<'_>,
+) -> Result<Booking, BookError> {
+    cancel_as(conn, ctx, booking_id, actor, Some(reason), Some(leaving))
+}
+
+fn cancel_as(
+    conn: &mut PgConnection,
+    ctx: Ctx<'_>,
+    booking_id: Uuid,
+    actor: Actor,
+    reason: Option<&str>,
+    leaving: Option<Leaving<'_>>,
+) -> Result<Booking, BookError> {
     let reason = reason.map(str::trim).filter(|r| !r.is_empty());
     // The learner reads the mentor's or an admin's reason in the email.
     if actor.party != Party::Learner && reason.is_none() {
@@ -886,9 +919,20 @@ pub fn cancel(
             ))
             .execute(conn)?;
         let booking = find(conn, booking_id)?.ok_or(BookError::NotFound)?;
-        let parties = parties(conn, &booking, ctx.now)?;
+        let mut parties = parties(conn, &booking, ctx.now)?;
         notify::withdraw_reminders(conn, booking_id)?;
-        notify::cancelled(conn, ctx, &parties, &booking, actor.party)?;
+        let mut told = booking.clone();
+        if let Some(leaving) = leaving {
+            let leaver = if parties.learner.id == actor.user_id {
+                &mut parties.learner
+            } else {
+                &mut parties.mentor
+            };
+            leaver.display_name = leaving.name.to_owned();
+            leaver.email = leaving.email.to_owned();
+            told.goals = String::new();
+        }
+        notify::cancelled(conn, ctx, &parties, &told, actor.party)?;
         audit::record(
             conn,
             ctx.now,

@@ -547,7 +547,8 @@ pub const SUBJECT_ERASED: &str = "(erased with an account)";
 /// - Messages about their sessions to the other person name them, and
 ///   the learner's goals are in the body and the `.ics`: those already
 ///   sent, kept or dead lose subject, body and attachments. Those still
-///   to go (the cancellations this deletion writes) go out as written.
+///   to go are the cancellations this deletion writes, which name nobody
+///   (`bookings::service::cancel_leaving`), and go out as written.
 pub fn erase_for(conn: &mut PgConnection, user: Uuid, erased: &str) -> QueryResult<()> {
     diesel::delete(
         email_outbox::table

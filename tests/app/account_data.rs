@@ -633,17 +633,43 @@ async fn messages_in_flight_at_deletion_are_erased_and_never_come_back() {
     assert!(m.body_text.is_none() && m.body_html.is_none());
     assert_eq!(m.attachments, serde_json::json!([]));
     assert_eq!(cancellations_to(&app, first, fx.mentor.id), 1);
-    let notice: (String, Option<String>) = email_outbox::table
+    // It tells which session is off, not who the leaver was: no name,
+    // address or goals of theirs in the subject, the text, the page or the
+    // invitation.
+    let notice = email_outbox::table
         .filter(email_outbox::booking_id.eq(first))
         .filter(email_outbox::recipient_user_id.eq(fx.mentor.id))
         .filter(email_outbox::state.eq("pending"))
-        .select((email_outbox::subject, email_outbox::body_text))
+        .select(outbox::OutboxRow::as_select())
         .first(&mut app.conn())
         .unwrap();
     assert!(
-        notice.0.starts_with("Cancelled: ") && notice.1.is_some(),
-        "{notice:?}"
+        notice.subject.starts_with("Cancelled: "),
+        "{}",
+        notice.subject
     );
+    assert!(notice.subject.contains(DELETED_NAME), "{}", notice.subject);
+    let text = notice.body_text.clone().unwrap();
+    assert!(
+        text.contains("The learner is no longer available."),
+        "{text}"
+    );
+    let invite = notice.attachments.to_string();
+    assert!(invite.contains("METHOD:CANCEL"), "{invite}");
+    for part in [
+        &notice.subject,
+        &text,
+        notice.body_html.as_ref().unwrap(),
+        &invite,
+    ] {
+        for personal in [
+            l.display_name.as_str(),
+            l.email.as_str(),
+            "understand joins and indexes",
+        ] {
+            assert!(!part.contains(personal), "{personal} in {part}");
+        }
+    }
 
     // Its worker's turn comes for the message it held: it is not sent.
     let worker = app.worker();
