@@ -345,8 +345,7 @@ pub async fn book_form(
         .db(move |conn| -> Result<_, diesel::result::Error> {
             // The mentor page's cached rows name the mentor and topic and
             // give the free times nearest the start (the start itself first
-            // when it is free); a mentor or topic that takes no bookings is
-            // looked up to say so.
+            // when it is free).
             let (target, offered, why, alternatives) = match service::nearest_free(
                 conn, &cache, mentor, &topic, start, now, learner_id,
             )? {
@@ -363,12 +362,9 @@ pub async fn book_form(
                         if offered { Vec::new() } else { starts },
                     )
                 }
-                None => {
-                    let Some((mentor, topic)) = load_target(conn, mentor, &topic)? else {
-                        return Ok(None);
-                    };
-                    (Target::of(mentor, topic, start), false, TAKEN, Vec::new())
-                }
+                // No such mentor taking bookings, or not for this topic:
+                // nothing to confirm.
+                None => return Ok(None),
             };
             Ok(Some((target, offered, why, alternatives)))
         })
@@ -476,20 +472,26 @@ pub async fn create(
             } else {
                 None
             };
-            let (target, alternatives) = match nearby {
-                Some(nearby) => Target::nearby(nearby, start),
+            let (target, alternatives, gone) = match nearby {
+                Some(nearby) => {
+                    let (target, alternatives) = Target::nearby(nearby, start);
+                    (target, alternatives, false)
+                }
                 None => {
                     let Some((mentor_user, topic)) = load_target(conn, mentor, &req.topic_slug)?
                     else {
                         return Ok(None);
                     };
-                    (Target::of(mentor_user, topic, start), Vec::new())
+                    // For a slot refusal: the mentor no longer takes
+                    // bookings for this topic (the page says so, and keeps
+                    // the text).
+                    (Target::of(mentor_user, topic, start), Vec::new(), slot)
                 }
             };
-            Ok(Some(Err((target, refusal, alternatives))))
+            Ok(Some(Err((target, refusal, alternatives, gone))))
         })
         .await?;
-    let (target, refusal, alternatives) = match outcome {
+    let (target, refusal, alternatives, gone) = match outcome {
         None => return Err(AppError::NotFound),
         Some(Ok(booked)) => {
             let notice = if booked.existing {
@@ -506,10 +508,15 @@ pub async fn create(
     };
     match refusal {
         BookError::SlotUnavailable | BookError::LearnerBusy => {
-            let why = if matches!(refusal, BookError::LearnerBusy) {
-                BUSY
+            let why = if gone {
+                format!(
+                    "Sorry, {} does not take bookings for this topic now.",
+                    target.mentor_name
+                )
+            } else if matches!(refusal, BookError::LearnerBusy) {
+                BUSY.to_owned()
             } else {
-                TAKEN
+                TAKEN.to_owned()
             };
             respond(
                 &confirm_page(
@@ -520,7 +527,7 @@ pub async fn create(
                     None,
                     // A new key: choosing an alternative is a new request.
                     Uuid::new_v4(),
-                    Some((why.to_owned(), alternatives)),
+                    Some((why, alternatives)),
                 ),
                 StatusCode::CONFLICT,
             )

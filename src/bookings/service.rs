@@ -360,6 +360,10 @@ pub fn nearest_free(
     learner: Uuid,
 ) -> QueryResult<Option<Nearby>> {
     let n = ALTERNATIVES;
+    // A time in the past (a crafted or stale link) is refused like a taken
+    // one; the times offered instead are the soonest from now.
+    let asked = around;
+    let around = around.max(now);
     let reach = Duration::days(14);
     let busy = schedule_queries::busy_times(conn, learner, around - reach, around + reach, None)?;
     // Two days either side usually hold them; else two weeks.
@@ -399,7 +403,7 @@ pub fn nearest_free(
             mentor: mentor.clone(),
             topic: topic.clone(),
             starts,
-            learner_busy: !clear_of(&busy, around, duration),
+            learner_busy: !clear_of(&busy, asked, duration),
         });
         if enough {
             break;
@@ -626,13 +630,32 @@ impl QueryFragment<Pg> for StartTaken {
     }
 }
 
-/// Trims the goals and checks their length (characters, not bytes).
+/// Characters that show nothing (zero-width space, joiners, word joiner,
+/// byte-order mark, soft hyphen): they do not count towards the length.
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'
+    )
+}
+
+/// Bidirectional overrides and isolates: they reorder the text shown
+/// around them, so a mentor could read something else than was written.
+fn reorders(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Trims the goals and checks their length (visible characters, not
+/// bytes).
 pub fn check_goals(raw: &str) -> Result<String, &'static str> {
-    let goals = raw.trim();
-    let n = goals.chars().count();
-    if n < GOALS_MIN {
+    let goals = raw.trim_matches(|c: char| c.is_whitespace() || invisible(c));
+    let visible = goals.chars().filter(|c| !invisible(*c)).count();
+    if goals.chars().any(reorders) {
+        return Err("Remove the characters that change the direction of the text.");
+    }
+    if visible < GOALS_MIN {
         Err("Tell your mentor in at least 10 characters what you want to get out of the session.")
-    } else if n > GOALS_MAX {
+    } else if goals.chars().count() > GOALS_MAX {
         Err("Keep it to 2000 characters or fewer.")
     } else if goals
         .chars()
@@ -1189,4 +1212,34 @@ pub fn reassign(
         )?;
         Ok(booking)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_goals;
+
+    #[test]
+    fn goals_count_visible_characters_and_refuse_reordering_ones() {
+        assert_eq!(
+            check_goals("  Walk me through joins.\u{200B} ").as_deref(),
+            Ok("Walk me through joins.")
+        );
+        // Twelve zero-width spaces look like nothing.
+        assert!(check_goals(&"\u{200B}".repeat(12)).is_err());
+        assert!(check_goals(&format!("abc{}", "\u{200B}".repeat(12))).is_err());
+        // A right-to-left override makes the mentor read another text.
+        assert!(check_goals("Explain \u{202E}sexedni ot woh").is_err());
+        assert!(check_goals("Tab\tand new\nline are fine").is_ok());
+        assert!(check_goals("A bell \u{7} is not").is_err());
+        assert!(check_goals(&"x".repeat(2000)).is_ok());
+        assert!(check_goals(&"x".repeat(2001)).is_err());
+        // Invisible characters still count towards the upper bound.
+        let padded = format!(
+            "{}{}{}",
+            "x".repeat(1000),
+            "\u{200B}".repeat(10),
+            "x".repeat(995)
+        );
+        assert!(check_goals(&padded).is_err());
+    }
 }

@@ -171,6 +171,13 @@ async fn only_the_learner_the_mentor_and_admins_see_a_booking() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
 }
 
+/// An active topic `slug` offered by another mentor only.
+fn offer_topic_elsewhere(app: &TestApp, slug: &str) {
+    let topic = crate::booking_fixture::add_topic(app, slug, 30);
+    let other = crate::booking_fixture::mentor(app, |_| {});
+    crate::booking_fixture::offer(app, &other, topic);
+}
+
 #[tokio::test]
 async fn crafted_starts_are_refused_like_taken_slots_and_store_nothing() {
     let app = spawn_app().await;
@@ -192,6 +199,45 @@ async fn crafted_starts_are_refused_like_taken_slots_and_store_nothing() {
             "text kept"
         );
     }
+    // A time in the past gets the soonest free times from now instead,
+    // and the page names the time asked for.
+    let past = format!(
+        "/book?mentor={}&topic=sql-basics&start=2020-01-06T10:00:00Z",
+        f.mentor.id
+    );
+    let res = learner.client.get(app.url(&past)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("You asked for"), "{html}");
+    assert!(html.contains("Monday 6 January 2020"), "{html}");
+    assert!(!html.contains("has no other free times"), "{html}");
+    assert!(html.contains("value=\"2026-06-15T11:00:00Z\""), "{html}");
+
+    // A topic the mentor does not offer: nothing to confirm; a form sent
+    // for it anyway keeps its text and says so.
+    offer_topic_elsewhere(&app, "not-offered");
+    let link = format!(
+        "/book?mentor={}&topic=not-offered&start=2026-06-16T12:00:00Z",
+        f.mentor.id
+    );
+    let res = learner.client.get(app.url(&link)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = post_booking(
+        &app,
+        &learner,
+        f.mentor.id,
+        "not-offered",
+        at(2026, 6, 16, 12, 0),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("does not take bookings for this topic now"),
+        "{html}"
+    );
+    assert!(html.contains("I want to understand joins and indexes."));
+
     // An unknown topic slug or mentor id names nothing.
     let res = post_booking(
         &app,

@@ -1069,6 +1069,14 @@ async fn mentor_marks_a_past_session_no_show_in_a_real_browser() {
         ))
         .await;
     assert_eq!(status, "No-show");
+    // Only the other outcome is offered now.
+    let offered: Vec<String> = browser
+        .eval(&format!(
+            "return [...document.querySelectorAll('#session-{past} .mentor-outcome form')]\
+               .map(f => f.id);"
+        ))
+        .await;
+    assert_eq!(offered, vec![format!("outcome-completed-{past}")]);
     browser.assert_accessible("/mentor after marking").await;
     assert_eq!(
         crate::booking_fixture::booking(&app, past).status,
