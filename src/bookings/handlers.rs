@@ -341,6 +341,7 @@ pub async fn book_form(
     let learner = auth.user.clone();
     let learner_id = learner.id;
     let cache = std::sync::Arc::clone(&state.mentor_pages);
+    let viewer = learner.clone();
     let found = state
         .db(move |conn| -> Result<_, diesel::result::Error> {
             // The mentor page's cached rows name the mentor and topic and
@@ -366,12 +367,31 @@ pub async fn book_form(
                 // nothing to confirm.
                 None => return Ok(None),
             };
-            Ok(Some((target, offered, why, alternatives)))
+            // A learner at a fairness limit hears so before writing goals.
+            let limit = if offered {
+                service::limit_for(conn, &viewer, mentor, target.topic.id, start, now)?
+            } else {
+                None
+            };
+            Ok(Some((target, offered, why, alternatives, limit)))
         })
         .await?;
-    let Some((target, offered, why, alternatives)) = found else {
+    let Some((target, offered, why, alternatives, limit)) = found else {
         return Err(AppError::NotFound);
     };
+    if let Some(limit) = limit.filter(|_| target.mentor_id != learner.id) {
+        return respond(
+            &MessagePage {
+                page: auth.page(),
+                heading: "You have reached a booking limit".into(),
+                paragraphs: limit_text(&limit, learner.time_zone),
+                links: vec![("/me/sessions".into(), "See your sessions".into())],
+                resend: false,
+                kept_goals: None,
+            },
+            StatusCode::FORBIDDEN,
+        );
+    }
     if target.mentor_id == learner.id {
         return message(
             auth.page(),

@@ -645,6 +645,41 @@ fn reorders(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// The fairness limit that would refuse `learner` booking `topic` at
+/// `start` now, if any: the booking's own count and policy check, for the
+/// confirm page to say so before the learner writes their goals. Not a
+/// guarantee (the booking checks again under its locks).
+pub fn limit_for(
+    conn: &mut PgConnection,
+    learner: &User,
+    mentor: Uuid,
+    topic: Uuid,
+    start: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<Limit>> {
+    let (_, month_from, _) = policy::month_bounds(start, learner.time_zone);
+    let ask = facts::Ask {
+        mentor,
+        learner: learner.id,
+        key: Uuid::nil(),
+        start,
+        now,
+        month_from,
+    };
+    let facts = facts::read(conn, &ask)?;
+    let counts = facts.counts(start, learner.time_zone, now);
+    Ok(policy::check(
+        &facts.policy,
+        &counts,
+        topic,
+        start,
+        learner.time_zone,
+        now,
+        true,
+    )
+    .err())
+}
+
 /// Trims the goals and checks their length (visible characters, not
 /// bytes).
 pub fn check_goals(raw: &str) -> Result<String, &'static str> {

@@ -812,6 +812,26 @@ async fn the_fairness_caps_refuse_with_the_limit_named() {
         html.contains("I want to understand joins and indexes."),
         "text kept"
     );
+    // The confirm page says so before any goals are written; another
+    // topic is still open.
+    let link = |topic: &str| {
+        format!(
+            "/book?mentor={}&topic={topic}&start=2026-06-17T12:00:00Z",
+            f.mentor.id
+        )
+    };
+    let res = learner
+        .client
+        .get(app.url(&link("sql-basics")))
+        .send()
+        .await;
+    let res = res.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("upcoming session of this topic"), "{html}");
+    assert!(!html.contains("name=\"goals\""), "{html}");
+    let res = learner.client.get(app.url(&link("deep-dive"))).send().await;
+    assert_eq!(res.unwrap().status(), StatusCode::OK);
     book(
         &app,
         &learner,
