@@ -1018,7 +1018,9 @@ async fn booking_journey_in_a_real_browser() {
 #[tokio::test]
 async fn mentor_marks_a_past_session_no_show_in_a_real_browser() {
     use crate::booking_fixture::{at, book, fixture};
+    use diesel::prelude::*;
     use officehours::accounts::Role;
+    use officehours::db::schema::bookings;
 
     let app = spawn_app().await;
     let f = fixture(&app);
@@ -1094,6 +1096,26 @@ async fn mentor_marks_a_past_session_no_show_in_a_real_browser() {
     browser
         .assert_accessible("/mentor with a new feed URL")
         .await;
+
+    // At phone width, with goals that are one long unbroken word, the
+    // page wraps rather than scrolling sideways.
+    diesel::update(bookings::table.find(upcoming))
+        .set(bookings::goals.eq("https://example.org/".to_owned() + &"x".repeat(300)))
+        .execute(&mut app.conn())
+        .unwrap();
+    browser
+        .set_window_size(360, 740)
+        .await
+        .expect("resize the window");
+    browser.open(&url("/mentor")).await;
+    let (inner, scroll): (u32, u32) = browser
+        .eval("return [window.innerWidth, document.documentElement.scrollWidth];")
+        .await;
+    assert!(
+        scroll <= inner,
+        "/mentor scrolls sideways: {scroll} > {inner}"
+    );
+    browser.assert_accessible("/mentor at phone width").await;
     browser.close().await;
 }
 
