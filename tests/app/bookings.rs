@@ -148,6 +148,25 @@ async fn only_the_learner_the_mentor_and_admins_see_a_booking() {
             assert_eq!(res.status(), expected, "{path}");
         }
     }
+    // Each of the three reads who hears of a cancel, and a way back to
+    // their own list.
+    for (who, hint, back) in [
+        (&learner, "Your mentor sees this", "/me/sessions"),
+        (&mentor, "The learner sees this", "/mentor"),
+        (
+            &admin,
+            "The learner and the mentor see this",
+            "/admin/bookings",
+        ),
+    ] {
+        let res = who.client.get(app.url(&format!("/bookings/{id}"))).send();
+        let html = res.await.unwrap().text().await.unwrap();
+        assert!(html.contains(hint), "{hint}: {html}");
+        assert!(
+            html.contains(&format!("<a href=\"{back}\">")),
+            "{back}: {html}"
+        );
+    }
     // A stranger's cancel is a 404 and changes nothing.
     let res = cancel_as(&app, &stranger, id, "x").await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
