@@ -321,6 +321,27 @@ fn confirm_page(
 const TAKEN: &str = "Sorry, that time is no longer free: someone booked it a moment ago, or the mentor changed their hours.";
 const BUSY: &str = "You already have another session at that time.";
 
+/// The 403 page of a fairness limit, in the learner's zone, with what they
+/// wrote (if anything) to copy.
+fn limit_page(
+    page: PageCtx,
+    limit: &Limit,
+    learner: &User,
+    kept_goals: Option<String>,
+) -> Result<HttpResponse, AppError> {
+    respond(
+        &MessagePage {
+            page,
+            heading: "You have reached a booking limit".into(),
+            paragraphs: limit_text(limit, learner.time_zone),
+            links: vec![("/me/sessions".into(), "See your sessions".into())],
+            resend: false,
+            kept_goals,
+        },
+        StatusCode::FORBIDDEN,
+    )
+}
+
 /// `GET /book?mentor=&topic=&start=`: the confirm form.
 pub async fn book_form(
     state: web::Data<AppState>,
@@ -380,17 +401,7 @@ pub async fn book_form(
         return Err(AppError::NotFound);
     };
     if let Some(limit) = limit.filter(|_| target.mentor_id != learner.id) {
-        return respond(
-            &MessagePage {
-                page: auth.page(),
-                heading: "You have reached a booking limit".into(),
-                paragraphs: limit_text(&limit, learner.time_zone),
-                links: vec![("/me/sessions".into(), "See your sessions".into())],
-                resend: false,
-                kept_goals: None,
-            },
-            StatusCode::FORBIDDEN,
-        );
+        return limit_page(auth.page(), &limit, &learner, None);
     }
     if target.mentor_id == learner.id {
         return message(
@@ -552,17 +563,7 @@ pub async fn create(
                 StatusCode::CONFLICT,
             )
         }
-        BookError::Limit(limit) => respond(
-            &MessagePage {
-                page: auth.page(),
-                heading: "You have reached a booking limit".into(),
-                paragraphs: limit_text(&limit, learner.time_zone),
-                links: vec![("/me/sessions".into(), "See your sessions".into())],
-                resend: false,
-                kept_goals: Some(f.goals),
-            },
-            StatusCode::FORBIDDEN,
-        ),
+        BookError::Limit(limit) => limit_page(auth.page(), &limit, &learner, Some(f.goals)),
         BookError::Unverified => unverified(auth.page()),
         BookError::SelfBooking => message(
             auth.page(),
