@@ -39,6 +39,29 @@ pub struct Ask {
     pub month_from: DateTime<Utc>,
 }
 
+impl Ask {
+    /// The question for `learner` (living in `zone`) booking `mentor` at
+    /// `start`, with the form's idempotency `key` (nil: none).
+    pub fn new(
+        mentor: Uuid,
+        learner: Uuid,
+        zone: chrono_tz::Tz,
+        key: Uuid,
+        start: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let (_, month_from, _) = policy::month_bounds(start, zone);
+        Ask {
+            mentor,
+            learner,
+            key,
+            start,
+            now,
+            month_from,
+        }
+    }
+}
+
 /// What the statement found.
 pub struct Facts {
     /// `None`: no mentor of that id who could take bookings (no such
@@ -177,8 +200,17 @@ impl Facts {
         !clear_of(&self.near, start, end - start)
     }
 
-    /// The fairness counts (see `policy::tally`).
-    pub fn counts(&self, start: DateTime<Utc>, zone: chrono_tz::Tz, now: DateTime<Utc>) -> Counts {
-        super::policy::tally(&self.sessions, &self.policy, start, zone, now)
+    /// The fairness limit a new booking of `topic` at `start` would
+    /// exceed for the learner (in `zone`), counted from these sessions
+    /// (`policy::tally`, then `policy::check`).
+    pub fn limit(
+        &self,
+        topic: Uuid,
+        start: DateTime<Utc>,
+        zone: chrono_tz::Tz,
+        now: DateTime<Utc>,
+    ) -> Result<(), policy::Limit> {
+        let counts: Counts = policy::tally(&self.sessions, &self.policy, start, zone, now);
+        policy::check(&self.policy, &counts, topic, start, zone, now, true)
     }
 }

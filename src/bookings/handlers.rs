@@ -360,36 +360,35 @@ pub async fn book_form(
     }
     let now = state.clock.now();
     let learner = auth.user.clone();
-    let learner_id = learner.id;
-    let cache = std::sync::Arc::clone(&state.mentor_pages);
     let viewer = learner.clone();
+    let cache = std::sync::Arc::clone(&state.mentor_pages);
     let found = state
         .db(move |conn| -> Result<_, diesel::result::Error> {
             // The mentor page's cached rows name the mentor and topic and
             // give the free times nearest the start (the start itself first
             // when it is free).
-            let (target, offered, why, alternatives) = match service::nearest_free(
-                conn, &cache, mentor, &topic, start, now, learner_id,
-            )? {
-                Some(nearby) => {
-                    let busy = nearby.learner_busy;
-                    let (target, starts) = Target::nearby(nearby, start);
-                    // Free for the mentor and for the learner.
-                    let offered = starts.contains(&start);
-                    let why = if busy { BUSY } else { TAKEN };
-                    (
-                        target,
-                        offered,
-                        why,
-                        if offered { Vec::new() } else { starts },
-                    )
-                }
-                // No such mentor taking bookings, or not for this topic:
-                // nothing to confirm.
-                None => return Ok(None),
-            };
-            // A learner at a fairness limit hears so before writing goals.
-            let limit = if offered {
+            let (target, offered, why, alternatives) =
+                match service::nearest_free(conn, &cache, mentor, &topic, start, now, viewer.id)? {
+                    Some(nearby) => {
+                        let busy = nearby.learner_busy;
+                        let (target, starts) = Target::nearby(nearby, start);
+                        // Free for the mentor and for the learner.
+                        let offered = starts.contains(&start);
+                        let why = if busy { BUSY } else { TAKEN };
+                        (
+                            target,
+                            offered,
+                            why,
+                            if offered { Vec::new() } else { starts },
+                        )
+                    }
+                    // No such mentor taking bookings, or not for this topic:
+                    // nothing to confirm.
+                    None => return Ok(None),
+                };
+            // A learner at a fairness limit hears so before writing goals
+            // (a mentor on their own page hears they cannot book themselves).
+            let limit = if offered && mentor != viewer.id {
                 service::limit_for(conn, &viewer, mentor, target.topic.id, start, now)?
             } else {
                 None
@@ -400,7 +399,7 @@ pub async fn book_form(
     let Some((target, offered, why, alternatives, limit)) = found else {
         return Err(AppError::NotFound);
     };
-    if let Some(limit) = limit.filter(|_| target.mentor_id != learner.id) {
+    if let Some(limit) = limit {
         return limit_page(auth.page(), &limit, &learner, None);
     }
     if target.mentor_id == learner.id {

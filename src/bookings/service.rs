@@ -657,27 +657,16 @@ pub fn limit_for(
     start: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> QueryResult<Option<Limit>> {
-    let (_, month_from, _) = policy::month_bounds(start, learner.time_zone);
-    let ask = facts::Ask {
+    let ask = facts::Ask::new(
         mentor,
-        learner: learner.id,
-        key: Uuid::nil(),
-        start,
-        now,
-        month_from,
-    };
-    let facts = facts::read(conn, &ask)?;
-    let counts = facts.counts(start, learner.time_zone, now);
-    Ok(policy::check(
-        &facts.policy,
-        &counts,
-        topic,
-        start,
+        learner.id,
         learner.time_zone,
+        Uuid::nil(),
+        start,
         now,
-        true,
-    )
-    .err())
+    );
+    let facts = facts::read(conn, &ask)?;
+    Ok(facts.limit(topic, start, learner.time_zone, now).err())
 }
 
 /// Trims the goals and checks their length (visible characters, not
@@ -732,15 +721,14 @@ pub fn book(
             .find(|u| u.id == learner_id)
             .cloned()
             .ok_or(BookError::NotFound)?;
-        let (_, month_from, _) = policy::month_bounds(req.start, learner.time_zone);
-        let ask = facts::Ask {
-            mentor: req.mentor_id,
-            learner: learner_id,
-            key: req.idempotency_key,
-            start: req.start,
-            now: ctx.now,
-            month_from,
-        };
+        let ask = facts::Ask::new(
+            req.mentor_id,
+            learner_id,
+            learner.time_zone,
+            req.idempotency_key,
+            req.start,
+            ctx.now,
+        );
         let mut facts = facts::read(conn, &ask)?;
         // After the lock: a concurrent double submit has committed by now.
         if let Some(id) = facts.existing {
@@ -807,17 +795,9 @@ pub fn book(
         if facts.learner_busy(req.start, end) {
             return Err(BookError::LearnerBusy);
         }
-        let counts = facts.counts(req.start, learner.time_zone, ctx.now);
-        policy::check(
-            &facts.policy,
-            &counts,
-            topic.id,
-            req.start,
-            learner.time_zone,
-            ctx.now,
-            true,
-        )
-        .map_err(BookError::Limit)?;
+        facts
+            .limit(topic.id, req.start, learner.time_zone, ctx.now)
+            .map_err(BookError::Limit)?;
         let booking = insert(
             conn,
             &NewBooking {

@@ -406,7 +406,8 @@ pub fn mark_kept(
     .get_results(conn)
 }
 
-/// Marks a claimed row delivered (or kept, without SMTP). Clears the body
+/// Marks a claimed row delivered (or kept; the worker marks a batch kept
+/// at once with [`mark_kept`]). Clears the body
 /// of a message that carried a secret once it has left. Returns false when
 /// the lease was lost meanwhile.
 pub fn mark_done(

@@ -334,6 +334,19 @@ struct MentorPage {
     this_week_href: Option<String>,
 }
 
+/// What keeps the signed-in `visitor` busy for slots starting in
+/// `window` (nothing for a visitor not signed in).
+fn visitor_busy(
+    conn: &mut diesel::PgConnection,
+    visitor: Option<Uuid>,
+    window: Interval,
+) -> QueryResult<Vec<Interval>> {
+    match visitor {
+        Some(v) => queries::busy_times(conn, v, window.start, window.end, None),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// The query string of a mentor-page link.
 fn mentor_href(path: &str, topic: &str, week: NaiveDate, vz: ViewerZone) -> String {
     let mut href = format!("{path}?topic={}&week={}", encode(topic), iso_date(week));
@@ -373,12 +386,7 @@ pub async fn mentor_page(
     let (data, busy) = state
         .db(move |conn| -> QueryResult<_> {
             let data = cache.mentor(conn, id, window.start, window.end, now)?;
-            let busy = match visitor {
-                Some(v) if data.is_some() => {
-                    queries::busy_times(conn, v, window.start, window.end, None)?
-                }
-                _ => Vec::new(),
-            };
+            let busy = visitor_busy(conn, visitor.filter(|_| data.is_some()), window)?;
             Ok((data, busy))
         })
         .await?;
@@ -524,7 +532,8 @@ fn next_slots(
     loaded: &Loaded,
     mentor: Uuid,
     duration: Duration,
-    (now, limit): (DateTime<Utc>, DateTime<Utc>),
+    now: DateTime<Utc>,
+    limit: DateTime<Utc>,
     busy: &[Interval],
     n: usize,
 ) -> Vec<Slot> {
@@ -563,10 +572,8 @@ pub async fn topic_page(
     let (data, busy) = state
         .db(move |conn| -> QueryResult<_> {
             let data = load::topic(conn, &slug, now, cap, now)?;
-            let busy = match visitor {
-                Some(v) if data.is_some() => queries::busy_times(conn, v, now, cap, None)?,
-                _ => Vec::new(),
-            };
+            let window = Interval::new(now, cap);
+            let busy = visitor_busy(conn, visitor.filter(|_| data.is_some()), window)?;
             Ok((data, busy))
         })
         .await?;
@@ -595,14 +602,7 @@ pub async fn topic_page(
         .mentors
         .iter()
         .map(|m| {
-            let slots = next_slots(
-                &data.loaded,
-                m.id,
-                duration,
-                (now, limit),
-                &busy,
-                NEXT_SLOTS,
-            );
+            let slots = next_slots(&data.loaded, m.id, duration, now, limit, &busy, NEXT_SLOTS);
             let first = slots.first().map(|s| s.start);
             let card = MentorCard {
                 name: m.display_name.clone(),
