@@ -703,8 +703,7 @@ async fn messages_in_flight_at_deletion_are_erased_and_never_come_back() {
     let admin = app.sign_in(&app.create_user(Role::Admin)).await;
     for id in [failed.id, in_flight.id] {
         let page = format!("/admin/emails/{id}");
-        let html = admin.client.get(app.url(&page)).send().await.unwrap();
-        let html = html.text().await.unwrap();
+        let (_, html) = app.get_as(&admin, &page).await;
         assert!(html.contains("erased: its recipient deleted their account"));
         assert!(!html.contains(&format!("action=\"{page}/retry\"")));
         assert!(!html.contains(&l.email));

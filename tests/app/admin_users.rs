@@ -960,15 +960,7 @@ async fn a_deleted_account_cannot_be_enabled_or_given_a_role() {
     };
     officehours::accounts::deletion::delete(&mut app.conn(), ctx, gone.id).unwrap();
 
-    let page = admin
-        .client
-        .get(app.url("/admin/users?q=Deleted"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, page) = app.get_as(&admin, "/admin/users?q=Deleted").await;
     assert!(page.contains("Deleted by its owner"), "{page}");
     assert!(!page.contains(&format!("/admin/users/{}/enable", gone.id)));
     assert!(!page.contains(&format!("/admin/users/{}/role", gone.id)));

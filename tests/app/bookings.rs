@@ -159,8 +159,7 @@ async fn only_the_learner_the_mentor_and_admins_see_a_booking() {
             "/admin/bookings",
         ),
     ] {
-        let res = who.client.get(app.url(&format!("/bookings/{id}"))).send();
-        let html = res.await.unwrap().text().await.unwrap();
+        let (_, html) = app.get_as(who, &format!("/bookings/{id}")).await;
         assert!(html.contains(hint), "{hint}: {html}");
         assert!(
             html.contains(&format!("<a href=\"{back}\">")),
@@ -224,9 +223,8 @@ async fn crafted_starts_are_refused_like_taken_slots_and_store_nothing() {
         "/book?mentor={}&topic=sql-basics&start=2020-01-06T10:00:00Z",
         f.mentor.id
     );
-    let res = learner.client.get(app.url(&past)).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::CONFLICT);
-    let html = res.text().await.unwrap();
+    let (status, html) = app.get_as(&learner, &past).await;
+    assert_eq!(status, StatusCode::CONFLICT);
     assert!(html.contains("You asked for"), "{html}");
     assert!(html.contains("Monday 6 January 2020"), "{html}");
     assert!(!html.contains("has no other free times"), "{html}");
@@ -239,8 +237,7 @@ async fn crafted_starts_are_refused_like_taken_slots_and_store_nothing() {
         "/book?mentor={}&topic=not-offered&start=2026-06-16T12:00:00Z",
         f.mentor.id
     );
-    let res = learner.client.get(app.url(&link)).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.get_as(&learner, &link).await.0, StatusCode::NOT_FOUND);
     let res = post_booking(
         &app,
         &learner,
@@ -388,15 +385,9 @@ async fn a_mentor_booking_as_a_learner_keeps_clear_of_their_own_buffers() {
     );
     assert_eq!(booking(&app, id).start_at, at(2026, 6, 16, 9, 0));
     // Nor does the reschedule page offer that time.
-    let page = host_in
-        .client
-        .get(app.url(&format!("/bookings/{id}/reschedule")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, page) = app
+        .get_as(&host_in, &format!("/bookings/{id}/reschedule"))
+        .await;
     let choice = |t| format!("value=\"{}\"", rfc(t));
     assert!(
         !page.contains(&choice(at(2026, 6, 16, 8, 30))),
@@ -455,23 +446,14 @@ async fn a_busy_learner_is_offered_only_times_they_are_free() {
     );
 
     // The confirm page says so at once, rather than after the form.
-    let res = learner
-        .client
-        .get(app.url(&format!(
-            "/book?mentor={}&topic=deep-dive&start={}",
-            f.mentor.id,
-            rfc(at(2026, 6, 16, 11, 30))
-        )))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CONFLICT);
-    assert!(
-        res.text()
-            .await
-            .unwrap()
-            .contains("You already have another session at that time.")
+    let link = format!(
+        "/book?mentor={}&topic=deep-dive&start={}",
+        f.mentor.id,
+        rfc(at(2026, 6, 16, 11, 30))
     );
+    let (status, html) = app.get_as(&learner, &link).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(html.contains("You already have another session at that time."));
 }
 
 #[tokio::test]
@@ -839,18 +821,14 @@ async fn the_fairness_caps_refuse_with_the_limit_named() {
             f.mentor.id
         )
     };
-    let res = learner
-        .client
-        .get(app.url(&link("sql-basics")))
-        .send()
-        .await;
-    let res = res.unwrap();
-    assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    let html = res.text().await.unwrap();
+    let (status, html) = app.get_as(&learner, &link("sql-basics")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(html.contains("upcoming session of this topic"), "{html}");
     assert!(!html.contains("name=\"goals\""), "{html}");
-    let res = learner.client.get(app.url(&link("deep-dive"))).send().await;
-    assert_eq!(res.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        app.get_as(&learner, &link("deep-dive")).await.0,
+        StatusCode::OK
+    );
     book(
         &app,
         &learner,

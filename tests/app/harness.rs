@@ -386,6 +386,17 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
+    /// GETs `path` as `who`: the status and the body.
+    pub async fn get_as(&self, who: &SignedIn, path: &str) -> (reqwest::StatusCode, String) {
+        let res = who
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request");
+        (res.status(), res.text().await.expect("body"))
+    }
+
     /// Signs `user` in by making the session directly in the database (no
     /// password hashing) and giving a fresh client its cookie.
     pub async fn sign_in(&self, user: &User) -> SignedIn {

@@ -795,12 +795,10 @@ fn busy(html: &str) -> Vec<String> {
 /// The mentor page `week` and the topic page as `who` sees them.
 async fn pages_for(app: &TestApp, who: &User, week: &str) -> (String, String) {
     let s = app.sign_in(who).await;
-    let res = s.client.get(app.url(week)).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let html = unescape(&res.text().await.unwrap());
-    let res = s.client.get(app.url("/topics/sql-basics?tz=UTC")).send();
-    let topic = unescape(&res.await.unwrap().text().await.unwrap());
-    (html, topic)
+    let (status, html) = app.get_as(&s, week).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, topic) = app.get_as(&s, "/topics/sql-basics?tz=UTC").await;
+    (unescape(&html), unescape(&topic))
 }
 
 /// A signed-in visitor sees which of a mentor's times clash with their own
