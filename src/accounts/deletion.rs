@@ -442,7 +442,11 @@ pub fn delete(
             .filter(bookings::start_at.gt(now))
             .order((bookings::start_at, bookings::id))
             .select(Booking::as_select())
+            .for_update()
             .load(conn)?;
+        // What still waits to go to the other people names the leaver;
+        // the cancellations written next take its place.
+        outbox::withdraw_about(conn, user_id)?;
         for booking in &upcoming {
             let (party, reason) = if booking.mentor_id == user_id {
                 (Party::Mentor, MENTOR_LEFT)

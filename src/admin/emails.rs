@@ -315,16 +315,22 @@ pub enum RetryError {
     #[error("the message expired")]
     Expired,
     /// Nothing is left to send: the message was erased with its
-    /// recipient's account.
+    /// recipient's account, or with that of the other person of its
+    /// session.
     #[error("the message was erased")]
     Erased,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
 }
 
-/// Whether the message was erased with its recipient's account (only its
-/// envelope is left; `outbox::erase_for`).
+/// Whether the message was erased with an account (only its envelope is
+/// left; `outbox::erase_for`).
 fn is_erased(row: &OutboxRow) -> bool {
+    row.subject == outbox::SUBJECT_ERASED
+}
+
+/// Whether it was its recipient's own account that went.
+fn recipient_erased(row: &OutboxRow) -> bool {
     row.recipient_user_id
         .is_some_and(|user| row.recipient == erased_email(user))
 }
@@ -656,8 +662,10 @@ fn message_id(raw: &str) -> Result<Uuid, AppError> {
 fn email_page(auth: &Auth<AdminRole>, row: OutboxRow, message: Option<Message>) -> EmailPage {
     let zone = auth.user.time_zone;
     let body = row.body_text.as_deref().map(mask_secrets);
-    let no_body = if is_erased(&row) {
+    let no_body = if recipient_erased(&row) {
         "(erased: its recipient deleted their account)"
+    } else if is_erased(&row) {
+        "(erased: the other person of the session deleted their account)"
     } else if row.carries_secret {
         "(cleared after sending: it carried a secret link)"
     } else {
@@ -757,8 +765,7 @@ pub async fn retry_action(
                 .to_owned()
         }
         Err(RetryError::Erased) => {
-            "This message was erased with its recipient's account; there is nothing to send."
-                .to_owned()
+            "This message was erased with an account; there is nothing to send.".to_owned()
         }
     };
     let row = load(&state, id).await?;

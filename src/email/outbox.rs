@@ -535,8 +535,38 @@ pub const ERROR_ERASED: &str = "(error text erased with the recipient's account)
 /// whose subject names the deleted person.
 pub const SUBJECT_ERASED: &str = "(erased with an account)";
 
+/// The messages to other people about the sessions of `$1` (as learner,
+/// as mentor, or as a mentor a session was reassigned away from: any
+/// booking a message to them was about). They name that person, and a
+/// learner's goals are in the body and the `.ics`.
+const TO_OTHERS_ABOUT_SESSIONS_OF: &str = "recipient_user_id IS DISTINCT FROM $1
+            AND booking_id IN (SELECT id FROM bookings WHERE learner_id = $1 OR mentor_id = $1
+                               UNION
+                               SELECT booking_id FROM email_outbox
+                                WHERE recipient_user_id = $1 AND booking_id IS NOT NULL)";
+
+/// Withdraws, in the caller's transaction, the messages not yet sent to
+/// other people about `user`'s sessions (a confirmation held back by an
+/// unreachable SMTP server, say), when their account is deleted: they
+/// name the deleted person. For the upcoming sessions, the cancellations
+/// the deletion writes next take their place. Run before those are
+/// written, with the upcoming bookings already locked (a cancel locks the
+/// booking before its messages).
+pub fn withdraw_about(conn: &mut PgConnection, user: Uuid) -> QueryResult<usize> {
+    diesel::sql_query(format!(
+        "DELETE FROM email_outbox WHERE state = 'pending' AND {TO_OTHERS_ABOUT_SESSIONS_OF}"
+    ))
+    .bind::<SqlUuid, _>(user)
+    .execute(conn)
+}
+
 /// Erases, in the caller's transaction, what the outbox holds of `user`
 /// when their account is deleted:
+/// - Messages about their sessions to other people (see
+///   [`withdraw_about`] for those not yet sent) lose subject, body and
+///   attachments once sent, kept or dead. Those still to go are the
+///   cancellations this deletion writes, which name nobody
+///   (`bookings::service::cancel_leaving`), and go out as written.
 /// - Messages to them not yet sent go (the cancellations just written to
 ///   them too); every other message to them keeps only its envelope,
 ///   addressed to `erased`, without subject, body or the server's error
@@ -545,12 +575,17 @@ pub const SUBJECT_ERASED: &str = "(erased with an account)";
 ///   lease is lost, so neither its "sent" nor a failed attempt's retry
 ///   brings the row back (nor does the worker send it if its turn has not
 ///   come: `Worker::handle_claimed`).
-/// - Messages about their sessions to the other person name them, and
-///   the learner's goals are in the body and the `.ics`: those already
-///   sent, kept or dead lose subject, body and attachments. Those still
-///   to go are the cancellations this deletion writes, which name nobody
-///   (`bookings::service::cancel_leaving`), and go out as written.
 pub fn erase_for(conn: &mut PgConnection, user: Uuid, erased: &str) -> QueryResult<()> {
+    // First, while the messages to them still tell which sessions they
+    // had a part in.
+    diesel::sql_query(format!(
+        "UPDATE email_outbox
+            SET subject = $2, body_text = NULL, body_html = NULL, attachments = '[]'
+          WHERE state IN ('sent', 'kept', 'dead') AND {TO_OTHERS_ABOUT_SESSIONS_OF}"
+    ))
+    .bind::<SqlUuid, _>(user)
+    .bind::<Text, _>(SUBJECT_ERASED)
+    .execute(conn)?;
     diesel::delete(
         email_outbox::table
             .filter(email_outbox::recipient_user_id.eq(user))
@@ -572,16 +607,6 @@ pub fn erase_for(conn: &mut PgConnection, user: Uuid, erased: &str) -> QueryResu
     .bind::<Text, _>(erased)
     .bind::<Text, _>(ERASED_WHILE_SENDING)
     .bind::<Text, _>(ERROR_ERASED)
-    .bind::<Text, _>(SUBJECT_ERASED)
-    .execute(conn)?;
-    diesel::sql_query(
-        "UPDATE email_outbox
-            SET subject = $2, body_text = NULL, body_html = NULL, attachments = '[]'
-          WHERE booking_id IN (SELECT id FROM bookings WHERE learner_id = $1 OR mentor_id = $1)
-            AND recipient_user_id IS DISTINCT FROM $1
-            AND state IN ('sent', 'kept', 'dead')",
-    )
-    .bind::<SqlUuid, _>(user)
     .bind::<Text, _>(SUBJECT_ERASED)
     .execute(conn)?;
     Ok(())

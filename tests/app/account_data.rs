@@ -758,6 +758,131 @@ async fn a_deleted_mentor_s_learners_are_told_and_the_schedule_goes() {
     assert_eq!(b.goals, "I want to understand joins and indexes.");
 }
 
+/// `kind → recipient: subject` of every outbox row whose subject, text,
+/// HTML or attachments contain one of `needles`.
+fn rows_naming(app: &TestApp, needles: &[&str]) -> Vec<String> {
+    email_outbox::table
+        .select(outbox::OutboxRow::as_select())
+        .load(&mut app.conn())
+        .unwrap()
+        .into_iter()
+        .filter(|r| {
+            let parts = [
+                r.subject.clone(),
+                r.body_text.clone().unwrap_or_default(),
+                r.body_html.clone().unwrap_or_default(),
+                r.attachments.to_string(),
+            ];
+            needles.iter().any(|n| parts.iter().any(|p| p.contains(n)))
+        })
+        .map(|r| format!("{} ({}) → {}: {}", r.kind, r.state, r.recipient, r.subject))
+        .collect()
+}
+
+#[tokio::test]
+async fn messages_still_waiting_for_the_other_person_go_with_the_account() {
+    // No SMTP server answers: the mentor's confirmation, naming the
+    // learner and quoting their goals, is still waiting when the learner
+    // deletes their account.
+    let app = spawn_app().await;
+    let fx = fixture(&app);
+    let l = learner(&app);
+    app.set_password(l.id, PASSWORD);
+    let s = app.sign_in(&l).await;
+    let id = book(&app, &s, fx.mentor.id, "sql-basics", at(2026, 6, 16, 10, 0)).await;
+    let goals = "understand joins and indexes";
+    assert!(!rows_naming(&app, &[&l.display_name, goals]).is_empty());
+
+    let res = post(
+        &app,
+        &s,
+        "/account/delete",
+        &[("delete_password", PASSWORD), ("confirm", "yes")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let left = rows_naming(&app, &[&l.display_name, &l.email, goals]);
+    assert!(left.is_empty(), "{left:#?}");
+    // The mentor hears of the cancellation only.
+    let to_mentor: Vec<(String, String)> = outbox_of(&app, id)
+        .into_iter()
+        .filter(|(_, to, ..)| *to == Some(fx.mentor.id))
+        .map(|(kind, _, state, ..)| (kind, state))
+        .collect();
+    assert_eq!(
+        to_mentor,
+        [("booking_cancelled".to_owned(), "pending".to_owned())]
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_mentor_is_erased_from_sessions_reassigned_away_from_them() {
+    let app = spawn_app().await;
+    let fx = fixture(&app);
+    app.set_password(fx.mentor.id, PASSWORD);
+    let other = mentor(&app, |_| {});
+    offer(&app, &other, fx.topic);
+    let l = learner(&app);
+    let s = app.sign_in(&l).await;
+    let id = book(&app, &s, fx.mentor.id, "sql-basics", at(2026, 6, 16, 10, 0)).await;
+    let worker = app.worker();
+    worker.run_once().await.unwrap();
+    let admin = app.sign_in(&app.create_user(Role::Admin)).await;
+    let res = post(
+        &app,
+        &admin,
+        &format!("/admin/bookings/{id}/reassign"),
+        &[("mentor", &other.id.to_string())],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    worker.run_once().await.unwrap();
+    assert_eq!(booking(&app, id).mentor_id, other.id);
+    // The learner's first confirmation, already out, names the mentor
+    // who had the session then.
+    let naming = rows_naming(&app, &[&fx.mentor.display_name]);
+    assert!(
+        naming
+            .iter()
+            .any(|r| r.starts_with("booking_confirmed (kept)") && r.contains(&l.email)),
+        "{naming:#?}"
+    );
+
+    let m = app.sign_in(&fx.mentor).await;
+    let res = post(
+        &app,
+        &m,
+        "/account/delete",
+        &[("delete_password", PASSWORD), ("confirm", "yes")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let left = rows_naming(&app, &[&fx.mentor.display_name, &fx.mentor.email]);
+    assert!(left.is_empty(), "{left:#?}");
+    // The session itself is not theirs any more: it goes on.
+    assert_eq!(booking(&app, id).status, "confirmed");
+    // What was erased cannot be queued again.
+    let erased: Vec<Uuid> = email_outbox::table
+        .filter(email_outbox::recipient_user_id.eq(l.id))
+        .filter(email_outbox::subject.eq(outbox::SUBJECT_ERASED))
+        .select(email_outbox::id)
+        .load(&mut app.conn())
+        .unwrap();
+    assert!(!erased.is_empty());
+    diesel::update(email_outbox::table.filter(email_outbox::id.eq_any(&erased)))
+        .set(email_outbox::state.eq("dead"))
+        .execute(&mut app.conn())
+        .unwrap();
+    let page = format!("/admin/emails/{}", erased[0]);
+    let (_, html) = app.get_as(&admin, &page).await;
+    assert!(html.contains("erased: the other person of the session deleted their account"));
+    assert!(!html.contains(&format!("action=\"{page}/retry\"")));
+    let res = post(&app, &admin, &format!("{page}/retry"), &[]).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+}
+
 #[tokio::test]
 async fn the_last_admin_cannot_delete_themselves() {
     let app = spawn_app().await;
