@@ -93,6 +93,8 @@ struct ViewerZone {
     /// Nothing chose it (anonymous, no `?tz=`): UTC, and the page asks the
     /// script to offer the browser's zone.
     fallback: bool,
+    /// A `?tz=` was given that names no zone we know: the page says so.
+    unknown: bool,
 }
 
 fn viewer_zone(tz: Option<&str>, viewer: &Viewer) -> ViewerZone {
@@ -101,22 +103,31 @@ fn viewer_zone(tz: Option<&str>, viewer: &Viewer) -> ViewerZone {
             zone,
             explicit: true,
             fallback: false,
+            unknown: false,
         };
     }
+    let unknown = tz.is_some();
     match viewer.user() {
         Some(user) => ViewerZone {
             zone: user.time_zone,
             explicit: false,
             fallback: false,
+            unknown,
         },
         // A `?tz=` that did not parse is still "a choice": the script must
         // not reload the page over and over with a zone we do not know.
         None => ViewerZone {
             zone: chrono_tz::UTC,
             explicit: false,
-            fallback: tz.is_none(),
+            fallback: !unknown,
+            unknown,
         },
     }
+}
+
+/// The `?tz=` the page could not use, to name in its notice.
+fn unknown_zone(vz: ViewerZone, params: &Params) -> Option<String> {
+    vz.unknown.then(|| params.tz.clone()).flatten()
 }
 
 /// Every IANA zone name, sorted once for the zone selects of these pages.
@@ -321,6 +332,8 @@ struct MentorPage {
     zone_note: String,
     zone_options: String,
     tz_auto: bool,
+    /// A `?tz=` naming no known zone, as given.
+    zone_unknown: Option<String>,
     zone_form_action: String,
     zone_form_hidden: Vec<(&'static str, String)>,
     week_label: String,
@@ -479,6 +492,7 @@ pub async fn mentor_page(
         zone_note: zone_note(vz.zone, &dates),
         zone_options: zone_options(vz.zone),
         tz_auto: vz.fallback,
+        zone_unknown: unknown_zone(vz, &params),
         zone_form_hidden: vec![("topic", selected_slug.clone()), ("week", iso_date(week))],
         week_label: format!("{} – {}", day_label(week), {
             let sunday = next_week - Duration::days(1);
@@ -521,6 +535,8 @@ struct TopicPage {
     zone_name: String,
     zone_options: String,
     tz_auto: bool,
+    /// A `?tz=` naming no known zone, as given.
+    zone_unknown: Option<String>,
     zone_form_action: String,
     zone_form_hidden: Vec<(&'static str, String)>,
 }
@@ -642,6 +658,7 @@ pub async fn topic_page(
         zone_name: vz.zone.name().to_owned(),
         zone_options: zone_options(vz.zone),
         tz_auto: vz.fallback,
+        zone_unknown: unknown_zone(vz, &params),
         zone_form_action: topic_path,
         zone_form_hidden: Vec::new(),
     })

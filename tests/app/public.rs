@@ -251,11 +251,33 @@ async fn the_viewer_zone_is_tz_then_the_account_zone_then_utc() {
     assert!(html.contains(&format!("{slot}03:00</time>")));
     assert!(html.contains("tz=America%2FNew_York"));
 
-    // A zone we do not know: the default, no error, no reload loop.
+    // A zone we do not know: the default, said next to the zone list (the
+    // text escaped), no reload loop.
     let html = page(&app, &format!("{path}?tz=Mars/Olympus_Mons")).await;
     assert!(html.contains("<strong>UTC</strong>"));
     assert!(!html.contains("data-tz-auto"));
     assert_eq!(starts(&html), vec!["2026-06-16T07:00:00Z"]);
+    assert!(
+        html.contains("“Mars/Olympus_Mons” is not a time zone we know, so the times are in UTC."),
+        "{html}"
+    );
+    assert!(html.contains("aria-describedby=\"public-tz-error\""));
+    // Signed in, the account's zone; a known zone says nothing.
+    let html = get(format!("{path}?tz=Mars%2F%3Cb%3E")).await;
+    assert!(html.contains("<strong>Asia/Tokyo</strong>"));
+    assert!(html.contains("” is not a time zone we know, so the times are in Asia/Tokyo."));
+    let raw = signed
+        .client
+        .get(app.url(&format!("{path}?tz=Mars%2F%3Cb%3E")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!raw.contains("Mars/<b>"), "escaped");
+    let html = get(format!("{path}?tz=America/New_York")).await;
+    assert!(!html.contains("public-tz-error"));
 
     // The zone form is a GET form keeping topic and week.
     assert!(html.contains(&format!("action=\"{path}\"")));
