@@ -19,6 +19,7 @@ use super::notify;
 use super::policy::Limit;
 use super::service::{self, Actor, BookError, BookRequest, Ctx, Party};
 use crate::accounts::User;
+use crate::accounts::deletion::is_erased;
 use crate::email::ics;
 use crate::error::AppError;
 use crate::schedule::public::load::TopicInfo;
@@ -605,11 +606,14 @@ struct ShowPage {
     status_class: &'static str,
     topic_title: String,
     mentor_name: String,
-    mentor_href: String,
+    /// None once the mentor's account is deleted (no page to link).
+    mentor_href: Option<String>,
     learner_name: String,
     when: String,
     when_other: Option<String>,
     goals: String,
+    /// Why there are none to show: erased with the learner's account.
+    goals_erased: bool,
     meeting_url: Option<String>,
     ics_href: Option<String>,
     cancelled_note: Option<String>,
@@ -674,13 +678,16 @@ fn show_page(
         Party::Mentor => Some(&p.learner),
         Party::Admin => None,
     };
-    let when_other = other.filter(|o| o.time_zone != zone).map(|o| {
-        format!(
-            "{}'s time: {}",
-            o.display_name,
-            timefmt::when(b.start_at, b.end_at, o.time_zone)
-        )
-    });
+    // A deleted account keeps its row (and zone) for the statistics only.
+    let when_other = other
+        .filter(|o| o.time_zone != zone && !is_erased(o))
+        .map(|o| {
+            format!(
+                "{}'s time: {}",
+                o.display_name,
+                timefmt::when(b.start_at, b.end_at, o.time_zone)
+            )
+        });
     let status = b.status();
     let cancelled_note = (status == Status::Cancelled).then(|| {
         let by = match b.cancelled_by {
@@ -713,11 +720,12 @@ fn show_page(
         status_class: status.as_str(),
         topic_title: p.topic.title.clone(),
         mentor_name: p.mentor.display_name.clone(),
-        mentor_href: format!("/mentors/{}", p.mentor.id),
+        mentor_href: (!is_erased(&p.mentor)).then(|| format!("/mentors/{}", p.mentor.id)),
         learner_name: p.learner.display_name.clone(),
         when: timefmt::when(b.start_at, b.end_at, zone),
         when_other,
         goals: b.goals.clone(),
+        goals_erased: b.goals.is_empty() && is_erased(&p.learner),
         meeting_url: (status == Status::Confirmed)
             .then(|| p.meeting_url.clone())
             .flatten(),

@@ -18,7 +18,7 @@ use officehours::email::outbox::{self, OutboxState};
 use reqwest::StatusCode;
 use uuid::Uuid;
 
-use crate::booking_fixture::{at, book, booking, fixture, mentor, offer};
+use crate::booking_fixture::{at, book, booking, fixture, mentor, offer, set_zone};
 use crate::harness::{SignedIn, TestApp, location, new_client, spawn_app};
 
 const PASSWORD: &str = "correct horse battery";
@@ -448,7 +448,7 @@ async fn a_wrong_password_or_no_tick_changes_nothing() {
 async fn deleting_erases_the_person_cancels_upcoming_and_keeps_the_past() {
     let app = spawn_app().await;
     let fx = fixture(&app);
-    let l = learner(&app);
+    let l = set_zone(&app, &learner(&app), "America/New_York");
     app.set_password(l.id, PASSWORD);
     let s = app.sign_in(&l).await;
     let other_device = app.sign_in(&l).await;
@@ -482,7 +482,7 @@ async fn deleting_erases_the_person_cancels_upcoming_and_keeps_the_past() {
     assert_eq!(name, DELETED_NAME);
     assert!(hash.is_none());
     assert!(disabled);
-    assert_eq!(zone, "Europe/Berlin");
+    assert_eq!(zone, "America/New_York");
     let with_old_email: i64 = users::table
         .filter(users::email.ilike(&l.email))
         .count()
@@ -536,6 +536,17 @@ async fn deleting_erases_the_person_cancels_upcoming_and_keeps_the_past() {
     assert_eq!(audit[0].0, Some(l.id));
     let details = audit[0].2.to_string();
     assert!(!details.contains(&l.email) && !details.contains(&l.display_name));
+
+    // The mentor's page of those sessions says the goals went with the
+    // account, and gives no "their time" of a person who is gone.
+    let m = app.sign_in(&fx.mentor).await;
+    for id in [past, upcoming] {
+        let (status, html) = app.get_as(&m, &format!("/bookings/{id}")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("Erased with the learner"), "{html}");
+        assert!(html.contains(DELETED_NAME));
+        assert!(!html.contains("time:"), "{html}");
+    }
 
     // The address can sign up again.
     let fresh = new_client();
@@ -742,6 +753,12 @@ async fn a_deleted_mentor_s_learners_are_told_and_the_schedule_goes() {
     assert_eq!(b.cancelled_by, Some(fx.mentor.id));
     assert_eq!(cancellations_to(&app, upcoming, l.id), 1);
     assert_eq!(cancellations_to(&app, upcoming, fx.mentor.id), 0);
+    // The learner's page names the mentor without a link to a page that
+    // is gone, and keeps the learner's goals.
+    let (_, html) = app.get_as(&s, &format!("/bookings/{upcoming}")).await;
+    assert!(html.contains(DELETED_NAME));
+    assert!(!html.contains(&format!("href=\"/mentors/{}\"", fx.mentor.id)));
+    assert!(html.contains("understand joins and indexes"));
     let rules: i64 = weekly_rules::table
         .filter(weekly_rules::mentor_id.eq(fx.mentor.id))
         .count()
