@@ -266,15 +266,9 @@ async fn the_viewer_zone_is_tz_then_the_account_zone_then_utc() {
     let html = get(format!("{path}?tz=Mars%2F%3Cb%3E")).await;
     assert!(html.contains("<strong>Asia/Tokyo</strong>"));
     assert!(html.contains("” is not a time zone we know, so the times are in Asia/Tokyo."));
-    let raw = signed
-        .client
-        .get(app.url(&format!("{path}?tz=Mars%2F%3Cb%3E")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, raw) = app
+        .get_as(&signed, &format!("{path}?tz=Mars%2F%3Cb%3E"))
+        .await;
     assert!(!raw.contains("Mars/<b>"), "escaped");
     let html = get(format!("{path}?tz=America/New_York")).await;
     assert!(!html.contains("public-tz-error"));
