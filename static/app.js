@@ -12,11 +12,13 @@
   }
   if (!zone) return;
   document.addEventListener("DOMContentLoaded", function () {
-    // Slot pages shown in UTC only because nothing chose a zone: show
-    // them in the browser's zone instead (once: the link then names it).
+    // Slot pages shown in UTC only because nothing (or a zone the server
+    // does not know) chose a zone: show them in the browser's zone instead
+    // (once: the link then names it, and a page that already asked for the
+    // browser's zone is left as it is).
     if (zone !== "UTC" && document.querySelector("[data-tz-auto]") && window.URL) {
       var url = new URL(window.location.href);
-      if (!url.searchParams.has("tz")) {
+      if (url.searchParams.get("tz") !== zone) {
         url.searchParams.set("tz", zone);
         window.location.replace(url.toString());
         return;

@@ -90,8 +90,8 @@ struct ViewerZone {
     zone: Tz,
     /// Chosen with a valid `?tz=`: links keep it.
     explicit: bool,
-    /// Nothing chose it (anonymous, no `?tz=`): UTC, and the page asks the
-    /// script to offer the browser's zone.
+    /// Nothing chose it (anonymous, no usable `?tz=`): UTC, and the page
+    /// asks the script to offer the browser's zone.
     fallback: bool,
     /// A `?tz=` was given that names no zone we know: the page says so.
     unknown: bool,
@@ -114,12 +114,13 @@ fn viewer_zone(tz: Option<&str>, viewer: &Viewer) -> ViewerZone {
             fallback: false,
             unknown,
         },
-        // A `?tz=` that did not parse is still "a choice": the script must
-        // not reload the page over and over with a zone we do not know.
+        // The script then offers the browser's zone, also in place of one
+        // we do not know (it leaves a `?tz=` naming its own zone alone, so
+        // a browser zone we do not know cannot make it reload forever).
         None => ViewerZone {
             zone: chrono_tz::UTC,
             explicit: false,
-            fallback: !unknown,
+            fallback: true,
             unknown,
         },
     }

@@ -588,6 +588,33 @@ async fn sign_up_verify_sign_in_and_out_in_a_real_browser() {
     assert_eq!(browser.path().await, "/login?notice=signed-out");
     assert!(browser.body_text().await.contains("You are signed out."));
 
+    // Signed out, a link naming a zone we do not know shows the slots in
+    // the browser's zone (the script swaps it in once, and stops there).
+    crate::web::add_topic(&app, "sql-basics", "SQL basics", true);
+    browser
+        .open(&url("/topics/sql-basics?tz=Mars/Olympus_Mons"))
+        .await;
+    let mut path = browser.path().await;
+    for _ in 0..50 {
+        if !path.contains("Mars") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        path = browser.path().await;
+    }
+    let query: String = browser.eval("return window.location.search;").await;
+    assert_eq!(
+        query,
+        format!("?tz={}", browser_zone.replace('/', "%2F")),
+        "{path}"
+    );
+    let body = browser.body_text().await;
+    assert!(
+        body.contains(&format!("Times are shown in {browser_zone}.")),
+        "{body}"
+    );
+    assert!(!body.contains("not a time zone we know"), "{body}");
+
     // Forgot the password: the reset link from the email, its form, and
     // back to sign in.
     browser.open(&url("/forgot-password")).await;
