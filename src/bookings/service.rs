@@ -672,7 +672,10 @@ pub fn limit_for(
 /// Trims the goals and checks their length (visible characters, not
 /// bytes).
 pub fn check_goals(raw: &str) -> Result<String, &'static str> {
-    let goals = raw.trim_matches(|c: char| c.is_whitespace() || invisible(c));
+    // Browsers send a line break as CRLF but count it as one character
+    // against the field's maxlength: so do we, and store it as LF.
+    let normalised = raw.replace("\r\n", "\n").replace('\r', "\n");
+    let goals = normalised.trim_matches(|c: char| c.is_whitespace() || invisible(c));
     let visible = goals.chars().filter(|c| !invisible(*c)).count();
     if goals.chars().any(reorders) {
         return Err("Remove the characters that change the direction of the text.");
@@ -683,7 +686,7 @@ pub fn check_goals(raw: &str) -> Result<String, &'static str> {
         Err("Keep it to 2000 characters or fewer.")
     } else if goals
         .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
     {
         Err("Remove the control characters.")
     } else {
@@ -925,7 +928,9 @@ fn cancel_as(
     reason: Option<&str>,
     leaving: Option<Leaving<'_>>,
 ) -> Result<Booking, BookError> {
-    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    // A browser's CRLF is one character against the field's maxlength.
+    let reason = reason.map(|r| r.replace("\r\n", "\n"));
+    let reason = reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
     // The learner reads the mentor's or an admin's reason in the email.
     if actor.party != Party::Learner && reason.is_none() {
         return Err(BookError::ReasonRequired);
@@ -1256,5 +1261,20 @@ mod tests {
             "x".repeat(995)
         );
         assert!(check_goals(&padded).is_err());
+    }
+
+    #[test]
+    fn goals_line_breaks_count_once_and_are_stored_as_lf() {
+        // What a browser sends for ten lines filling maxlength="2000".
+        let line = "y".repeat(199);
+        let sent = format!("y{}", [line.as_str(); 10].join("\r\n"));
+        assert_eq!(sent.chars().count(), 2009);
+        let kept = check_goals(&sent).unwrap();
+        assert_eq!(kept.chars().count(), 2000);
+        assert!(!kept.contains('\r'));
+        assert_eq!(
+            check_goals("Old Mac\rline breaks, too").as_deref(),
+            Ok("Old Mac\nline breaks, too")
+        );
     }
 }
