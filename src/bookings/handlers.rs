@@ -1082,6 +1082,10 @@ async fn do_reschedule(
         Err(BookError::SlotUnavailable) => TAKEN.to_owned(),
         Err(BookError::LearnerBusy) => "The learner has another session at that time.".to_owned(),
         Err(BookError::NotChangeable) => return Ok(see_other(a.base)),
+        Err(BookError::SameTime) => {
+            "That is the session's time now: nothing changed. Choose another time to move it to."
+                .to_owned()
+        }
         Err(BookError::Limit(limit)) => limit_text(&limit, zone).join(" "),
         Err(e) => return Err(e.into()),
     };

@@ -75,6 +75,9 @@ pub enum BookError {
     ReasonTooLong,
     #[error("invalid goals: {0}")]
     InvalidGoals(&'static str),
+    /// Rescheduling a booking to the start it already has.
+    #[error("the booking already is at this time")]
+    SameTime,
     /// Reassigning a booking to the mentor it already has.
     #[error("the booking already is with this mentor")]
     SameMentor,
@@ -1012,7 +1015,7 @@ pub fn reschedule(
             return Err(BookError::NotChangeable);
         }
         if new_start == before.start_at {
-            return Ok(before);
+            return Err(BookError::SameTime);
         }
         let parties = parties(conn, &before, ctx.now)?;
         if !takes_bookings(conn, &parties.mentor, ctx.now)? {

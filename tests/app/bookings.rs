@@ -760,6 +760,29 @@ async fn manage_links_act_without_signing_in_until_the_start() {
         .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(booking(&app, id).status, "confirmed");
+    // "Moving" it to the time it has is not reported as a move.
+    let outbox_rows = || -> i64 {
+        email_outbox::table
+            .filter(email_outbox::booking_id.eq(id))
+            .count()
+            .get_result(&mut app.conn())
+            .unwrap()
+    };
+    let before = outbox_rows();
+    let res = app
+        .post_form(
+            &anon,
+            &format!("/manage/{token}/reschedule"),
+            &[
+                ("csrf_token", &csrf),
+                ("start", &rfc(at(2026, 6, 20, 12, 0))),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert!(res.text().await.unwrap().contains("nothing changed"));
+    assert_eq!(booking(&app, id).sequence, 0);
+    assert_eq!(outbox_rows(), before);
     // Expired once the session starts.
     app.clock.set(at(2026, 6, 20, 12, 0));
     let res = app
