@@ -125,7 +125,7 @@ pub fn limit_text(limit: &Limit, zone: Tz) -> Vec<String> {
             )];
             if let Some(at) = frees_at {
                 v.push(format!(
-                    "A place frees up when your next session starts ({}), or as soon as you cancel one you no longer need.",
+                    "A place frees up when your next session starts, on {}, or as soon as you cancel one you no longer need.",
                     timefmt::instant(*at, zone)
                 ));
             }
@@ -138,7 +138,7 @@ pub fn limit_text(limit: &Limit, zone: Tz) -> Vec<String> {
             )];
             if let Some(at) = frees_at {
                 v.push(format!(
-                    "You can book this topic again once that session starts ({}), or after cancelling it.",
+                    "You can book this topic again once that session starts, on {}, or after cancelling it.",
                     timefmt::instant(*at, zone)
                 ));
             }

@@ -42,9 +42,13 @@ pub fn uid(ctx: Ctx<'_>, booking: Uuid) -> String {
 /// own link, if any) in its description.
 pub fn event(ctx: Ctx<'_>, p: &Parties, b: &Booking, manage_url: Option<&str>) -> ics::Event {
     let mut description = format!(
-        "{} with {} (mentor) and {} (learner).\n\nGoals:\n{}",
-        p.topic.title, p.mentor.display_name, p.learner.display_name, b.goals
+        "{} with {} (mentor) and {} (learner).",
+        p.topic.title, p.mentor.display_name, p.learner.display_name
     );
+    // None once erased with the learner's account.
+    if !b.goals.is_empty() {
+        description.push_str(&format!("\n\nGoals:\n{}", b.goals));
+    }
     if let Some(url) = &p.meeting_url {
         description.push_str(&format!("\n\nMeeting link: {url}"));
     }

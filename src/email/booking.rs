@@ -261,7 +261,11 @@ mod tests {
         assert_ne!(r.subject.trim(), confirmed.subject.trim());
         for part in [&r.text, &r.html] {
             assert!(part.contains("cancelled by the mentor"), "{part}");
-            assert!(part.contains("slot is free again"));
+            assert!(part.contains("You are welcome to book another time."));
+            assert!(
+                !part.contains("free again in your schedule"),
+                "the mentor's line"
+            );
             assert!(part.contains("attached update removes"));
             assert!(!part.contains(MANAGE), "nothing left to manage");
         }
@@ -275,6 +279,9 @@ mod tests {
         let q = BookingCancelled(quiet).render().unwrap();
         assert!(q.text.contains("cancelled by you"));
         assert!(!q.text.contains("Reason"));
+        for part in [&q.text, &q.html] {
+            assert!(part.contains("The time is free again in your schedule."));
+        }
     }
 
     #[test]

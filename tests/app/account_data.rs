@@ -667,6 +667,10 @@ async fn messages_in_flight_at_deletion_are_erased_and_never_come_back() {
     );
     let invite = notice.attachments.to_string();
     assert!(invite.contains("METHOD:CANCEL"), "{invite}");
+    assert!(
+        !invite.contains("Goals:"),
+        "no empty goals heading: {invite}"
+    );
     for part in [
         &notice.subject,
         &text,

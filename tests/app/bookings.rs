@@ -878,9 +878,10 @@ async fn the_fairness_caps_refuse_with_the_limit_named() {
     let html = res.text().await.unwrap();
     assert!(html.contains("2 upcoming sessions"), "{html}");
     assert!(
-        html.contains("Tuesday 16 June 2026, 14:00"),
+        html.contains("next session starts, on Tuesday 16 June 2026, 14:00"),
         "names when it frees: {html}"
     );
+    assert!(!html.contains("))"), "{html}");
 }
 
 #[tokio::test]
