@@ -183,6 +183,10 @@ pub enum ChangeError {
     OwnAccount,
     #[error("the last active admin cannot be demoted or disabled")]
     LastAdmin,
+    /// Made a learner while sessions they mentor are still to come: they
+    /// would stay booked with nobody to run them.
+    #[error("the user still mentors upcoming sessions")]
+    StillMentoring,
     /// Demoted or disabled by someone else since the request was let in.
     #[error("the acting user is no longer an active admin")]
     NotAdmin,
@@ -247,6 +251,11 @@ pub fn change_role(
             return Ok(Outcome::AlreadySo);
         }
         keep_an_admin(&admins, &user)?;
+        // Their row is locked, and a booking shares that lock: none can be
+        // made with them as mentor until this commits.
+        if user.role.is_mentor() && !role.is_mentor() && mentors_upcoming(conn, target, now)? {
+            return Err(ChangeError::StillMentoring);
+        }
         diesel::update(users::table.find(target))
             .set((users::role.eq(role.as_str()), users::updated_at.eq(now)))
             .execute(conn)?;
@@ -260,6 +269,21 @@ pub fn change_role(
         )?;
         Ok(Outcome::Changed)
     })
+}
+
+/// Whether `mentor` has a confirmed session as mentor still to start.
+fn mentors_upcoming(
+    conn: &mut PgConnection,
+    mentor: Uuid,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        bookings::table
+            .filter(bookings::mentor_id.eq(mentor))
+            .filter(bookings::status.eq(Status::Confirmed.as_str()))
+            .filter(bookings::start_at.gt(now)),
+    ))
+    .get_result(conn)
 }
 
 /// The reason the other person reads when a disabled mentor's session is
@@ -403,10 +427,11 @@ enum Notice {
     AlreadyEnabled,
     OwnAccount,
     LastAdmin,
+    StillMentoring,
 }
 
 impl Notice {
-    const ALL: [Notice; 8] = [
+    const ALL: [Notice; 9] = [
         Notice::RoleChanged,
         Notice::RoleUnchanged,
         Notice::Disabled,
@@ -415,6 +440,7 @@ impl Notice {
         Notice::AlreadyEnabled,
         Notice::OwnAccount,
         Notice::LastAdmin,
+        Notice::StillMentoring,
     ];
 
     fn code(self) -> &'static str {
@@ -427,6 +453,7 @@ impl Notice {
             Notice::AlreadyEnabled => "already-enabled",
             Notice::OwnAccount => "own-account",
             Notice::LastAdmin => "last-admin",
+            Notice::StillMentoring => "still-mentoring",
         }
     }
 
@@ -435,7 +462,10 @@ impl Notice {
     }
 
     fn is_error(self) -> bool {
-        matches!(self, Notice::OwnAccount | Notice::LastAdmin)
+        matches!(
+            self,
+            Notice::OwnAccount | Notice::LastAdmin | Notice::StillMentoring
+        )
     }
 
     /// The message about `user` (as they are now).
@@ -464,6 +494,9 @@ impl Notice {
             Notice::LastAdmin => {
                 format!("{name} is the last active admin. Make someone else an admin first.")
             }
+            Notice::StillMentoring => format!(
+                "{name} still has upcoming sessions as mentor, and nothing changed. Reassign or cancel them first."
+            ),
         }
     }
 }
@@ -561,6 +594,8 @@ struct UserView {
 struct Message {
     text: String,
     error: bool,
+    /// Where to go about it: (href, text).
+    link: Option<(String, &'static str)>,
 }
 
 #[derive(Template)]
@@ -621,6 +656,17 @@ pub async fn list_page(
     let message = notice.zip(noticed).map(|(n, user)| Message {
         text: n.text(&user),
         error: n.is_error(),
+        link: (n == Notice::StillMentoring).then(|| {
+            let today = state.clock.now().with_timezone(&zone).date_naive();
+            (
+                format!(
+                    "/admin/bookings?mentor={}&status=confirmed&from={}",
+                    user.id,
+                    today.format("%Y-%m-%d")
+                ),
+                "See their upcoming sessions",
+            )
+        }),
     });
     let filtered = list_state.filter != Filter::default();
     let summary = match (page.total, filtered) {
@@ -686,6 +732,7 @@ fn respond(
         Ok(Outcome::AlreadySo) => already,
         Err(ChangeError::OwnAccount) => Notice::OwnAccount,
         Err(ChangeError::LastAdmin) => Notice::LastAdmin,
+        Err(ChangeError::StillMentoring) => Notice::StillMentoring,
         Err(ChangeError::NotFound) => return Err(AppError::NotFound),
         Err(ChangeError::NotAdmin) => return Err(AppError::Forbidden),
         Err(ChangeError::Cancel(e)) => return Err(e.into()),

@@ -13,6 +13,7 @@ use officehours::db::schema::{audit_log, sessions, users};
 use reqwest::StatusCode;
 use uuid::Uuid;
 
+use crate::booking_fixture::{at, book, booking, fixture};
 use crate::harness::{SignedIn, TestApp, new_client, spawn_app};
 
 const PASSWORD: &str = "correct horse battery";
@@ -862,6 +863,66 @@ async fn admins_cannot_demote_or_disable_themselves() {
     assert!(after.disabled_at.is_none());
     assert_eq!(session_count(&app, me), 1);
     assert!(audit_rows(&app).is_empty());
+}
+
+#[tokio::test]
+async fn a_mentor_with_sessions_still_to_come_is_not_made_a_learner() {
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    let learner = app.sign_in(&app.create_user(Role::Learner)).await;
+    let id = book(
+        &app,
+        &learner,
+        f.mentor.id,
+        "sql-basics",
+        at(2026, 6, 16, 10, 0),
+    )
+    .await;
+    let admin = app.sign_in(&app.create_user(Role::Admin)).await;
+    let role = format!("/admin/users/{}/role", f.mentor.id);
+
+    let res = act(&app, &admin, &role, &[("role", "learner")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let back = location(&res);
+    assert!(back.contains("notice=still-mentoring"), "{back}");
+    let html = get_html(&app, &admin.client, &back).await;
+    assert!(
+        html.contains("still has upcoming sessions as mentor, and nothing changed"),
+        "{html}"
+    );
+    let filtered = format!(
+        "/admin/bookings?mentor={}&#38;status=confirmed&#38;from=2026-06-15",
+        f.mentor.id
+    );
+    let filtered_amp = filtered.replace("&#38;", "&amp;");
+    assert!(
+        html.contains(&filtered) || html.contains(&filtered_amp),
+        "{html}"
+    );
+    assert_eq!(reload(&app, f.mentor.id).role, Role::Mentor);
+    assert!(audit_rows(&app).is_empty());
+    // The link lists exactly that session.
+    let list = get_html(&app, &admin.client, &filtered.replace("&#38;", "&")).await;
+    assert!(list.contains(&id.to_string()), "{list}");
+
+    // Admins mentor too: that change is fine.
+    let res = act(&app, &admin, &role, &[("role", "admin")]).await;
+    assert!(location(&res).contains("notice=role-changed"));
+    assert_eq!(reload(&app, f.mentor.id).role, Role::Admin);
+
+    // Once the session is off, the mentor may become a learner.
+    let res = act(
+        &app,
+        &admin,
+        &format!("/bookings/{id}/cancel"),
+        &[("reason", "Moving on")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(booking(&app, id).status, "cancelled");
+    let res = act(&app, &admin, &role, &[("role", "learner")]).await;
+    assert!(location(&res).contains("notice=role-changed"));
+    assert_eq!(reload(&app, f.mentor.id).role, Role::Learner);
 }
 
 #[tokio::test]
