@@ -35,6 +35,9 @@ pub const MENTOR_LEFT: &str = "Your mentor is no longer available.";
 /// cancelled.
 pub const LEARNER_LEFT: &str = "The learner is no longer available.";
 
+/// What the audit log keeps of a cancel reason a deleted person wrote.
+pub const REASON_ERASED: &str = "(erased with the account)";
+
 /// The address an erased account gets: unique, and not anybody's.
 pub fn erased_email(user: Uuid) -> String {
     format!("deleted-{}@{DELETED_DOMAIN}", user.simple())
@@ -402,7 +405,7 @@ pub struct Deleted {
 /// sessions (as learner and as mentor; the other person is told, they are
 /// not), erases their personal data (address, name, password, sessions,
 /// links, tokens, calendar feed, mentor profile and schedule, their goals
-/// and cancel reasons, the emails addressed to them) and disables the row,
+/// and cancel reasons, also in the audit log, the emails addressed to them) and disables the row,
 /// which stays so past sessions still count in the statistics. The last
 /// active admin cannot delete themselves. Audited as `account.delete`
 /// without personal data.
@@ -447,6 +450,16 @@ pub fn delete(
         // What still waits to go to the other people names the leaver;
         // the cancellations written next take its place.
         outbox::withdraw_about(conn, user_id)?;
+        // The reasons they gave when cancelling are their words, erased
+        // with their cancel_reason on the bookings; the entries stay.
+        diesel::sql_query(
+            "UPDATE audit_log SET details = details || jsonb_build_object('reason', $2::text)
+              WHERE actor_user_id = $1 AND action = 'booking.cancel'
+                AND jsonb_typeof(details -> 'reason') = 'string'",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(user_id)
+        .bind::<diesel::sql_types::Text, _>(REASON_ERASED)
+        .execute(conn)?;
         for booking in &upcoming {
             let (party, reason) = if booking.mentor_id == user_id {
                 (Party::Mentor, MENTOR_LEFT)

@@ -586,22 +586,27 @@ pub fn delete_time_off(
 ) -> Result<(), EditError> {
     conn.transaction(|conn| {
         lock_mentor(conn, mentor)?;
-        let deleted = diesel::delete(
+        let deleted: Option<(DateTime<Utc>, DateTime<Utc>)> = diesel::delete(
             time_off::table
                 .filter(time_off::id.eq(id))
                 .filter(time_off::mentor_id.eq(mentor)),
         )
-        .execute(conn)?;
-        if deleted == 0 {
+        .returning((time_off::starts_at, time_off::ends_at))
+        .get_result(conn)
+        .optional()?;
+        let Some((starts_at, ends_at)) = deleted else {
             return Err(EditError::NotFound);
-        }
+        };
         record(
             conn,
             now,
             mentor,
             "schedule.time_off_deleted",
             ("time_off", id),
-            serde_json::json!({}),
+            serde_json::json!({
+                "starts_at": starts_at.to_rfc3339(),
+                "ends_at": ends_at.to_rfc3339(),
+            }),
         )
     })
 }

@@ -7,7 +7,7 @@
 use base64::Engine as _;
 use chrono::Duration;
 use diesel::prelude::*;
-use officehours::accounts::deletion::{DELETED_NAME, erased_email};
+use officehours::accounts::deletion::{DELETED_NAME, REASON_ERASED, erased_email};
 use officehours::accounts::{Role, User, tokens};
 use officehours::admin::users::MENTOR_GONE;
 use officehours::bookings::model::Booking;
@@ -455,6 +455,15 @@ async fn deleting_erases_the_person_cancels_upcoming_and_keeps_the_past() {
     let past = book(&app, &s, fx.mentor.id, "sql-basics", at(2026, 6, 15, 10, 0)).await;
     app.clock.advance(Duration::hours(2));
     let upcoming = book(&app, &s, fx.mentor.id, "deep-dive", at(2026, 6, 16, 10, 0)).await;
+    let called_off = book(&app, &s, fx.mentor.id, "sql-basics", at(2026, 6, 17, 10, 0)).await;
+    let res = post(
+        &app,
+        &s,
+        &format!("/bookings/{called_off}/cancel"),
+        &[("reason", "My cat Miso is ill")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let res = post(&app, &s, "/account/tokens", &[("token_name", "script")]).await;
     assert_eq!(res.status(), StatusCode::OK);
 
@@ -527,7 +536,7 @@ async fn deleting_erases_the_person_cancels_upcoming_and_keeps_the_past() {
         .select(Booking::as_select())
         .load(&mut app.conn())
         .unwrap();
-    assert_eq!(kept.len(), 2);
+    assert_eq!(kept.len(), 3);
     let p = booking(&app, past);
     assert_eq!(p.status, "confirmed");
     assert_eq!(p.goals, "");
@@ -536,6 +545,15 @@ async fn deleting_erases_the_person_cancels_upcoming_and_keeps_the_past() {
     assert_eq!(audit[0].0, Some(l.id));
     let details = audit[0].2.to_string();
     assert!(!details.contains(&l.email) && !details.contains(&l.display_name));
+    // Their own words in the cancel reason are gone from the log too.
+    let cancels = audit_of(&app, "booking.cancel");
+    let own = cancels
+        .iter()
+        .find(|(actor, subject, _)| *actor == Some(l.id) && *subject == Some(called_off))
+        .expect("the learner's cancel is still logged");
+    assert_eq!(own.2["reason"], REASON_ERASED);
+    assert!(!format!("{cancels:?}").contains("Miso"));
+    assert_eq!(booking(&app, called_off).cancel_reason, None);
 
     // The mentor's page of those sessions says the goals went with the
     // account, and gives no "their time" of a person who is gone.

@@ -1011,10 +1011,10 @@ async fn time_off_is_read_in_the_mentor_zone_with_the_gap_and_fold_rules() {
     .await;
 
     // Delete; and time off that is over is no longer listed.
-    let id: Uuid = time_off::table
+    let (id, starts_at): (Uuid, chrono::DateTime<Utc>) = time_off::table
         .filter(time_off::mentor_id.eq(m.user.id))
         .order(time_off::starts_at.desc())
-        .select(time_off::id)
+        .select((time_off::id, time_off::starts_at))
         .first(&mut app.conn())
         .unwrap();
     post_ok(
@@ -1025,6 +1025,13 @@ async fn time_off_is_read_in_the_mentor_zone_with_the_gap_and_fold_rules() {
         "time-off-deleted",
     )
     .await;
+    // The log says which time off went.
+    let details: serde_json::Value = audit_log::table
+        .filter(audit_log::action.eq("schedule.time_off_deleted"))
+        .select(audit_log::details)
+        .first(&mut app.conn())
+        .unwrap();
+    assert_eq!(details["starts_at"], starts_at.to_rfc3339());
     app.clock
         .set(Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap());
     let m = app.sign_in(&m.user).await;
