@@ -384,11 +384,12 @@ pub fn offered(schedule: &Schedule, window: Interval) -> Duration {
     date = date.pred_opt().unwrap_or(date);
     let mut open = Vec::new();
     while date <= last {
-        for w in schedule.windows_on(date) {
-            if let Some(iv) = w.resolve(zone, date).and_then(|iv| clip(iv, window)) {
-                open.push(iv);
-            }
-        }
+        open.extend(
+            schedule
+                .spans_on(zone, date)
+                .into_iter()
+                .filter_map(|iv| clip(iv, window)),
+        );
         match date.succ_opt() {
             Some(next) => date = next,
             None => break,

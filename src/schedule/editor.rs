@@ -289,36 +289,44 @@ fn check_date(date: NaiveDate, today: NaiveDate) -> Result<(), EditError> {
 type Window = (NaiveTime, NaiveTime);
 
 /// The windows in force on each of `dates`: the override's when the date
-/// has one, else the weekly rules of its weekday.
+/// has one (then `true`), else the weekly rules of its weekday.
 fn windows_in_force(
     conn: &mut PgConnection,
     mentor: Uuid,
     first: NaiveDate,
     last: NaiveDate,
-) -> Result<Vec<(NaiveDate, Vec<Window>)>, EditError> {
+) -> Result<Vec<(NaiveDate, Vec<Window>, bool)>, EditError> {
     let overrides = queries::overrides_of(conn, &[mentor], first, last)?;
     let weekly = queries::weekly_rules_of(conn, &[mentor])?;
     Ok(first
         .iter_days()
         .take_while(|d| *d <= last)
-        .map(|d| {
-            let windows = match overrides.iter().find(|o| o.on_date == d) {
-                Some(o) => o.windows.iter().map(|(_, s, e)| (*s, *e)).collect(),
-                None => weekly
+        .map(|d| match overrides.iter().find(|o| o.on_date == d) {
+            Some(o) => (
+                d,
+                o.windows.iter().map(|(_, s, e)| (*s, *e)).collect(),
+                true,
+            ),
+            None => (
+                d,
+                weekly
                     .iter()
                     .filter(|r| weekday_of(r.weekday) == Some(d.weekday()))
                     .map(|r| (r.start_time, r.end_time))
                     .collect(),
-            };
-            (d, windows)
+                false,
+            ),
         })
         .collect())
 }
 
 /// Gives local `date` its own window (creating the date's override, or
 /// adding to it; a date that was unavailable all day becomes available in
-/// this window). Refused when the window overlaps another of that date, or
-/// one of the day before running past midnight, or one of the day after.
+/// this window). Refused when the window overlaps another of that date, or,
+/// running past midnight, one of the day after (unless that day has an
+/// override too, which the window then stops at). A window of the day
+/// before running past midnight stops at this date's start
+/// (`slots` module doc), so it is no obstacle.
 pub fn add_override_window(
     conn: &mut PgConnection,
     mentor: Uuid,
@@ -331,11 +339,14 @@ pub fn add_override_window(
     conn.transaction(|conn| {
         let zone = lock_mentor(conn, mentor)?;
         check_date(date, now.with_timezone(&zone).date_naive())?;
-        let (Some(before), Some(after)) = (date.pred_opt(), date.succ_opt()) else {
+        let Some(after) = date.succ_opt() else {
             return Err(EditError::DateTooFar);
         };
         let (s, e) = span(start, end);
-        for (d, windows) in windows_in_force(conn, mentor, before, after)? {
+        for (d, windows, overridden) in windows_in_force(conn, mentor, date, after)? {
+            if d == after && overridden {
+                continue;
+            }
             let shift = i32::try_from((d - date).num_days()).unwrap_or(0) * DAY;
             if let Some((os, oe)) = windows.iter().find(|(os, oe)| {
                 let (a, b) = span(*os, *oe);

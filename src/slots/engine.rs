@@ -47,8 +47,9 @@ pub fn free_slots(
 
     let mut starts = Vec::new();
     for day in first_day.iter_days().take_while(|d| *d <= last_day) {
+        let next_overridden = day.succ_opt().is_some_and(|next| plan.has_override(next));
         for window in plan.windows(day) {
-            expand(zone, day, *window, &bounds, &mut starts);
+            expand(zone, day, *window, next_overridden, &bounds, &mut starts);
         }
     }
     starts.sort_unstable();
@@ -127,6 +128,12 @@ impl DayPlan {
         Self { weekly, overrides }
     }
 
+    fn has_override(&self, day: NaiveDate) -> bool {
+        self.overrides
+            .binary_search_by_key(&day, |(d, _)| *d)
+            .is_ok()
+    }
+
     fn windows(&self, day: NaiveDate) -> &[LocalWindow] {
         match self.overrides.binary_search_by_key(&day, |(d, _)| *d) {
             Ok(i) => &self.overrides[i].1,
@@ -136,18 +143,20 @@ impl DayPlan {
 }
 
 /// Pushes the candidate starts of `window` on local date `day` that fit in
-/// the window and lie in `[lo, hi)`.
-fn expand(zone: Tz, day: NaiveDate, window: LocalWindow, b: &Bounds, out: &mut Vec<DateTime<Utc>>) {
-    let end_day = if window.crosses_midnight() {
-        match day.succ_opt() {
-            Some(next) => next,
-            None => return,
-        }
-    } else {
-        day
+/// the window and lie in `[lo, hi)`; `next_overridden`: the next date has an
+/// override, which a window crossing midnight stops at.
+fn expand(
+    zone: Tz,
+    day: NaiveDate,
+    window: LocalWindow,
+    next_overridden: bool,
+    b: &Bounds,
+    out: &mut Vec<DateTime<Utc>>,
+) {
+    let Some(end_local) = window.end_local(day, next_overridden) else {
+        return;
     };
     let first = day.and_time(window.start);
-    let end_local = end_day.and_time(window.end);
     let (Some((window_start, _)), Some((window_end, _))) =
         (resolve(zone, first), resolve(zone, end_local))
     else {

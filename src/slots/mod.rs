@@ -17,7 +17,11 @@
 //!   united (one without windows adds nothing); an override with no windows
 //!   at all makes D unavailable. A window of D starts at `resolve_local(D,
 //!   start)` and ends at `resolve_local(D, end)`, or at `resolve_local(D+1,
-//!   end)` when `end <= start` (so `00:00–00:00` is a whole day).
+//!   end)` when `end <= start` (so `00:00–00:00` is a whole day) — except
+//!   that an override owns its whole date: a window of D running past
+//!   midnight into a date D+1 that has an override stops at
+//!   `resolve_local(D+1, 00:00)`. So "unavailable all day" leaves nothing
+//!   on that date, and a date's own hours are all it has.
 //! * **Candidates** step in local wall-clock time from the window start:
 //!   `start, start+step, start+2·step, …` as naive date-times, each resolved
 //!   with the gap/fold rule. So a 09:00 rule is 09:00 local on both sides of
@@ -60,7 +64,7 @@ mod tests_fixed;
 #[cfg(test)]
 mod tests_prop;
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc, Weekday};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
 
 pub use engine::free_slots;
@@ -108,16 +112,32 @@ impl LocalWindow {
     }
 
     /// The window of local date `date` as resolved instants, following the
-    /// rules in the module doc. `None` only at the ends of chrono's range.
-    pub fn resolve(&self, zone: Tz, date: NaiveDate) -> Option<Interval> {
-        let end_date = if self.crosses_midnight() {
-            date.succ_opt()?
-        } else {
-            date
-        };
+    /// rules in the module doc: `next_overridden` says whether the next date
+    /// has an override (which stops a window crossing midnight there).
+    /// `None` only at the ends of chrono's range.
+    pub fn resolve(&self, zone: Tz, date: NaiveDate, next_overridden: bool) -> Option<Interval> {
+        let end_local = self.end_local(date, next_overridden)?;
         let start = resolve::resolve(zone, date.and_time(self.start))?.0;
-        let end = resolve::resolve(zone, end_date.and_time(self.end))?.0;
+        let end = resolve::resolve(zone, end_local)?.0;
         Some(Interval { start, end })
+    }
+
+    /// Where the window of `date` ends, as a local date-time (see
+    /// [`LocalWindow::resolve`]).
+    pub(crate) fn end_local(
+        &self,
+        date: NaiveDate,
+        next_overridden: bool,
+    ) -> Option<NaiveDateTime> {
+        if !self.crosses_midnight() {
+            return Some(date.and_time(self.end));
+        }
+        let next = date.succ_opt()?;
+        Some(next.and_time(if next_overridden {
+            NaiveTime::MIN
+        } else {
+            self.end
+        }))
     }
 }
 
@@ -162,6 +182,21 @@ impl Schedule {
                 .flat_map(|o| o.windows.iter().copied())
                 .collect()
         }
+    }
+
+    /// Whether local `date` has an override (with windows or without).
+    pub fn has_override(&self, date: NaiveDate) -> bool {
+        self.overrides.iter().any(|o| o.date == date)
+    }
+
+    /// The windows of local `date` as resolved instants, each cut at the
+    /// next date's start when that date has an override.
+    pub fn spans_on(&self, zone: Tz, date: NaiveDate) -> Vec<Interval> {
+        let next_overridden = date.succ_opt().is_some_and(|d| self.has_override(d));
+        self.windows_on(date)
+            .iter()
+            .filter_map(|w| w.resolve(zone, date, next_overridden))
+            .collect()
     }
 }
 

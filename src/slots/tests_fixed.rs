@@ -560,6 +560,46 @@ fn override_opens_a_day_without_weekly_rules() {
     assert_eq!(simple(&s, 60, &q), ["2026-06-20T08:00:00Z"]);
 }
 
+#[test]
+fn an_override_owns_its_date_against_the_night_before() {
+    // Sunday 22:00–02:00 in Berlin (CET, UTC+1); 2026-11-29 is a Sunday.
+    let mut s = weekly(Europe::Berlin, &[(Weekday::Sun, win((22, 0), (2, 0)))]);
+    let q = query("2026-11-29T00:00:00Z", "2026-12-01T00:00:00Z", 60);
+    let all = [
+        "2026-11-29T21:00:00Z",
+        "2026-11-29T22:00:00Z",
+        "2026-11-29T23:00:00Z",
+        "2026-11-30T00:00:00Z",
+    ];
+    assert_eq!(simple(&s, 60, &q), all);
+    // Monday unavailable all day: nothing of Monday is left, Sunday keeps
+    // its evening up to midnight.
+    s.overrides.push(DateOverride {
+        date: ymd(2026, 11, 30),
+        windows: Vec::new(),
+    });
+    assert_eq!(simple(&s, 60, &q), &all[..2]);
+    // Monday with its own hours: those, and Sunday's evening.
+    s.overrides[0].windows = vec![win((1, 0), (3, 0))];
+    assert_eq!(
+        simple(&s, 60, &q),
+        [
+            "2026-11-29T21:00:00Z",
+            "2026-11-29T22:00:00Z",
+            "2026-11-30T00:00:00Z",
+            "2026-11-30T01:00:00Z",
+        ]
+    );
+    assert!(s.has_override(ymd(2026, 11, 30)));
+    assert_eq!(
+        s.spans_on(Europe::Berlin, ymd(2026, 11, 29)),
+        [Interval::new(
+            at("2026-11-29T21:00:00Z"),
+            at("2026-11-29T23:00:00Z")
+        )]
+    );
+}
+
 // ------------------------------------------------------------- busy time
 
 #[test]

@@ -741,7 +741,7 @@ async fn date_overrides_have_their_own_windows_or_block_the_day() {
         .unwrap();
     assert_eq!(overrides, 3, "two windows on one date: one override");
 
-    // Overlaps within the date and with the previous date's spill-over.
+    // Overlaps within the date, and with the next date's hours.
     let body = post_refused(
         &app,
         &m,
@@ -752,12 +752,56 @@ async fn date_overrides_have_their_own_windows_or_block_the_day() {
     .await;
     assert!(error_of(&body, "override_start").contains("09:00 – 10:00 on Sat 20 Jun 2026"));
     assert!(body.contains("value=\"2026-06-20\""), "input kept");
-    post_refused(
+    // Wednesdays 00:00–01:00: a Tuesday window running into it overlaps…
+    post_ok(
+        &app,
+        &m,
+        &format!("{AV}/weekly"),
+        &[
+            ("weekly_weekday", "3"),
+            ("weekly_start", "00:00"),
+            ("weekly_end", "01:00"),
+        ],
+        "window-added",
+    )
+    .await;
+    let body = post_refused(
+        &app,
+        &m,
+        &window,
+        &at("2026-06-30", "23:00", "00:30"),
+        "override_start",
+    )
+    .await;
+    assert!(
+        error_of(&body, "override_start").contains("00:00 – 01:00 on Wed 1 Jul 2026"),
+        "{body}"
+    );
+    // …unless that Wednesday has its own hours, which the window then
+    // stops at. The previous date's window running past midnight stops at
+    // the start of a date with its own hours too: no obstacle either.
+    post_ok(
+        &app,
+        &m,
+        &blocked,
+        &[("blocked_date", "2026-07-01")],
+        "date-blocked",
+    )
+    .await;
+    post_ok(
+        &app,
+        &m,
+        &window,
+        &at("2026-06-30", "23:00", "00:30"),
+        "override-added",
+    )
+    .await;
+    post_ok(
         &app,
         &m,
         &window,
         &at("2026-06-23", "00:30", "02:00"),
-        "override_start",
+        "override-added",
     )
     .await;
     // Past dates, bad input, off grid.
@@ -887,7 +931,7 @@ async fn date_overrides_have_their_own_windows_or_block_the_day() {
     assert!(body.contains("The date follows your weekly hours again."));
     assert!(!body.contains("Mon 22 Jun 2026"));
     assert!(audits(&app, "schedule.override_window_added") >= 5);
-    assert_eq!(audits(&app, "schedule.date_blocked"), 2);
+    assert_eq!(audits(&app, "schedule.date_blocked"), 3);
     assert_eq!(audits(&app, "schedule.override_deleted"), 1);
 
     // Past overrides are not listed.
