@@ -291,6 +291,8 @@ fn mentors_upcoming(
 pub const MENTOR_GONE: &str = "Your mentor is no longer available.";
 /// The reason when a disabled learner's session is cancelled.
 pub const LEARNER_GONE: &str = "The learner is no longer available.";
+/// The reason the disabled person reads in their own copy.
+pub const ACCOUNT_DISABLED: &str = "Your account was disabled by an administrator.";
 
 /// `user`'s upcoming sessions (confirmed, not yet started), as mentor and
 /// as learner, soonest first.
@@ -341,7 +343,14 @@ pub fn disable(
             } else {
                 LEARNER_GONE
             };
-            booking_service::cancel(conn, ctx, booking.id, by, Some(reason))?;
+            booking_service::cancel_disabling(
+                conn,
+                ctx,
+                booking.id,
+                by,
+                reason,
+                (target, ACCOUNT_DISABLED),
+            )?;
         }
         // Before the account's UPDATE, which bumps the target's version.
         booking_service::lock_slot_versions(conn, &upcoming, target)?;

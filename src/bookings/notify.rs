@@ -230,19 +230,24 @@ fn cancelled_by(by: Party, recipient_is_mentor: bool) -> &'static str {
     }
 }
 
-/// The cancellation (`METHOD:CANCEL`, same UID, higher SEQUENCE) to both.
+/// The cancellation (`METHOD:CANCEL`, same UID, higher SEQUENCE) to both,
+/// with the booking's reason, or `own_reason`'s to the person it names.
 pub fn cancelled(
     conn: &mut PgConnection,
     ctx: Ctx<'_>,
     p: &Parties,
     b: &Booking,
     by: Party,
+    own_reason: Option<(Uuid, &str)>,
 ) -> Result<(), BookError> {
     let mut letters = Vec::with_capacity(2);
     for (to, for_mentor, manage_url) in addressed(conn, ctx, p, b)? {
         let mut n = notice(ctx, p, b, to, for_mentor, &manage_url);
         n.cancelled_by = Some(cancelled_by(by, for_mentor).to_owned());
-        n.cancel_reason = b.cancel_reason.clone();
+        n.cancel_reason = match own_reason {
+            Some((who, reason)) if who == to.id => Some(reason.to_owned()),
+            _ => b.cancel_reason.clone(),
+        };
         let email = BookingCancelled(n).to_email(to.mailbox()?, Some(to.id))?;
         let invite = attachment(ics::Method::Cancel, event(ctx, p, b, None));
         letters.push((email, Some(invite)));

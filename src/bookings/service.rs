@@ -901,6 +901,36 @@ pub fn cancel(
     cancel_as(conn, ctx, booking_id, actor, reason, None)
 }
 
+/// [`cancel`] by an admin disabling `disabled`'s account: the other person
+/// reads `reason` (stored on the booking), the disabled person
+/// `own_reason`, each about themselves.
+pub fn cancel_disabling(
+    conn: &mut PgConnection,
+    ctx: Ctx<'_>,
+    booking_id: Uuid,
+    actor: Actor,
+    reason: &str,
+    disabled: (Uuid, &str),
+) -> Result<Booking, BookError> {
+    cancel_as(
+        conn,
+        ctx,
+        booking_id,
+        actor,
+        Some(reason),
+        Some(Departure::Disabled(disabled)),
+    )
+}
+
+/// Why a cancel happens to a person leaving, beyond its reason.
+#[derive(Debug, Clone, Copy)]
+enum Departure<'a> {
+    /// Deleting their account ([`cancel_leaving`]).
+    Leaving(Leaving<'a>),
+    /// Disabled by an admin: that person and their own reason.
+    Disabled((Uuid, &'a str)),
+}
+
 /// How a person deleting their account appears in the notices of the
 /// sessions it cancels: the other person learns which session is off, not
 /// the leaver's address or goals.
@@ -920,7 +950,14 @@ pub fn cancel_leaving(
     reason: &str,
     leaving: Leaving<'_>,
 ) -> Result<Booking, BookError> {
-    cancel_as(conn, ctx, booking_id, actor, Some(reason), Some(leaving))
+    cancel_as(
+        conn,
+        ctx,
+        booking_id,
+        actor,
+        Some(reason),
+        Some(Departure::Leaving(leaving)),
+    )
 }
 
 fn cancel_as(
@@ -929,7 +966,7 @@ fn cancel_as(
     booking_id: Uuid,
     actor: Actor,
     reason: Option<&str>,
-    leaving: Option<Leaving<'_>>,
+    departure: Option<Departure<'_>>,
 ) -> Result<Booking, BookError> {
     // A browser's CRLF is one character against the field's maxlength.
     let reason = reason.map(|r| r.replace("\r\n", "\n"));
@@ -968,7 +1005,11 @@ fn cancel_as(
         let mut parties = parties(conn, &booking, ctx.now)?;
         notify::withdraw_reminders(conn, booking_id)?;
         let mut told = booking.clone();
-        if let Some(leaving) = leaving {
+        let mut own_reason = None;
+        if let Some(Departure::Disabled(disabled)) = departure {
+            own_reason = Some(disabled);
+        }
+        if let Some(Departure::Leaving(leaving)) = departure {
             let leaver = if parties.learner.id == actor.user_id {
                 &mut parties.learner
             } else {
@@ -978,7 +1019,7 @@ fn cancel_as(
             leaver.email = leaving.email.to_owned();
             told.goals = String::new();
         }
-        notify::cancelled(conn, ctx, &parties, &told, actor.party)?;
+        notify::cancelled(conn, ctx, &parties, &told, actor.party, own_reason)?;
         audit::record(
             conn,
             ctx.now,

@@ -9,7 +9,7 @@ use chrono::Duration;
 use diesel::prelude::*;
 use officehours::accounts::deletion::{DELETED_NAME, REASON_ERASED, erased_email};
 use officehours::accounts::{Role, User, tokens};
-use officehours::admin::users::MENTOR_GONE;
+use officehours::admin::users::{ACCOUNT_DISABLED, MENTOR_GONE};
 use officehours::bookings::model::Booking;
 use officehours::db::schema::{
     api_tokens, audit_log, bookings, email_outbox, mentor_profiles, sessions, users, weekly_rules,
@@ -182,6 +182,22 @@ async fn disabling_a_mentor_cancels_exactly_their_upcoming_bookings_with_notices
     for (id, learner) in [(up1, l1.id), (up2, l2.id)] {
         assert_eq!(cancellations_to(&app, id, learner), 1, "to the learner");
         assert_eq!(cancellations_to(&app, id, fx.mentor.id), 1, "to the mentor");
+        // Each reads the reason about themselves.
+        let text_to = |user: Uuid| -> String {
+            email_outbox::table
+                .filter(email_outbox::booking_id.eq(id))
+                .filter(email_outbox::kind.eq("booking_cancelled"))
+                .filter(email_outbox::recipient_user_id.eq(user))
+                .select(email_outbox::body_text)
+                .first::<Option<String>>(&mut app.conn())
+                .unwrap()
+                .unwrap()
+        };
+        let to_learner = text_to(learner);
+        assert!(to_learner.contains(MENTOR_GONE), "{to_learner}");
+        let to_mentor = text_to(fx.mentor.id);
+        assert!(to_mentor.contains(ACCOUNT_DISABLED), "{to_mentor}");
+        assert!(!to_mentor.contains(MENTOR_GONE), "{to_mentor}");
     }
     assert_eq!(cancellations_to(&app, past, l4.id), 0);
     assert_eq!(cancellations_to(&app, others, l3.id), 0);
