@@ -375,14 +375,25 @@ pub fn list(
     })
 }
 
-/// Everyone who can be a booking's mentor (mentor and admin accounts),
-/// plus `also` (a mentor since demoted, picked by an old link), by name.
+/// Everyone a booking's mentor can be, by name: mentor accounts, admins
+/// who mentor (a profile, or a session as mentor), and anyone who mentored
+/// a session before changing role; plus `also` (picked by an old link).
 pub fn mentor_options(
     conn: &mut PgConnection,
     also: Option<Uuid>,
 ) -> QueryResult<Vec<(Uuid, String, String)>> {
+    use crate::db::schema::{bookings, mentor_profiles};
+    let has_profile =
+        diesel::dsl::exists(mentor_profiles::table.filter(mentor_profiles::user_id.eq(users::id)));
+    let has_mentored =
+        diesel::dsl::exists(bookings::table.filter(bookings::mentor_id.eq(users::id)));
     let mut query = users::table
-        .filter(users::role.eq_any(["mentor", "admin"]))
+        .filter(
+            users::role
+                .eq("mentor")
+                .or(users::role.eq("admin").and(has_profile))
+                .or(has_mentored),
+        )
         .into_boxed();
     if let Some(id) = also {
         query = query.or_filter(users::id.eq(id));

@@ -271,7 +271,8 @@ fn mentors_with_booked(
             AND b.start_at >= $1 AND b.start_at < $2
           WHERE u.disabled_at IS NULL
             AND (u.role = 'mentor'
-                 OR EXISTS (SELECT 1 FROM mentor_profiles p WHERE p.user_id = u.id))
+                 OR (u.role = 'admin'
+                     AND EXISTS (SELECT 1 FROM mentor_profiles p WHERE p.user_id = u.id)))
           GROUP BY u.id
           ORDER BY u.display_name, u.id",
     )

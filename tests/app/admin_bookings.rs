@@ -390,6 +390,41 @@ async fn every_filter_narrows_to_the_known_rows_and_bad_values_are_field_errors(
 }
 
 #[tokio::test]
+async fn the_mentor_list_holds_who_mentors_or_has_mentored() {
+    let w = world().await;
+    let app = &w.app;
+    let id = insert(
+        app,
+        w.lin.id,
+        w.bob.id,
+        w.sql,
+        at(2026, 6, 10, 14, 0),
+        30,
+        "completed",
+        "g",
+    );
+    // Bob has since become a learner; his past session keeps him listed.
+    diesel::update(users::table.find(w.bob.id))
+        .set(users::role.eq("learner"))
+        .execute(&mut app.conn())
+        .unwrap();
+    let html = get_html(app, &w.admin, "/admin/bookings").await;
+    let select = &html[html.find("id=\"mentor\"").unwrap()..];
+    let select = &select[..select.find("</select>").unwrap()];
+    for listed in [w.ada.id, w.bob.id] {
+        assert!(select.contains(&format!("value=\"{listed}\"")), "{select}");
+    }
+    // Neither the admin (no profile, no sessions as mentor) nor learners.
+    for not in [w.admin.user.id, w.lin.id, w.kim.id] {
+        assert!(!select.contains(&format!("value=\"{not}\"")), "{select}");
+    }
+    assert_eq!(
+        ids(app, &w.admin, &format!("mentor={}", w.bob.id)).await,
+        [id]
+    );
+}
+
+#[tokio::test]
 async fn sorted_by_start_both_ways_with_the_id_breaking_ties() {
     let w = world().await;
     let app = &w.app;

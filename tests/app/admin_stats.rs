@@ -107,6 +107,14 @@ async fn weekly_topic_rate_and_utilisation_figures_are_exact() {
     let maya = named(&app, Role::Mentor, "Maya Mentor");
     let noel = named(&app, Role::Mentor, "Noel No-schedule");
     let learner = app.create_user(Role::Learner).id;
+    // A mentor since made a learner keeps their profile and schedule.
+    let former = named(&app, Role::Learner, "Fern Former");
+    officehours::schedule::queries::save_profile(
+        &mut app.conn(),
+        &officehours::schedule::Profile::new_default(former.id, app.clock.now()),
+    )
+    .unwrap();
+    rule(&app, former.id, 2, (10, 0), (12, 30));
     // Maya offers Tuesdays 10:00–12:30 Berlin: in the 4 weeks from Monday
     // 15 June 11:00 that is 16, 23, 30 June and 7 July — 10 hours.
     rule(&app, maya.id, 2, (10, 0), (12, 30));
@@ -208,8 +216,10 @@ async fn weekly_topic_rate_and_utilisation_figures_are_exact() {
         "{html}"
     );
     assert!(html.contains(&row("Noel No-schedule", &["1 h", "0 h", "—"])));
-    // The admin has no mentor profile: not a mentor row.
+    // The admin has no mentor profile, the former mentor is a learner:
+    // neither is a mentor row.
     assert!(!html.contains(&row("Ada Admin", &["0 h", "0 h", "—"])));
+    assert!(!html.contains("Fern Former"), "{html}");
 
     // Charts: four SVGs named by a title and a description, drawn with
     // attributes and classes only, each followed by a table; the cards
