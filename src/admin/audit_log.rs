@@ -55,14 +55,18 @@ pub enum ActionFilter {
 }
 
 impl ActionFilter {
-    /// `booking.` (or `booking.*`) is a prefix; `booking.cancelled` is
-    /// exact. Only lower-case letters, digits, `_` and `.` make an action.
+    /// `booking.` (or `booking.*`) is a prefix; `booking.cancel` is
+    /// exact. A word without a dot names a group, as its prefix: every
+    /// action has a dot, so `booking` means `booking.`. Only lower-case
+    /// letters, digits, `_` and `.` make an action.
     pub fn parse(raw: &str) -> Option<Self> {
         let raw = raw.trim();
         let (text, prefix) = match raw.strip_suffix('*') {
-            Some(t) => (t, true),
-            None => (raw, raw.ends_with('.')),
+            Some(t) => (t.to_owned(), true),
+            None if !raw.is_empty() && !raw.contains('.') => (format!("{raw}."), true),
+            None => (raw.to_owned(), raw.ends_with('.')),
         };
+        let text = text.as_str();
         let valid = !text.is_empty()
             && text
                 .chars()
@@ -331,7 +335,7 @@ impl ListState {
                 Some(a) => st.filter.action = Some(a),
                 None => st.errors.add(
                     "action",
-                    "An action is lower-case words joined by dots, e.g. booking.cancelled, or a prefix such as booking.",
+                    "An action is lower-case words joined by dots, e.g. booking.cancel, or a group such as booking.",
                 ),
             }
         }
@@ -467,8 +471,13 @@ mod tests {
     #[test]
     fn actions_are_exact_or_prefixes() {
         assert_eq!(
-            ActionFilter::parse("booking.cancelled"),
-            Some(ActionFilter::Exact("booking.cancelled".into()))
+            ActionFilter::parse("booking.cancel"),
+            Some(ActionFilter::Exact("booking.cancel".into()))
+        );
+        // A word alone is its group.
+        assert_eq!(
+            ActionFilter::parse("booking"),
+            Some(ActionFilter::Prefix("booking.".into()))
         );
         assert_eq!(
             ActionFilter::parse("booking."),
