@@ -23,7 +23,7 @@ use std::sync::LazyLock;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Timelike, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Offset as _, Timelike, Utc};
 use chrono_tz::Tz;
 use diesel::QueryResult;
 use uuid::Uuid;
@@ -243,6 +243,7 @@ fn local_days(zone: Tz, from: NaiveDate, to: NaiveDate) -> Interval {
 fn zone_note(zone: Tz, days: &[NaiveDate]) -> String {
     let noon = NaiveTime::from_hms_opt(12, 0, 0).unwrap_or(NaiveTime::MIN);
     let mut runs: Vec<(String, NaiveDate, NaiveDate)> = Vec::new();
+    let abbr_at = |t: DateTime<Utc>| t.with_timezone(&zone).offset().to_string();
     for &d in days {
         let abbr = resolve_local(zone, d, noon)
             .with_timezone(&zone)
@@ -259,10 +260,33 @@ fn zone_note(zone: Tz, days: &[NaiveDate]) -> String {
         _ => {
             let mut parts = Vec::new();
             for (i, (abbr, _, last)) in runs.iter().enumerate() {
-                if i + 1 < runs.len() {
-                    parts.push(format!("{abbr} until {}", day_label(*last)));
-                } else {
-                    parts.push(format!("then {abbr}"));
+                match runs.get(i + 1) {
+                    // The change lies between noon of this run's last day
+                    // and noon of the next run's first: found to the
+                    // second, named as the old offset's wall clock shows it
+                    // ("CET until Sun 29 Mar 02:00").
+                    Some((_, next, _)) => {
+                        let (mut old, mut new) = (
+                            resolve_local(zone, *last, noon),
+                            resolve_local(zone, *next, noon),
+                        );
+                        while new - old > Duration::seconds(1) {
+                            let mid = old + (new - old) / 2;
+                            if abbr_at(mid) == *abbr {
+                                old = mid;
+                            } else {
+                                new = mid;
+                            }
+                        }
+                        let wall = new.with_timezone(&old.with_timezone(&zone).offset().fix());
+                        parts.push(format!(
+                            "{abbr} until {} {:02}:{:02}",
+                            day_label(wall.date_naive()),
+                            wall.hour(),
+                            wall.minute()
+                        ));
+                    }
+                    None => parts.push(format!("then {abbr}")),
                 }
             }
             parts.join(", ")
@@ -703,7 +727,21 @@ mod tests {
         let days: Vec<NaiveDate> = (0..7).map(|i| monday + Duration::days(i)).collect();
         assert_eq!(
             zone_note(chrono_tz::Europe::Berlin, &days),
-            "CET until Sat 28 Mar, then CEST"
+            "CET until Sun 29 Mar 02:00, then CEST"
+        );
+        // Falling back: the old offset's clock reads 03:00 at the change.
+        let monday = NaiveDate::from_ymd_opt(2026, 10, 19).unwrap();
+        let autumn: Vec<NaiveDate> = (0..7).map(|i| monday + Duration::days(i)).collect();
+        assert_eq!(
+            zone_note(chrono_tz::Europe::Berlin, &autumn),
+            "CEST until Sun 25 Oct 03:00, then CET"
+        );
+        // New York springs forward at 02:00 on Sunday 8 March.
+        let monday = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+        let march: Vec<NaiveDate> = (0..7).map(|i| monday + Duration::days(i)).collect();
+        assert_eq!(
+            zone_note(chrono_tz::America::New_York, &march),
+            "EST until Sun 8 Mar 02:00, then EDT"
         );
         assert_eq!(zone_note(chrono_tz::Asia::Kolkata, &days), "IST");
     }

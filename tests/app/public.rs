@@ -457,7 +457,7 @@ async fn a_berlin_week_across_the_spring_change_keeps_nine_o_clock() {
 
     let html = page(&app, &path).await;
     assert!(html.contains("Mon 23 Mar – Sun 29 Mar 2026"));
-    assert!(html.contains("CET until Sat 28 Mar, then CEST"));
+    assert!(html.contains("CET until Sun 29 Mar 02:00, then CEST"));
     assert_eq!(column(&html, "2026-03-28"), vec!["09:00", "09:30"]);
     assert_eq!(column(&html, "2026-03-29"), vec!["09:00", "09:30"]);
     let s = starts(&html);
