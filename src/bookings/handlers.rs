@@ -202,6 +202,8 @@ struct ConfirmPage {
     when_mentor: Option<String>,
     /// Set when the requested time was taken: why, and the free choices.
     conflict: Option<String>,
+    /// The page's heading then.
+    conflict_heading: &'static str,
     choices: Vec<Choice>,
     start: String,
     goals: String,
@@ -282,6 +284,10 @@ fn confirm_page(
 ) -> ConfirmPage {
     let end = t.start + Duration::minutes(t.topic.duration_minutes.into());
     let (when, when_mentor) = when_pair(learner, (&t.mentor_name, t.mentor_zone), t.start, end);
+    let conflict_heading = match &conflict {
+        Some((why, _)) if why == PASSED => "That time has passed",
+        _ => "That time is taken",
+    };
     let (conflict, choices) = match conflict {
         Some((why, alternatives)) => (
             Some(why),
@@ -311,6 +317,7 @@ fn confirm_page(
         when,
         when_mentor,
         conflict,
+        conflict_heading,
         choices,
         start: rfc3339_utc(t.start),
         goals,
@@ -320,6 +327,13 @@ fn confirm_page(
 }
 
 const TAKEN: &str = "Sorry, that time is no longer free: someone booked it a moment ago, or the mentor changed their hours.";
+const PASSED: &str = "That time has already begun or passed (an old link, perhaps).";
+
+/// Why a start the engine does not offer cannot be booked, as far as the
+/// page can tell: passed, or else taken (or no longer in the hours).
+fn unavailable(start: DateTime<Utc>, now: DateTime<Utc>) -> &'static str {
+    if start <= now { PASSED } else { TAKEN }
+}
 const BUSY: &str = "You already have another session at that time.";
 
 /// The 403 page of a fairness limit, in the learner's zone, with what they
@@ -375,7 +389,7 @@ pub async fn book_form(
                         let (target, starts) = Target::nearby(nearby, start);
                         // Free for the mentor and for the learner.
                         let offered = starts.contains(&start);
-                        let why = if busy { BUSY } else { TAKEN };
+                        let why = if busy { BUSY } else { unavailable(start, now) };
                         (
                             target,
                             offered,
@@ -547,7 +561,7 @@ pub async fn create(
             } else if matches!(refusal, BookError::LearnerBusy) {
                 BUSY.to_owned()
             } else {
-                TAKEN.to_owned()
+                unavailable(start, now).to_owned()
             };
             respond(
                 &confirm_page(
@@ -1079,7 +1093,7 @@ async fn do_reschedule(
         .await?;
     let error = match result {
         Ok(_) => return Ok(see_other(format!("{}?notice=rescheduled", a.base))),
-        Err(BookError::SlotUnavailable) => TAKEN.to_owned(),
+        Err(BookError::SlotUnavailable) => unavailable(start, now).to_owned(),
         Err(BookError::LearnerBusy) => "The learner has another session at that time.".to_owned(),
         Err(BookError::NotChangeable) => return Ok(see_other(a.base)),
         Err(BookError::SameTime) => {
