@@ -152,6 +152,25 @@ impl Viewer {
         }
     }
 
+    /// The header of an error page for `req`: its viewer when a handler's
+    /// extractor already looked them up, else (with `look_up`) looked up
+    /// now, else anonymous. A signed-in person's 404 or 403 then still
+    /// shows them signed in.
+    pub async fn page_for_error(req: HttpRequest, look_up: bool) -> PageCtx {
+        let cached = req
+            .extensions()
+            .get::<ViewerCell>()
+            .and_then(|cell| cell.0.get().cloned());
+        match cached {
+            Some(viewer) => viewer.page(),
+            None if look_up => Self::load(req)
+                .await
+                .map(|viewer| viewer.page())
+                .unwrap_or_default(),
+            None => PageCtx::anonymous(),
+        }
+    }
+
     /// Checks a submitted CSRF token in constant time.
     pub fn csrf_ok(&self, submitted: &str) -> bool {
         equal(submitted.as_bytes(), self.csrf_token.as_bytes())

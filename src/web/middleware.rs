@@ -137,27 +137,34 @@ where
             request_id,
         ),
     };
-    let body = ErrorPageTemplate {
-        page: PageCtx::anonymous(),
-        heading,
-        message,
-        request_id,
-    }
-    .render()
-    .unwrap_or_else(|_| heading.to_owned());
-    let (req, old) = res.into_parts();
-    let mut new = HttpResponse::build(old.status());
-    for (name, value) in old.headers() {
-        new.append_header((name.clone(), value.clone()));
-    }
-    new.insert_header((
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    ));
-    let new: HttpResponse<BoxBody> = new.body(body);
-    Ok(ErrorHandlerResponse::Response(
-        ServiceResponse::new(req, new).map_into_right_body(),
-    ))
+    // Only where the database is not the trouble: a 500 or 503 page does
+    // not ask it who the viewer is.
+    let look_up = matches!(
+        page,
+        ErrorPage::NotFound | ErrorPage::BadRequest | ErrorPage::Forbidden
+    );
+    Ok(ErrorHandlerResponse::Future(Box::pin(async move {
+        let ctx = auth::Viewer::page_for_error(res.request().clone(), look_up).await;
+        let body = ErrorPageTemplate {
+            page: ctx,
+            heading,
+            message,
+            request_id,
+        }
+        .render()
+        .unwrap_or_else(|_| heading.to_owned());
+        let (req, old) = res.into_parts();
+        let mut new = HttpResponse::build(old.status());
+        for (name, value) in old.headers() {
+            new.append_header((name.clone(), value.clone()));
+        }
+        new.insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        ));
+        let new: HttpResponse<BoxBody> = new.body(body);
+        Ok(ServiceResponse::new(req, new).map_into_right_body())
+    })))
 }
 
 /// The request span: method, route pattern, path and request id — but

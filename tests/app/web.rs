@@ -89,6 +89,21 @@ async fn unknown_paths_get_the_404_page_with_security_headers() {
     assert!(body.contains("<main"));
     let res = app.get("/static/nothing.css").await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(body.contains(">Sign in<"), "anonymous header");
+
+    // Signed in, an error page still shows them signed in: a 404 no
+    // handler took, and a 403 from a page their role may not open.
+    let mentor = app.create_user(officehours::accounts::Role::Mentor);
+    let signed = app.sign_in(&mentor).await;
+    for (path, status) in [
+        ("/no/such/page", StatusCode::NOT_FOUND),
+        ("/admin", StatusCode::FORBIDDEN),
+    ] {
+        let (got, body) = app.get_as(&signed, path).await;
+        assert_eq!(got, status, "{path}");
+        assert!(body.contains("Sign out"), "{path}: {body}");
+        assert!(!body.contains(">Sign in<"), "{path}");
+    }
 }
 
 #[tokio::test]
