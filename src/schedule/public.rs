@@ -131,18 +131,12 @@ fn unknown_zone(vz: ViewerZone, params: &Params) -> Option<String> {
     vz.unknown.then(|| params.tz.clone()).flatten()
 }
 
-/// Every IANA zone name, sorted once for the zone selects of these pages.
-static ZONE_NAMES: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
-    let mut zones: Vec<&'static str> = chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect();
-    zones.sort_unstable();
-    zones
-});
-
-/// The `<option>`s of the zone select, built once; the selected one is
-/// marked per request by a single insertion.
+/// The `<option>`s of the zone select (`forms::listed_zones`), built once;
+/// the selected one is marked per request by a single insertion.
 static ZONE_OPTIONS: LazyLock<String> = LazyLock::new(|| {
-    let mut html = String::with_capacity(ZONE_NAMES.len() * 32);
-    for name in ZONE_NAMES.iter() {
+    let zones = crate::web::forms::listed_zones();
+    let mut html = String::with_capacity(zones.len() * 32);
+    for name in zones {
         // Zone names are ASCII letters, digits and `/_+-`: nothing to escape.
         let _ = write!(html, "<option>{name}</option>");
     }
@@ -159,7 +153,11 @@ fn zone_options(zone: Tz) -> String {
             html.push_str("<option selected>");
             html.push_str(&ZONE_OPTIONS[at + "<option>".len()..]);
         }
-        None => html.push_str(&ZONE_OPTIONS),
+        // A valid zone the list leaves out (`?tz=EST`): shown first.
+        None => {
+            html.push_str(&marker.replacen("<option>", "<option selected>", 1));
+            html.push_str(&ZONE_OPTIONS);
+        }
     }
     html
 }
@@ -709,6 +707,12 @@ mod tests {
         assert_eq!(html.matches(" selected").count(), 1);
         assert!(html.contains("<option selected>Pacific/Auckland</option>"));
         assert!(html.contains("<option>UTC</option>"));
+        // Legacy names are not offered, but one already chosen is shown.
+        assert!(!html.contains("<option>EST</option>"));
+        assert!(!html.contains("Etc/GMT"));
+        let html = zone_options(chrono_tz::EST);
+        assert!(html.starts_with("<option selected>EST</option>"));
+        assert_eq!(html.matches(" selected").count(), 1);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Form errors shown next to their fields.
 
+use std::sync::LazyLock;
+
 /// Messages by field name, in the order they were found.
 #[derive(Debug, Default, Clone)]
 pub struct FieldErrors(Vec<(&'static str, String)>);
@@ -29,12 +31,35 @@ pub struct ZoneOption {
     pub selected: bool,
 }
 
-/// Every IANA zone, sorted, with `selected` marked.
+/// The zones a person picks from, sorted: the IANA `Area/Place` names and
+/// UTC. Left out are the legacy names without an area (`EST`, `CET`,
+/// `W-SU`, `Zulu`, …) and `Etc/GMT±n`, whose signs run backwards: picking
+/// "EST" meant a zone without daylight saving time. They stay valid where
+/// already chosen (the select then shows that one too).
+pub fn listed_zones() -> &'static [&'static str] {
+    static ZONES: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+        let mut zones: Vec<&'static str> = chrono_tz::TZ_VARIANTS
+            .iter()
+            .map(|z| z.name())
+            .filter(|name| *name == "UTC" || (name.contains('/') && !name.starts_with("Etc/")))
+            .collect();
+        zones.sort_unstable();
+        zones
+    });
+    &ZONES
+}
+
+/// The listed zones with `selected` marked; a valid zone not listed, when
+/// it is the one selected, comes first.
 pub fn zone_options(selected: &str) -> Vec<ZoneOption> {
-    let mut zones: Vec<&'static str> = chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect();
-    zones.sort_unstable();
-    zones
+    let listed = listed_zones();
+    let unlisted = chrono_tz::TZ_VARIANTS
+        .iter()
+        .map(|z| z.name())
+        .find(|name| *name == selected && !listed.contains(name));
+    unlisted
         .into_iter()
+        .chain(listed.iter().copied())
         .map(|name| ZoneOption {
             name,
             selected: name == selected,
@@ -46,4 +71,28 @@ pub fn zone_options(selected: &str) -> Vec<ZoneOption> {
 pub fn has_control_chars(s: &str) -> bool {
     s.chars()
         .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_zone_list_leaves_out_legacy_names_unless_chosen() {
+        let names = |selected: &str| -> Vec<&'static str> {
+            zone_options(selected).iter().map(|o| o.name).collect()
+        };
+        let usual = names("Europe/Berlin");
+        for kept in ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"] {
+            assert!(usual.contains(&kept), "{kept}");
+        }
+        for dropped in ["EST", "CET", "W-SU", "Zulu", "GMT+0", "Etc/GMT+5"] {
+            assert!(!usual.contains(&dropped), "{dropped}");
+        }
+        let with_est = zone_options("EST");
+        assert_eq!(with_est[0].name, "EST");
+        assert!(with_est[0].selected);
+        assert_eq!(with_est.iter().filter(|o| o.selected).count(), 1);
+        assert_eq!(with_est.len(), usual.len() + 1);
+    }
 }
