@@ -603,10 +603,7 @@ fn request_email_change(
     let notice = EmailChangeNotice {
         display_name: user.display_name.clone(),
         new_email: new_email.to_owned(),
-        when: now
-            .with_timezone(&user.time_zone)
-            .format("%a %-d %b %Y, %H:%M %Z")
-            .to_string(),
+        when: crate::timefmt::instant(now, user.time_zone),
         forgot_url: settings.absolute_url("/forgot-password"),
     }
     .to_email(user.mailbox().map_err(AppError::internal)?, Some(user.id))?;

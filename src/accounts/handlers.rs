@@ -870,13 +870,9 @@ pub fn set_password(
         return Err(account_gone());
     }
     session::delete_all_for_user(conn, user.id, keep)?;
-    let when = now
-        .with_timezone(&user.time_zone)
-        .format("%a %-d %b %Y, %H:%M %Z")
-        .to_string();
     let mail = PasswordChanged {
         display_name: user.display_name.clone(),
-        when,
+        when: crate::timefmt::instant(now, user.time_zone),
         forgot_url: settings.absolute_url("/forgot-password"),
         kept_current_session: keep.is_some(),
     }

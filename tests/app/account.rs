@@ -421,6 +421,9 @@ async fn changing_the_password_ends_the_other_sessions_but_keeps_this_one() {
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].0, "password_changed");
     assert!(mails[0].1.contains(&user.email));
+    // When, in the person's zone with the zone named.
+    let text = mails[0].2.as_deref().unwrap();
+    assert!(text.contains("(Europe/Berlin)"), "{text}");
     assert!(audit_actions(&app, user.id).contains(&"user.password_changed".to_owned()));
 }
 
@@ -589,7 +592,10 @@ async fn an_address_in_use_gets_a_notice_and_the_asker_sees_the_same_answer() {
         );
         match kind.as_str() {
             "email_change_taken" => assert!(recipient.contains(&owner.email)),
-            _ => assert!(recipient.contains(&user.email)),
+            _ => {
+                assert!(recipient.contains(&user.email));
+                assert!(body.as_deref().unwrap().contains("(Europe/Berlin)"));
+            }
         }
     }
     let issued: i64 = account_tokens::table
