@@ -53,7 +53,7 @@ pub const SPECS: [Spec; 7] = [
     Spec {
         name: "max_upcoming_per_topic",
         label: "Upcoming sessions per learner and topic",
-        hint: "How many of those may be of the same topic. 1 to 100.",
+        hint: "How many of those may be of the same topic. 1 up to the number above.",
         min: 1,
         max: 100,
         get: |p| p.max_upcoming_per_topic,
@@ -129,6 +129,16 @@ pub fn check(input: &[(String, String)]) -> Result<Policy, Vec<(&'static str, St
                 format!("Enter a whole number from {} to {}.", spec.min, spec.max),
             )),
         }
+    }
+    // A per-topic limit above the overall one could never be reached.
+    if problems.is_empty() && policy.max_upcoming_per_topic > policy.max_upcoming {
+        problems.push((
+            "max_upcoming_per_topic",
+            format!(
+                "Use at most the overall limit of upcoming sessions ({}), or raise that first.",
+                policy.max_upcoming
+            ),
+        ));
     }
     if problems.is_empty() {
         Ok(policy)
@@ -385,10 +395,27 @@ mod tests {
                     if pair.0 == spec.name {
                         pair.1 = value.to_string();
                     }
+                    // Room for the per-topic limit's whole range.
+                    if spec.name == "max_upcoming_per_topic" && pair.0 == "max_upcoming" {
+                        pair.1 = SPECS[0].max.to_string();
+                    }
                 }
                 assert_eq!(check(&input).is_ok(), ok, "{} = {value}", spec.name);
             }
         }
+        // Per topic above the overall limit: refused at the per-topic field.
+        let mut input = all.clone();
+        for pair in &mut input {
+            match pair.0.as_str() {
+                "max_upcoming" => pair.1 = "1".into(),
+                "max_upcoming_per_topic" => pair.1 = "5".into(),
+                _ => {}
+            }
+        }
+        let problems = check(&input).unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].0, "max_upcoming_per_topic");
+        assert!(problems[0].1.contains("(1)"), "{}", problems[0].1);
         let problems =
             check(&form(&[("max_upcoming", "two"), ("max_per_month", "4.5")])).unwrap_err();
         assert_eq!(

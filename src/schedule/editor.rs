@@ -685,6 +685,11 @@ pub enum SettingsProblem {
     Spaces,
     #[error("Choose from the topics listed.")]
     UnknownTopic,
+    /// A day cap above the week cap could never be reached.
+    #[error(
+        "A day cannot hold more than the week ({week}). Lower this, or raise the week's limit."
+    )]
+    DayAboveWeek { week: i32 },
 }
 
 /// Field name (the profile column, or `topics`) and its problem.
@@ -827,6 +832,11 @@ pub fn check_settings(
     };
     let max_per_day = cap(&mut errors, "max_per_day", &input.max_per_day);
     let max_per_week = cap(&mut errors, "max_per_week", &input.max_per_week);
+    if let (Some(day), Some(week)) = (max_per_day, max_per_week)
+        && day > week
+    {
+        errors.push(("max_per_day", SettingsProblem::DayAboveWeek { week }));
+    }
     let mut topics = Vec::new();
     for raw in &input.topics {
         match raw.parse::<Uuid>() {
@@ -1222,5 +1232,22 @@ mod tests {
             upper.meeting_url.as_deref(),
             Some("https://meet.example.org/x")
         );
+        // A day cap above the week's could never be reached.
+        let caps = |day: &str, week: &str| {
+            check_settings(
+                &SettingsInput {
+                    max_per_day: day.into(),
+                    max_per_week: week.into(),
+                    ..input()
+                },
+                &[],
+            )
+        };
+        let errors = caps("5", "2").unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].0, "max_per_day");
+        assert!(errors[0].1.to_string().contains("(2)"));
+        assert!(caps("2", "2").is_ok());
+        assert!(caps("5", "").is_ok());
     }
 }
