@@ -36,6 +36,8 @@ pub const DURATION_MIN: (i32, i32) = (15, 120);
 
 /// The unique constraint on `topics.slug`.
 const SLUG_KEY: &str = "topics_slug_key";
+/// Titles are unique whatever their case (migration 000011).
+const TITLE_KEY: &str = "topics_title_key";
 
 /// A topic and how many confirmed bookings of it have not started yet.
 #[derive(Debug, Clone)]
@@ -258,9 +260,26 @@ fn slug_taken() -> TopicError {
     )])
 }
 
-/// Creates an active topic, audited as `topic.create`. A slug in use is a
-/// field problem, found by the unique constraint (so two admins creating
-/// the same slug at once get one topic and one problem).
+/// A unique constraint's refusal as the field problem it stands for.
+fn taken(err: DieselError) -> TopicError {
+    match &err {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+            match info.constraint_name() {
+                Some(SLUG_KEY) => slug_taken(),
+                Some(TITLE_KEY) => TopicError::Invalid(vec![(
+                    "title",
+                    "Another topic (active or not) already has this title. Learners could not tell them apart: choose another one.".into(),
+                )]),
+                _ => err.into(),
+            }
+        }
+        _ => err.into(),
+    }
+}
+
+/// Creates an active topic, audited as `topic.create`. A slug or title in
+/// use is a field problem, found by the unique constraints (so two admins
+/// creating the same one at once get one topic and one problem).
 pub fn create(
     conn: &mut PgConnection,
     now: DateTime<Utc>,
@@ -282,15 +301,7 @@ pub fn create(
             })
             .returning(Topic::as_returning())
             .get_result(conn);
-        let topic = match inserted {
-            Ok(topic) => topic,
-            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, ref info))
-                if info.constraint_name() == Some(SLUG_KEY) =>
-            {
-                return Err(slug_taken());
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let topic = inserted.map_err(taken)?;
         audit::record(
             conn,
             now,
@@ -362,7 +373,8 @@ pub fn update(
                 topics::duration_minutes.eq(fields.duration_minutes),
                 topics::updated_at.eq(now),
             ))
-            .execute(conn)?;
+            .execute(conn)
+            .map_err(taken)?;
         audit::record(
             conn,
             now,

@@ -244,6 +244,54 @@ async fn a_slug_in_use_is_a_field_error_and_nothing_is_written() {
 }
 
 #[tokio::test]
+async fn a_title_in_use_whatever_its_case_is_a_field_error_on_create_and_edit() {
+    let app = spawn_app().await;
+    let admin = app.sign_in(&app.create_user(Role::Admin)).await;
+    act(&app, &admin, "/admin/topics", &CREATE).await;
+    let same_title = [
+        ("slug", "rust-ownership-2"),
+        ("title", "RUST Ownership"),
+        ("description", ""),
+        ("duration_minutes", "30"),
+    ];
+    let res = act(&app, &admin, "/admin/topics", &same_title).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("id=\"title-error\""), "{html}");
+    assert!(html.contains("already has this title"), "{html}");
+    assert!(html.contains("value=\"rust-ownership-2\""), "input kept");
+    assert_eq!(all_topics(&app).len(), 1);
+
+    // Another topic renamed to it: refused, nothing changed.
+    let other = [
+        ("slug", "sql-basics"),
+        ("title", "SQL basics"),
+        ("description", ""),
+        ("duration_minutes", "30"),
+    ];
+    assert_eq!(
+        act(&app, &admin, "/admin/topics", &other).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let sql = topic_by_slug(&app, "sql-basics");
+    let res = act(
+        &app,
+        &admin,
+        &format!("/admin/topics/{}", sql.id),
+        &[
+            ("title", "Rust ownership "),
+            ("description", ""),
+            ("duration_minutes", "30"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("already has this title"));
+    assert_eq!(topic_by_slug(&app, "sql-basics").title, "SQL basics");
+    assert_eq!(audit_of(&app, "topic.update").len(), 0);
+}
+
+#[tokio::test]
 async fn an_edit_is_saved_and_audited_with_old_and_new_values() {
     let app = spawn_app().await;
     let admin = app.sign_in(&app.create_user(Role::Admin)).await;

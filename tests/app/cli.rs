@@ -83,6 +83,41 @@ fn migrate_twice_is_a_no_op() {
 }
 
 #[test]
+fn the_topic_title_migration_keeps_repeated_titles_apart() {
+    use diesel_migrations::MigrationHarness as _;
+    let db = TestDb::migrated();
+    let mut conn = db.conn();
+    // Back to before migration 000011, with one title twice (case aside).
+    let reverted = conn
+        .revert_last_migration(officehours::db::MIGRATIONS)
+        .unwrap();
+    assert!(reverted.to_string().ends_with("000011"), "{reverted}");
+    diesel::sql_query(
+        "INSERT INTO topics (id, slug, title, description, duration_minutes, active, created_at, updated_at)
+         VALUES (gen_random_uuid(), 'sql-basics', 'SQL basics', '', 30, true, now() - interval '1 day', now()),
+                (gen_random_uuid(), 'sql-101', 'SQL Basics', '', 30, false, now(), now()),
+                (gen_random_uuid(), 'rust', 'Rust', '', 30, true, now(), now())",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    conn.run_pending_migrations(officehours::db::MIGRATIONS)
+        .unwrap();
+    let mut titles: Vec<(String, String)> = topics::table
+        .select((topics::slug, topics::title))
+        .load(&mut conn)
+        .unwrap();
+    titles.sort();
+    assert_eq!(
+        titles,
+        [
+            ("rust".into(), "Rust".into()),
+            ("sql-101".into(), "SQL Basics (sql-101)".into()),
+            ("sql-basics".into(), "SQL basics".into()),
+        ]
+    );
+}
+
+#[test]
 fn seed_demo_twice_creates_no_duplicates() {
     let db = TestDb::migrated();
     let first = officehours(Some(&db), &["seed-demo"], &[], None);

@@ -1,0 +1,1 @@
+DROP INDEX topics_title_key;
