@@ -1,7 +1,8 @@
 //! Password rules and hashing: argon2id with the OWASP parameters
 //! (m = 19456 KiB, t = 2, p = 1), stored as a PHC string. Length 8–128
-//! characters, no composition rules, and none of the 10,000 most common
-//! breached passwords.
+//! characters, no composition rules, none of the 10,000 most common
+//! breached passwords, and not one character repeated (NIST SP 800-63B
+//! names repetitive passwords among those to refuse; "        " passed).
 
 use std::collections::HashSet;
 use std::sync::LazyLock;
@@ -29,6 +30,8 @@ pub enum PasswordProblem {
     TooLong,
     #[error("This password is one of the most common ones and easy to guess. Choose another.")]
     Common,
+    #[error("One character repeated is easy to guess. Choose another password.")]
+    Repeated,
 }
 
 /// Checks a new password against the rules; characters, not bytes, count.
@@ -42,6 +45,12 @@ pub fn check(password: &str) -> Result<(), PasswordProblem> {
     }
     if COMMON.contains(password.to_lowercase().as_str()) {
         return Err(PasswordProblem::Common);
+    }
+    let mut chars = password.chars();
+    if let Some(first) = chars.next()
+        && chars.all(|c| c == first)
+    {
+        return Err(PasswordProblem::Repeated);
     }
     Ok(())
 }
@@ -93,8 +102,12 @@ mod tests {
         );
         assert_eq!(check("correct horse battery"), Ok(()));
         // Eight characters, counted as characters, not bytes.
-        assert_eq!(check("ééééééé"), Err(PasswordProblem::TooShort));
-        assert_eq!(check("éééééééé"), Ok(()));
+        assert_eq!(check("éàéàéàé"), Err(PasswordProblem::TooShort));
+        assert_eq!(check("éàéàéàéà"), Ok(()));
+        // One character repeated, spaces too.
+        assert_eq!(check("        "), Err(PasswordProblem::Repeated));
+        assert_eq!(check("éééééééé"), Err(PasswordProblem::Repeated));
+        assert_eq!(check("qqqqqqqqqqqq"), Err(PasswordProblem::Repeated));
     }
 
     #[test]
