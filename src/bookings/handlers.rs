@@ -1126,9 +1126,11 @@ pub async fn reschedule(
 // ---------------------------------------------------------------------
 
 /// The grant of a manage token and the recipient it acts as.
-async fn grant(state: &AppState, token: String) -> Result<(Grant, User, Detail), AppError> {
+/// The grant of a manage token with its holder and booking; `None` for a
+/// token that is unknown, replaced, or whose holder is disabled.
+async fn grant(state: &AppState, token: String) -> Result<Option<(Grant, User, Detail)>, AppError> {
     let now = state.clock.now();
-    let found = state
+    state
         .db(move |conn| -> Result<_, AppError> {
             let Some(g) = manage::lookup(conn, &token, now)? else {
                 return Ok(None);
@@ -1144,8 +1146,22 @@ async fn grant(state: &AppState, token: String) -> Result<(Grant, User, Detail),
             };
             Ok(Some((g, user, d)))
         })
-        .await?;
-    found.ok_or(AppError::NotFound)
+        .await
+}
+
+/// The 404 of a manage link that does not (or no longer) work.
+fn dead_link(page: PageCtx) -> Result<HttpResponse, AppError> {
+    message(
+        page,
+        StatusCode::NOT_FOUND,
+        "This link does not work",
+        vec![
+            "It may be cut off or mistyped. Links also stop working when they are replaced: after a session is passed on to another mentor, the newest email about it has the link that works."
+                .into(),
+            "Sign in to see your sessions.".into(),
+        ],
+        vec![("/login".into(), "Sign in".into())],
+    )
 }
 
 fn expired(page: PageCtx) -> Result<HttpResponse, AppError> {
@@ -1202,7 +1218,9 @@ pub async fn manage_show(
     query: web::Query<NoticeQuery>,
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
-    let (g, user, d) = grant(&state, token.clone()).await?;
+    let Some((g, user, d)) = grant(&state, token.clone()).await? else {
+        return dead_link(viewer.page());
+    };
     if !g.active {
         return expired(viewer.page());
     }
@@ -1233,7 +1251,9 @@ pub async fn manage_cancel(
     form: CsrfForm<CancelForm>,
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
-    let (g, user, _) = grant(&state, token.clone()).await?;
+    let Some((g, user, _)) = grant(&state, token.clone()).await? else {
+        return dead_link(form.viewer.page());
+    };
     if !g.active {
         return expired(form.viewer.page());
     }
@@ -1249,7 +1269,9 @@ pub async fn manage_reschedule_form(
     query: web::Query<RescheduleQuery>,
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
-    let (g, user, d) = grant(&state, token.clone()).await?;
+    let Some((g, user, d)) = grant(&state, token.clone()).await? else {
+        return dead_link(viewer.page());
+    };
     if !g.active {
         return expired(viewer.page());
     }
@@ -1267,7 +1289,9 @@ pub async fn manage_reschedule(
     form: CsrfForm<RescheduleForm>,
 ) -> Result<HttpResponse, AppError> {
     let token = path.into_inner();
-    let (g, user, _) = grant(&state, token.clone()).await?;
+    let Some((g, user, _)) = grant(&state, token.clone()).await? else {
+        return dead_link(form.viewer.page());
+    };
     if !g.active {
         return expired(form.viewer.page());
     }

@@ -759,6 +759,10 @@ async fn manage_links_act_without_signing_in_until_the_start() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    // It says what may have happened, not just "page not found".
+    let dead = res.text().await.unwrap();
+    assert!(dead.contains("This link does not work"), "{dead}");
+    assert!(dead.contains("href=\"/login\""), "{dead}");
     let csrf = crate::harness::csrf_in(&html);
     let res = app
         .post_form(
