@@ -367,6 +367,8 @@ struct MentorPage {
     any_busy: bool,
     prev_href: Option<String>,
     next_href: Option<String>,
+    /// "… takes bookings up to N days ahead." for a week at or past it.
+    horizon_note: Option<String>,
     this_week_href: Option<String>,
 }
 
@@ -500,6 +502,11 @@ pub async fn mentor_page(
         .is_some_and(|end| window.end < end)
         .then(|| nav(next_week));
     let this_week_href = (week != current_week).then(|| nav(current_week));
+    // A week reaching past the horizon says why it ends there.
+    let horizon_note = horizon_end
+        .filter(|end| window.end >= *end)
+        .and(profile)
+        .map(|p| format!("{name} takes bookings up to {} days ahead.", p.horizon_days));
 
     let (headline, bio) = profile
         .map(|p| (p.headline.clone(), p.bio.clone()))
@@ -526,6 +533,7 @@ pub async fn mentor_page(
         any_busy,
         prev_href,
         next_href,
+        horizon_note,
         this_week_href,
         zone_form_action: mentor_path,
     })

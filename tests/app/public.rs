@@ -314,9 +314,16 @@ async fn weeks_can_be_browsed_and_bad_parameters_fall_back() {
         "href=\"{path}?topic=sql-basics&week=2026-06-29\" rel=\"next\""
     )));
 
-    // Past the horizon (60 days) there is no next week.
+    // Past the horizon (60 days) there is no next week, and the page
+    // says why; weeks well before it say nothing of it.
     let html = page(&app, &format!("{path}?week=2026-08-10")).await;
     assert!(!html.contains("rel=\"next\""));
+    assert!(
+        html.contains("Maya takes bookings up to 60 days ahead."),
+        "{html}"
+    );
+    let html = page(&app, &format!("{path}?week=2026-06-22")).await;
+    assert!(!html.contains("days ahead"), "{html}");
 
     // Nonsense falls back to the defaults, never a 500.
     for q in [
