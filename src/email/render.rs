@@ -233,5 +233,8 @@ mod tests {
         assert!(r.text.contains("https://hours.example.org/login"));
         assert!(r.html.contains("Ada &#60;script&#62;") || r.html.contains("Ada &lt;script&gt;"));
         assert!(!r.html.contains("<script>"));
+        // Narrower than 600 px on a phone: no fixed width.
+        assert!(!r.html.contains("width=\"600\""));
+        assert!(r.html.contains("max-width:600px"));
     }
 }
