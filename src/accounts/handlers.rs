@@ -239,6 +239,10 @@ struct RegisterPage {
 }
 
 pub async fn register_form(viewer: Viewer) -> Result<HttpResponse, AppError> {
+    // Signed in already: as /login does, on to the home page.
+    if viewer.user().is_some() {
+        return Ok(see_other("/"));
+    }
     render(&RegisterPage {
         page: viewer.page(),
         email: String::new(),

@@ -534,6 +534,12 @@ async fn protected_pages_send_anonymous_visitors_to_sign_in_and_back() {
         )
         .await;
     assert_eq!(location(&res), "/");
+    // Signed in, the sign-up and sign-in forms lead home.
+    for path in ["/register", "/login"] {
+        let res = client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(location(&res), "/", "{path}");
+    }
 }
 
 #[tokio::test]
