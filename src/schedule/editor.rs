@@ -685,6 +685,8 @@ pub enum SettingsProblem {
     Spaces,
     #[error("Choose from the topics listed.")]
     UnknownTopic,
+    #[error("Leave out the name and password before the @: every learner would see them.")]
+    Credentials,
     /// A day cap above the week cap could never be reached.
     #[error(
         "A day cannot hold more than the week ({week}). Lower this, or raise the week's limit."
@@ -775,6 +777,12 @@ fn meeting_url(errors: &mut SettingsErrors, raw: &str) -> Option<String> {
     }
     if url.host_str().is_none_or(str::is_empty) {
         errors.push((FIELD, SettingsProblem::NotAUrl));
+        return None;
+    }
+    // `https://user:pass@host/` puts a password in every learner's email
+    // (and `https://real.example@evil.example/` is a known disguise).
+    if !url.username().is_empty() || url.password().is_some() {
+        errors.push((FIELD, SettingsProblem::Credentials));
         return None;
     }
     // Kept as typed unless the scheme was written in capitals; the
@@ -1203,6 +1211,16 @@ mod tests {
             ("meeting_url", "HTTPS://meet.example.org/x", true),
             ("meeting_url", "https://", false),
             ("meeting_url", "javascript:alert(1)", false),
+            (
+                "meeting_url",
+                "https://user:secret@meet.example.org/x",
+                false,
+            ),
+            (
+                "meeting_url",
+                "https://meet.example.org@evil.example/x",
+                false,
+            ),
         ] {
             let mut i = input();
             match field {
