@@ -54,6 +54,8 @@ struct SessionView {
     learner_name: String,
     topic_title: String,
     goals: String,
+    /// None to show: erased with the learner's account.
+    goals_erased: bool,
     status: &'static str,
     status_class: &'static str,
     /// Still to start: the cancel form.
@@ -147,6 +149,7 @@ fn view(s: &MentorSession, me: &User, now: DateTime<Utc>) -> SessionView {
         learner_name: s.learner.display_name.clone(),
         topic_title: s.topic.title.clone(),
         goals: b.goals.clone(),
+        goals_erased: b.goals.is_empty() && crate::accounts::deletion::is_erased(&s.learner),
         status: label,
         status_class: class,
         can_cancel: b.is_upcoming(now),

@@ -236,5 +236,7 @@ mod tests {
         // Narrower than 600 px on a phone: no fixed width.
         assert!(!r.html.contains("width=\"600\""));
         assert!(r.html.contains("max-width:600px"));
+        // A long link (a manage token) wraps instead of widening it.
+        assert!(r.html.contains("overflow-wrap:anywhere"));
     }
 }

@@ -33,15 +33,23 @@ pub struct ZoneOption {
 
 /// The zones a person picks from, sorted: the IANA `Area/Place` names and
 /// UTC. Left out are the legacy names without an area (`EST`, `CET`,
-/// `W-SU`, `Zulu`, …) and `Etc/GMT±n`, whose signs run backwards: picking
-/// "EST" meant a zone without daylight saving time. They stay valid where
+/// `W-SU`, `Zulu`, …), `Etc/GMT±n`, whose signs run backwards, and the old
+/// `US/…`-style aliases: picking "EST" meant a zone without daylight
+/// saving time. Older names inside an area stay (`Asia/Calcutta` is what
+/// Chromium reports for India, and the script picks the browser's zone). They stay valid where
 /// already chosen (the select then shows that one too).
 pub fn listed_zones() -> &'static [&'static str] {
+    // Old country-named aliases of America/… zones, and Etc/GMT±n.
+    const LEGACY_AREAS: [&str; 6] = ["Etc/", "US/", "Canada/", "Brazil/", "Chile/", "Mexico/"];
     static ZONES: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
         let mut zones: Vec<&'static str> = chrono_tz::TZ_VARIANTS
             .iter()
             .map(|z| z.name())
-            .filter(|name| *name == "UTC" || (name.contains('/') && !name.starts_with("Etc/")))
+            .filter(|name| {
+                *name == "UTC"
+                    || (name.contains('/')
+                        && !LEGACY_AREAS.iter().any(|area| name.starts_with(area)))
+            })
             .collect();
         zones.sort_unstable();
         zones
@@ -86,7 +94,16 @@ mod tests {
         for kept in ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"] {
             assert!(usual.contains(&kept), "{kept}");
         }
-        for dropped in ["EST", "CET", "W-SU", "Zulu", "GMT+0", "Etc/GMT+5"] {
+        for dropped in [
+            "EST",
+            "CET",
+            "W-SU",
+            "Zulu",
+            "GMT+0",
+            "Etc/GMT+5",
+            "US/Eastern",
+            "Canada/Pacific",
+        ] {
             assert!(!usual.contains(&dropped), "{dropped}");
         }
         let with_est = zone_options("EST");

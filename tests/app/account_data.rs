@@ -581,6 +581,8 @@ async fn deleting_erases_the_person_cancels_upcoming_and_keeps_the_past() {
         assert!(html.contains(DELETED_NAME));
         assert!(!html.contains("time:"), "{html}");
     }
+    let (_, dashboard) = app.get_as(&m, "/mentor").await;
+    assert!(dashboard.contains("Erased with the learner"), "{dashboard}");
 
     // The address can sign up again.
     let fresh = new_client();
