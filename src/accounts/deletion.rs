@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::{Role, User, api_tokens, service, session, throttle};
 use crate::audit;
 use crate::bookings::model::{Booking, Status};
-use crate::bookings::service::{self as booking_service, Actor, BookError, Ctx, Party};
+use crate::bookings::service::{self as booking_service, Actor, BookError, Ctx, Departure, Party};
 use crate::db::schema::{
     account_tokens, api_tokens as api_tokens_table, audit_log, bookings, calendar_feeds,
     date_overrides, login_failures, login_known_ips, manage_tokens, mentor_profiles, mentor_topics,
@@ -471,7 +471,14 @@ pub fn delete(
                 party,
                 via_manage_link: false,
             };
-            booking_service::cancel_leaving(conn, ctx, booking.id, actor, reason, leaving)?;
+            booking_service::cancel_departing(
+                conn,
+                ctx,
+                booking.id,
+                actor,
+                reason,
+                Departure::Leaving(leaving),
+            )?;
         }
 
         outbox::erase_for(conn, user_id, &erased)?;

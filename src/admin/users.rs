@@ -21,7 +21,7 @@ use crate::accounts::model::UserRow;
 use crate::accounts::{Role, User, deletion, service, session};
 use crate::audit;
 use crate::bookings::model::{Booking, Status};
-use crate::bookings::service::{self as booking_service, Actor, BookError, Ctx, Party};
+use crate::bookings::service::{self as booking_service, Actor, BookError, Ctx, Departure, Party};
 use crate::db::schema::{bookings, users};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -343,13 +343,13 @@ pub fn disable(
             } else {
                 LEARNER_GONE
             };
-            booking_service::cancel_disabling(
+            booking_service::cancel_departing(
                 conn,
                 ctx,
                 booking.id,
                 by,
                 reason,
-                (target, ACCOUNT_DISABLED),
+                Departure::Disabled((target, ACCOUNT_DISABLED)),
             )?;
         }
         // Before the account's UPDATE, which bumps the target's version.

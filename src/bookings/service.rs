@@ -901,34 +901,28 @@ pub fn cancel(
     cancel_as(conn, ctx, booking_id, actor, reason, None)
 }
 
-/// [`cancel`] by an admin disabling `disabled`'s account: the other person
-/// reads `reason` (stored on the booking), the disabled person
-/// `own_reason`, each about themselves.
-pub fn cancel_disabling(
+/// Why a cancel happens to a person leaving, beyond its reason.
+#[derive(Debug, Clone, Copy)]
+pub enum Departure<'a> {
+    /// Deleting their account: the notices name them as `Leaving` says,
+    /// carry no goals and no address of theirs.
+    Leaving(Leaving<'a>),
+    /// Disabled by an admin: that person reads their own reason, the
+    /// other person the booking's.
+    Disabled((Uuid, &'a str)),
+}
+
+/// [`cancel`] for a person leaving (deleting their account, or disabled):
+/// the other person reads `reason`, stored on the booking.
+pub fn cancel_departing(
     conn: &mut PgConnection,
     ctx: Ctx<'_>,
     booking_id: Uuid,
     actor: Actor,
     reason: &str,
-    disabled: (Uuid, &str),
+    departure: Departure<'_>,
 ) -> Result<Booking, BookError> {
-    cancel_as(
-        conn,
-        ctx,
-        booking_id,
-        actor,
-        Some(reason),
-        Some(Departure::Disabled(disabled)),
-    )
-}
-
-/// Why a cancel happens to a person leaving, beyond its reason.
-#[derive(Debug, Clone, Copy)]
-enum Departure<'a> {
-    /// Deleting their account ([`cancel_leaving`]).
-    Leaving(Leaving<'a>),
-    /// Disabled by an admin: that person and their own reason.
-    Disabled((Uuid, &'a str)),
+    cancel_as(conn, ctx, booking_id, actor, Some(reason), Some(departure))
 }
 
 /// How a person deleting their account appears in the notices of the
@@ -938,26 +932,6 @@ enum Departure<'a> {
 pub struct Leaving<'a> {
     pub name: &'a str,
     pub email: &'a str,
-}
-
-/// [`cancel`] for the actor's account deletion: the notices name the
-/// actor as `leaving` says, carry no goals and no address of theirs.
-pub fn cancel_leaving(
-    conn: &mut PgConnection,
-    ctx: Ctx<'_>,
-    booking_id: Uuid,
-    actor: Actor,
-    reason: &str,
-    leaving: Leaving<'_>,
-) -> Result<Booking, BookError> {
-    cancel_as(
-        conn,
-        ctx,
-        booking_id,
-        actor,
-        Some(reason),
-        Some(Departure::Leaving(leaving)),
-    )
 }
 
 fn cancel_as(
@@ -1006,18 +980,19 @@ fn cancel_as(
         notify::withdraw_reminders(conn, booking_id)?;
         let mut told = booking.clone();
         let mut own_reason = None;
-        if let Some(Departure::Disabled(disabled)) = departure {
-            own_reason = Some(disabled);
-        }
-        if let Some(Departure::Leaving(leaving)) = departure {
-            let leaver = if parties.learner.id == actor.user_id {
-                &mut parties.learner
-            } else {
-                &mut parties.mentor
-            };
-            leaver.display_name = leaving.name.to_owned();
-            leaver.email = leaving.email.to_owned();
-            told.goals = String::new();
+        match departure {
+            None => {}
+            Some(Departure::Disabled(disabled)) => own_reason = Some(disabled),
+            Some(Departure::Leaving(leaving)) => {
+                let leaver = if parties.learner.id == actor.user_id {
+                    &mut parties.learner
+                } else {
+                    &mut parties.mentor
+                };
+                leaver.display_name = leaving.name.to_owned();
+                leaver.email = leaving.email.to_owned();
+                told.goals = String::new();
+            }
         }
         notify::cancelled(conn, ctx, &parties, &told, actor.party, own_reason)?;
         audit::record(

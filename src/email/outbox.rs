@@ -566,7 +566,7 @@ pub fn withdraw_about(conn: &mut PgConnection, user: Uuid) -> QueryResult<usize>
 ///   [`withdraw_about`] for those not yet sent) lose subject, body and
 ///   attachments once sent, kept or dead. Those still to go are the
 ///   cancellations this deletion writes, which name nobody
-///   (`bookings::service::cancel_leaving`), and go out as written.
+///   (`bookings::service::cancel_departing`), and go out as written.
 /// - Messages to them not yet sent go (the cancellations just written to
 ///   them too); every other message to them keeps only its envelope,
 ///   addressed to `erased`, without subject, body or the server's error
