@@ -269,8 +269,9 @@ pub fn run(
                     created_at: now,
                     updated_at: now,
                 })
-                .on_conflict(topics::slug)
-                .do_nothing()
+                // A topic with this slug, or this title under another
+                // slug (titles are unique too), is left as it is.
+                .on_conflict_do_nothing()
                 .execute(conn)?;
         }
         for u in &USERS {

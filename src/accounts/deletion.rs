@@ -447,15 +447,19 @@ pub fn delete(
             .select(Booking::as_select())
             .for_update()
             .load(conn)?;
-        // What still waits to go to the other people names the leaver;
-        // the cancellations written next take its place.
-        outbox::withdraw_about(conn, user_id)?;
-        // The reasons they gave when cancelling are their words, erased
-        // with their cancel_reason on the bookings; the entries stay.
+        // The other people's copies name the leaver: emptied, or withdrawn
+        // if not sent yet; the cancellations written next take their place.
+        outbox::erase_about(conn, user_id)?;
+        // The reasons they gave when cancelling a session of theirs are
+        // their words, erased with their cancel_reason on the bookings; the
+        // entries stay. (A reason given as an admin, for others' sessions,
+        // is the programme's record and stays.)
         diesel::sql_query(
             "UPDATE audit_log SET details = details || jsonb_build_object('reason', $2::text)
               WHERE actor_user_id = $1 AND action = 'booking.cancel'
-                AND jsonb_typeof(details -> 'reason') = 'string'",
+                AND jsonb_typeof(details -> 'reason') = 'string'
+                AND subject_id IN (SELECT id FROM bookings
+                                    WHERE learner_id = $1 OR mentor_id = $1)",
         )
         .bind::<diesel::sql_types::Uuid, _>(user_id)
         .bind::<diesel::sql_types::Text, _>(REASON_ERASED)
@@ -493,6 +497,11 @@ pub fn delete(
         diesel::update(
             bookings::table
                 .filter(bookings::cancelled_by.eq(user_id))
+                .filter(
+                    bookings::learner_id
+                        .eq(user_id)
+                        .or(bookings::mentor_id.eq(user_id)),
+                )
                 .filter(bookings::cancel_reason.is_not_null()),
         )
         .set(bookings::cancel_reason.eq(None::<String>))

@@ -271,7 +271,8 @@ pub fn change_role(
     })
 }
 
-/// Whether `mentor` has a confirmed session as mentor still to start.
+/// Whether `mentor` has a confirmed session as mentor not yet over (one
+/// under way still needs its outcome marked).
 fn mentors_upcoming(
     conn: &mut PgConnection,
     mentor: Uuid,
@@ -281,7 +282,7 @@ fn mentors_upcoming(
         bookings::table
             .filter(bookings::mentor_id.eq(mentor))
             .filter(bookings::status.eq(Status::Confirmed.as_str()))
-            .filter(bookings::start_at.gt(now)),
+            .filter(bookings::end_at.gt(now)),
     ))
     .get_result(conn)
 }

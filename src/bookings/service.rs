@@ -943,7 +943,7 @@ fn cancel_as(
     departure: Option<Departure<'_>>,
 ) -> Result<Booking, BookError> {
     // A browser's CRLF is one character against the field's maxlength.
-    let reason = reason.map(|r| r.replace("\r\n", "\n"));
+    let reason = reason.map(|r| r.replace("\r\n", "\n").replace('\r', "\n"));
     let reason = reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
     // The learner reads the mentor's or an admin's reason in the email.
     if actor.party != Party::Learner && reason.is_none() {

@@ -535,49 +535,35 @@ pub const ERROR_ERASED: &str = "(error text erased with the recipient's account)
 /// whose subject names the deleted person.
 pub const SUBJECT_ERASED: &str = "(erased with an account)";
 
-/// The messages to other people about the sessions of `$1` (as learner,
-/// as mentor, or as a mentor a session was reassigned away from: any
-/// booking a message to them was about). They name that person, and a
-/// learner's goals are in the body and the `.ics`.
+/// The messages to other people about the sessions of `$1`: those of a
+/// booking they are the learner or mentor of, and those of a booking
+/// reassigned away from them written before it was (older than the last
+/// message to them about it; the reassignment's own messages, written
+/// with that last one, name only the new mentor). They name that person,
+/// and a learner's goals are in the body and the `.ics`.
 const TO_OTHERS_ABOUT_SESSIONS_OF: &str = "recipient_user_id IS DISTINCT FROM $1
-            AND booking_id IN (SELECT id FROM bookings WHERE learner_id = $1 OR mentor_id = $1
-                               UNION
-                               SELECT booking_id FROM email_outbox
-                                WHERE recipient_user_id = $1 AND booking_id IS NOT NULL)";
+            AND booking_id IS NOT NULL
+            AND (booking_id IN (SELECT id FROM bookings WHERE learner_id = $1 OR mentor_id = $1)
+                 OR EXISTS (SELECT 1 FROM email_outbox mine
+                             WHERE mine.recipient_user_id = $1
+                               AND mine.booking_id = email_outbox.booking_id
+                               AND mine.created_at > email_outbox.created_at))";
 
-/// Withdraws, in the caller's transaction, the messages not yet sent to
-/// other people about `user`'s sessions (a confirmation held back by an
-/// unreachable SMTP server, say), when their account is deleted: they
-/// name the deleted person. For the upcoming sessions, the cancellations
-/// the deletion writes next take their place. Run before those are
-/// written, with the upcoming bookings already locked (a cancel locks the
-/// booking before its messages).
-pub fn withdraw_about(conn: &mut PgConnection, user: Uuid) -> QueryResult<usize> {
-    diesel::sql_query(format!(
-        "DELETE FROM email_outbox WHERE state = 'pending' AND {TO_OTHERS_ABOUT_SESSIONS_OF}"
-    ))
-    .bind::<SqlUuid, _>(user)
-    .execute(conn)
-}
-
-/// Erases, in the caller's transaction, what the outbox holds of `user`
-/// when their account is deleted:
-/// - Messages about their sessions to other people (see
-///   [`withdraw_about`] for those not yet sent) lose subject, body and
-///   attachments once sent, kept or dead. Those still to go are the
-///   cancellations this deletion writes, which name nobody
-///   (`bookings::service::cancel_departing`), and go out as written.
-/// - Messages to them not yet sent go (the cancellations just written to
-///   them too); every other message to them keeps only its envelope,
-///   addressed to `erased`, without subject, body or the server's error
-///   text. One being sent at that moment is erased as well and ends
-///   `dead`: its worker still holds a copy and may deliver it, but its
-///   lease is lost, so neither its "sent" nor a failed attempt's retry
-///   brings the row back (nor does the worker send it if its turn has not
-///   come: `Worker::handle_claimed`).
-pub fn erase_for(conn: &mut PgConnection, user: Uuid, erased: &str) -> QueryResult<()> {
-    // First, while the messages to them still tell which sessions they
-    // had a part in.
+/// Erases, in the caller's transaction, what the outbox holds about
+/// `user`'s sessions in messages to other people, when the account is
+/// deleted: those sent, kept or dead keep only their envelope (subject,
+/// body and attachments go); those not yet sent — a confirmation held back
+/// by an unreachable SMTP server, say, or one a worker has claimed, which
+/// it then no longer sends (`Worker::handle_claimed`) — are withdrawn. For
+/// the upcoming sessions, the cancellations the deletion writes next take
+/// their place (they name nobody: `bookings::service::cancel_departing`).
+///
+/// Run before those are written, with the upcoming bookings already locked
+/// (a cancel locks the booking before its messages). The envelopes first:
+/// their row locks make an admin's retry of a dead one wait, then find it
+/// erased; one retried just before is pending by the time the withdrawal
+/// looks.
+pub fn erase_about(conn: &mut PgConnection, user: Uuid) -> QueryResult<()> {
     diesel::sql_query(format!(
         "UPDATE email_outbox
             SET subject = $2, body_text = NULL, body_html = NULL, attachments = '[]'
@@ -586,6 +572,26 @@ pub fn erase_for(conn: &mut PgConnection, user: Uuid, erased: &str) -> QueryResu
     .bind::<SqlUuid, _>(user)
     .bind::<Text, _>(SUBJECT_ERASED)
     .execute(conn)?;
+    diesel::sql_query(format!(
+        "DELETE FROM email_outbox
+          WHERE state IN ('pending', 'sending') AND {TO_OTHERS_ABOUT_SESSIONS_OF}"
+    ))
+    .bind::<SqlUuid, _>(user)
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Erases, in the caller's transaction, the messages to `user` when their
+/// account is deleted (those about their sessions to others:
+/// [`erase_about`]). Messages to them not yet sent go (the cancellations
+/// just written to them too); every other message to them keeps only its
+/// envelope, addressed to `erased`, without subject, body or the server's
+/// error text. One being sent at that moment is erased as well and ends
+/// `dead`: its worker still holds a copy and may deliver it, but its lease
+/// is lost, so neither its "sent" nor a failed attempt's retry brings the
+/// row back (nor does the worker send it if its turn has not come:
+/// `Worker::handle_claimed`).
+pub fn erase_for(conn: &mut PgConnection, user: Uuid, erased: &str) -> QueryResult<()> {
     diesel::delete(
         email_outbox::table
             .filter(email_outbox::recipient_user_id.eq(user))

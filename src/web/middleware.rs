@@ -138,11 +138,12 @@ where
         ),
     };
     // Only where the database is not the trouble: a 500 or 503 page does
-    // not ask it who the viewer is.
+    // not ask it who the viewer is, nor does a missing asset's 404 (only a
+    // browser asks for those).
     let look_up = matches!(
         page,
         ErrorPage::NotFound | ErrorPage::BadRequest | ErrorPage::Forbidden
-    );
+    ) && !res.request().path().starts_with("/static/");
     Ok(ErrorHandlerResponse::Future(Box::pin(async move {
         let ctx = auth::Viewer::page_for_error(res.request().clone(), look_up).await;
         let body = ErrorPageTemplate {

@@ -849,6 +849,10 @@ async fn messages_still_waiting_for_the_other_person_go_with_the_account() {
     let id = book(&app, &s, fx.mentor.id, "sql-basics", at(2026, 6, 16, 10, 0)).await;
     let goals = "understand joins and indexes";
     assert!(!rows_naming(&app, &[&l.display_name, goals]).is_empty());
+    // A worker has just claimed both confirmations, and holds them.
+    let now = app.clock.now();
+    let (token, claimed) = outbox::claim_due(&mut app.conn(), now, 50).unwrap();
+    assert_eq!(claimed.len(), 2);
 
     let res = post(
         &app,
@@ -871,13 +875,22 @@ async fn messages_still_waiting_for_the_other_person_go_with_the_account() {
         to_mentor,
         [("booking_cancelled".to_owned(), "pending".to_owned())]
     );
+    // Its turn comes: neither claimed message is sent.
+    let round = app.worker().handle_claimed(token, claimed).await.unwrap();
+    assert_eq!((round.withdrawn, round.handled()), (2, 2), "{round:?}");
 }
 
 #[tokio::test]
 async fn a_deleted_mentor_is_erased_from_sessions_reassigned_away_from_them() {
     let app = spawn_app().await;
-    let fx = fixture(&app);
+    let mut fx = fixture(&app);
     app.set_password(fx.mentor.id, PASSWORD);
+    // A name no one else here has.
+    fx.mentor.display_name = "Fenna Former".into();
+    diesel::update(users::table.find(fx.mentor.id))
+        .set(users::display_name.eq(&fx.mentor.display_name))
+        .execute(&mut app.conn())
+        .unwrap();
     let other = mentor(&app, |_| {});
     offer(&app, &other, fx.topic);
     let l = learner(&app);
@@ -885,6 +898,7 @@ async fn a_deleted_mentor_is_erased_from_sessions_reassigned_away_from_them() {
     let id = book(&app, &s, fx.mentor.id, "sql-basics", at(2026, 6, 16, 10, 0)).await;
     let worker = app.worker();
     worker.run_once().await.unwrap();
+    app.clock.advance(Duration::minutes(10));
     let admin = app.sign_in(&app.create_user(Role::Admin)).await;
     let res = post(
         &app,
@@ -894,8 +908,25 @@ async fn a_deleted_mentor_is_erased_from_sessions_reassigned_away_from_them() {
     )
     .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    worker.run_once().await.unwrap();
     assert_eq!(booking(&app, id).mentor_id, other.id);
+    // The reassignment's invitations to the learner and the new mentor
+    // (with the manage links that now work) are still waiting when the
+    // former mentor leaves: they name only the new mentor.
+    let invitations = || -> Vec<(Option<Uuid>, String, bool)> {
+        email_outbox::table
+            .filter(email_outbox::booking_id.eq(id))
+            .filter(email_outbox::kind.eq("booking_reassigned"))
+            .order(email_outbox::recipient_user_id)
+            .select((
+                email_outbox::recipient_user_id,
+                email_outbox::state,
+                email_outbox::body_text.is_not_null(),
+            ))
+            .load(&mut app.conn())
+            .unwrap()
+    };
+    let waiting = invitations();
+    assert_eq!(waiting.len(), 2);
     // The learner's first confirmation, already out, names the mentor
     // who had the session then.
     let naming = rows_naming(&app, &[&fx.mentor.display_name]);
@@ -918,8 +949,15 @@ async fn a_deleted_mentor_is_erased_from_sessions_reassigned_away_from_them() {
 
     let left = rows_naming(&app, &[&fx.mentor.display_name, &fx.mentor.email]);
     assert!(left.is_empty(), "{left:#?}");
-    // The session itself is not theirs any more: it goes on.
+    // The session itself is not theirs any more: it goes on, and its
+    // invitations still go out as written.
     assert_eq!(booking(&app, id).status, "confirmed");
+    assert_eq!(invitations(), waiting);
+    assert!(
+        waiting
+            .iter()
+            .all(|(_, state, body)| state == "pending" && *body)
+    );
     // What was erased cannot be queued again.
     let erased: Vec<Uuid> = email_outbox::table
         .filter(email_outbox::recipient_user_id.eq(l.id))

@@ -881,6 +881,18 @@ async fn a_mentor_with_sessions_still_to_come_is_not_made_a_learner() {
     let admin = app.sign_in(&app.create_user(Role::Admin)).await;
     let role = format!("/admin/users/{}/role", f.mentor.id);
 
+    // Under way counts too: its outcome is still to be marked.
+    let before = app.clock.now();
+    app.clock.set(at(2026, 6, 16, 10, 10));
+    let during = app.sign_in(&admin.user).await;
+    let res = act(&app, &during, &role, &[("role", "learner")]).await;
+    assert!(
+        location(&res).contains("notice=still-mentoring"),
+        "{}",
+        location(&res)
+    );
+    app.clock.set(before);
+
     let res = act(&app, &admin, &role, &[("role", "learner")]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let back = location(&res);

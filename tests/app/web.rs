@@ -87,9 +87,9 @@ async fn unknown_paths_get_the_404_page_with_security_headers() {
     let body = res.text().await.unwrap();
     assert!(body.contains("Page not found"));
     assert!(body.contains("<main"));
+    assert!(body.contains(">Sign in<"), "anonymous header");
     let res = app.get("/static/nothing.css").await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    assert!(body.contains(">Sign in<"), "anonymous header");
 
     // Signed in, an error page still shows them signed in: a 404 no
     // handler took, and a 403 from a page their role may not open.
