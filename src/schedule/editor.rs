@@ -468,6 +468,7 @@ pub fn delete_override(
         .get_result(conn)
         .optional()?
         .ok_or(EditError::NotFound)?;
+        still_apart_without(conn, mentor, date)?;
         record(
             conn,
             now,
@@ -477,6 +478,46 @@ pub fn delete_override(
             serde_json::json!({ "date": date.to_string() }),
         )
     })
+}
+
+/// With `date`'s override gone, its weekly windows are back; a window of
+/// the day before running past midnight, which stopped at `date`'s start
+/// while it had an override, runs into them again. Refused (the caller's
+/// transaction rolls the removal back) when the two would overlap. Weekly
+/// windows among themselves were checked when they were added.
+fn still_apart_without(
+    conn: &mut PgConnection,
+    mentor: Uuid,
+    date: NaiveDate,
+) -> Result<(), EditError> {
+    let Some(before) = date.pred_opt() else {
+        return Ok(());
+    };
+    let days = windows_in_force(conn, mentor, before, date)?;
+    let [(_, evening, true), (_, own, false)] = days.as_slice() else {
+        return Ok(());
+    };
+    for (es, ee) in evening {
+        let (a, b) = span(*es, *ee);
+        if b <= DAY {
+            continue;
+        }
+        if let Some((os, oe)) = own.iter().find(|(os, oe)| {
+            let (c, d) = span(*os, *oe);
+            overlaps((a, b), (c + DAY, d + DAY), 0)
+        }) {
+            return Err(EditError::Overlaps {
+                other: format!(
+                    "{} on {}, which {} on {} would overlap again",
+                    window_label(*es, *ee),
+                    before.format("%a %-d %b %Y"),
+                    window_label(*os, *oe),
+                    date.format("%a %-d %b %Y"),
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// What deleting one window of an override did.
@@ -512,7 +553,10 @@ pub fn delete_override_window(
             .count()
             .get_result(conn)?;
         let outcome = if left == 0 {
-            diesel::delete(date_overrides::table.find(override_id)).execute(conn)?;
+            let date: NaiveDate = diesel::delete(date_overrides::table.find(override_id))
+                .returning(date_overrides::on_date)
+                .get_result(conn)?;
+            still_apart_without(conn, mentor, date)?;
             WindowDeleted::Override
         } else {
             WindowDeleted::Window

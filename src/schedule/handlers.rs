@@ -204,8 +204,12 @@ pub async fn save_settings(
 
 // ---------------------------------------------------------------- availability
 
+/// The one notice of the availability page that is a refusal.
+const OVERRIDE_KEPT: &str = "The date keeps its own hours: without them, its weekly hours would overlap hours of the day before that run past midnight. Change those first.";
+
 fn availability_notice(code: Option<&str>) -> Option<&'static str> {
     match code? {
+        "override-kept" => Some(OVERRIDE_KEPT),
         "zone-saved" => Some(
             "Your time zone is saved. Your weekly hours keep their wall-clock times in the new zone.",
         ),
@@ -297,6 +301,8 @@ struct DayView {
 struct AvailabilityPage {
     page: PageCtx,
     notice: Option<&'static str>,
+    /// The notice says something was refused.
+    notice_warning: bool,
     zone: String,
     zones: Vec<ZoneOption>,
     errors: FieldErrors,
@@ -395,6 +401,7 @@ async fn availability_page(
     Ok(AvailabilityPage {
         page: auth.page(),
         notice,
+        notice_warning: notice == Some(OVERRIDE_KEPT),
         zones: zone_options(draft.time_zone.as_deref().unwrap_or(&zone_name)),
         zone: zone_name,
         errors,
@@ -715,10 +722,14 @@ pub async fn delete_override(
 ) -> Result<HttpResponse, AppError> {
     let target = path_id(&path)?;
     let (id, now) = (auth.user.id, state.clock.now());
-    state
-        .db(move |conn| editor::delete_override(conn, id, target, now))
+    let result = state
+        .db(move |conn| Ok::<_, AppError>(editor::delete_override(conn, id, target, now)))
         .await?;
-    Ok(back("override-deleted"))
+    Ok(back(match result {
+        Ok(()) => "override-deleted",
+        Err(EditError::Overlaps { .. }) => "override-kept",
+        Err(e) => return Err(e.into()),
+    }))
 }
 
 pub async fn delete_override_window(
@@ -730,11 +741,13 @@ pub async fn delete_override_window(
     let target = path_id(&path)?;
     let (id, now) = (auth.user.id, state.clock.now());
     let outcome = state
-        .db(move |conn| editor::delete_override_window(conn, id, target, now))
+        .db(move |conn| Ok::<_, AppError>(editor::delete_override_window(conn, id, target, now)))
         .await?;
     Ok(back(match outcome {
-        WindowDeleted::Window => "override-window-deleted",
-        WindowDeleted::Override => "override-deleted",
+        Ok(WindowDeleted::Window) => "override-window-deleted",
+        Ok(WindowDeleted::Override) => "override-deleted",
+        Err(EditError::Overlaps { .. }) => "override-kept",
+        Err(e) => return Err(e.into()),
     }))
 }
 

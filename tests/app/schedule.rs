@@ -796,6 +796,30 @@ async fn date_overrides_have_their_own_windows_or_block_the_day() {
         "override-added",
     )
     .await;
+    // Wednesday's override cannot go now: its weekly 00:00–01:00 would
+    // come back under Tuesday's window. Refused, and it stays.
+    let july_1: Uuid = date_overrides::table
+        .filter(date_overrides::on_date.eq(chrono::NaiveDate::from_ymd_opt(2026, 7, 1).unwrap()))
+        .select(date_overrides::id)
+        .first(&mut app.conn())
+        .unwrap();
+    post_ok(
+        &app,
+        &m,
+        &format!("{AV}/overrides/{july_1}/delete"),
+        &[],
+        "override-kept",
+    )
+    .await;
+    let body = page(&app, &m, &format!("{AV}?notice=override-kept")).await;
+    assert!(body.contains("notice-warning"), "{body}");
+    assert!(body.contains("The date keeps its own hours"), "{body}");
+    let kept: i64 = date_overrides::table
+        .filter(date_overrides::id.eq(july_1))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(kept, 1);
     post_ok(
         &app,
         &m,
