@@ -153,17 +153,21 @@ impl Viewer {
     }
 
     /// The header of an error page for `req`: its viewer when a handler's
-    /// extractor already looked them up, else (with `look_up`) looked up
-    /// now, else anonymous. A signed-in person's 404 or 403 then still
-    /// shows them signed in.
+    /// extractor already looked them up, else (with `look_up`, and only
+    /// with a connection idle in the pool: an error page never queues for
+    /// one) looked up now, else anonymous. A signed-in person's 404 or 403
+    /// then still shows them signed in.
     pub async fn page_for_error(req: HttpRequest, look_up: bool) -> PageCtx {
         let cached = req
             .extensions()
             .get::<ViewerCell>()
             .and_then(|cell| cell.0.get().cloned());
+        let idle = req
+            .app_data::<Data<AppState>>()
+            .is_some_and(|state| state.pool.state().idle_connections > 0);
         match cached {
             Some(viewer) => viewer.page(),
-            None if look_up => Self::load(req)
+            None if look_up && idle && req.cookie(SESSION_COOKIE).is_some() => Self::load(req)
                 .await
                 .map(|viewer| viewer.page())
                 .unwrap_or_default(),
