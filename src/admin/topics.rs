@@ -24,7 +24,7 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::topics::{NewTopic, Topic};
 use crate::web::auth::{AdminRole, Auth, CsrfForm};
-use crate::web::forms::{FieldErrors, has_control_chars};
+use crate::web::forms::{FieldErrors, has_control_chars, one_char_line_breaks};
 use crate::web::{PageCtx, render};
 
 // ================================================================ service
@@ -186,8 +186,7 @@ fn check_fields(title: &str, description: &str, duration: &str, problems: &mut P
             ),
         ));
     }
-    // Line endings as a browser sends them are one character to the reader.
-    let description = description.trim().replace("\r\n", "\n");
+    let description = one_char_line_breaks(description.trim());
     let description_len = description.chars().count();
     if has_control_chars(&description) {
         problems.push((

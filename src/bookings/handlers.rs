@@ -328,13 +328,13 @@ fn confirm_page(
 
 const TAKEN: &str = "Sorry, that time is no longer free: someone booked it a moment ago, or the mentor changed their hours.";
 const PASSED: &str = "That time has already begun or passed (an old link, perhaps).";
+const BUSY: &str = "You already have another session at that time.";
 
 /// Why a start the engine does not offer cannot be booked, as far as the
 /// page can tell: passed, or else taken (or no longer in the hours).
 fn unavailable(start: DateTime<Utc>, now: DateTime<Utc>) -> &'static str {
     if start <= now { PASSED } else { TAKEN }
 }
-const BUSY: &str = "You already have another session at that time.";
 
 /// The 403 page of a fairness limit, in the learner's zone, with what they
 /// wrote (if anything) to copy.
@@ -1125,7 +1125,6 @@ pub async fn reschedule(
 // Manage links
 // ---------------------------------------------------------------------
 
-/// The grant of a manage token and the recipient it acts as.
 /// The grant of a manage token with its holder and booking; `None` for a
 /// token that is unknown, replaced, or whose holder is disabled.
 async fn grant(state: &AppState, token: String) -> Result<Option<(Grant, User, Detail)>, AppError> {

@@ -31,6 +31,7 @@ use crate::schedule::public::load::{MentorInfo, TopicInfo};
 use crate::schedule::queries::{self as schedule_queries, clear_of};
 use crate::slots::Interval;
 use crate::topics::Topic;
+use crate::web::forms::one_char_line_breaks;
 
 /// Goals: at least this many characters…
 pub const GOALS_MIN: usize = 10;
@@ -675,9 +676,7 @@ pub fn limit_for(
 /// Trims the goals and checks their length (visible characters, not
 /// bytes).
 pub fn check_goals(raw: &str) -> Result<String, &'static str> {
-    // Browsers send a line break as CRLF but count it as one character
-    // against the field's maxlength: so do we, and store it as LF.
-    let normalised = raw.replace("\r\n", "\n").replace('\r', "\n");
+    let normalised = one_char_line_breaks(raw);
     let goals = normalised.trim_matches(|c: char| c.is_whitespace() || invisible(c));
     let visible = goals.chars().filter(|c| !invisible(*c)).count();
     if goals.chars().any(reorders) {
@@ -942,8 +941,7 @@ fn cancel_as(
     reason: Option<&str>,
     departure: Option<Departure<'_>>,
 ) -> Result<Booking, BookError> {
-    // A browser's CRLF is one character against the field's maxlength.
-    let reason = reason.map(|r| r.replace("\r\n", "\n").replace('\r', "\n"));
+    let reason = reason.map(one_char_line_breaks);
     let reason = reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
     // The learner reads the mentor's or an admin's reason in the email.
     if actor.party != Party::Learner && reason.is_none() {

@@ -23,6 +23,7 @@ use crate::db::schema::{
 };
 use crate::slots::{Interval, Slot, resolve_local};
 use crate::topics::Topic;
+use crate::web::forms::one_char_line_breaks;
 
 /// Which end of a window a problem is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -789,7 +790,7 @@ fn text(
     max: usize,
     multiline: bool,
 ) -> String {
-    let value = raw.replace("\r\n", "\n").trim().to_owned();
+    let value = one_char_line_breaks(raw).trim().to_owned();
     if value.chars().count() > max {
         errors.push((field, SettingsProblem::TooLong { max }));
     } else if value

@@ -36,8 +36,9 @@ pub struct ZoneOption {
 /// `W-SU`, `Zulu`, …), `Etc/GMT±n`, whose signs run backwards, and the old
 /// `US/…`-style aliases: picking "EST" meant a zone without daylight
 /// saving time. Older names inside an area stay (`Asia/Calcutta` is what
-/// Chromium reports for India, and the script picks the browser's zone). They stay valid where
-/// already chosen (the select then shows that one too).
+/// Chromium reports for India, and the script picks the browser's zone).
+/// Names left out stay valid where already chosen (the select then shows
+/// that one too).
 pub fn listed_zones() -> &'static [&'static str] {
     // Old country-named aliases of America/… zones, and Etc/GMT±n.
     const LEGACY_AREAS: [&str; 6] = ["Etc/", "US/", "Canada/", "Brazil/", "Chile/", "Mexico/"];
@@ -64,7 +65,7 @@ pub fn zone_options(selected: &str) -> Vec<ZoneOption> {
     let unlisted = chrono_tz::TZ_VARIANTS
         .iter()
         .map(|z| z.name())
-        .find(|name| *name == selected && !listed.contains(name));
+        .find(|name| *name == selected && listed.binary_search(name).is_err());
     unlisted
         .into_iter()
         .chain(listed.iter().copied())
@@ -73,6 +74,13 @@ pub fn zone_options(selected: &str) -> Vec<ZoneOption> {
             selected: name == selected,
         })
         .collect()
+}
+
+/// Line breaks as one `\n` each: a browser sends a textarea's breaks as
+/// CRLF but counts each as one character against its `maxlength`, so the
+/// limits the server checks (and what it stores) must count them so too.
+pub fn one_char_line_breaks(text: &str) -> String {
+    text.replace("\r\n", "\n").replace('\r', "\n")
 }
 
 /// Text input: trimmed, with control characters refused.

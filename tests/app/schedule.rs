@@ -119,6 +119,16 @@ fn day_slots(body: &str, date: &str) -> Vec<String> {
         .collect()
 }
 
+/// The override of local date `y-m-d`, if the mentor has one.
+fn override_on(app: &TestApp, y: i32, m: u32, d: u32) -> Option<Uuid> {
+    date_overrides::table
+        .filter(date_overrides::on_date.eq(chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap()))
+        .select(date_overrides::id)
+        .first(&mut app.conn())
+        .optional()
+        .unwrap()
+}
+
 fn audits(app: &TestApp, action: &str) -> i64 {
     audit_log::table
         .filter(audit_log::action.eq(action))
@@ -798,11 +808,7 @@ async fn date_overrides_have_their_own_windows_or_block_the_day() {
     .await;
     // Wednesday's override cannot go now: its weekly 00:00–01:00 would
     // come back under Tuesday's window. Refused, and it stays.
-    let july_1: Uuid = date_overrides::table
-        .filter(date_overrides::on_date.eq(chrono::NaiveDate::from_ymd_opt(2026, 7, 1).unwrap()))
-        .select(date_overrides::id)
-        .first(&mut app.conn())
-        .unwrap();
+    let july_1 = override_on(&app, 2026, 7, 1).unwrap();
     post_ok(
         &app,
         &m,
@@ -814,12 +820,7 @@ async fn date_overrides_have_their_own_windows_or_block_the_day() {
     let body = page(&app, &m, &format!("{AV}?notice=override-kept")).await;
     assert!(body.contains("notice-warning"), "{body}");
     assert!(body.contains("The date keeps its own hours"), "{body}");
-    let kept: i64 = date_overrides::table
-        .filter(date_overrides::id.eq(july_1))
-        .count()
-        .get_result(&mut app.conn())
-        .unwrap();
-    assert_eq!(kept, 1);
+    assert_eq!(override_on(&app, 2026, 7, 1), Some(july_1));
     post_ok(
         &app,
         &m,
@@ -932,17 +933,8 @@ async fn date_overrides_have_their_own_windows_or_block_the_day() {
         "override-deleted",
     )
     .await;
-    let on_25: i64 = date_overrides::table
-        .filter(date_overrides::on_date.eq(chrono::NaiveDate::from_ymd_opt(2026, 6, 25).unwrap()))
-        .count()
-        .get_result(&mut app.conn())
-        .unwrap();
-    assert_eq!(on_25, 0);
-    let id: Uuid = date_overrides::table
-        .filter(date_overrides::on_date.eq(chrono::NaiveDate::from_ymd_opt(2026, 6, 22).unwrap()))
-        .select(date_overrides::id)
-        .first(&mut app.conn())
-        .unwrap();
+    assert_eq!(override_on(&app, 2026, 6, 25), None);
+    let id = override_on(&app, 2026, 6, 22).unwrap();
     post_ok(
         &app,
         &m,
