@@ -140,9 +140,29 @@ fn read_mail(m: &Received) -> Mail {
                 .text_contents()
                 .map(str::to_owned)
                 .unwrap_or_else(|| String::from_utf8(p.contents().to_vec()).unwrap());
+            // The same calendar comes as a download that no client takes
+            // for a second invitation.
+            let downloads: Vec<_> = msg
+                .attachments()
+                .filter(|a| a.attachment_name() == Some("invite.ics"))
+                .collect();
+            assert_eq!(downloads.len(), 1, "one invite.ics download");
+            let ct = downloads[0].content_type().unwrap();
+            assert_eq!(
+                (ct.ctype(), ct.subtype()),
+                ("application", Some("ics")),
+                "the download is not a second text/calendar part"
+            );
+            assert_eq!(
+                String::from_utf8_lossy(downloads[0].contents()).replace("\r\n", "\n"),
+                text.replace("\r\n", "\n")
+            );
             (method, Some(parse_ics(&text)))
         }
-        None => (None, None),
+        None => {
+            assert_eq!(msg.attachments().count(), 0, "no calendar, no attachment");
+            (None, None)
+        }
     };
     Mail {
         to: m.to[0].clone(),
