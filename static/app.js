@@ -1,9 +1,19 @@
 // The one progressive-enhancement script (the CSP forbids inline scripts).
-// Every page works without it. It fills time-zone fields marked with
+// Every page works without it. It puts the keyboard focus on the first field
+// a form came back with an error for, fills time-zone fields marked with
 // data-detect-tz from the browser's zone when the field is still at UTC, and
 // reloads a slot page marked data-tz-auto with ?tz=<the browser's zone>.
 (function () {
   "use strict";
+  // A form that came back with errors: the first field marked invalid gets
+  // the focus (its error is tied to it by aria-describedby, so a screen
+  // reader reads it out), unless the page chose a field itself.
+  document.addEventListener("DOMContentLoaded", function () {
+    var invalid = document.querySelector('[aria-invalid="true"]');
+    if (invalid && !document.querySelector("[autofocus]")) {
+      invalid.focus();
+    }
+  });
   var zone;
   try {
     zone = Intl.DateTimeFormat().resolvedOptions().timeZone;

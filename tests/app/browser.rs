@@ -534,6 +534,15 @@ async fn sign_up_verify_sign_in_and_out_in_a_real_browser() {
         .await;
     assert_eq!(kept, "priya@example.org");
     assert!(browser.body_text().await.contains("most common"));
+    // The keyboard is back on the field to correct, whose error it reads.
+    let focused: (String, String) = browser
+        .eval(
+            "const e = document.activeElement; \
+             return [e.id, e.getAttribute('aria-describedby') || ''];",
+        )
+        .await;
+    assert_eq!(focused.0, "password");
+    assert!(focused.1.contains("password-error"), "{focused:?}");
     browser.assert_accessible("/register with errors").await;
 
     browser.fill("password", "tea at the lighthouse").await;
