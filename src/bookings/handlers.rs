@@ -14,7 +14,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::manage::{self, Grant};
-use super::model::{Booking, Status};
+use super::model::{Booking, Status, load_policy};
 use super::notify;
 use super::policy::Limit;
 use super::service::{self, Actor, BookError, BookRequest, Ctx, Party};
@@ -632,6 +632,9 @@ struct ShowPage {
     ics_href: Option<String>,
     cancelled_note: Option<String>,
     can_change: bool,
+    /// For the learner inside the late-cancel window: that a cancel now
+    /// is recorded as late (PRODUCT.md "Fairness policy").
+    late_warning: Option<String>,
     reason_required: bool,
     reason: String,
     reason_error: Option<String>,
@@ -653,6 +656,8 @@ fn notice_text(code: Option<&str>) -> Option<&'static str> {
 struct Detail {
     booking: Booking,
     parties: notify::Parties,
+    /// The policy's late-cancel window, for the learner's warning.
+    late_cancel_hours: i32,
 }
 
 fn load_detail(
@@ -664,7 +669,12 @@ fn load_detail(
         return Ok(None);
     };
     let parties = service::parties(conn, &booking, now)?;
-    Ok(Some(Detail { booking, parties }))
+    let late_cancel_hours = load_policy(conn)?.late_cancel_hours;
+    Ok(Some(Detail {
+        booking,
+        parties,
+        late_cancel_hours,
+    }))
 }
 
 struct ShowOptions {
@@ -745,10 +755,24 @@ fn show_page(
             .flatten(),
         cancelled_note,
         can_change: b.is_upcoming(now),
+        late_warning: late_warning(b, party, d.late_cancel_hours, now),
         reason_required: party != Party::Learner,
         reason: o.reason,
         reason_error: o.reason_error,
     }
+}
+
+/// What a learner reads above the cancel button once the session is
+/// inside the late-cancel window: a cancel now is recorded as late.
+fn late_warning(b: &Booking, party: Party, hours: i32, now: DateTime<Utc>) -> Option<String> {
+    let window = Duration::hours(hours.into());
+    (party == Party::Learner && b.is_upcoming(now) && b.start_at - now < window).then(|| {
+        let within = match hours {
+            1 => "an hour".to_owned(),
+            h => format!("{h} hours"),
+        };
+        format!("It starts in less than {within}, so cancelling now counts as a late cancellation.")
+    })
 }
 
 #[derive(Deserialize)]

@@ -588,7 +588,29 @@ async fn cancel_frees_the_slot_and_the_same_slot_can_be_booked_again() {
     let res = form(free).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert!(!res.text().await.unwrap().contains("no longer free"));
-    // …until the learner cancels (inside the 12 h window: late).
+    // …until the learner cancels (inside the 12 h window: late), as their
+    // page says before they do; the mentor's page does not.
+    let page = |who: &SignedIn| who.client.get(app.url(&format!("/bookings/{id}"))).send();
+    let late = "It starts in less than 12 hours, so cancelling now counts as a late cancellation.";
+    assert!(
+        page(&learner)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .contains(late)
+    );
+    let mentor = app.sign_in(&f.mentor).await;
+    assert!(
+        !page(&mentor)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .contains(late)
+    );
     let res = cancel_as(&app, &learner, id, "").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let b = booking(&app, id);
@@ -624,6 +646,18 @@ async fn a_mentor_must_give_a_reason_to_cancel() {
         at(2026, 6, 20, 12, 0),
     )
     .await;
+    // Five days ahead: nothing late about a cancel.
+    let page = learner
+        .client
+        .get(app.url(&format!("/bookings/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Cancel this session"));
+    assert!(!page.contains("late cancellation"));
     let mentor = app.sign_in(&f.mentor).await;
     let res = cancel_as(&app, &mentor, id, "  ").await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
