@@ -431,7 +431,7 @@ pub fn cancel(
     admin: Uuid,
     booking_id: Uuid,
     reason: &str,
-) -> Result<Booking, CancelError> {
+) -> Result<service::Cancelled, CancelError> {
     let actor = Actor {
         user_id: admin,
         party: Party::Admin,
@@ -838,6 +838,12 @@ async fn list_response(
             text: "The booking is cancelled; the learner and the mentor are emailed.".to_owned(),
             error: false,
         }),
+        (None, Some("already-cancelled")) => Some(Message {
+            text:
+                "The booking was cancelled already; nothing changed and nobody was emailed again."
+                    .to_owned(),
+            error: false,
+        }),
         _ => None,
     };
     let mentor_opts = mentors
@@ -999,9 +1005,14 @@ pub async fn cancel_action(
         .await?;
     let mut st = ListState::parse(req.query_string(), auth.user.time_zone);
     let (message, status) = match result {
-        Ok(_) => {
+        Ok(c) => {
+            let notice = if c.changed {
+                "cancelled"
+            } else {
+                "already-cancelled"
+            };
             let mut pairs = st.pairs(st.cursor);
-            pairs.push(("notice", "cancelled".to_owned()));
+            pairs.push(("notice", notice.to_owned()));
             return Ok(HttpResponse::SeeOther()
                 .insert_header((
                     header::LOCATION,

@@ -635,16 +635,30 @@ struct ShowPage {
     /// For the learner inside the late-cancel window: that a cancel now
     /// is recorded as late (PRODUCT.md "Fairness policy").
     late_warning: Option<String>,
+    /// For the learner of a cancelled session: the mentor's times for the
+    /// topic, to book again.
+    rebook_href: Option<String>,
     reason_required: bool,
     reason: String,
     reason_error: Option<String>,
 }
 
-fn notice_text(code: Option<&str>) -> Option<&'static str> {
+/// The notice a redirect asked for, as far as it is still true: going Back
+/// to "Booked." after a cancel shows none, and resubmitting the booking
+/// form of a booking cancelled since says so instead of "already made".
+fn notice_text(code: Option<&str>, status: Status) -> Option<&'static str> {
+    let cancelled = status == Status::Cancelled;
     match code? {
+        "existing" if cancelled => Some(
+            "This form made this booking before, and it has been cancelled since: nothing was booked again.",
+        ),
+        "booked" | "existing" | "rescheduled" | "reassigned" if cancelled => None,
         "booked" => Some("Booked. We emailed you the details and a calendar invitation."),
         "existing" => Some("This booking was already made; here it is."),
         "cancelled" => Some("Cancelled. The time is free again and both of you got an email."),
+        "already-cancelled" => {
+            Some("It was cancelled already, so nothing changed and nobody was emailed again.")
+        }
         "rescheduled" => Some("Moved. Both of you got an email with the new time."),
         "reassigned" => Some(
             "Reassigned. The learner and the new mentor got an updated invitation; the previous mentor a cancellation.",
@@ -756,6 +770,10 @@ fn show_page(
         cancelled_note,
         can_change: b.is_upcoming(now),
         late_warning: late_warning(b, party, d.late_cancel_hours, now),
+        rebook_href: (party == Party::Learner
+            && status == Status::Cancelled
+            && !is_erased(&p.mentor))
+        .then(|| format!("/mentors/{}?topic={}", p.mentor.id, p.topic.slug)),
         reason_required: party != Party::Learner,
         reason: o.reason,
         reason_error: o.reason_error,
@@ -816,7 +834,7 @@ pub async fn show(
             ShowOptions {
                 base: format!("/bookings/{}", detail.booking.id),
                 via_link: false,
-                notice: notice_text(query.notice.as_deref()),
+                notice: notice_text(query.notice.as_deref(), detail.booking.status()),
                 error: None,
                 reason: String::new(),
                 reason_error: None,
@@ -888,7 +906,8 @@ async fn do_cancel(state: &AppState, a: Acting, reason: String) -> Result<HttpRe
         })
         .await?;
     let (error, reason_error, status) = match result {
-        Ok(_) => return Ok(see_other(format!("{base}?notice=cancelled"))),
+        Ok(c) if c.changed => return Ok(see_other(format!("{base}?notice=cancelled"))),
+        Ok(_) => return Ok(see_other(format!("{base}?notice=already-cancelled"))),
         Err(BookError::ReasonRequired) => (
             None,
             Some("Say why you cancel; it goes into the emails about it.".to_owned()),
@@ -1257,7 +1276,7 @@ pub async fn manage_show(
             ShowOptions {
                 base: manage_base(&token),
                 via_link: true,
-                notice: notice_text(query.notice.as_deref()),
+                notice: notice_text(query.notice.as_deref(), d.booking.status()),
                 error: None,
                 reason: String::new(),
                 reason_error: None,

@@ -889,15 +889,25 @@ pub fn parties(
 /// Cancels an upcoming booking: the slot is free at once (the constraint
 /// ignores cancelled rows), reminders are withdrawn, both people get the
 /// cancellation (`METHOD:CANCEL`). A learner cancelling inside the
-/// late-cancel window is recorded as late. Cancelling twice is a no-op.
+/// late-cancel window is recorded as late. Cancelling twice is a no-op,
+/// which the outcome tells (nobody is emailed again, the reason given the
+/// second time is not kept).
 pub fn cancel(
     conn: &mut PgConnection,
     ctx: Ctx<'_>,
     booking_id: Uuid,
     actor: Actor,
     reason: Option<&str>,
-) -> Result<Booking, BookError> {
+) -> Result<Cancelled, BookError> {
     cancel_as(conn, ctx, booking_id, actor, reason, None)
+}
+
+/// What a cancel did.
+#[derive(Debug)]
+pub struct Cancelled {
+    pub booking: Booking,
+    /// False when it was cancelled already (by anyone): nothing changed.
+    pub changed: bool,
 }
 
 /// Why a cancel happens to a person leaving, beyond its reason.
@@ -921,7 +931,7 @@ pub fn cancel_departing(
     reason: &str,
     departure: Departure<'_>,
 ) -> Result<Booking, BookError> {
-    cancel_as(conn, ctx, booking_id, actor, Some(reason), Some(departure))
+    cancel_as(conn, ctx, booking_id, actor, Some(reason), Some(departure)).map(|c| c.booking)
 }
 
 /// How a person deleting their account appears in the notices of the
@@ -940,7 +950,7 @@ fn cancel_as(
     actor: Actor,
     reason: Option<&str>,
     departure: Option<Departure<'_>>,
-) -> Result<Booking, BookError> {
+) -> Result<Cancelled, BookError> {
     let reason = reason.map(one_char_line_breaks);
     let reason = reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
     // The learner reads the mentor's or an admin's reason in the email.
@@ -954,7 +964,10 @@ fn cancel_as(
     conn.transaction(|conn| {
         let booking = find_for_update(conn, booking_id)?.ok_or(BookError::NotFound)?;
         if booking.status() == Status::Cancelled {
-            return Ok(booking);
+            return Ok(Cancelled {
+                booking,
+                changed: false,
+            });
         }
         if !booking.is_upcoming(ctx.now) {
             return Err(BookError::NotChangeable);
@@ -1006,7 +1019,10 @@ fn cancel_as(
                 "via_manage_link": actor.via_manage_link,
             }),
         )?;
-        Ok(booking)
+        Ok(Cancelled {
+            booking,
+            changed: true,
+        })
     })
 }
 

@@ -832,6 +832,25 @@ async fn an_admin_cancel_needs_a_reason_and_then_cancels_with_emails_and_audit()
     assert!(html.contains("role=\"status\""));
     assert!(!listed(&html).contains(&upcoming));
 
+    // The same form again (a second tab): nothing changes, and the page
+    // does not claim emails went out.
+    let emails_after = emails_about(app, upcoming);
+    let res = app
+        .post_form(
+            &w.admin.client,
+            &action,
+            &[("csrf_token", &w.admin.csrf), ("reason", "Twice")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let again = location(&res);
+    assert!(again.contains("notice=already-cancelled"), "{again}");
+    let html = get_html(app, &w.admin, &again).await;
+    assert!(html.contains("The booking was cancelled already; nothing changed"));
+    assert_eq!(emails_about(app, upcoming), emails_after);
+    assert_eq!(cancel_audits(app, upcoming).len(), 1);
+    assert_eq!(booking_row(app, upcoming).1, Some("Mentor is ill".into()));
+
     // Unknown or malformed ids are 404s.
     for id in [Uuid::new_v4().to_string(), "nope".to_owned()] {
         let res = app

@@ -824,7 +824,9 @@ async fn a_learner_cancelling_while_being_disabled_does_not_deadlock() {
         holder.batch_execute("COMMIT").unwrap();
         (cancel.join().unwrap(), disable.join().unwrap())
     });
-    let cancelled = cancelled.expect("the learner's cancel goes through");
+    let cancelled = cancelled
+        .expect("the learner's cancel goes through")
+        .booking;
     assert_eq!(cancelled.cancelled_by, Some(learner));
     assert!(matches!(disabled, Ok(Outcome::Changed)), "{disabled:?}");
     assert!(is_disabled(&mut watch, learner));

@@ -536,6 +536,46 @@ async fn a_double_submitted_form_makes_one_booking_and_shows_it() {
     assert_eq!(path(&a), path(&b));
     let n: i64 = bookings::table.count().get_result(&mut app.conn()).unwrap();
     assert_eq!(n, 1);
+
+    // Cancelled, then the same form sent again (Back, then submit): it
+    // books nothing and says what happened, not "already made"; and the
+    // first redirect's "Booked." is no longer shown over "Cancelled".
+    let id: Uuid = path(&a).trim_start_matches("/bookings/").parse().unwrap();
+    assert_eq!(
+        cancel_as(&app, &learner, id, "").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let again = send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::SEE_OTHER);
+    let shown = learner
+        .client
+        .get(app.url(&location(&again)))
+        .send()
+        .await
+        .unwrap();
+    let html = shown.text().await.unwrap();
+    assert!(
+        html.contains("it has been cancelled since: nothing was booked again"),
+        "{html}"
+    );
+    assert!(!html.contains("already made"));
+    assert!(html.contains(&format!(
+        "href=\"/mentors/{}?topic=sql-basics\">Book another time with",
+        f.mentor.id
+    )));
+    let booked = learner
+        .client
+        .get(app.url(&format!("/bookings/{id}?notice=booked")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(booked.contains("Cancelled"));
+    assert!(!booked.contains("Booked."), "a stale notice");
+    let n: i64 = bookings::table.count().get_result(&mut app.conn()).unwrap();
+    assert_eq!(n, 1);
 }
 
 #[tokio::test]
@@ -618,6 +658,29 @@ async fn cancel_frees_the_slot_and_the_same_slot_can_be_booked_again() {
     assert!(b.late_cancel);
     assert_eq!(b.sequence, 1);
     assert_eq!(b.cancelled_by, Some(learner.user.id));
+    // A second cancel (the mentor's stale page) changes nothing and says
+    // so: no second pair of emails, the first reason kept.
+    let res = cancel_as(&app, &mentor, id, "Me too.").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(location(&res).ends_with("?notice=already-cancelled"));
+    let page = mentor
+        .client
+        .get(app.url(&location(&res)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("It was cancelled already, so nothing changed and nobody was emailed again.")
+    );
+    assert!(
+        !page.contains("Book another time with"),
+        "the mentor does not rebook"
+    );
+    assert_eq!(booking(&app, id).cancel_reason, None);
+    assert_eq!(booking(&app, id).sequence, 1);
     // Pending reminders are withdrawn; cancellations are queued.
     let kinds: Vec<String> = email_outbox::table
         .filter(email_outbox::booking_id.eq(id))
