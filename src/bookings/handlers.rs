@@ -209,6 +209,26 @@ struct ConfirmPage {
     goals: String,
     goals_error: Option<String>,
     key: Uuid,
+    /// Which reminders there will be ("What happens next").
+    reminders: &'static str,
+}
+
+/// Which of the 24 h and 1 h reminders a session starting `lead` from now
+/// gets (a reminder whose moment has passed is skipped); with several
+/// times to choose from, it depends.
+fn reminders_line(lead: Option<Duration>) -> &'static str {
+    match lead {
+        None => {
+            "Reminders come 24 hours and 1 hour before the start, when it is still that far away."
+        }
+        Some(d) if d >= Duration::hours(24) => {
+            "Reminders come 24 hours and 1 hour before the start."
+        }
+        Some(d) if d >= Duration::hours(1) => {
+            "A reminder comes 1 hour before the start (it is less than 24 hours away)."
+        }
+        Some(_) => "It starts within the hour, so there is no reminder.",
+    }
 }
 
 /// What the confirm page shows about a mentor, topic and start.
@@ -273,15 +293,39 @@ fn when_pair(
     (mine, theirs)
 }
 
+/// The confirm form's own state: the goals as typed, their error, and the
+/// idempotency key its next submit carries.
+struct Draft {
+    goals: String,
+    goals_error: Option<String>,
+    key: Uuid,
+}
+
+impl Draft {
+    /// A form not sent yet, or sent again as a new request.
+    fn fresh(goals: String) -> Self {
+        Draft {
+            goals,
+            goals_error: None,
+            key: Uuid::new_v4(),
+        }
+    }
+}
+
 fn confirm_page(
     page: PageCtx,
     learner: &User,
     t: &Target,
-    goals: String,
-    goals_error: Option<String>,
-    key: Uuid,
+    draft: Draft,
     conflict: Option<(String, Vec<DateTime<Utc>>)>,
+    now: DateTime<Utc>,
 ) -> ConfirmPage {
+    let Draft {
+        goals,
+        goals_error,
+        key,
+    } = draft;
+    let reminders = reminders_line(conflict.is_none().then(|| t.start - now));
     let end = t.start + Duration::minutes(t.topic.duration_minutes.into());
     let (when, when_mentor) = when_pair(learner, (&t.mentor_name, t.mentor_zone), t.start, end);
     let conflict_heading = match &conflict {
@@ -323,6 +367,7 @@ fn confirm_page(
         goals,
         goals_error,
         key,
+        reminders,
     }
 }
 
@@ -437,10 +482,9 @@ pub async fn book_form(
             auth.page(),
             &learner,
             &target,
-            String::new(),
-            None,
-            Uuid::new_v4(),
+            Draft::fresh(String::new()),
             conflict,
+            now,
         ),
         status,
     )
@@ -568,11 +612,10 @@ pub async fn create(
                     auth.page(),
                     &learner,
                     &target,
-                    f.goals,
-                    None,
                     // A new key: choosing an alternative is a new request.
-                    Uuid::new_v4(),
+                    Draft::fresh(f.goals),
                     Some((why, alternatives)),
+                    now,
                 ),
                 StatusCode::CONFLICT,
             )
@@ -591,10 +634,13 @@ pub async fn create(
                 auth.page(),
                 &learner,
                 &target,
-                f.goals,
-                Some(e.to_owned()),
-                key,
+                Draft {
+                    goals: f.goals,
+                    goals_error: Some(e.to_owned()),
+                    key,
+                },
                 None,
+                now,
             ),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
@@ -1406,6 +1452,15 @@ pub async fn my_sessions(state: web::Data<AppState>, auth: Auth) -> Result<HttpR
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_confirm_page_promises_only_the_reminders_there_will_be() {
+        assert!(reminders_line(Some(Duration::hours(24))).starts_with("Reminders come 24 hours"));
+        assert!(reminders_line(Some(Duration::hours(23))).starts_with("A reminder comes 1 hour"));
+        assert!(reminders_line(Some(Duration::hours(1))).starts_with("A reminder comes 1 hour"));
+        assert!(reminders_line(Some(Duration::minutes(59))).contains("no reminder"));
+        assert!(reminders_line(None).contains("when it is still that far away"));
+    }
+
     use super::*;
     use chrono::TimeZone;
 

@@ -152,10 +152,10 @@ async fn only_the_learner_the_mentor_and_admins_see_a_booking() {
     // their own list.
     for (who, hint, back) in [
         (&learner, "Your mentor sees this", "/me/sessions"),
-        (&mentor, "The learner sees this", "/mentor"),
+        (&mentor, " sees it in the email", "/mentor"),
         (
             &admin,
-            "The learner and the mentor see this",
+            "Required. The learner and the mentor see it",
             "/admin/bookings",
         ),
     ] {
@@ -627,7 +627,13 @@ async fn cancel_frees_the_slot_and_the_same_slot_can_be_booked_again() {
     let free = start - Duration::minutes(30);
     let res = form(free).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(!res.text().await.unwrap().contains("no longer free"));
+    let html = res.text().await.unwrap();
+    assert!(!html.contains("no longer free"));
+    // Less than a day ahead: no 24-hour reminder is promised.
+    assert!(
+        html.contains("A reminder comes 1 hour before the start"),
+        "{html}"
+    );
     // …until the learner cancels (inside the 12 h window: late), as their
     // page says before they do; the mentor's page does not.
     let page = |who: &SignedIn| who.client.get(app.url(&format!("/bookings/{id}"))).send();
@@ -724,7 +730,14 @@ async fn a_mentor_must_give_a_reason_to_cancel() {
     let mentor = app.sign_in(&f.mentor).await;
     let res = cancel_as(&app, &mentor, id, "  ").await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(res.text().await.unwrap().contains("id=\"reason-error\""));
+    let html = res.text().await.unwrap();
+    assert!(html.contains("id=\"reason-error\""));
+    // As on the mentor's dashboard, the field says it is required.
+    let hint = format!(
+        "Required. {} sees it in the email.",
+        learner.user.display_name
+    );
+    assert!(html.contains(&hint), "{html}");
     assert_eq!(booking(&app, id).status, "confirmed");
     // 501 characters are too many; 500 as a browser counts them (a line
     // break is one, sent as CRLF) are not, and are kept with LF.
