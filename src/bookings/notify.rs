@@ -142,7 +142,7 @@ fn notice(
         meeting_url: p.meeting_url.clone(),
         booking_url: ctx.settings.absolute_url(&format!("/bookings/{}", b.id)),
         manage_url: manage_url.to_owned(),
-        cancelled_by: None,
+        changed_by: None,
         cancel_reason: None,
         reminder_lead: None,
     }
@@ -208,11 +208,13 @@ pub fn rescheduled(
     p: &Parties,
     b: &Booking,
     before: &Booking,
+    by: Party,
 ) -> Result<(), BookError> {
     let mut letters = Vec::with_capacity(2);
     for (to, for_mentor, manage_url) in addressed(conn, ctx, p, b)? {
         let mut n = notice(ctx, p, b, to, for_mentor, &manage_url);
         n.previous_when = Some(timefmt::when(before.start_at, before.end_at, to.time_zone));
+        n.changed_by = Some(changed_by(by, for_mentor).to_owned());
         let email = BookingRescheduled(n).to_email(to.mailbox()?, Some(to.id))?;
         let invite = attachment(ics::Method::Request, event(ctx, p, b, Some(&manage_url)));
         letters.push((email, Some(invite)));
@@ -220,8 +222,8 @@ pub fn rescheduled(
     send(conn, ctx, b.id, letters)
 }
 
-/// Who cancelled, as the recipient reads it.
-fn cancelled_by(by: Party, recipient_is_mentor: bool) -> &'static str {
+/// Who cancelled or moved a session, as the recipient reads it.
+fn changed_by(by: Party, recipient_is_mentor: bool) -> &'static str {
     match (by, recipient_is_mentor) {
         (Party::Learner, false) | (Party::Mentor, true) => "you",
         (Party::Learner, true) => "the learner",
@@ -243,7 +245,7 @@ pub fn cancelled(
     let mut letters = Vec::with_capacity(2);
     for (to, for_mentor, manage_url) in addressed(conn, ctx, p, b)? {
         let mut n = notice(ctx, p, b, to, for_mentor, &manage_url);
-        n.cancelled_by = Some(cancelled_by(by, for_mentor).to_owned());
+        n.changed_by = Some(changed_by(by, for_mentor).to_owned());
         n.cancel_reason = match own_reason {
             Some((who, reason)) if who == to.id => Some(reason.to_owned()),
             _ => b.cancel_reason.clone(),
@@ -278,7 +280,7 @@ pub fn reassigned(
         letters.push((email, Some(invite)));
     }
     let mut n = notice(ctx, previous, b, old, true, &urls[2]);
-    n.cancelled_by = Some(cancelled_by(Party::Admin, true).to_owned());
+    n.changed_by = Some(changed_by(Party::Admin, true).to_owned());
     n.cancel_reason = Some(format!(
         "The session was reassigned to {}.",
         p.mentor.display_name

@@ -1103,7 +1103,7 @@ pub fn reschedule(
         .map_err(overlap_error)?;
         let booking = find(conn, booking_id)?.ok_or(BookError::NotFound)?;
         notify::withdraw_reminders(conn, booking_id)?;
-        notify::rescheduled(conn, ctx, &parties, &booking, &before)?;
+        notify::rescheduled(conn, ctx, &parties, &booking, &before, actor.party)?;
         audit::record(
             conn,
             ctx.now,

@@ -29,8 +29,9 @@ pub struct BookingNotice {
     pub booking_url: String,
     /// Absolute `/manage/{token}`: a secret link acting as the recipient.
     pub manage_url: String,
-    /// "you", "the mentor", "the learner", "an administrator".
-    pub cancelled_by: Option<String>,
+    /// Who cancelled or moved it, as the recipient reads it: "you", "your
+    /// mentor", "the learner", "an administrator".
+    pub changed_by: Option<String>,
     pub cancel_reason: Option<String>,
     /// Reminders: "24 hours" / "1 hour".
     pub reminder_lead: Option<String>,
@@ -136,7 +137,7 @@ mod tests {
             meeting_url: Some(MEET.into()),
             booking_url: BOOKING.into(),
             manage_url: MANAGE.into(),
-            cancelled_by: None,
+            changed_by: None,
             cancel_reason: None,
             reminder_lead: None,
         }
@@ -252,7 +253,7 @@ mod tests {
     #[test]
     fn cancelled_says_who_and_why_and_differs_from_confirmed() {
         let mut n = notice(false);
-        n.cancelled_by = Some("the mentor".into());
+        n.changed_by = Some("the mentor".into());
         n.cancel_reason = Some("Ill, sorry! <b>".into());
         let r = BookingCancelled(n.clone()).render().unwrap();
         common(&r, &[BOOKING]);
@@ -275,7 +276,7 @@ mod tests {
         );
 
         let mut quiet = notice(true);
-        quiet.cancelled_by = Some("you".into());
+        quiet.changed_by = Some("you".into());
         let q = BookingCancelled(quiet).render().unwrap();
         assert!(q.text.contains("cancelled by you"));
         assert!(!q.text.contains("Reason"));

@@ -385,6 +385,16 @@ async fn invitations_parse_and_keep_one_uid_through_reschedule_and_cancel() {
         assert_eq!(ics.ev("STATUS"), "CONFIRMED");
         assert!(ics.ev("DESCRIPTION").contains("/manage/"));
     }
+    // Each reads who moved it, as a cancel says who cancelled.
+    for (email, by) in [
+        (me.user.email.as_str(), "by you."),
+        (mentor_email.as_str(), "by the learner."),
+    ] {
+        let m = to(&mails, email);
+        let line = format!("was moved to a new time {by}");
+        assert!(m.text.contains(&line), "{}", m.text);
+        assert!(m.html.contains(&line), "{}", m.html);
+    }
 
     // Cancel: METHOD:CANCEL, STATUS:CANCELLED, same UID, higher SEQUENCE.
     cancel(&app, &me, id).await;
