@@ -24,6 +24,7 @@ use crate::email::ics;
 use crate::error::AppError;
 use crate::schedule::public::load::TopicInfo;
 use crate::schedule::public::rfc3339_utc;
+use crate::schedule::queries as schedule_queries;
 use crate::slots::Interval;
 use crate::state::AppState;
 use crate::timefmt;
@@ -1019,7 +1020,14 @@ struct ReschedulePage {
     current: String,
     zone_name: String,
     error: Option<String>,
+    /// The first day shown (`YYYY-MM-DD`), sent back with the choice so a
+    /// refused move shows the same two weeks again.
+    from: String,
     days: Vec<SlotDay>,
+    /// When these two weeks have no free time: the next free one, to jump
+    /// to (`?from=` its day, its time), or why there is none.
+    next_free: Option<(String, String)>,
+    none_ahead: Option<String>,
     prev_href: Option<String>,
     next_href: Option<String>,
 }
@@ -1035,7 +1043,9 @@ pub struct RescheduleQuery {
 }
 
 /// The free starts of the booking's mentor and topic from `from` (a local
-/// date in `zone`) for two weeks, grouped by local day.
+/// date in `zone`) for two weeks, grouped by local day; no later pages
+/// past the mentor's horizon, and on two empty weeks a link to the next
+/// free time.
 async fn reschedule_page(
     state: &AppState,
     a: Acting,
@@ -1063,18 +1073,49 @@ async fn reschedule_page(
     let mentor = d.parties.mentor.clone();
     let minutes = Duration::minutes(d.parties.topic.duration_minutes.into());
     let booking = d.booking.clone();
-    let starts = state
-        .db(move |conn| {
-            service::move_choices(
-                conn,
-                &booking,
-                &mentor,
-                minutes,
-                Interval::new(start, end),
-                now,
-            )
+    // One pass up to the horizon (the engine offers nothing past it): the
+    // two weeks' starts, and the first one after them.
+    let (starts, horizon_days) = state
+        .db(move |conn| -> Result<_, diesel::result::Error> {
+            let horizon = schedule_queries::profile_or_default(conn, mentor.id, now)?.horizon_days;
+            let until = end.max(now + Duration::days(horizon.into()));
+            let starts = if start < until {
+                service::move_choices(
+                    conn,
+                    &booking,
+                    &mentor,
+                    minutes,
+                    Interval::new(start, until),
+                    now,
+                )?
+            } else {
+                Vec::new()
+            };
+            Ok((starts, horizon))
         })
         .await?;
+    let horizon_end = now + Duration::days(horizon_days.into());
+    let (starts, later): (Vec<_>, Vec<_>) = starts.into_iter().partition(|s| *s < end);
+    let (next_free, none_ahead) = match (starts.is_empty(), later.first()) {
+        (false, _) => (None, None),
+        (true, Some(next)) => (
+            Some((
+                format!(
+                    "{base}/reschedule?from={}",
+                    next.with_timezone(&zone).date_naive().format("%Y-%m-%d")
+                ),
+                timefmt::when(*next, *next + minutes, zone),
+            )),
+            None,
+        ),
+        (true, None) => (
+            None,
+            Some(format!(
+                "{} has no other free time for this topic in the {horizon_days} days ahead they take bookings for.",
+                d.parties.mentor.display_name
+            )),
+        ),
+    };
     let mut days: Vec<SlotDay> = Vec::new();
     let mut last: Option<NaiveDate> = None;
     for s in starts {
@@ -1107,17 +1148,22 @@ async fn reschedule_page(
             current: timefmt::when(d.booking.start_at, d.booking.end_at, zone),
             zone_name: zone.name().to_owned(),
             error,
+            from: from_date.format("%Y-%m-%d").to_string(),
             days,
+            next_free,
+            none_ahead,
             prev_href: (from_date > today).then(|| {
                 format!(
                     "{base}/reschedule?from={}",
                     prev.max(today).format("%Y-%m-%d")
                 )
             }),
-            next_href: Some(format!(
-                "{base}/reschedule?from={}",
-                (from_date + Duration::days(RESCHEDULE_DAYS)).format("%Y-%m-%d")
-            )),
+            next_href: (end < horizon_end).then(|| {
+                format!(
+                    "{base}/reschedule?from={}",
+                    (from_date + Duration::days(RESCHEDULE_DAYS)).format("%Y-%m-%d")
+                )
+            }),
             base,
         },
         status,
@@ -1147,13 +1193,19 @@ pub async fn reschedule_form(
 pub struct RescheduleForm {
     #[serde(default)]
     start: String,
+    /// The first day of the two weeks the choice was made on.
+    #[serde(default)]
+    from: String,
 }
 
 async fn do_reschedule(
     state: &AppState,
     a: Acting,
-    raw_start: &str,
+    form: &RescheduleForm,
 ) -> Result<HttpResponse, AppError> {
+    let raw_start = form.start.as_str();
+    // A refused choice shows the same two weeks again.
+    let from = parse_date(Some(&form.from));
     let now = state.clock.now();
     let booking_id = a.booking_id;
     let zone = a.user.time_zone;
@@ -1166,7 +1218,7 @@ async fn do_reschedule(
             "Choose one of the free times.".to_owned(),
             StatusCode::UNPROCESSABLE_ENTITY,
         );
-        return reschedule_page(state, a, d, None, Some(error)).await;
+        return reschedule_page(state, a, d, from, Some(error)).await;
     };
     let st = state.clone();
     let actor = a.actor;
@@ -1196,7 +1248,7 @@ async fn do_reschedule(
         .db(move |conn| load_detail(conn, booking_id, now))
         .await?
         .ok_or(AppError::NotFound)?;
-    reschedule_page(state, a, d, None, Some((error, StatusCode::CONFLICT))).await
+    reschedule_page(state, a, d, from, Some((error, StatusCode::CONFLICT))).await
 }
 
 /// `POST /bookings/{id}/reschedule`.
@@ -1207,7 +1259,7 @@ pub async fn reschedule(
     form: CsrfForm<RescheduleForm>,
 ) -> Result<HttpResponse, AppError> {
     let (detail, party) = visible(&state, &auth, &path).await?;
-    do_reschedule(&state, acting(&auth, &detail, party), &form.form.start).await
+    do_reschedule(&state, acting(&auth, &detail, party), &form.form).await
 }
 
 // ---------------------------------------------------------------------
@@ -1384,7 +1436,7 @@ pub async fn manage_reschedule(
         return expired(form.viewer.page());
     }
     let a = by_link(form.viewer.page(), &g, user, &token);
-    do_reschedule(&state, a, &form.form.start).await
+    do_reschedule(&state, a, &form.form).await
 }
 
 // ---------------------------------------------------------------------

@@ -1139,3 +1139,85 @@ async fn an_admin_must_give_a_reason_wherever_they_cancel() {
     assert_eq!(b.status, "cancelled");
     assert_eq!(b.cancel_reason.as_deref(), Some("Mentor is ill."));
 }
+
+#[tokio::test]
+async fn the_move_page_keeps_its_weeks_stops_at_the_horizon_and_finds_the_next_free_time() {
+    use officehours::db::schema::time_off;
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    let learner = app.sign_in(&app.create_user(Role::Learner)).await;
+    let id = book(
+        &app,
+        &learner,
+        f.mentor.id,
+        "sql-basics",
+        at(2026, 6, 20, 12, 0),
+    )
+    .await;
+    // The mentor is away until 10 July: the first two weeks are empty.
+    diesel::insert_into(time_off::table)
+        .values((
+            time_off::id.eq(Uuid::now_v7()),
+            time_off::mentor_id.eq(f.mentor.id),
+            time_off::starts_at.eq(at(2026, 6, 15, 0, 0)),
+            time_off::ends_at.eq(at(2026, 7, 10, 0, 0)),
+            time_off::note.eq(""),
+        ))
+        .execute(&mut app.conn())
+        .unwrap();
+    let page = |query: &str| {
+        let url = app.url(&format!("/bookings/{id}/reschedule{query}"));
+        let client = learner.client.clone();
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let html = page("").await;
+    assert!(html.contains("No free times in these two weeks."), "{html}");
+    // The next free time, 08:00 Berlin on 10 July, one click away.
+    assert!(
+        html.contains(&format!(
+            "The next one is Friday 10 July 2026, 08:00–08:30 CEST (Europe/Berlin): <a href=\"/bookings/{id}/reschedule?from=2026-07-10\">show it</a>."
+        )),
+        "{html}"
+    );
+    let html = page("?from=2026-07-10").await;
+    assert!(html.contains("name=\"start\" value=\"2026-07-10T06:00:00Z\""));
+    assert!(html.contains("<input type=\"hidden\" name=\"from\" value=\"2026-07-10\">"));
+    assert!(
+        html.contains("rel=\"next\""),
+        "more weeks before the horizon"
+    );
+
+    // A refused choice comes back on the same two weeks, not on today's.
+    let res = app
+        .post_form(
+            &learner.client,
+            &format!("/bookings/{id}/reschedule"),
+            &[
+                ("csrf_token", learner.csrf.as_str()),
+                ("start", "2026-07-10T06:10:00Z"),
+                ("from", "2026-07-10"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("name=\"start\" value=\"2026-07-10T06:00:00Z\""),
+        "{html}"
+    );
+    assert!(!html.contains("No free times in these two weeks."));
+    assert_eq!(booking(&app, id).start_at, at(2026, 6, 20, 12, 0));
+
+    // The mentor takes bookings 60 days ahead (to 14 August): the two
+    // weeks from 1 August reach past it, so no later page; far past it,
+    // the page says why there is nothing.
+    let html = page("?from=2026-08-01").await;
+    assert!(!html.contains("rel=\"next\""), "{html}");
+    assert!(html.contains("name=\"start\" value=\"2026-08-14T06:00:00Z\""));
+    let html = page("?from=2030-01-01").await;
+    assert!(!html.contains("rel=\"next\""));
+    assert!(html.contains(&format!(
+        "{} has no other free time for this topic in the 60 days ahead they take bookings for.",
+        f.mentor.display_name
+    )));
+}
