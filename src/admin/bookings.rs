@@ -116,6 +116,10 @@ pub struct Row {
     pub cancel_reason: Option<String>,
     #[diesel(sql_type = Bool)]
     pub late_cancel: bool,
+    /// Who cancelled, as the list says it: "the learner", "the mentor",
+    /// "an admin".
+    #[diesel(sql_type = Nullable<Text>)]
+    pub cancelled_by: Option<String>,
     #[diesel(sql_type = Text)]
     pub topic_slug: String,
     #[diesel(sql_type = Text)]
@@ -187,7 +191,12 @@ impl Sql {
 }
 
 const SELECT_ROWS: &str = "SELECT b.id, b.start_at, b.end_at, b.status, b.goals, \
-     b.cancel_reason, b.late_cancel, t.slug AS topic_slug, t.title AS topic_title, \
+     b.cancel_reason, b.late_cancel, \
+     CASE WHEN b.cancelled_by IS NULL THEN NULL \
+          WHEN b.cancelled_by = b.learner_id THEN 'the learner' \
+          WHEN b.cancelled_by = b.mentor_id THEN 'the mentor' \
+          ELSE 'an admin' END AS cancelled_by, \
+     t.slug AS topic_slug, t.title AS topic_title, \
      m.id AS mentor_id, m.display_name AS mentor_name, m.email AS mentor_email, \
      l.id AS learner_id, l.display_name AS learner_name, l.email AS learner_email \
      FROM bookings b \
@@ -723,6 +732,8 @@ struct RowView {
     status_code: &'static str,
     status_label: &'static str,
     cancel_reason: Option<String>,
+    /// "Cancelled by the mentor", with "late" for a learner's late cancel.
+    cancelled_by: Option<String>,
     can_cancel: bool,
     /// The reason as typed and the message, after a refused cancel.
     reason: String,
@@ -823,6 +834,10 @@ async fn list_response(
                 status_code: status.as_str(),
                 status_label: status.label(),
                 cancel_reason: r.cancel_reason.clone(),
+                cancelled_by: r.cancelled_by.as_ref().map(|by| {
+                    let late = if r.late_cancel { ", late" } else { "" };
+                    format!("by {by}{late}")
+                }),
                 can_cancel: status == Status::Confirmed && r.start_at > now,
                 reason: refused_here.map(|f| f.reason.clone()).unwrap_or_default(),
                 reason_error: refused_here.map(|f| f.message.clone()),

@@ -671,7 +671,7 @@ struct ShowPage {
     mentor_href: Option<String>,
     learner_name: String,
     when: String,
-    when_other: Option<String>,
+    when_other: Vec<String>,
     goals: String,
     /// Why there are none to show: erased with the learner's account.
     goals_erased: bool,
@@ -758,13 +758,16 @@ fn show_page(
     let b = &d.booking;
     let p = &d.parties;
     let zone = viewer.time_zone;
-    let other = match party {
-        Party::Learner => Some(&p.mentor),
-        Party::Mentor => Some(&p.learner),
-        Party::Admin => None,
+    // The other person's time (an admin: both people's), when their zone
+    // is another. A deleted account keeps its row (and zone) for the
+    // statistics only.
+    let others = match party {
+        Party::Learner => vec![&p.mentor],
+        Party::Mentor => vec![&p.learner],
+        Party::Admin => vec![&p.learner, &p.mentor],
     };
-    // A deleted account keeps its row (and zone) for the statistics only.
-    let when_other = other
+    let when_other = others
+        .into_iter()
         .filter(|o| o.time_zone != zone && !is_erased(o))
         .map(|o| {
             format!(
@@ -772,7 +775,8 @@ fn show_page(
                 o.display_name,
                 timefmt::when(b.start_at, b.end_at, o.time_zone)
             )
-        });
+        })
+        .collect();
     let status = b.status();
     let cancelled_note = (status == Status::Cancelled).then(|| {
         let by = match b.cancelled_by {

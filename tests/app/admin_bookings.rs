@@ -850,6 +850,17 @@ async fn an_admin_cancel_needs_a_reason_and_then_cancels_with_emails_and_audit()
     assert_eq!(emails_about(app, upcoming), emails_after);
     assert_eq!(cancel_audits(app, upcoming).len(), 1);
     assert_eq!(booking_row(app, upcoming).1, Some("Mentor is ill".into()));
+    // The list of cancelled ones says who cancelled, next to the reason.
+    let html = get_html(app, &w.admin, "/admin/bookings?status=cancelled").await;
+    let row = &html[html
+        .find(&format!("data-booking-id=\"{upcoming}\""))
+        .expect("listed")..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(
+        row.contains("<span class=\"meta\">by an admin</span>"),
+        "{row}"
+    );
+    assert!(row.contains("Mentor is ill"), "{row}");
 
     // Unknown or malformed ids are 404s.
     for id in [Uuid::new_v4().to_string(), "nope".to_owned()] {

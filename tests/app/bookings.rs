@@ -166,6 +166,22 @@ async fn only_the_learner_the_mentor_and_admins_see_a_booking() {
             "{back}: {html}"
         );
     }
+    // An admin in London reads both people's times when theirs differ
+    // (the learner in Kolkata, the mentor in Berlin), and downloads the
+    // .ics as a file, not as "add to your calendar".
+    set_zone(&app, &admin.user, "Europe/London");
+    set_zone(&app, &learner.user, "Asia/Kolkata");
+    let (_, html) = app.get_as(&admin, &format!("/bookings/{id}")).await;
+    assert!(
+        html.contains(
+            "<dt>When</dt><dd>Tuesday 16 June 2026, 13:00–13:30 BST (Europe/London)\
+             <br><span class=\"meta\">Test learner&#39;s time: Tuesday 16 June 2026, 17:30–18:00 IST (Asia/Kolkata)</span>\
+             <br><span class=\"meta\">Test mentor&#39;s time: Tuesday 16 June 2026, 14:00–14:30 CEST (Europe/Berlin)</span></dd>"
+        ),
+        "{html}"
+    );
+    assert!(html.contains("Download the calendar file (.ics)"));
+    assert!(!html.contains("Add to calendar"));
     // A stranger's cancel is a 404 and changes nothing.
     let res = cancel_as(&app, &stranger, id, "x").await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
