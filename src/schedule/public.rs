@@ -98,7 +98,7 @@ struct ViewerZone {
 }
 
 fn viewer_zone(tz: Option<&str>, viewer: &Viewer) -> ViewerZone {
-    if let Some(zone) = tz.and_then(|s| s.parse::<Tz>().ok()) {
+    if let Some(zone) = tz.and_then(crate::web::forms::zone_from_query) {
         return ViewerZone {
             zone,
             explicit: true,

@@ -2,6 +2,8 @@
 
 use std::sync::LazyLock;
 
+use chrono_tz::Tz;
+
 /// Messages by field name, in the order they were found.
 #[derive(Debug, Default, Clone)]
 pub struct FieldErrors(Vec<(&'static str, String)>);
@@ -76,6 +78,18 @@ pub fn zone_options(selected: &str) -> Vec<ZoneOption> {
         .collect()
 }
 
+/// A zone named in a URL (`?tz=`): its IANA name, in any letter case
+/// (`asia/kolkata` is Asia/Kolkata), as people type them.
+pub fn zone_from_query(raw: &str) -> Option<Tz> {
+    let raw = raw.trim();
+    raw.parse::<Tz>().ok().or_else(|| {
+        chrono_tz::TZ_VARIANTS
+            .iter()
+            .copied()
+            .find(|z| z.name().eq_ignore_ascii_case(raw))
+    })
+}
+
 /// Line breaks as one `\n` each: a browser sends a textarea's breaks as
 /// CRLF but counts each as one character against its `maxlength`, so the
 /// limits the server checks (and what it stores) must count them so too.
@@ -92,6 +106,25 @@ pub fn has_control_chars(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_zone_in_a_url_is_found_in_any_letter_case() {
+        assert_eq!(
+            zone_from_query("Asia/Kolkata"),
+            Some(chrono_tz::Asia::Kolkata)
+        );
+        assert_eq!(
+            zone_from_query("asia/kolkata"),
+            Some(chrono_tz::Asia::Kolkata)
+        );
+        assert_eq!(
+            zone_from_query(" AMERICA/NEW_YORK "),
+            Some(chrono_tz::America::New_York)
+        );
+        assert_eq!(zone_from_query("utc"), Some(chrono_tz::UTC));
+        assert_eq!(zone_from_query("Mars/Olympus"), None);
+        assert_eq!(zone_from_query(""), None);
+    }
 
     #[test]
     fn the_zone_list_leaves_out_legacy_names_unless_chosen() {

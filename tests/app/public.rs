@@ -250,6 +250,12 @@ async fn the_viewer_zone_is_tz_then_the_account_zone_then_utc() {
     assert!(html.contains("<strong>America/New_York</strong>"));
     assert!(html.contains(&format!("{slot}03:00</time>")));
     assert!(html.contains("tz=America%2FNew_York"));
+    // As typed, in any letter case: the zone it names, links canonical.
+    let html = get(format!("{path}?tz=america/new_york")).await;
+    assert!(html.contains("<strong>America/New_York</strong>"), "{html}");
+    assert!(html.contains(&format!("{slot}03:00</time>")));
+    assert!(html.contains("tz=America%2FNew_York"));
+    assert!(!html.contains("public-tz-error"));
 
     // A zone we do not know: the default, said next to the zone list (the
     // text escaped); the script may offer the browser's zone.
