@@ -69,7 +69,9 @@ struct SessionView {
 }
 
 struct Tally {
-    label: String,
+    label: &'static str,
+    /// Which week or month, on a line of its own (the table fits a phone).
+    period: String,
     counts: PeriodCounts,
 }
 
@@ -199,11 +201,13 @@ fn dashboard_page(
     past.reverse();
     let tallies = vec![
         Tally {
-            label: format!("This week (from {})", d.week.first_day.format("%A %-d %B")),
+            label: "This week",
+            period: format!("from {}", d.week.first_day.format("%a %-d %b")),
             counts: d.counts.week,
         },
         Tally {
-            label: format!("This month ({})", d.month.first_day.format("%B %Y")),
+            label: "This month",
+            period: d.month.first_day.format("%B %Y").to_string(),
             counts: d.counts.month,
         },
     ];

@@ -1151,6 +1151,14 @@ async fn mentor_marks_a_past_session_no_show_in_a_real_browser() {
         scroll <= inner,
         "/mentor scrolls sideways: {scroll} > {inner}"
     );
+    // Nor does the numbers table inside its box hide columns.
+    let (table, room): (u32, u32) = browser
+        .eval(
+            "const t = document.querySelector('.mentor-counts'); \
+             return [t.scrollWidth, t.parentElement.clientWidth];",
+        )
+        .await;
+    assert!(table <= room, "the counts table is {table} px in {room}");
     browser.assert_accessible("/mentor at phone width").await;
     browser.close().await;
 }

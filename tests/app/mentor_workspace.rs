@@ -170,8 +170,8 @@ async fn the_dashboard_lists_todays_and_upcoming_sessions_in_the_mentors_zone() 
     assert!(body.contains("Accepting bookings"));
     assert!(body.contains("2 topics offered"));
     // This week and month: two booked.
-    assert!(body.contains("This week (from Monday 15 June)"));
-    assert!(body.contains("This month (June 2026)"));
+    assert!(body.contains("This week<br><span class=\"meta\">from Mon 15 Jun</span>"));
+    assert!(body.contains("This month<br><span class=\"meta\">June 2026</span>"));
     assert_eq!(body.matches("<td>2</td>").count(), 2, "{body}");
 
     // The cancel form works from here, and a reason is required.
