@@ -5,11 +5,13 @@
 // reloads a slot page marked data-tz-auto with ?tz=<the browser's zone>.
 (function () {
   "use strict";
-  // A form that came back with errors: the first field marked invalid gets
-  // the focus (its error is tied to it by aria-describedby, so a screen
-  // reader reads it out), unless the page chose a field itself.
+  // A form that came back with errors (a POST form: a GET form's marks,
+  // e.g. a shared link's unknown ?tz=, do not move a reader past the
+  // heading): the first field marked invalid gets the focus (its error is
+  // tied to it by aria-describedby, so a screen reader reads it out),
+  // unless the page chose a field itself.
   document.addEventListener("DOMContentLoaded", function () {
-    var invalid = document.querySelector('[aria-invalid="true"]');
+    var invalid = document.querySelector('form[method="post"] [aria-invalid="true"]');
     if (invalid && !document.querySelector("[autofocus]")) {
       invalid.focus();
     }

@@ -14,9 +14,10 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::manage::{self, Grant};
-use super::model::{Booking, Status, load_policy};
+use super::model::{Booking, Policy, Status, load_policy};
 use super::notify;
 use super::policy::Limit;
+use super::reminders;
 use super::service::{self, Actor, BookError, BookRequest, Ctx, Party};
 use crate::accounts::User;
 use crate::accounts::deletion::is_erased;
@@ -24,15 +25,13 @@ use crate::email::ics;
 use crate::error::AppError;
 use crate::schedule::public::load::TopicInfo;
 use crate::schedule::public::rfc3339_utc;
-use crate::schedule::queries as schedule_queries;
-use crate::slots::Interval;
 use crate::state::AppState;
 use crate::timefmt;
 use crate::web::auth::{Auth, CsrfForm, Viewer};
 use crate::web::{PageCtx, render};
 
 /// Days of free slots the reschedule page lists at once.
-const RESCHEDULE_DAYS: i64 = 14;
+const RESCHEDULE_DAYS: u64 = 14;
 
 fn respond(page: &impl Template, status: StatusCode) -> Result<HttpResponse, AppError> {
     let mut res = render(page)?;
@@ -211,24 +210,42 @@ struct ConfirmPage {
     goals_error: Option<String>,
     key: Uuid,
     /// Which reminders there will be ("What happens next").
-    reminders: &'static str,
+    reminders: String,
 }
 
-/// Which of the 24 h and 1 h reminders a session starting `lead` from now
-/// gets (a reminder whose moment has passed is skipped); with several
-/// times to choose from, it depends.
-fn reminders_line(lead: Option<Duration>) -> &'static str {
-    match lead {
-        None => {
-            "Reminders come 24 hours and 1 hour before the start, when it is still that far away."
-        }
-        Some(d) if d >= Duration::hours(24) => {
-            "Reminders come 24 hours and 1 hour before the start."
-        }
-        Some(d) if d >= Duration::hours(1) => {
-            "A reminder comes 1 hour before the start (it is less than 24 hours away)."
-        }
-        Some(_) => "It starts within the hour, so there is no reminder.",
+/// How long a learner may take over the form before a reminder promised
+/// by the confirm page would come too late: closer than this, the page
+/// says by when to book.
+const FORM_MINUTES: i64 = 15;
+
+/// The confirm page's line on reminders for a session at `start` seen at
+/// `now` (`None`: several times to choose from): only those it will get,
+/// a close one with the time to book by.
+fn reminders_line(start: Option<DateTime<Utc>>, now: DateTime<Utc>, zone: Tz) -> String {
+    let Some(start) = start else {
+        let [a, b] = reminders::lead_words();
+        return format!(
+            "Reminders come {a} and {b} before the start, when it is still that far away."
+        );
+    };
+    let leads: Vec<String> = reminders::promised(start, now)
+        .into_iter()
+        .map(|(words, moment)| {
+            if moment - now <= Duration::minutes(FORM_MINUTES) {
+                let by = moment.with_timezone(&zone).format("%H:%M %Z");
+                format!("{words} (if you book before {by})")
+            } else {
+                words.to_owned()
+            }
+        })
+        .collect();
+    match leads.as_slice() {
+        [] => "It starts too soon for a reminder.".to_owned(),
+        [one] => format!("A reminder comes {one} before the start."),
+        [first @ .., last] => format!(
+            "Reminders come {} and {last} before the start.",
+            first.join(", ")
+        ),
     }
 }
 
@@ -326,7 +343,11 @@ fn confirm_page(
         goals_error,
         key,
     } = draft;
-    let reminders = reminders_line(conflict.is_none().then(|| t.start - now));
+    let reminders = reminders_line(
+        conflict.is_none().then_some(t.start),
+        now,
+        learner.time_zone,
+    );
     let end = t.start + Duration::minutes(t.topic.duration_minutes.into());
     let (when, when_mentor) = when_pair(learner, (&t.mentor_name, t.mentor_zone), t.start, end);
     let conflict_heading = match &conflict {
@@ -682,9 +703,9 @@ struct ShowPage {
     /// For the learner inside the late-cancel window: that a cancel now
     /// is recorded as late (PRODUCT.md "Fairness policy").
     late_warning: Option<String>,
-    /// For the learner of a cancelled session: the mentor's times for the
-    /// topic, to book again.
-    rebook_href: Option<String>,
+    /// For the learner of a cancelled session, where to book again: the
+    /// mentor's times for the topic, or (the mentor gone) the topic's page.
+    rebook: Option<(String, String)>,
     reason_required: bool,
     reason: String,
     reason_error: Option<String>,
@@ -717,8 +738,11 @@ fn notice_text(code: Option<&str>, status: Status) -> Option<&'static str> {
 struct Detail {
     booking: Booking,
     parties: notify::Parties,
-    /// The policy's late-cancel window, for the learner's warning.
-    late_cancel_hours: i32,
+    /// The fairness policy while the session is upcoming (the learner's
+    /// late-cancel warning), else none.
+    policy: Option<Policy>,
+    /// A cancelled session's topic is still offered (where to book again).
+    topic_active: bool,
 }
 
 fn load_detail(
@@ -730,11 +754,18 @@ fn load_detail(
         return Ok(None);
     };
     let parties = service::parties(conn, &booking, now)?;
-    let late_cancel_hours = load_policy(conn)?.late_cancel_hours;
+    let policy = if booking.is_upcoming(now) {
+        Some(load_policy(conn)?)
+    } else {
+        None
+    };
+    let topic_active = booking.status() == Status::Cancelled
+        && service::topic(conn, booking.topic_id)?.is_some_and(|t| t.active);
     Ok(Some(Detail {
         booking,
         parties,
-        late_cancel_hours,
+        policy,
+        topic_active,
     }))
 }
 
@@ -766,14 +797,24 @@ fn show_page(
         Party::Mentor => vec![&p.learner],
         Party::Admin => vec![&p.learner, &p.mentor],
     };
-    let when_other = others
+    // People in one zone share a line.
+    let mut by_zone: Vec<(Tz, Vec<&str>)> = Vec::new();
+    for o in others
         .into_iter()
         .filter(|o| o.time_zone != zone && !is_erased(o))
-        .map(|o| {
+    {
+        match by_zone.iter_mut().find(|(z, _)| *z == o.time_zone) {
+            Some((_, names)) => names.push(&o.display_name),
+            None => by_zone.push((o.time_zone, vec![&o.display_name])),
+        }
+    }
+    let when_other = by_zone
+        .into_iter()
+        .map(|(z, names)| {
             format!(
                 "{}'s time: {}",
-                o.display_name,
-                timefmt::when(b.start_at, b.end_at, o.time_zone)
+                names.join("'s and "),
+                timefmt::when(b.start_at, b.end_at, z)
             )
         })
         .collect();
@@ -809,7 +850,7 @@ fn show_page(
         status_class: status.as_str(),
         topic_title: p.topic.title.clone(),
         mentor_name: p.mentor.display_name.clone(),
-        mentor_href: (!is_erased(&p.mentor)).then(|| format!("/mentors/{}", p.mentor.id)),
+        mentor_href: has_public_page(&p.mentor).then(|| format!("/mentors/{}", p.mentor.id)),
         learner_name: p.learner.display_name.clone(),
         when: timefmt::when(b.start_at, b.end_at, zone),
         when_other,
@@ -820,11 +861,13 @@ fn show_page(
             .flatten(),
         cancelled_note,
         can_change: b.is_upcoming(now),
-        late_warning: late_warning(b, party, d.late_cancel_hours, now),
-        rebook_href: (party == Party::Learner
-            && status == Status::Cancelled
-            && !is_erased(&p.mentor))
-        .then(|| format!("/mentors/{}?topic={}", p.mentor.id, p.topic.slug)),
+        late_warning: d
+            .policy
+            .as_ref()
+            .and_then(|policy| late_warning(policy, b, party, now)),
+        rebook: (party == Party::Learner && status == Status::Cancelled)
+            .then(|| rebook_link(p, d.topic_active))
+            .flatten(),
         reason_required: party != Party::Learner,
         reason: o.reason,
         reason_error: o.reason_error,
@@ -833,15 +876,41 @@ fn show_page(
 
 /// What a learner reads above the cancel button once the session is
 /// inside the late-cancel window: a cancel now is recorded as late.
-fn late_warning(b: &Booking, party: Party, hours: i32, now: DateTime<Utc>) -> Option<String> {
-    let window = Duration::hours(hours.into());
-    (party == Party::Learner && b.is_upcoming(now) && b.start_at - now < window).then(|| {
-        let within = match hours {
+fn late_warning(policy: &Policy, b: &Booking, party: Party, now: DateTime<Utc>) -> Option<String> {
+    let late =
+        b.is_upcoming(now) && policy.cancel_is_late(party == Party::Learner, b.start_at, now);
+    late.then(|| {
+        let within = match policy.late_cancel_hours {
             1 => "an hour".to_owned(),
             h => format!("{h} hours"),
         };
         format!("It starts in less than {within}, so cancelling now counts as a late cancellation.")
     })
+}
+
+/// Whether `/mentors/{id}` shows this person (it is a 404 for anyone else):
+/// a mentor or admin, neither disabled nor deleted.
+fn has_public_page(u: &User) -> bool {
+    u.role.is_mentor() && u.disabled_at.is_none() && !is_erased(u)
+}
+
+/// Where the learner of a cancelled session books again: the mentor's
+/// times for the topic while the mentor is there, else the topic's page
+/// while it is offered (other mentors); (href, words).
+fn rebook_link(p: &notify::Parties, topic_active: bool) -> Option<(String, String)> {
+    if has_public_page(&p.mentor) {
+        Some((
+            format!("/mentors/{}?topic={}", p.mentor.id, p.topic.slug),
+            format!("Book another time with {}", p.mentor.display_name),
+        ))
+    } else if topic_active {
+        Some((
+            format!("/topics/{}", p.topic.slug),
+            format!("Book {} with another mentor", p.topic.title),
+        ))
+    } else {
+        None
+    }
 }
 
 #[derive(Deserialize)]
@@ -1028,9 +1097,10 @@ struct ReschedulePage {
     /// refused move shows the same two weeks again.
     from: String,
     days: Vec<SlotDay>,
-    /// When these two weeks have no free time: the next free one, to jump
-    /// to (`?from=` its day, its time), or why there is none.
-    next_free: Option<(String, String)>,
+    /// When these two weeks have no free time: a free one to jump to
+    /// (the words before it, `?from=` its day, its time), and/or why there
+    /// is none after them.
+    next_free: Option<(&'static str, (String, String))>,
     none_ahead: Option<String>,
     prev_href: Option<String>,
     next_href: Option<String>,
@@ -1067,62 +1137,55 @@ async fn reschedule_page(
     };
     let now = state.clock.now();
     let today = now.with_timezone(&zone).date_naive();
-    let from_date = from.filter(|f| *f >= today).unwrap_or(today);
-    let start = crate::slots::resolve_local(zone, from_date, chrono::NaiveTime::MIN).max(now);
-    let end = crate::slots::resolve_local(
-        zone,
-        from_date + Duration::days(RESCHEDULE_DAYS),
-        chrono::NaiveTime::MIN,
-    );
     let mentor = d.parties.mentor.clone();
     let minutes = Duration::minutes(d.parties.topic.duration_minutes.into());
     let booking = d.booking.clone();
-    // One pass up to the horizon (the engine offers nothing past it): the
-    // two weeks' starts, and the first one after them.
-    let (starts, horizon_days) = state
-        .db(move |conn| -> Result<_, diesel::result::Error> {
-            let horizon = schedule_queries::profile_or_default(conn, mentor.id, now)?.horizon_days;
-            let until = end.max(now + Duration::days(horizon.into()));
-            let starts = if start < until {
-                service::move_choices(
-                    conn,
-                    &booking,
-                    &mentor,
-                    minutes,
-                    Interval::new(start, until),
-                    now,
-                )?
-            } else {
-                Vec::new()
-            };
-            Ok((starts, horizon))
+    let weeks = state
+        .db(move |conn| {
+            service::move_weeks(
+                conn,
+                &booking,
+                &mentor,
+                minutes,
+                from,
+                RESCHEDULE_DAYS,
+                zone,
+                now,
+            )
         })
         .await?;
-    let horizon_end = now + Duration::days(horizon_days.into());
-    let (starts, later): (Vec<_>, Vec<_>) = starts.into_iter().partition(|s| *s < end);
-    let (next_free, none_ahead) = match (starts.is_empty(), later.first()) {
-        (false, _) => (None, None),
-        (true, Some(next)) => (
-            Some((
-                format!(
-                    "{base}/reschedule?from={}",
-                    next.with_timezone(&zone).date_naive().format("%Y-%m-%d")
-                ),
-                timefmt::when(*next, *next + minutes, zone),
+    let from_date = weeks.from;
+    let show = |at: DateTime<Utc>| {
+        (
+            format!(
+                "{base}/reschedule?from={}",
+                at.with_timezone(&zone).date_naive().format("%Y-%m-%d")
+            ),
+            timefmt::when(at, at + minutes, zone),
+        )
+    };
+    let mentor_name = &d.parties.mentor.display_name;
+    let horizon = weeks.horizon_days;
+    let (next_free, none_ahead) = match (weeks.next, weeks.first) {
+        _ if !weeks.starts.is_empty() => (None, None),
+        (Some(next), _) => (Some(("The next one is", show(next))), None),
+        (None, Some(first)) => (
+            Some(("The first free time from today is", show(first))),
+            Some(format!(
+                "None after them either, in the {horizon} days ahead {mentor_name} takes bookings for."
             )),
-            None,
         ),
-        (true, None) => (
+        // Nothing from now to the horizon.
+        (None, None) => (
             None,
             Some(format!(
-                "{} has no other free time for this topic in the {horizon_days} days ahead they take bookings for.",
-                d.parties.mentor.display_name
+                "{mentor_name} has no other free time for this topic in the {horizon} days ahead they take bookings for."
             )),
         ),
     };
     let mut days: Vec<SlotDay> = Vec::new();
     let mut last: Option<NaiveDate> = None;
-    for s in starts {
+    for s in weeks.starts {
         let local = s.with_timezone(&zone);
         if last != Some(local.date_naive()) {
             last = Some(local.date_naive());
@@ -1143,7 +1206,7 @@ async fn reschedule_page(
             });
         }
     }
-    let prev = from_date - Duration::days(RESCHEDULE_DAYS);
+    let prev = from_date - Duration::days(RESCHEDULE_DAYS as i64);
     respond(
         &ReschedulePage {
             page,
@@ -1162,10 +1225,10 @@ async fn reschedule_page(
                     prev.max(today).format("%Y-%m-%d")
                 )
             }),
-            next_href: (end < horizon_end).then(|| {
+            next_href: weeks.more.then(|| {
                 format!(
                     "{base}/reschedule?from={}",
-                    (from_date + Duration::days(RESCHEDULE_DAYS)).format("%Y-%m-%d")
+                    (from_date + Duration::days(RESCHEDULE_DAYS as i64)).format("%Y-%m-%d")
                 )
             }),
             base,
@@ -1510,11 +1573,37 @@ pub async fn my_sessions(state: web::Data<AppState>, auth: Auth) -> Result<HttpR
 mod tests {
     #[test]
     fn the_confirm_page_promises_only_the_reminders_there_will_be() {
-        assert!(reminders_line(Some(Duration::hours(24))).starts_with("Reminders come 24 hours"));
-        assert!(reminders_line(Some(Duration::hours(23))).starts_with("A reminder comes 1 hour"));
-        assert!(reminders_line(Some(Duration::hours(1))).starts_with("A reminder comes 1 hour"));
-        assert!(reminders_line(Some(Duration::minutes(59))).contains("no reminder"));
-        assert!(reminders_line(None).contains("when it is still that far away"));
+        let now = Utc.with_ymd_and_hms(2026, 6, 15, 9, 0, 0).unwrap();
+        let zone = chrono_tz::Europe::Berlin;
+        let line = |ahead: Duration| reminders_line(Some(now + ahead), now, zone);
+        assert_eq!(
+            line(Duration::hours(25)),
+            "Reminders come 24 hours and 1 hour before the start."
+        );
+        // Booked with exactly 24 hours to go, the 24-hour reminder is
+        // skipped (its moment is not after the booking).
+        assert_eq!(
+            line(Duration::hours(24)),
+            "A reminder comes 1 hour before the start."
+        );
+        // Ten minutes to spare: by when to book for it.
+        assert_eq!(
+            line(Duration::hours(24) + Duration::minutes(10)),
+            "Reminders come 24 hours (if you book before 11:10 CEST) and 1 hour before the start."
+        );
+        assert_eq!(
+            line(Duration::hours(23)),
+            "A reminder comes 1 hour before the start."
+        );
+        assert_eq!(
+            line(Duration::hours(1)),
+            "It starts too soon for a reminder."
+        );
+        assert_eq!(
+            line(Duration::minutes(59)),
+            "It starts too soon for a reminder."
+        );
+        assert!(reminders_line(None, now, zone).contains("when it is still that far away"));
     }
 
     use super::*;

@@ -100,6 +100,17 @@ impl Policy {
     pub fn late_cancel_window(&self) -> Duration {
         Duration::hours(self.late_cancel_hours.into())
     }
+
+    /// Whether a cancel now of a session starting at `start` is a late one:
+    /// only the learner's, inside the window (PRODUCT.md "Fairness policy").
+    pub fn cancel_is_late(
+        &self,
+        by_learner: bool,
+        start: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        by_learner && start - now < self.late_cancel_window()
+    }
 }
 
 impl Default for Policy {

@@ -335,3 +335,27 @@ pub fn withdraw_reminders(conn: &mut PgConnection, booking: Uuid) -> QueryResult
     )
     .execute(conn)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_recipient_reads_who_changed_the_session() {
+        // (who acted, recipient is the mentor) → words.
+        for (by, to_mentor, words) in [
+            (Party::Learner, false, "you"),
+            (Party::Learner, true, "the learner"),
+            (Party::Mentor, false, "your mentor"),
+            (Party::Mentor, true, "you"),
+            (Party::Admin, false, "an administrator"),
+            (Party::Admin, true, "an administrator"),
+        ] {
+            assert_eq!(
+                changed_by(by, to_mentor),
+                words,
+                "{by:?} → mentor: {to_mentor}"
+            );
+        }
+    }
+}

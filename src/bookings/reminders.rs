@@ -50,6 +50,23 @@ const LEADS: [Lead; 2] = [
     },
 ];
 
+/// The reminders a session starting at `start`, booked (or moved) at
+/// `booked`, gets: the words of each lead ("24 hours", "1 hour") and the
+/// moment it must be booked before to get it — `enqueue_due`'s rule that
+/// the start was set strictly before the reminder's moment.
+pub fn promised(start: DateTime<Utc>, booked: DateTime<Utc>) -> Vec<(&'static str, DateTime<Utc>)> {
+    LEADS
+        .iter()
+        .map(|lead| (lead.words, start - lead.before))
+        .filter(|(_, moment)| booked < *moment)
+        .collect()
+}
+
+/// The words of every lead, earliest first ("24 hours", "1 hour").
+pub fn lead_words() -> [&'static str; 2] {
+    LEADS.map(|lead| lead.words)
+}
+
 #[derive(QueryableByName)]
 struct Due {
     #[diesel(sql_type = SqlUuid)]

@@ -7,7 +7,8 @@
 //! is answered as "taken", never as an error page. (`docs/ARCHITECTURE.md`,
 //! "Booking without double bookings", walks through `book`.)
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Days, Duration, NaiveDate, NaiveTime, Utc};
+use chrono_tz::Tz;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment};
@@ -29,7 +30,7 @@ use crate::schedule::availability::{self, MentorRef};
 use crate::schedule::public::cache::MentorPageCache;
 use crate::schedule::public::load::{MentorInfo, TopicInfo};
 use crate::schedule::queries::{self as schedule_queries, clear_of};
-use crate::slots::Interval;
+use crate::slots::{Interval, resolve_local};
 use crate::topics::Topic;
 use crate::web::forms::one_char_line_breaks;
 
@@ -329,6 +330,81 @@ pub fn move_choices(
             .filter(|s| *s != booking.start_at && clear_of(&busy, *s, duration))
             .collect(),
     )
+}
+
+/// What the move page shows: the free times of `days` days from a local
+/// date, and where to go when there are none.
+#[derive(Debug, Clone)]
+pub struct MoveWeeks {
+    /// The first day shown: the one asked for, kept between today and
+    /// the last day of the mentor's horizon.
+    pub from: NaiveDate,
+    /// The free starts of those days, in time order.
+    pub starts: Vec<DateTime<Utc>>,
+    /// When there are none: the first free start after those days…
+    pub next: Option<DateTime<Utc>>,
+    /// …or, with none after them either, the first one from now on.
+    pub first: Option<DateTime<Utc>>,
+    /// Days after these can still hold free times (before the horizon).
+    pub more: bool,
+    pub horizon_days: i32,
+}
+
+/// The free starts a booking can move to (as [`move_choices`]) on `days`
+/// local days in `zone` from `from` (today when absent or past, the
+/// horizon's last day when beyond it). Only when those days have none is
+/// the engine run again: after them, then (none there either) from now.
+#[allow(clippy::too_many_arguments)]
+pub fn move_weeks(
+    conn: &mut PgConnection,
+    booking: &Booking,
+    mentor: &User,
+    duration: Duration,
+    from: Option<NaiveDate>,
+    days: u64,
+    zone: Tz,
+    now: DateTime<Utc>,
+) -> QueryResult<MoveWeeks> {
+    let horizon_days = schedule_queries::profile_or_default(conn, mentor.id, now)?.horizon_days;
+    let horizon_end = now + Duration::days(horizon_days.into());
+    let today = now.with_timezone(&zone).date_naive();
+    let last = horizon_end.with_timezone(&zone).date_naive().max(today);
+    let from = from.unwrap_or(today).clamp(today, last);
+    let midnight = |date: NaiveDate| resolve_local(zone, date, NaiveTime::MIN);
+    let start = midnight(from).max(now);
+    let end = from
+        .checked_add_days(Days::new(days))
+        .map_or(horizon_end, midnight);
+    let mut free = |from: DateTime<Utc>, to: DateTime<Utc>| -> QueryResult<Vec<DateTime<Utc>>> {
+        if from < to {
+            move_choices(
+                conn,
+                booking,
+                mentor,
+                duration,
+                Interval::new(from, to),
+                now,
+            )
+        } else {
+            Ok(Vec::new())
+        }
+    };
+    let starts = free(start, end)?;
+    let (mut next, mut first) = (None, None);
+    if starts.is_empty() {
+        next = free(end, horizon_end)?.first().copied();
+        if next.is_none() && from > today {
+            first = free(now, start)?.first().copied();
+        }
+    }
+    Ok(MoveWeeks {
+        from,
+        starts,
+        next,
+        first,
+        more: end < horizon_end,
+        horizon_days,
+    })
 }
 
 /// A mentor and topic as the mentor page's cache has them, with free
@@ -953,16 +1029,11 @@ fn cancel_as(
 ) -> Result<Cancelled, BookError> {
     let reason = reason.map(one_char_line_breaks);
     let reason = reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
-    // The learner reads the mentor's or an admin's reason in the email.
-    if actor.party != Party::Learner && reason.is_none() {
-        return Err(BookError::ReasonRequired);
-    }
-    if reason.is_some_and(|r| r.chars().count() > REASON_MAX) {
-        return Err(BookError::ReasonTooLong);
-    }
     let reason: Option<String> = reason.map(str::to_owned);
     conn.transaction(|conn| {
         let booking = find_for_update(conn, booking_id)?.ok_or(BookError::NotFound)?;
+        // Said first: a second cancel (a stale tab) hears that it was
+        // cancelled already, whatever reason it gave.
         if booking.status() == Status::Cancelled {
             return Ok(Cancelled {
                 booking,
@@ -972,9 +1043,18 @@ fn cancel_as(
         if !booking.is_upcoming(ctx.now) {
             return Err(BookError::NotChangeable);
         }
+        // The learner reads the mentor's or an admin's reason in the email.
+        if actor.party != Party::Learner && reason.is_none() {
+            return Err(BookError::ReasonRequired);
+        }
+        if reason
+            .as_ref()
+            .is_some_and(|r| r.chars().count() > REASON_MAX)
+        {
+            return Err(BookError::ReasonTooLong);
+        }
         let policy: Policy = load_policy(conn)?;
-        let late = actor.party == Party::Learner
-            && booking.start_at - ctx.now < policy.late_cancel_window();
+        let late = policy.cancel_is_late(actor.party == Party::Learner, booking.start_at, ctx.now);
         diesel::update(bookings::table.find(booking_id))
             .set((
                 bookings::status.eq(Status::Cancelled.as_str()),

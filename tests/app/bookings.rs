@@ -180,6 +180,15 @@ async fn only_the_learner_the_mentor_and_admins_see_a_booking() {
         ),
         "{html}"
     );
+    // Both in one zone: one line for both.
+    set_zone(&app, &learner.user, "Europe/Berlin");
+    let (_, html) = app.get_as(&admin, &format!("/bookings/{id}")).await;
+    assert!(
+        html.contains(
+            "<br><span class=\"meta\">Test learner&#39;s and Test mentor&#39;s time: Tuesday 16 June 2026, 14:00–14:30 CEST (Europe/Berlin)</span></dd>"
+        ),
+        "{html}"
+    );
     assert!(html.contains("Download the calendar file (.ics)"));
     assert!(!html.contains("Add to calendar"));
     // A stranger's cancel is a 404 and changes nothing.
@@ -590,6 +599,23 @@ async fn a_double_submitted_form_makes_one_booking_and_shows_it() {
         .unwrap();
     assert!(booked.contains("Cancelled"));
     assert!(!booked.contains("Booked."), "a stale notice");
+    // With the mentor disabled, their page is a 404: no link to it, and
+    // booking again points to the topic's other mentors.
+    diesel::update(users::table.find(f.mentor.id))
+        .set(users::disabled_at.eq(Some(app.clock.now())))
+        .execute(&mut app.conn())
+        .unwrap();
+    let (_, html) = app.get_as(&learner, &format!("/bookings/{id}")).await;
+    assert!(
+        !html.contains(&format!("href=\"/mentors/{}", f.mentor.id)),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            "<a href=\"/topics/sql-basics\">Book Topic sql-basics with another mentor</a>"
+        ),
+        "{html}"
+    );
     let n: i64 = bookings::table.count().get_result(&mut app.conn()).unwrap();
     assert_eq!(n, 1);
 }
@@ -703,6 +729,18 @@ async fn cancel_frees_the_slot_and_the_same_slot_can_be_booked_again() {
     );
     assert_eq!(booking(&app, id).cancel_reason, None);
     assert_eq!(booking(&app, id).sequence, 1);
+    // Also with no reason given (the stale tab's form had none yet): it
+    // was cancelled already, not "say why".
+    let res = cancel_as(&app, &mentor, id, "  ").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(location(&res).ends_with("?notice=already-cancelled"));
+    // The admin list says who cancelled, and that it was late.
+    let admin = app.sign_in(&app.create_user(Role::Admin)).await;
+    let (_, list) = app.get_as(&admin, "/admin/bookings?status=cancelled").await;
+    assert!(
+        list.contains("<span class=\"meta\">by the learner, late</span>"),
+        "{list}"
+    );
     // Pending reminders are withdrawn; cancellations are queued.
     let kinds: Vec<String> = email_outbox::table
         .filter(email_outbox::booking_id.eq(id))
@@ -933,6 +971,18 @@ async fn manage_links_act_without_signing_in_until_the_start() {
         .await;
     assert_eq!(res.status(), StatusCode::GONE);
     assert_eq!(booking(&app, id).status, "confirmed");
+    // The link's page warns the learner of a late cancel too, from the
+    // moment less than 12 hours are left (12 hours exactly: not yet).
+    let late = "so cancelling now counts as a late cancellation";
+    let manage_page = || {
+        let url = app.url(&format!("/manage/{token}"));
+        let anon = anon.clone();
+        async move { anon.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    app.clock.set(at(2026, 6, 20, 0, 0));
+    assert!(!manage_page().await.contains(late));
+    app.clock.set(at(2026, 6, 20, 0, 1));
+    assert!(manage_page().await.contains(late));
     // Before the start, the holder cancels as the learner.
     app.clock.set(at(2026, 6, 19, 12, 0));
     let res = app
@@ -1225,15 +1275,61 @@ async fn the_move_page_keeps_its_weeks_stops_at_the_horizon_and_finds_the_next_f
     assert_eq!(booking(&app, id).start_at, at(2026, 6, 20, 12, 0));
 
     // The mentor takes bookings 60 days ahead (to 14 August): the two
-    // weeks from 1 August reach past it, so no later page; far past it,
-    // the page says why there is nothing.
+    // weeks from 1 August reach past it, so no later page; a day past it
+    // (or one no calendar has) shows its last two weeks.
     let html = page("?from=2026-08-01").await;
     assert!(!html.contains("rel=\"next\""), "{html}");
     assert!(html.contains("name=\"start\" value=\"2026-08-14T06:00:00Z\""));
     let html = page("?from=2030-01-01").await;
+    assert!(
+        html.contains("<input type=\"hidden\" name=\"from\" value=\"2026-08-14\">"),
+        "{html}"
+    );
     assert!(!html.contains("rel=\"next\""));
-    assert!(html.contains(&format!(
-        "{} has no other free time for this topic in the 60 days ahead they take bookings for.",
-        f.mentor.display_name
-    )));
+    for far in ["%2B262142-12-31", "262142-12-31", "9999-12-31"] {
+        let res = learner
+            .client
+            .get(app.url(&format!("/bookings/{id}/reschedule?from={far}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{far}");
+    }
+
+    // Away again from 20 July on: nothing after 1 August, but the page
+    // does not claim there is nothing at all, and links to the first.
+    let away = |from, to| {
+        diesel::insert_into(time_off::table)
+            .values((
+                time_off::id.eq(Uuid::now_v7()),
+                time_off::mentor_id.eq(f.mentor.id),
+                time_off::starts_at.eq(from),
+                time_off::ends_at.eq(to),
+                time_off::note.eq(""),
+            ))
+            .execute(&mut app.conn())
+            .unwrap();
+    };
+    away(at(2026, 7, 20, 0, 0), at(2026, 9, 1, 0, 0));
+    let html = page("?from=2026-08-01").await;
+    assert!(
+        html.contains(&format!(
+            "No free times in these two weeks. None after them either, in the 60 days ahead {} takes bookings for. \
+             The first free time from today is Friday 10 July 2026, 08:00–08:30 CEST (Europe/Berlin): \
+             <a href=\"/bookings/{id}/reschedule?from=2026-07-10\">show it</a>.",
+            f.mentor.display_name
+        )),
+        "{html}"
+    );
+    // Away for all of it: now that is what it says.
+    away(at(2026, 7, 9, 0, 0), at(2026, 7, 21, 0, 0));
+    let html = page("").await;
+    assert!(
+        html.contains(&format!(
+            "{} has no other free time for this topic in the 60 days ahead they take bookings for.",
+            f.mentor.display_name
+        )),
+        "{html}"
+    );
+    assert!(!html.contains("show it"));
 }
