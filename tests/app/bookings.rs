@@ -572,13 +572,7 @@ async fn a_double_submitted_form_makes_one_booking_and_shows_it() {
     );
     let again = send().await.unwrap();
     assert_eq!(again.status(), StatusCode::SEE_OTHER);
-    let shown = learner
-        .client
-        .get(app.url(&location(&again)))
-        .send()
-        .await
-        .unwrap();
-    let html = shown.text().await.unwrap();
+    let (_, html) = app.get_as(&learner, &location(&again)).await;
     assert!(
         html.contains("it has been cancelled since: nothing was booked again"),
         "{html}"
@@ -588,15 +582,9 @@ async fn a_double_submitted_form_makes_one_booking_and_shows_it() {
         "href=\"/mentors/{}?topic=sql-basics\">Book another time with",
         f.mentor.id
     )));
-    let booked = learner
-        .client
-        .get(app.url(&format!("/bookings/{id}?notice=booked")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, booked) = app
+        .get_as(&learner, &format!("/bookings/{id}?notice=booked"))
+        .await;
     assert!(booked.contains("Cancelled"));
     assert!(!booked.contains("Booked."), "a stale notice");
     // With the mentor disabled, their page is a 404: no link to it, and
@@ -678,27 +666,11 @@ async fn cancel_frees_the_slot_and_the_same_slot_can_be_booked_again() {
     );
     // …until the learner cancels (inside the 12 h window: late), as their
     // page says before they do; the mentor's page does not.
-    let page = |who: &SignedIn| who.client.get(app.url(&format!("/bookings/{id}"))).send();
+    let path = format!("/bookings/{id}");
     let late = "It starts in less than 12 hours, so cancelling now counts as a late cancellation.";
-    assert!(
-        page(&learner)
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-            .contains(late)
-    );
+    assert!(app.get_as(&learner, &path).await.1.contains(late));
     let mentor = app.sign_in(&f.mentor).await;
-    assert!(
-        !page(&mentor)
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-            .contains(late)
-    );
+    assert!(!app.get_as(&mentor, &path).await.1.contains(late));
     let res = cancel_as(&app, &learner, id, "").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let b = booking(&app, id);
@@ -711,15 +683,7 @@ async fn cancel_frees_the_slot_and_the_same_slot_can_be_booked_again() {
     let res = cancel_as(&app, &mentor, id, "Me too.").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert!(location(&res).ends_with("?notice=already-cancelled"));
-    let page = mentor
-        .client
-        .get(app.url(&location(&res)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, page) = app.get_as(&mentor, &location(&res)).await;
     assert!(
         page.contains("It was cancelled already, so nothing changed and nobody was emailed again.")
     );
@@ -770,15 +734,7 @@ async fn a_mentor_must_give_a_reason_to_cancel() {
     )
     .await;
     // Five days ahead: nothing late about a cancel.
-    let page = learner
-        .client
-        .get(app.url(&format!("/bookings/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, page) = app.get_as(&learner, &format!("/bookings/{id}")).await;
     assert!(page.contains("Cancel this session"));
     assert!(!page.contains("late cancellation"));
     let mentor = app.sign_in(&f.mentor).await;
@@ -1232,11 +1188,11 @@ async fn the_move_page_keeps_its_weeks_stops_at_the_horizon_and_finds_the_next_f
         .execute(&mut app.conn())
         .unwrap();
     let page = |query: &str| {
-        let url = app.url(&format!("/bookings/{id}/reschedule{query}"));
-        let client = learner.client.clone();
-        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+        let path = format!("/bookings/{id}/reschedule{query}");
+        let (app, learner) = (&app, &learner);
+        async move { app.get_as(learner, &path).await }
     };
-    let html = page("").await;
+    let html = page("").await.1;
     assert!(html.contains("No free times in these two weeks."), "{html}");
     // The next free time, 08:00 Berlin on 10 July, one click away.
     assert!(
@@ -1245,7 +1201,7 @@ async fn the_move_page_keeps_its_weeks_stops_at_the_horizon_and_finds_the_next_f
         )),
         "{html}"
     );
-    let html = page("?from=2026-07-10").await;
+    let html = page("?from=2026-07-10").await.1;
     assert!(html.contains("name=\"start\" value=\"2026-07-10T06:00:00Z\""));
     assert!(html.contains("<input type=\"hidden\" name=\"from\" value=\"2026-07-10\">"));
     assert!(
@@ -1277,23 +1233,21 @@ async fn the_move_page_keeps_its_weeks_stops_at_the_horizon_and_finds_the_next_f
     // The mentor takes bookings 60 days ahead (to 14 August): the two
     // weeks from 1 August reach past it, so no later page; a day past it
     // (or one no calendar has) shows its last two weeks.
-    let html = page("?from=2026-08-01").await;
+    let html = page("?from=2026-08-01").await.1;
     assert!(!html.contains("rel=\"next\""), "{html}");
     assert!(html.contains("name=\"start\" value=\"2026-08-14T06:00:00Z\""));
-    let html = page("?from=2030-01-01").await;
+    let html = page("?from=2030-01-01").await.1;
     assert!(
         html.contains("<input type=\"hidden\" name=\"from\" value=\"2026-08-14\">"),
         "{html}"
     );
     assert!(!html.contains("rel=\"next\""));
     for far in ["%2B262142-12-31", "262142-12-31", "9999-12-31"] {
-        let res = learner
-            .client
-            .get(app.url(&format!("/bookings/{id}/reschedule?from={far}")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::OK, "{far}");
+        assert_eq!(
+            page(&format!("?from={far}")).await.0,
+            StatusCode::OK,
+            "{far}"
+        );
     }
 
     // Away again from 20 July on: nothing after 1 August, but the page
@@ -1311,7 +1265,7 @@ async fn the_move_page_keeps_its_weeks_stops_at_the_horizon_and_finds_the_next_f
             .unwrap();
     };
     away(at(2026, 7, 20, 0, 0), at(2026, 9, 1, 0, 0));
-    let html = page("?from=2026-08-01").await;
+    let html = page("?from=2026-08-01").await.1;
     assert!(
         html.contains(&format!(
             "No free times in these two weeks. None after them either, in the 60 days ahead {} takes bookings for. \
@@ -1323,7 +1277,7 @@ async fn the_move_page_keeps_its_weeks_stops_at_the_horizon_and_finds_the_next_f
     );
     // Away for all of it: now that is what it says.
     away(at(2026, 7, 9, 0, 0), at(2026, 7, 21, 0, 0));
-    let html = page("").await;
+    let html = page("").await.1;
     assert!(
         html.contains(&format!(
             "{} has no other free time for this topic in the 60 days ahead they take bookings for.",
