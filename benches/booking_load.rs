@@ -29,7 +29,10 @@
 //!    that no two live bookings of a mentor overlap.
 //! 3. Races: 64 learners POST the same fresh free slot at once (released
 //!    together by a barrier on 64 warm connections); exactly one 303 and
-//!    63 refusals (409) are expected. Repeated on a fresh slot per round.
+//!    63 refusals (409) are expected. Repeated on a fresh slot per round;
+//!    each round's line says what else the database had to do as it
+//!    started (outbox messages the worker had still to handle, autovacuum
+//!    at work), since a first round right after phase 2 can be slower.
 //!
 //! Besides the table (requests, rate, p50/p99/max, requests over 1 s,
 //! unexpected answers) and the targets of issue 5 (bookings/s at least 20%
@@ -308,6 +311,33 @@ fn count(conn: &mut PgConnection, sql: &str) -> Result<i64> {
         n: i64,
     }
     Ok(diesel::sql_query(sql).get_result::<N>(conn)?.n)
+}
+
+/// What else the database is doing as a race round starts: the outbox
+/// messages the worker has still to handle, and any autovacuum at work on
+/// the scratch database (its tables) — the usual suspects when a round is
+/// slower than the others.
+fn background(conn: &mut PgConnection) -> Result<String> {
+    #[derive(QueryableByName)]
+    struct Vacuums {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        tables: Option<String>,
+    }
+    let waiting = count(
+        conn,
+        "SELECT count(*) AS n FROM email_outbox WHERE state IN ('pending', 'sending')",
+    )?;
+    let vacuums = diesel::sql_query(
+        "SELECT string_agg(regexp_replace(query, '^autovacuum: ', ''), '; ') AS tables
+           FROM pg_stat_activity
+          WHERE datname = current_database() AND backend_type = 'autovacuum worker'",
+    )
+    .get_result::<Vacuums>(conn)?
+    .tables;
+    Ok(format!(
+        "outbox waiting {waiting}, autovacuum: {}",
+        vacuums.as_deref().unwrap_or("none")
+    ))
 }
 
 /// The tables PostgreSQL read most rows from by sequential scans so far
@@ -1185,6 +1215,7 @@ async fn drive(cfg: &Config, scratch: &mut Scratch, seed: &Seed, base: &str) -> 
     for round in 0..cfg.race_rounds {
         // A fresh slot per round: day `round`, 10:00 Berlin.
         let start = slot_start(seed.first_day, round * SLOTS_PER_DAY + 4).ok_or("no race slot")?;
+        let before = background(&mut conn)?;
         let answers = race(load.clone(), racers.clone(), race_mentor.clone(), start).await?;
         let (mut won, mut refused, mut other) = (0, 0, 0);
         let mut round_refusals = Vec::new();
@@ -1215,7 +1246,7 @@ async fn drive(cfg: &Config, scratch: &mut Scratch, seed: &Seed, base: &str) -> 
         }
         let s = stats(&round_refusals);
         round_lines.push(format!(
-            "  round {}: {won} booked, {refused} refused, {other} other; refusals p50 {} max {}",
+            "  round {}: {won} booked, {refused} refused, {other} other; refusals p50 {} max {} (at its start: {before})",
             round + 1,
             ms(s.p50),
             ms(s.max)
