@@ -116,8 +116,9 @@ pub struct Row {
     pub cancel_reason: Option<String>,
     #[diesel(sql_type = Bool)]
     pub late_cancel: bool,
-    /// Who cancelled, as the list says it: "the learner", "the mentor",
-    /// "an admin".
+    /// Who cancelled: "learner", "mentor" or "admin" (by whose account:
+    /// an admin cancelling their own session counts as its learner or
+    /// mentor).
     #[diesel(sql_type = Nullable<Text>)]
     pub cancelled_by: Option<String>,
     #[diesel(sql_type = Text)]
@@ -193,9 +194,9 @@ impl Sql {
 const SELECT_ROWS: &str = "SELECT b.id, b.start_at, b.end_at, b.status, b.goals, \
      b.cancel_reason, b.late_cancel, \
      CASE WHEN b.cancelled_by IS NULL THEN NULL \
-          WHEN b.cancelled_by = b.learner_id THEN 'the learner' \
-          WHEN b.cancelled_by = b.mentor_id THEN 'the mentor' \
-          ELSE 'an admin' END AS cancelled_by, \
+          WHEN b.cancelled_by = b.learner_id THEN 'learner' \
+          WHEN b.cancelled_by = b.mentor_id THEN 'mentor' \
+          ELSE 'admin' END AS cancelled_by, \
      t.slug AS topic_slug, t.title AS topic_title, \
      m.id AS mentor_id, m.display_name AS mentor_name, m.email AS mentor_email, \
      l.id AS learner_id, l.display_name AS learner_name, l.email AS learner_email \
@@ -456,7 +457,7 @@ pub fn cancel(
 // ================================================================ CSV
 
 /// The export's columns, in order.
-pub const CSV_HEADER: [&str; 12] = [
+pub const CSV_HEADER: [&str; 13] = [
     "id",
     "start_utc",
     "end_utc",
@@ -469,6 +470,7 @@ pub const CSV_HEADER: [&str; 12] = [
     "goals",
     "cancel_reason",
     "late_cancel",
+    "cancelled_by",
 ];
 
 /// One CSV field (RFC 4180): a cell a spreadsheet would read as a formula
@@ -524,6 +526,7 @@ pub fn csv_row(out: &mut String, row: &Row) {
             &row.goals,
             row.cancel_reason.as_deref().unwrap_or(""),
             if row.late_cancel { "true" } else { "false" },
+            row.cancelled_by.as_deref().unwrap_or(""),
         ],
     );
 }
@@ -834,9 +837,14 @@ async fn list_response(
                 status_code: status.as_str(),
                 status_label: status.label(),
                 cancel_reason: r.cancel_reason.clone(),
-                cancelled_by: r.cancelled_by.as_ref().map(|by| {
+                cancelled_by: r.cancelled_by.as_deref().map(|by| {
+                    let who = match by {
+                        "learner" => "the learner",
+                        "mentor" => "the mentor",
+                        _ => "an admin",
+                    };
                     let late = if r.late_cancel { ", late" } else { "" };
-                    format!("by {by}{late}")
+                    format!("by {who}{late}")
                 }),
                 can_cancel: status == Status::Confirmed && r.start_at > now,
                 reason: refused_here.map(|f| f.reason.clone()).unwrap_or_default(),

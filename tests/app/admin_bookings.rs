@@ -623,7 +623,8 @@ async fn the_csv_holds_the_same_rows_as_the_listing_in_the_same_order() {
             "learner_email",
             "goals",
             "cancel_reason",
-            "late_cancel"
+            "late_cancel",
+            "cancelled_by"
         ]
     );
     let csv_ids: Vec<Uuid> = records[1..]
@@ -637,6 +638,7 @@ async fn the_csv_holds_the_same_rows_as_the_listing_in_the_same_order() {
     assert_eq!(first[5], "Ada Lovelace");
     assert_eq!(first[7], "Lin Wu");
     assert_eq!(first[11], "false");
+    assert_eq!(first[12], "", "not cancelled");
     // The first row starts at local midnight 2 January in New York.
     assert_eq!(first[1], "2026-01-02T05:00:00Z");
     assert_eq!(first[2], "2026-01-02T05:30:00Z");
@@ -673,7 +675,7 @@ async fn csv_cells_are_quoted_and_formulas_neutralised() {
     let (status, _, body) = csv(app, &w.admin, "sort=asc&learner=tricky").await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("\"Doe, \"\"Jo\"\"\nSmith\""), "{body}");
-    assert!(body.starts_with("id,start_utc,end_utc,status,topic,mentor_name,mentor_email,learner_name,learner_email,goals,cancel_reason,late_cancel\r\n"));
+    assert!(body.starts_with("id,start_utc,end_utc,status,topic,mentor_name,mentor_email,learner_name,learner_email,goals,cancel_reason,late_cancel,cancelled_by\r\n"));
     let records = parse_csv(&body);
     assert_eq!(records.len(), 1 + goals.len());
     let got: Vec<&str> = records[1..].iter().map(|r| r[9].as_str()).collect();
@@ -689,7 +691,7 @@ async fn csv_cells_are_quoted_and_formulas_neutralised() {
         ]
     );
     assert!(records[1..].iter().all(|r| r[7] == "Doe, \"Jo\"\nSmith"));
-    assert!(records[1..].iter().all(|r| r.len() == 12));
+    assert!(records[1..].iter().all(|r| r.len() == 13));
 }
 
 fn booking_row(app: &TestApp, id: Uuid) -> (String, Option<String>, Option<Uuid>) {
@@ -861,6 +863,17 @@ async fn an_admin_cancel_needs_a_reason_and_then_cancels_with_emails_and_audit()
         "{row}"
     );
     assert!(row.contains("Mentor is ill"), "{row}");
+    // So does the export.
+    let (_, _, body) = csv(app, &w.admin, "status=cancelled").await;
+    let records = parse_csv(&body);
+    let cancelled = records
+        .iter()
+        .find(|r| r[0] == upcoming.to_string())
+        .expect("exported");
+    assert_eq!(
+        (cancelled[10].as_str(), cancelled[12].as_str()),
+        ("Mentor is ill", "admin")
+    );
 
     // Unknown or malformed ids are 404s.
     for id in [Uuid::new_v4().to_string(), "nope".to_owned()] {
