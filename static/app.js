@@ -1,10 +1,20 @@
 // The one progressive-enhancement script (the CSP forbids inline scripts).
-// Every page works without it. It puts the keyboard focus on the first field
+// Every page works without it. It reloads a page the back-forward cache
+// brings back, puts the keyboard focus on the first field
 // a form came back with an error for, fills time-zone fields marked with
 // data-detect-tz from the browser's zone when the field is still at UTC, and
 // reloads a slot page marked data-tz-auto with ?tz=<the browser's zone>.
 (function () {
   "use strict";
+  // Back (or Forward) to a page kept in the browser's back-forward cache
+  // would show it as it was: a booking as "Booked" with its cancel form
+  // after it was cancelled, a slot as free after it was taken. Every page
+  // here shows live state, so such a page is fetched again.
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) {
+      window.location.reload();
+    }
+  });
   // A form that came back with errors (a POST form: a GET form's marks,
   // e.g. a shared link's unknown ?tz=, do not move a reader past the
   // heading): the first field marked invalid gets the focus (its error is

@@ -1089,7 +1089,11 @@ struct ReschedulePage {
     page: PageCtx,
     base: String,
     topic_title: String,
-    mentor_name: String,
+    /// Who the session is with, for the one moving it: the mentor for the
+    /// learner, the learner for the mentor, both for an admin.
+    with_whom: String,
+    /// The days shown, e.g. "Thursday 26 November – Wednesday 9 December".
+    days_shown: String,
     current: String,
     zone_name: String,
     error: Option<String>,
@@ -1128,7 +1132,11 @@ async fn reschedule_page(
     error: Option<(String, StatusCode)>,
 ) -> Result<HttpResponse, AppError> {
     let Acting {
-        page, user, base, ..
+        page,
+        user,
+        base,
+        actor,
+        ..
     } = a;
     let zone = user.time_zone;
     let (error, status) = match error {
@@ -1211,7 +1219,19 @@ async fn reschedule_page(
         &ReschedulePage {
             page,
             topic_title: d.parties.topic.title.clone(),
-            mentor_name: d.parties.mentor.display_name.clone(),
+            with_whom: match actor.party {
+                Party::Learner => d.parties.mentor.display_name.clone(),
+                Party::Mentor => d.parties.learner.display_name.clone(),
+                Party::Admin => format!(
+                    "{} and {}",
+                    d.parties.learner.display_name, d.parties.mentor.display_name
+                ),
+            },
+            days_shown: format!(
+                "{} – {}",
+                from_date.format("%A %-d %B %Y"),
+                (from_date + Duration::days(RESCHEDULE_DAYS as i64 - 1)).format("%A %-d %B %Y")
+            ),
             current: timefmt::when(d.booking.start_at, d.booking.end_at, zone),
             zone_name: zone.name().to_owned(),
             error,

@@ -337,7 +337,7 @@ pub fn move_choices(
 #[derive(Debug, Clone)]
 pub struct MoveWeeks {
     /// The first day shown: the one asked for, kept between today and
-    /// the last day of the mentor's horizon.
+    /// the day whose `days` end with the last one of the mentor's horizon.
     pub from: NaiveDate,
     /// The free starts of those days, in time order.
     pub starts: Vec<DateTime<Utc>>,
@@ -351,8 +351,8 @@ pub struct MoveWeeks {
 }
 
 /// The free starts a booking can move to (as [`move_choices`]) on `days`
-/// local days in `zone` from `from` (today when absent or past, the
-/// horizon's last day when beyond it). Only when those days have none is
+/// local days in `zone` from `from` (today when absent or past; when
+/// beyond the horizon, the days that end with its last one). Only when those days have none is
 /// the engine run again: after them, then (none there either) from now.
 #[allow(clippy::too_many_arguments)]
 pub fn move_weeks(
@@ -368,7 +368,12 @@ pub fn move_weeks(
     let horizon_days = schedule_queries::profile_or_default(conn, mentor.id, now)?.horizon_days;
     let horizon_end = now + Duration::days(horizon_days.into());
     let today = now.with_timezone(&zone).date_naive();
-    let last = horizon_end.with_timezone(&zone).date_naive().max(today);
+    // The last first day: its days end with the horizon's last one.
+    let last = horizon_end.with_timezone(&zone).date_naive();
+    let last = last
+        .checked_sub_days(Days::new(days.saturating_sub(1)))
+        .unwrap_or(last)
+        .max(today);
     let from = from.unwrap_or(today).clamp(today, last);
     let midnight = |date: NaiveDate| resolve_local(zone, date, NaiveTime::MIN);
     let start = midnight(from).max(now);

@@ -1203,6 +1203,21 @@ async fn the_move_page_keeps_its_weeks_stops_at_the_horizon_and_finds_the_next_f
     );
     let html = page("?from=2026-07-10").await.1;
     assert!(html.contains("name=\"start\" value=\"2026-07-10T06:00:00Z\""));
+    // The page names the days it shows, and the learner's mentor.
+    assert!(
+        html.contains("Friday 10 July 2026 – Thursday 23 July 2026"),
+        "{html}"
+    );
+    assert!(html.contains(&format!("with {}, now", f.mentor.display_name)));
+    // The mentor moving it reads the learner's name there.
+    let mentor = app.sign_in(&f.mentor).await;
+    let (_, theirs) = app
+        .get_as(&mentor, &format!("/bookings/{id}/reschedule"))
+        .await;
+    assert!(
+        theirs.contains(&format!("with {}, now", learner.user.display_name)),
+        "{theirs}"
+    );
     assert!(html.contains("<input type=\"hidden\" name=\"from\" value=\"2026-07-10\">"));
     assert!(
         html.contains("rel=\"next\""),
@@ -1236,11 +1251,14 @@ async fn the_move_page_keeps_its_weeks_stops_at_the_horizon_and_finds_the_next_f
     let html = page("?from=2026-08-01").await.1;
     assert!(!html.contains("rel=\"next\""), "{html}");
     assert!(html.contains("name=\"start\" value=\"2026-08-14T06:00:00Z\""));
+    // Far past it: the two weeks that end with its last day.
     let html = page("?from=2030-01-01").await.1;
     assert!(
-        html.contains("<input type=\"hidden\" name=\"from\" value=\"2026-08-14\">"),
+        html.contains("<input type=\"hidden\" name=\"from\" value=\"2026-08-01\">"),
         "{html}"
     );
+    assert!(html.contains("Saturday 1 August 2026 – Friday 14 August 2026"));
+    assert!(html.contains("name=\"start\" value=\"2026-08-14T06:00:00Z\""));
     assert!(!html.contains("rel=\"next\""));
     for far in ["%2B262142-12-31", "262142-12-31", "9999-12-31"] {
         assert_eq!(

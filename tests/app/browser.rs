@@ -1045,6 +1045,29 @@ async fn booking_journey_in_a_real_browser() {
     browser.assert_accessible("/bookings/{id} cancelled").await;
     let body = browser.body_text().await;
     assert!(body.contains("Cancelled by you"), "{body}");
+    // Back to the page from before the cancel: not its old state from the
+    // browser's back-forward cache ("Moved", a cancel form), the booking
+    // as it is now.
+    browser.back().await.expect("go back");
+    let now_shown = || async {
+        let text = browser.body_text().await;
+        text.contains("Cancelled by you").then_some(text)
+    };
+    let mut shown = None;
+    for _ in 0..50 {
+        shown = now_shown().await;
+        if shown.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let body = shown.unwrap_or_else(|| panic!("after Back: {}", "the stale page"));
+    assert_eq!(
+        browser.path().await,
+        format!("/bookings/{id}?notice=rescheduled")
+    );
+    assert!(!body.contains("Moved."), "{body}");
+    assert!(!body.contains("Cancel this session"), "{body}");
     browser.close().await;
 }
 
