@@ -573,7 +573,13 @@ async fn sign_up_verify_sign_in_and_out_in_a_real_browser() {
 
     browser.open(&url("/login")).await;
     browser.assert_accessible("/login").await;
+    // A wrong password first: the keyboard is back on the password.
     browser.fill("email", "priya@example.org").await;
+    browser.fill("password", "tea at the harbour").await;
+    browser.submit("form[action='/login']").await;
+    let focused: String = browser.eval("return document.activeElement.id;").await;
+    assert_eq!(focused, "password");
+    browser.assert_accessible("/login refused").await;
     browser.fill("password", "tea at the lighthouse").await;
     browser.submit("form[action='/login']").await;
     assert_eq!(browser.path().await, "/");
