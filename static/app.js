@@ -1,9 +1,9 @@
 // The one progressive-enhancement script (the CSP forbids inline scripts).
 // Every page works without it. It reloads a page the back-forward cache
-// brings back, puts the keyboard focus on the first field
-// a form came back with an error for, fills time-zone fields marked with
-// data-detect-tz from the browser's zone when the field is still at UTC, and
-// reloads a slot page marked data-tz-auto with ?tz=<the browser's zone>.
+// brings back, puts the keyboard focus on the first field a form came back
+// with an error for, fills time-zone fields marked with data-detect-tz from
+// the browser's zone when the field is still at UTC, and reloads a slot page
+// marked data-tz-auto with ?tz=<the browser's zone>.
 (function () {
   "use strict";
   // Back (or Forward) to a page kept in the browser's back-forward cache

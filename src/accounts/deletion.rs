@@ -49,6 +49,12 @@ pub fn is_erased(user: &User) -> bool {
     user.email == erased_email(user.id)
 }
 
+/// Whether a booking's goals are missing because its learner deleted
+/// their account (the goals went with it), for pages to say so.
+pub fn goals_erased(goals: &str, learner: &User) -> bool {
+    goals.is_empty() && is_erased(learner)
+}
+
 // ================================================================ export
 
 #[derive(Debug, Serialize)]

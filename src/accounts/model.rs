@@ -92,6 +92,14 @@ pub struct User {
 }
 
 impl User {
+    /// Whether this account can mentor now: a mentor or admin, not
+    /// disabled (a deleted account stays disabled). Such a person has a
+    /// public page, a calendar feed, and can be given sessions; whether
+    /// they take bookings is their profile's say.
+    pub fn can_mentor(&self) -> bool {
+        self.role.is_mentor() && self.disabled_at.is_none()
+    }
+
     /// The address emails to this user go to, with their name.
     pub fn mailbox(&self) -> Result<lettre::message::Mailbox, lettre::address::AddressError> {
         Ok(lettre::message::Mailbox::new(

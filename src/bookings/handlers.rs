@@ -20,7 +20,7 @@ use super::policy::Limit;
 use super::reminders;
 use super::service::{self, Actor, BookError, BookRequest, Ctx, Party};
 use crate::accounts::User;
-use crate::accounts::deletion::is_erased;
+use crate::accounts::deletion::{goals_erased, is_erased};
 use crate::email::ics;
 use crate::error::AppError;
 use crate::schedule::public::load::TopicInfo;
@@ -688,7 +688,8 @@ struct ShowPage {
     status_class: &'static str,
     topic_title: String,
     mentor_name: String,
-    /// None once the mentor's account is deleted (no page to link).
+    /// None when the mentor cannot mentor now (disabled, deleted or made a
+    /// learner): their page is a 404.
     mentor_href: Option<String>,
     learner_name: String,
     when: String,
@@ -850,12 +851,15 @@ fn show_page(
         status_class: status.as_str(),
         topic_title: p.topic.title.clone(),
         mentor_name: p.mentor.display_name.clone(),
-        mentor_href: has_public_page(&p.mentor).then(|| format!("/mentors/{}", p.mentor.id)),
+        mentor_href: p
+            .mentor
+            .can_mentor()
+            .then(|| format!("/mentors/{}", p.mentor.id)),
         learner_name: p.learner.display_name.clone(),
         when: timefmt::when(b.start_at, b.end_at, zone),
         when_other,
         goals: b.goals.clone(),
-        goals_erased: b.goals.is_empty() && is_erased(&p.learner),
+        goals_erased: goals_erased(&b.goals, &p.learner),
         meeting_url: (status == Status::Confirmed)
             .then(|| p.meeting_url.clone())
             .flatten(),
@@ -888,17 +892,12 @@ fn late_warning(policy: &Policy, b: &Booking, party: Party, now: DateTime<Utc>) 
     })
 }
 
-/// Whether `/mentors/{id}` shows this person (it is a 404 for anyone else):
-/// a mentor or admin, neither disabled nor deleted.
-fn has_public_page(u: &User) -> bool {
-    u.role.is_mentor() && u.disabled_at.is_none() && !is_erased(u)
-}
-
 /// Where the learner of a cancelled session books again: the mentor's
 /// times for the topic while the mentor is there, else the topic's page
 /// while it is offered (other mentors); (href, words).
 fn rebook_link(p: &notify::Parties, topic_active: bool) -> Option<(String, String)> {
-    if has_public_page(&p.mentor) {
+    // `/mentors/{id}` is a 404 for anyone who cannot mentor now.
+    if p.mentor.can_mentor() {
         Some((
             format!("/mentors/{}?topic={}", p.mentor.id, p.topic.slug),
             format!("Book another time with {}", p.mentor.display_name),

@@ -383,9 +383,7 @@ pub fn feed_owner(conn: &mut PgConnection, token: &str) -> QueryResult<Option<Us
         .select(UserRow::as_select())
         .first(conn)
         .optional()?;
-    Ok(row
-        .map(User::from)
-        .filter(|u| u.role.is_mentor() && u.disabled_at.is_none()))
+    Ok(row.map(User::from).filter(User::can_mentor))
 }
 
 /// The feed of `mentor`: upcoming and last-30-days sessions as VEVENTs

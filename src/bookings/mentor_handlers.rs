@@ -151,7 +151,7 @@ fn view(s: &MentorSession, me: &User, now: DateTime<Utc>) -> SessionView {
         learner_name: s.learner.display_name.clone(),
         topic_title: s.topic.title.clone(),
         goals: b.goals.clone(),
-        goals_erased: b.goals.is_empty() && crate::accounts::deletion::is_erased(&s.learner),
+        goals_erased: crate::accounts::deletion::goals_erased(&b.goals, &s.learner),
         status: label,
         status_class: class,
         can_cancel: b.is_upcoming(now),

@@ -264,7 +264,7 @@ pub fn topic(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<Topic>> {
 /// Whether `mentor` takes bookings at all: a mentor (or admin) account,
 /// not disabled, accepting bookings.
 fn takes_bookings(conn: &mut PgConnection, mentor: &User, now: DateTime<Utc>) -> QueryResult<bool> {
-    if !mentor.role.is_mentor() || mentor.disabled_at.is_some() {
+    if !mentor.can_mentor() {
         return Ok(false);
     }
     Ok(schedule_queries::profile_or_default(conn, mentor.id, now)?.accepting_bookings)
@@ -352,8 +352,9 @@ pub struct MoveWeeks {
 
 /// The free starts a booking can move to (as [`move_choices`]) on `days`
 /// local days in `zone` from `from` (today when absent or past; when
-/// beyond the horizon, the days that end with its last one). Only when those days have none is
-/// the engine run again: after them, then (none there either) from now.
+/// beyond the horizon, the days that end with its last one). Only when
+/// those days have none is the engine run again: after them, then (none
+/// there either) from now.
 #[allow(clippy::too_many_arguments)]
 pub fn move_weeks(
     conn: &mut PgConnection,
@@ -380,20 +381,21 @@ pub fn move_weeks(
     let end = from
         .checked_add_days(Days::new(days))
         .map_or(horizon_end, midnight);
-    let mut free = |from: DateTime<Utc>, to: DateTime<Utc>| -> QueryResult<Vec<DateTime<Utc>>> {
-        if from < to {
-            move_choices(
-                conn,
-                booking,
-                mentor,
-                duration,
-                Interval::new(from, to),
-                now,
-            )
-        } else {
-            Ok(Vec::new())
-        }
-    };
+    let mut free =
+        |since: DateTime<Utc>, until: DateTime<Utc>| -> QueryResult<Vec<DateTime<Utc>>> {
+            if since < until {
+                move_choices(
+                    conn,
+                    booking,
+                    mentor,
+                    duration,
+                    Interval::new(since, until),
+                    now,
+                )
+            } else {
+                Ok(Vec::new())
+            }
+        };
     let starts = free(start, end)?;
     let (mut next, mut first) = (None, None);
     if starts.is_empty() {
@@ -1286,7 +1288,7 @@ pub fn reassign(
         let topic =
             offered_topic(conn, mentor.id, before.topic_id)?.ok_or(BookError::MentorUnavailable)?;
         let profile = schedule_queries::profile_or_default(conn, mentor.id, ctx.now)?;
-        if !mentor.role.is_mentor() || mentor.disabled_at.is_some() || !profile.accepting_bookings {
+        if !mentor.can_mentor() || !profile.accepting_bookings {
             return Err(BookError::MentorUnavailable);
         }
         let occupied = Interval::new(
