@@ -28,6 +28,7 @@ use crate::schedule::public::rfc3339_utc;
 use crate::state::AppState;
 use crate::timefmt;
 use crate::web::auth::{Auth, CsrfForm, Viewer};
+use crate::web::forms::zone_from_query;
 use crate::web::{PageCtx, render};
 
 /// Days of free slots the reschedule page lists at once.
@@ -180,6 +181,8 @@ pub struct BookQuery {
     mentor: Option<String>,
     topic: Option<String>,
     start: Option<String>,
+    /// The zone the slot was picked in (the public pages' `?tz=`).
+    tz: Option<String>,
 }
 
 struct Choice {
@@ -200,6 +203,11 @@ struct ConfirmPage {
     /// The time in the learner's zone, then the mentor's when it differs.
     when: String,
     when_mentor: Option<String>,
+    /// The time in the zone the slot was picked in, when that is neither
+    /// the learner's nor the mentor's, with the zone's name.
+    when_browsed: Option<(String, String)>,
+    /// That zone, carried by the form so a refusal's page keeps the line.
+    browsed_zone: Option<String>,
     /// Set when the requested time was taken: why, and the free choices.
     conflict: Option<String>,
     /// The page's heading then.
@@ -311,21 +319,24 @@ fn when_pair(
     (mine, theirs)
 }
 
-/// The confirm form's own state: the goals as typed, their error, and the
-/// idempotency key its next submit carries.
+/// The confirm form's own state: the goals as typed, their error, the
+/// idempotency key its next submit carries, and the zone the slot was
+/// picked in.
 struct Draft {
     goals: String,
     goals_error: Option<String>,
     key: Uuid,
+    browsed: Option<Tz>,
 }
 
 impl Draft {
     /// A form not sent yet, or sent again as a new request.
-    fn fresh(goals: String) -> Self {
+    fn fresh(goals: String, browsed: Option<Tz>) -> Self {
         Draft {
             goals,
             goals_error: None,
             key: Uuid::new_v4(),
+            browsed,
         }
     }
 }
@@ -342,6 +353,7 @@ fn confirm_page(
         goals,
         goals_error,
         key,
+        browsed,
     } = draft;
     let reminders = reminders_line(
         conflict.is_none().then_some(t.start),
@@ -350,6 +362,11 @@ fn confirm_page(
     );
     let end = t.start + Duration::minutes(t.topic.duration_minutes.into());
     let (when, when_mentor) = when_pair(learner, (&t.mentor_name, t.mentor_zone), t.start, end);
+    // A learner who picked the time on a page in another zone (travelling,
+    // or checking a friend's evening) sees it as they picked it too.
+    let when_browsed = browsed
+        .filter(|z| *z != learner.time_zone && *z != t.mentor_zone)
+        .map(|z| (z.name().to_owned(), timefmt::when(t.start, end, z)));
     let conflict_heading = match &conflict {
         Some((why, _)) if why == PASSED => "That time has passed",
         _ => "That time is taken",
@@ -382,6 +399,8 @@ fn confirm_page(
         duration: t.topic.duration_minutes,
         when,
         when_mentor,
+        when_browsed,
+        browsed_zone: browsed.map(|z| z.name().to_owned()),
         conflict,
         conflict_heading,
         choices,
@@ -504,7 +523,7 @@ pub async fn book_form(
             auth.page(),
             &learner,
             &target,
-            Draft::fresh(String::new()),
+            Draft::fresh(String::new(), query.tz.as_deref().and_then(zone_from_query)),
             conflict,
             now,
         ),
@@ -524,6 +543,8 @@ pub struct BookForm {
     goals: String,
     #[serde(default)]
     key: String,
+    #[serde(default)]
+    tz: String,
 }
 
 /// `POST /bookings`: books, then shows the booking.
@@ -635,7 +656,7 @@ pub async fn create(
                     &learner,
                     &target,
                     // A new key: choosing an alternative is a new request.
-                    Draft::fresh(f.goals),
+                    Draft::fresh(f.goals, zone_from_query(&f.tz)),
                     Some((why, alternatives)),
                     now,
                 ),
@@ -660,6 +681,7 @@ pub async fn create(
                     goals: f.goals,
                     goals_error: Some(e.to_owned()),
                     key,
+                    browsed: zone_from_query(&f.tz),
                 },
                 None,
                 now,

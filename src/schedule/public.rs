@@ -215,13 +215,18 @@ fn encode(s: &str) -> String {
 }
 
 /// The booking link of a slot. `start` is kept readable (`:` is allowed in
-/// a query string), so the link carries the instant verbatim.
-fn book_href(mentor: Uuid, topic_slug: &str, start: DateTime<Utc>) -> String {
-    format!(
+/// a query string), so the link carries the instant verbatim; a zone chosen
+/// with `?tz=` goes along, so the confirm page shows the time as picked.
+fn book_href(mentor: Uuid, topic_slug: &str, start: DateTime<Utc>, vz: ViewerZone) -> String {
+    let mut href = format!(
         "/book?mentor={mentor}&topic={}&start={}",
         encode(topic_slug),
         rfc3339_utc(start)
-    )
+    );
+    if vz.explicit {
+        let _ = write!(href, "&tz={}", encode(vz.zone.name()));
+    }
+    href
 }
 
 /// The Monday of `date`'s week.
@@ -486,7 +491,7 @@ pub async fn mentor_page(
             day.slots.push(SlotLink {
                 time: hh_mm(&local),
                 full: full_label(&local),
-                href: book_href(id, &topic.slug, slot.start),
+                href: book_href(id, &topic.slug, slot.start, vz),
                 utc: rfc3339_utc(slot.start),
                 busy: slot_busy,
             });
@@ -669,7 +674,7 @@ pub async fn topic_page(
                     .iter()
                     .map(|s| NextSlot {
                         label: full_label(&s.start.with_timezone(&vz.zone)),
-                        href: book_href(m.id, &topic.slug, s.start),
+                        href: book_href(m.id, &topic.slug, s.start, vz),
                         utc: rfc3339_utc(s.start),
                     })
                     .collect(),
@@ -727,9 +732,28 @@ mod tests {
     fn booking_links_carry_the_utc_instant() {
         let start = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 6, 16, 7, 0, 0).unwrap();
         let id = Uuid::nil();
+        let own = ViewerZone {
+            zone: chrono_tz::Europe::Berlin,
+            explicit: false,
+            fallback: false,
+            unknown: false,
+        };
         assert_eq!(
-            book_href(id, "sql-basics", start),
+            book_href(id, "sql-basics", start, own),
             format!("/book?mentor={id}&topic=sql-basics&start=2026-06-16T07:00:00Z")
+        );
+        // A zone chosen with `?tz=` goes along to the confirm page.
+        let chosen = ViewerZone {
+            zone: chrono_tz::America::Argentina::Buenos_Aires,
+            explicit: true,
+            ..own
+        };
+        assert_eq!(
+            book_href(id, "sql-basics", start, chosen),
+            format!(
+                "/book?mentor={id}&topic=sql-basics&start=2026-06-16T07:00:00Z\
+                 &tz=America%2FArgentina%2FBuenos_Aires"
+            )
         );
     }
 

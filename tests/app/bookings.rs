@@ -491,6 +491,78 @@ async fn a_busy_learner_is_offered_only_times_they_are_free() {
 }
 
 #[tokio::test]
+async fn the_confirm_page_also_shows_the_time_in_the_zone_it_was_picked_in() {
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    let learner = app.create_user(Role::Learner);
+    let learner = set_zone(&app, &learner, "America/New_York");
+    let me = app.sign_in(&learner).await;
+    let start = at(2026, 6, 16, 12, 0); // 14:00 Berlin, 08:00 New York, 17:30 Kolkata
+
+    // The mentor page browsed in another zone links its slots with it.
+    let (status, html) = app
+        .get_as(
+            &me,
+            &format!(
+                "/mentors/{}?topic=sql-basics&week=2026-06-15&tz=asia/kolkata",
+                f.mentor.id
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let href = format!(
+        "/book?mentor={}&#38;topic=sql-basics&#38;start={}&#38;tz=Asia%2FKolkata",
+        f.mentor.id,
+        rfc(start)
+    );
+    assert!(html.contains(&href), "{html}");
+
+    let picked = "In Asia/Kolkata, where you picked it: Tuesday 16 June 2026, 17:30–18:00 IST";
+    let (status, html) = app.get_as(&me, &href.replace("&#38;", "&")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(picked), "{html}");
+    assert!(
+        html.contains("08:00–08:30 EDT (America/New_York)"),
+        "{html}"
+    );
+    assert!(
+        html.contains("name=\"tz\" value=\"Asia/Kolkata\""),
+        "{html}"
+    );
+
+    // A refused submit keeps the line (the form carries the zone).
+    let mut fields = book_fields(f.mentor.id, "sql-basics", start, Uuid::new_v4(), &me.csrf);
+    fields[4].1 = "short".into();
+    fields.push(("tz".into(), "Asia/Kolkata".into()));
+    let res = me
+        .client
+        .post(app.url("/bookings"))
+        .header("origin", &app.address)
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains(picked));
+
+    // The learner's own zone, the mentor's or an unknown one add nothing.
+    for tz in ["America/New_York", "Europe/Berlin", "Mars/Olympus_Mons"] {
+        let (status, html) = app
+            .get_as(
+                &me,
+                &format!(
+                    "/book?mentor={}&topic=sql-basics&start={}&tz={tz}",
+                    f.mentor.id,
+                    rfc(start)
+                ),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(!html.contains("where you picked it"), "{tz}: {html}");
+    }
+}
+
+#[tokio::test]
 async fn goals_are_validated_with_the_input_kept() {
     let app = spawn_app().await;
     let f = fixture(&app);

@@ -127,10 +127,13 @@ fn unescape(html: &str) -> String {
 
 /// The `start` of every booking link, in page order.
 fn starts(html: &str) -> Vec<String> {
-    links(html, "/book?")
-        .iter()
-        .map(|l| l.split("start=").nth(1).unwrap().to_owned())
-        .collect()
+    links(html, "/book?").iter().map(|l| start_of(l)).collect()
+}
+
+/// The `start` parameter of a booking link (a `&tz=` may follow it).
+fn start_of(link: &str) -> String {
+    let tail = link.split("start=").nth(1).unwrap();
+    tail.split('&').next().unwrap().to_owned()
 }
 
 /// Every `href` beginning with `prefix`, in page order.
@@ -191,11 +194,11 @@ async fn slot_links_carry_the_exact_utc_instant() {
         links(&html, "/book?"),
         vec![
             format!(
-                "/book?mentor={}&topic=sql-basics&start=2026-06-16T07:00:00Z",
+                "/book?mentor={}&topic=sql-basics&start=2026-06-16T07:00:00Z&tz=Europe%2FBerlin",
                 m.id
             ),
             format!(
-                "/book?mentor={}&topic=sql-basics&start=2026-06-16T07:30:00Z",
+                "/book?mentor={}&topic=sql-basics&start=2026-06-16T07:30:00Z&tz=Europe%2FBerlin",
                 m.id
             ),
         ]
@@ -442,7 +445,7 @@ async fn the_topic_page_lists_mentors_with_their_next_three_slots() {
     assert!(html.contains(">Tue 16 Jun, 10:00 CEST</time>"));
     assert!(html.contains(">Fri 19 Jun, 00:00 CEST</time>"));
     assert!(html.contains(&format!(
-        "href=\"/book?mentor={}&topic=sql-basics&start=2026-06-18T22:00:00Z\"",
+        "href=\"/book?mentor={}&topic=sql-basics&start=2026-06-18T22:00:00Z&tz=Europe%2FBerlin\"",
         late.id
     )));
     assert!(html.contains(&format!(
@@ -779,7 +782,7 @@ async fn the_pages_show_the_slots_availability_load_computes() {
         let mine: Vec<String> = links(&html, "/book?")
             .iter()
             .filter(|l| l.contains(&m.id.to_string()))
-            .map(|l| l.split("start=").nth(1).unwrap().to_owned())
+            .map(|l| start_of(l))
             .collect();
         assert_eq!(mine, all[..3].to_vec(), "caps: {caps}");
     }
@@ -857,7 +860,7 @@ async fn a_signed_in_visitor_is_not_offered_times_they_already_have_a_session() 
     let a_starts = |html: &str| -> Vec<String> {
         links(html, &format!("/book?mentor={}&", a.id))
             .iter()
-            .map(|l| l.split("start=").nth(1).unwrap().to_owned())
+            .map(|l| start_of(l))
             .collect()
     };
 
