@@ -291,12 +291,13 @@ WITH b AS (
     FROM s
 )
 INSERT INTO bookings (id, learner_id, mentor_id, topic_id, start_at, end_at, buffer_before_min, buffer_after_min,
-                      occupied, status, goals, cancelled_by, cancel_reason, cancelled_at, late_cancel, sequence,
+                      occupied, status, goals, cancelled_by, cancelled_as, cancel_reason, cancelled_at, late_cancel, sequence,
                       created_at, updated_at, timed_at, outcome_marked_at, outcome_marked_by)
 SELECT gen_random_uuid(), sl.id, sm.id, st.id, x.at, x.at + make_interval(mins => st.minutes), 0, 0,
        tstzrange(x.at, x.at + make_interval(mins => st.minutes), '[)'), x.status,
        'I would like to understand how ' || st.title || ' fits together, with an example from my project.',
        CASE WHEN x.status = 'cancelled' THEN sl.id END,
+       CASE WHEN x.status = 'cancelled' THEN 'learner' END,
        CASE WHEN x.status = 'cancelled' THEN 'Something came up at work.' END,
        CASE WHEN x.status = 'cancelled' THEN
          least(now(), x.at - CASE WHEN x.late THEN interval '3 hours' ELSE interval '2 days' END) END,

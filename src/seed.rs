@@ -556,10 +556,11 @@ fn seed_past(
             let row = diesel::sql_query(
                 "INSERT INTO bookings (id, learner_id, mentor_id, topic_id, start_at, end_at,
                      buffer_before_min, buffer_after_min, occupied, status, goals,
-                     cancelled_by, cancel_reason, cancelled_at, late_cancel, sequence,
-                     created_at, updated_at)
+                     cancelled_by, cancelled_as, cancel_reason, cancelled_at, late_cancel,
+                     sequence, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, 0, 0, tstzrange($5, $6, '[)'), $7, $8,
-                     $9, $10, $11, $12, $13, $14, $14)",
+                     $9, CASE WHEN $9 IS NOT NULL THEN 'learner' END, $10, $11, $12, $13,
+                     $14, $14)",
             )
             .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
             .bind::<diesel::sql_types::Uuid, _>(learner.id)

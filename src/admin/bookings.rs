@@ -193,10 +193,7 @@ impl Sql {
 
 const SELECT_ROWS: &str = "SELECT b.id, b.start_at, b.end_at, b.status, b.goals, \
      b.cancel_reason, b.late_cancel, \
-     CASE WHEN b.cancelled_by IS NULL THEN NULL \
-          WHEN b.cancelled_by = b.learner_id THEN 'learner' \
-          WHEN b.cancelled_by = b.mentor_id THEN 'mentor' \
-          ELSE 'admin' END AS cancelled_by, \
+     b.cancelled_as AS cancelled_by, \
      t.slug AS topic_slug, t.title AS topic_title, \
      m.id AS mentor_id, m.display_name AS mentor_name, m.email AS mentor_email, \
      l.id AS learner_id, l.display_name AS learner_name, l.email AS learner_email \

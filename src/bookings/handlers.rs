@@ -843,10 +843,16 @@ fn show_page(
         .collect();
     let status = b.status();
     let cancelled_note = (status == Status::Cancelled).then(|| {
-        let by = match b.cancelled_by {
-            Some(id) if id == viewer.id => "you".to_owned(),
-            Some(id) if id == p.learner.id => p.learner.display_name.clone(),
-            Some(id) if id == p.mentor.id => p.mentor.display_name.clone(),
+        // In the role it was done in: an admin who is also the mentor and
+        // cancelled from the admin list is "an administrator", as the
+        // emails said.
+        let by = match (
+            b.cancelled_by,
+            b.cancelled_as.as_deref().and_then(Party::parse),
+        ) {
+            (Some(id), _) if id == viewer.id => "you".to_owned(),
+            (_, Some(Party::Learner)) => p.learner.display_name.clone(),
+            (_, Some(Party::Mentor)) => p.mentor.display_name.clone(),
             _ => "an administrator".to_owned(),
         };
         let mut s = format!("Cancelled by {by}");

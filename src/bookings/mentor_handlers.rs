@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::mentor::{self, Dashboard, MentorSession, Outcome, OutcomeError, PeriodCounts};
 use super::model::Status;
-use super::service::Ctx;
+use super::service::{Ctx, Party};
 use crate::accounts::User;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -128,9 +128,12 @@ fn view(s: &MentorSession, me: &User, now: DateTime<Utc>) -> SessionView {
     };
     let note = match status {
         Status::Cancelled => {
-            let by = match b.cancelled_by {
-                Some(id) if id == me.id => "you".to_owned(),
-                Some(id) if id == b.learner_id => s.learner.display_name.clone(),
+            let by = match (
+                b.cancelled_by,
+                b.cancelled_as.as_deref().and_then(Party::parse),
+            ) {
+                (Some(id), _) if id == me.id => "you".to_owned(),
+                (_, Some(Party::Learner)) => s.learner.display_name.clone(),
                 _ => "an administrator".to_owned(),
             };
             let mut n = format!("Cancelled by {by}");

@@ -63,6 +63,9 @@ pub struct Booking {
     pub status: String,
     pub goals: String,
     pub cancelled_by: Option<Uuid>,
+    /// The role the cancel was made in (`learner`, `mentor`, `admin`):
+    /// an admin who is also a party may act as either.
+    pub cancelled_as: Option<String>,
     pub cancel_reason: Option<String>,
     pub cancelled_at: Option<DateTime<Utc>>,
     pub late_cancel: bool,

@@ -138,6 +138,12 @@ impl Party {
             Party::Admin => "admin",
         }
     }
+
+    pub fn parse(s: &str) -> Option<Party> {
+        [Party::Learner, Party::Mentor, Party::Admin]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+    }
 }
 
 /// Who acts: a signed-in user, or the holder of a manage link (acting as
@@ -588,6 +594,7 @@ fn insert(
             status: Status::Confirmed.as_str().to_owned(),
             goals: b.goals.to_owned(),
             cancelled_by: None,
+            cancelled_as: None,
             cancel_reason: None,
             cancelled_at: None,
             late_cancel: false,
@@ -1066,6 +1073,7 @@ fn cancel_as(
             .set((
                 bookings::status.eq(Status::Cancelled.as_str()),
                 bookings::cancelled_by.eq(Some(actor.user_id)),
+                bookings::cancelled_as.eq(Some(actor.party.as_str())),
                 bookings::cancel_reason.eq(reason.as_deref()),
                 bookings::cancelled_at.eq(Some(ctx.now)),
                 bookings::late_cancel.eq(late),

@@ -77,6 +77,7 @@ diesel::table! {
         reminded_1h_for -> Nullable<Timestamptz>,
         outcome_marked_at -> Nullable<Timestamptz>,
         outcome_marked_by -> Nullable<Uuid>,
+        cancelled_as -> Nullable<Text>,
     }
 }
 

@@ -56,9 +56,11 @@ fn insert(
     let id = Uuid::new_v4();
     diesel::sql_query(
         "INSERT INTO bookings (id, learner_id, mentor_id, topic_id, start_at, end_at, occupied,
-                               status, goals, cancelled_at, cancel_reason, created_at, updated_at)
+                               status, goals, cancelled_at, cancelled_as, cancel_reason,
+                               created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, tstzrange($5, $6, '[)'), $7, $8,
                  CASE WHEN $7 = 'cancelled' THEN $5 END,
+                 CASE WHEN $7 = 'cancelled' THEN 'learner' END,
                  CASE WHEN $7 = 'cancelled' THEN 'changed plans' END, $5, $5)",
     )
     .bind::<SqlUuid, _>(id)
@@ -886,6 +888,121 @@ async fn an_admin_cancel_needs_a_reason_and_then_cancels_with_emails_and_audit()
             .await;
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "{id}");
     }
+}
+
+/// The "who cancelled" of the list, CSV and booking pages: the cancel's row
+/// in the list of cancelled bookings, and its CSV `cancelled_by` cell.
+async fn cancelled_by_shown(app: &TestApp, admin: &SignedIn, id: Uuid) -> (String, String) {
+    let html = get_html(app, admin, "/admin/bookings?status=cancelled").await;
+    let row = &html[html
+        .find(&format!("data-booking-id=\"{id}\""))
+        .expect("listed")..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    let meta = row
+        .split("<span class=\"meta\">by ")
+        .nth(1)
+        .and_then(|r| r.split("</span>").next())
+        .unwrap_or_default()
+        .to_owned();
+    let (_, _, body) = csv(app, admin, "status=cancelled").await;
+    let cell = parse_csv(&body)
+        .into_iter()
+        .find(|r| r[0] == id.to_string())
+        .expect("exported")[12]
+        .clone();
+    (meta, cell)
+}
+
+#[tokio::test]
+async fn an_admin_who_mentors_a_session_is_named_in_the_role_they_cancelled_it_in() {
+    let w = world().await;
+    let app = &w.app;
+    let admin_id = w.admin.user.id;
+    let from_list = insert(
+        app,
+        w.lin.id,
+        admin_id,
+        w.sql,
+        at(2026, 6, 20, 10, 0),
+        30,
+        "confirmed",
+        "g",
+    );
+    let from_page = insert(
+        app,
+        w.kim.id,
+        admin_id,
+        w.sql,
+        at(2026, 6, 21, 10, 0),
+        30,
+        "confirmed",
+        "g",
+    );
+
+    // From the admin list: as an admin, as the emails say.
+    let res = app
+        .post_form(
+            &w.admin.client,
+            &format!("/admin/bookings/{from_list}/cancel"),
+            &[
+                ("csrf_token", &w.admin.csrf),
+                ("reason", "Clash with a conference"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // From the booking page, where they are the session's mentor.
+    let res = app
+        .post_form(
+            &w.admin.client,
+            &format!("/bookings/{from_page}/cancel"),
+            &[
+                ("csrf_token", &w.admin.csrf),
+                ("reason", "Clash with a conference"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+
+    let role = |id: Uuid| -> Option<String> {
+        bookings::table
+            .find(id)
+            .select(bookings::cancelled_as)
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    assert_eq!(role(from_list).as_deref(), Some("admin"));
+    assert_eq!(role(from_page).as_deref(), Some("mentor"));
+    assert_eq!(booking_row(app, from_list).2, Some(admin_id));
+    assert_eq!(booking_row(app, from_page).2, Some(admin_id));
+
+    assert_eq!(
+        cancelled_by_shown(app, &w.admin, from_list).await,
+        ("an admin".to_owned(), "admin".to_owned())
+    );
+    assert_eq!(
+        cancelled_by_shown(app, &w.admin, from_page).await,
+        ("the mentor".to_owned(), "mentor".to_owned())
+    );
+    // The learner's booking page agrees with their email.
+    let lin = app.sign_in(&w.lin).await;
+    let (status, html) = app.get_as(&lin, &format!("/bookings/{from_list}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Cancelled by an administrator"), "{html}");
+    let mail: String = email_outbox::table
+        .filter(email_outbox::booking_id.eq(from_list))
+        .filter(email_outbox::recipient_user_id.eq(w.lin.id))
+        .select(email_outbox::body_text)
+        .first::<Option<String>>(&mut app.conn())
+        .unwrap()
+        .unwrap();
+    assert!(mail.contains("an administrator"), "{mail}");
+    let kim = app.sign_in(&w.kim).await;
+    let (_, html) = app.get_as(&kim, &format!("/bookings/{from_page}")).await;
+    assert!(
+        html.contains(&format!("Cancelled by {}", w.admin.user.display_name)),
+        "{html}"
+    );
 }
 
 #[tokio::test]

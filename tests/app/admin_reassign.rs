@@ -363,6 +363,7 @@ async fn refused_reassignments_change_nothing() {
     diesel::update(bookings::table.find(theirs))
         .set((
             bookings::status.eq("cancelled"),
+            bookings::cancelled_as.eq(Some("admin")),
             bookings::cancelled_at.eq(Some(app.clock.now())),
         ))
         .execute(&mut app.conn())

@@ -66,9 +66,11 @@ fn insert(app: &TestApp, b: &B) {
     diesel::sql_query(
         "INSERT INTO bookings (id, learner_id, mentor_id, topic_id, start_at, end_at,
                                buffer_before_min, buffer_after_min, occupied, status,
-                               late_cancel, cancelled_by, cancelled_at, created_at, updated_at)
+                               late_cancel, cancelled_by, cancelled_as, cancelled_at, created_at,
+                               updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, 0, 0, tstzrange($5, $6, '[)'), $7, $8,
                  CASE WHEN $7 = 'cancelled' THEN $2 END,
+                 CASE WHEN $7 = 'cancelled' THEN 'learner' END,
                  CASE WHEN $7 = 'cancelled' THEN $5 - interval '1 hour' END,
                  $5 - interval '3 days', $5 - interval '3 days')",
     )

@@ -279,7 +279,7 @@ async fn cancelled_bookings_free_their_time_and_nobody_books_themselves() {
     )
     .unwrap();
     diesel::sql_query(
-        "UPDATE bookings SET status = 'cancelled', cancelled_at = start_at WHERE id = $1",
+        "UPDATE bookings SET status = 'cancelled', cancelled_as = 'admin', cancelled_at = start_at WHERE id = $1",
     )
     .bind::<diesel::sql_types::Uuid, _>(id)
     .execute(&mut app.conn())
@@ -374,7 +374,7 @@ fn hold(app: &TestApp, sql: &str, id: Uuid) -> officehours::db::PgConn {
 fn begin_cancel(conn: &mut PgConnection, id: Uuid) {
     conn.batch_execute("BEGIN").unwrap();
     let n = diesel::sql_query(
-        "UPDATE bookings SET status = 'cancelled', cancelled_at = now() WHERE id = $1",
+        "UPDATE bookings SET status = 'cancelled', cancelled_as = 'admin', cancelled_at = now() WHERE id = $1",
     )
     .bind::<diesel::sql_types::Uuid, _>(id)
     .execute(conn)
@@ -464,7 +464,7 @@ async fn crossed_bookings_commit_their_version_bumps_without_deadlock() {
         cancels.push(std::thread::spawn(move || {
             conn.transaction(|conn| {
                 diesel::sql_query(
-                    "UPDATE bookings SET status = 'cancelled', cancelled_at = now() WHERE id = $1",
+                    "UPDATE bookings SET status = 'cancelled', cancelled_as = 'admin', cancelled_at = now() WHERE id = $1",
                 )
                 .bind::<diesel::sql_types::Uuid, _>(id)
                 .execute(conn)
@@ -562,7 +562,7 @@ async fn only_changes_to_slots_bump_the_versions() {
     assert_eq!(all(&mut conn), (before.0 + 1, before.1 + 1, before.2 + 1));
     // Cancelled: the new mentor and the learner.
     diesel::sql_query(
-        "UPDATE bookings SET status = 'cancelled', cancelled_at = now() WHERE id = $1",
+        "UPDATE bookings SET status = 'cancelled', cancelled_as = 'admin', cancelled_at = now() WHERE id = $1",
     )
     .bind::<diesel::sql_types::Uuid, _>(id)
     .execute(&mut conn)

@@ -40,10 +40,11 @@ fn insert_booking(
     let now = app.clock.now();
     diesel::sql_query(
         "INSERT INTO bookings (id, learner_id, mentor_id, topic_id, start_at, end_at, occupied,
-                               status, goals, cancelled_at, created_at, updated_at)
+                               status, goals, cancelled_at, cancelled_as, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $5 + interval '30 minutes',
                  tstzrange($5, $5 + interval '30 minutes', '[)'), $6, $7,
-                 CASE WHEN $6 = 'cancelled' THEN $8 END, $8, $8)",
+                 CASE WHEN $6 = 'cancelled' THEN $8 END,
+                 CASE WHEN $6 = 'cancelled' THEN 'learner' END, $8, $8)",
     )
     .bind::<diesel::sql_types::Uuid, _>(id)
     .bind::<diesel::sql_types::Uuid, _>(learner)

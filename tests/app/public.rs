@@ -609,7 +609,7 @@ async fn the_cached_mentor_page_follows_every_change() {
     );
     // Its cancellation frees it again.
     diesel::sql_query(
-        "UPDATE bookings SET status = 'cancelled', cancelled_at = now() WHERE mentor_id = $1",
+        "UPDATE bookings SET status = 'cancelled', cancelled_as = 'admin', cancelled_at = now() WHERE mentor_id = $1",
     )
     .bind::<diesel::sql_types::Uuid, _>(m.id)
     .execute(&mut app.conn())
@@ -720,7 +720,7 @@ async fn the_pages_show_the_slots_availability_load_computes() {
     book(&app, &m, &learner, "sql-basics", at(2026, 6, 19, 8, 0));
     book(&app, &m, &learner, "sql-basics", at(2026, 6, 23, 8, 0));
     diesel::sql_query(
-        "UPDATE bookings SET status = 'cancelled', cancelled_at = now() WHERE start_at = '2026-06-23T08:00:00Z'",
+        "UPDATE bookings SET status = 'cancelled', cancelled_as = 'admin', cancelled_at = now() WHERE start_at = '2026-06-23T08:00:00Z'",
     )
     .execute(&mut conn)
     .unwrap();
