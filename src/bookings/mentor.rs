@@ -2,10 +2,13 @@
 //! last 30 days) with their learner and topic in one query, this week's and
 //! this month's counts in the mentor's zone by one SQL aggregation, marking
 //! a started session completed or no-show (for 7 days, audited), and the
-//! secret calendar feed (a 256-bit token kept only as its hash). Query
+//! secret calendar feed (a 256-bit token, an HMAC of the mentor and a
+//! random nonce under the server key, kept only as its hash). Query
 //! functions take a connection. Depends on `accounts`, `schedule::queries`,
 //! `topics`, `audit`, `slots::resolve_local` and `notify` (the events).
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use diesel::prelude::*;
@@ -195,13 +198,42 @@ pub fn counts(
     })
 }
 
-/// When the mentor's current feed URL was made, if there is one.
-pub fn feed_created(conn: &mut PgConnection, mentor: Uuid) -> QueryResult<Option<DateTime<Utc>>> {
-    calendar_feeds::table
+/// The mentor's current calendar feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Feed {
+    pub created_at: DateTime<Utc>,
+    /// The URL's token, when it can be derived again: not for a feed made
+    /// before tokens were derived, nor after the server key changed (the
+    /// URL still works then; only a new one can be shown).
+    pub token: Option<String>,
+}
+
+/// The token of `mentor`'s feed with `nonce` under `key` (43 URL-safe
+/// characters).
+pub fn feed_token_for(key: &[u8], mentor: Uuid, nonce: Uuid) -> String {
+    let mut ids = [0_u8; 32];
+    ids[..16].copy_from_slice(mentor.as_bytes());
+    ids[16..].copy_from_slice(nonce.as_bytes());
+    URL_SAFE_NO_PAD.encode(crate::web::auth::mac(key, "calendar-feed", &ids))
+}
+
+/// The mentor's current feed, if there is one.
+pub fn feed_of(conn: &mut PgConnection, key: &[u8], mentor: Uuid) -> QueryResult<Option<Feed>> {
+    let row: Option<(DateTime<Utc>, Vec<u8>, Option<Uuid>)> = calendar_feeds::table
         .find(mentor)
-        .select(calendar_feeds::created_at)
+        .select((
+            calendar_feeds::created_at,
+            calendar_feeds::token_hash,
+            calendar_feeds::nonce,
+        ))
         .first(conn)
-        .optional()
+        .optional()?;
+    Ok(row.map(|(created_at, hash, nonce)| Feed {
+        created_at,
+        token: nonce
+            .map(|n| feed_token_for(key, mentor, n))
+            .filter(|t| tokens::hash(t) == hash),
+    }))
 }
 
 /// Everything the dashboard shows, in a fixed number of queries.
@@ -213,11 +245,13 @@ pub struct Dashboard {
     pub profile: Profile,
     pub topics_offered: usize,
     pub weekly_windows: usize,
-    pub feed_created: Option<DateTime<Utc>>,
+    pub feed: Option<Feed>,
 }
 
+/// `key`: the server key feed tokens are derived from.
 pub fn dashboard(
     conn: &mut PgConnection,
+    key: &[u8],
     mentor: &User,
     now: DateTime<Utc>,
 ) -> QueryResult<Dashboard> {
@@ -230,7 +264,7 @@ pub fn dashboard(
         profile: schedule_queries::profile_or_default(conn, mentor.id, now)?,
         topics_offered: schedule_queries::offered_topic_ids(conn, mentor.id)?.len(),
         weekly_windows: schedule_queries::weekly_rules_of(conn, &[mentor.id])?.len(),
-        feed_created: feed_created(conn, mentor.id)?,
+        feed: feed_of(conn, key, mentor.id)?,
     })
 }
 
@@ -335,28 +369,39 @@ pub fn mark_outcome(
 
 // ---------------------------------------------------------------- feed
 
-/// Makes a new feed token for `mentor`, replacing any earlier one (whose
-/// URL stops working at once); returns the token, which is kept nowhere.
+/// Makes a new feed token for `mentor` under `key`, replacing any earlier
+/// one (whose URL stops working at once); returns the token, of which only
+/// the hash is kept.
 pub fn regenerate_feed(
     conn: &mut PgConnection,
+    key: &[u8],
     now: DateTime<Utc>,
     mentor: Uuid,
 ) -> QueryResult<String> {
-    let token = tokens::generate();
+    let nonce = Uuid::new_v4();
+    let token = feed_token_for(key, mentor, nonce);
     let hash = tokens::hash(&token);
     conn.transaction(|conn| {
-        let replaced = feed_created(conn, mentor)?.is_some();
+        let replaced = calendar_feeds::table
+            .find(mentor)
+            .select(calendar_feeds::mentor_id)
+            .for_update()
+            .first::<Uuid>(conn)
+            .optional()?
+            .is_some();
         diesel::insert_into(calendar_feeds::table)
             .values((
                 calendar_feeds::mentor_id.eq(mentor),
                 calendar_feeds::token_hash.eq(&hash),
                 calendar_feeds::created_at.eq(now),
+                calendar_feeds::nonce.eq(Some(nonce)),
             ))
             .on_conflict(calendar_feeds::mentor_id)
             .do_update()
             .set((
                 calendar_feeds::token_hash.eq(&hash),
                 calendar_feeds::created_at.eq(now),
+                calendar_feeds::nonce.eq(Some(nonce)),
             ))
             .execute(conn)?;
         audit::record(

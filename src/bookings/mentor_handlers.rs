@@ -1,6 +1,7 @@
 //! The mentor's workspace pages: `GET /mentor` (the dashboard: sessions,
 //! counts, setup, calendar feed), `POST /mentor/sessions/{id}/outcome`,
-//! `POST /mentor/feed` (a new feed URL, shown once) and the feed itself,
+//! `POST /mentor/feed` (a new feed URL; the dashboard shows the current
+//! one) and the feed itself,
 //! `GET /mentor/feed/{token}.ics` (no sign-in: the token is the secret).
 //! Thin: parse, call `mentor`, render. The mentor pages take
 //! `Auth<MentorRole>` first, so other roles are refused before anything.
@@ -17,6 +18,7 @@ use super::mentor::{self, Dashboard, MentorSession, Outcome, OutcomeError, Perio
 use super::model::Status;
 use super::service::{Ctx, Party};
 use crate::accounts::User;
+use crate::config::Settings;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::timefmt;
@@ -91,9 +93,12 @@ struct DashboardPage {
     accepting: bool,
     topics: usize,
     windows: usize,
+    /// When the current feed URL was made.
     feed_created: Option<String>,
-    /// Just made: shown this once.
-    new_feed_url: Option<String>,
+    /// Its URL, unless it cannot be derived again (see `mentor::Feed`).
+    feed_url: Option<String>,
+    /// Just made (`?notice=feed`): said in the feed's section.
+    feed_new: bool,
 }
 
 fn notice_text(code: Option<&str>) -> Option<&'static str> {
@@ -169,10 +174,11 @@ fn view(s: &MentorSession, me: &User, now: DateTime<Utc>) -> SessionView {
 struct Show {
     notice: Option<&'static str>,
     refused: Option<(Uuid, &'static str)>,
-    new_feed_url: Option<String>,
+    feed_new: bool,
 }
 
 fn dashboard_page(
+    settings: &Settings,
     page: PageCtx,
     me: &User,
     d: Dashboard,
@@ -227,8 +233,13 @@ fn dashboard_page(
         accepting: d.profile.accepting_bookings,
         topics: d.topics_offered,
         windows: d.weekly_windows,
-        feed_created: d.feed_created.map(|at| timefmt::short(at, zone)),
-        new_feed_url: o.new_feed_url,
+        feed_created: d.feed.as_ref().map(|f| timefmt::short(f.created_at, zone)),
+        // Tokens are URL-safe base64: they go into the path as they are.
+        feed_url: d
+            .feed
+            .and_then(|f| f.token)
+            .map(|t| settings.absolute_url(&format!("/mentor/feed/{t}.ics"))),
+        feed_new: o.feed_new,
     }
 }
 
@@ -240,10 +251,14 @@ async fn render_dashboard(
 ) -> Result<HttpResponse, AppError> {
     let me = auth.user.clone();
     let now = state.clock.now();
+    let key = state.secret_key.clone();
     let d = state
-        .db(move |conn| mentor::dashboard(conn, &me, now))
+        .db(move |conn| mentor::dashboard(conn, key.expose(), &me, now))
         .await?;
-    respond(&dashboard_page(auth.page(), &auth.user, d, now, o), status)
+    respond(
+        &dashboard_page(&state.settings, auth.page(), &auth.user, d, now, o),
+        status,
+    )
 }
 
 #[derive(Deserialize)]
@@ -259,6 +274,7 @@ pub async fn dashboard(
 ) -> Result<HttpResponse, AppError> {
     let o = Show {
         notice: notice_text(query.notice.as_deref()),
+        feed_new: query.notice.as_deref() == Some("feed"),
         ..Show::default()
     };
     render_dashboard(&state, &auth, StatusCode::OK, o).await
@@ -306,8 +322,9 @@ pub async fn mark_outcome(
 #[derive(Deserialize)]
 pub struct EmptyForm {}
 
-/// `POST /mentor/feed`: a new feed URL (the old one stops working), shown
-/// on this response only.
+/// `POST /mentor/feed`: a new feed URL (the old one stops working), then
+/// back to the dashboard, which shows it: reloading that page changes
+/// nothing.
 pub async fn regenerate_feed(
     state: web::Data<AppState>,
     auth: Auth<MentorRole>,
@@ -315,18 +332,11 @@ pub async fn regenerate_feed(
 ) -> Result<HttpResponse, AppError> {
     let me = auth.user.id;
     let now = state.clock.now();
-    let token = state
-        .db(move |conn| mentor::regenerate_feed(conn, now, me))
+    let key = state.secret_key.clone();
+    state
+        .db(move |conn| mentor::regenerate_feed(conn, key.expose(), now, me))
         .await?;
-    // Tokens are URL-safe base64: they go into the path as they are.
-    let url = state
-        .settings
-        .absolute_url(&format!("/mentor/feed/{token}.ics"));
-    let o = Show {
-        new_feed_url: Some(url),
-        ..Show::default()
-    };
-    render_dashboard(&state, &auth, StatusCode::OK, o).await
+    Ok(see_other("/mentor?notice=feed#feed-heading"))
 }
 
 /// `GET /mentor/feed/{token}.ics`: the subscribable calendar.

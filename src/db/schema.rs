@@ -86,6 +86,7 @@ diesel::table! {
         mentor_id -> Uuid,
         token_hash -> Bytea,
         created_at -> Timestamptz,
+        nonce -> Nullable<Uuid>,
     }
 }
 

@@ -478,19 +478,33 @@ fn event_of(events: &[Event], id: Uuid) -> Option<&Event> {
     events.iter().find(|e| prop(e, "UID") == Some(uid.as_str()))
 }
 
-/// POSTs `/mentor/feed`; returns the feed path shown on the page.
+/// The feed path the dashboard shows, if any.
+fn shown_feed(app: &TestApp, body: &str) -> Option<String> {
+    let prefix = format!("{}/mentor/feed/", app.address);
+    let start = body.find(&prefix)? + app.address.len();
+    let end = body[start..].find(".ics").unwrap() + start + 4;
+    Some(body[start..end].to_owned())
+}
+
+/// POSTs `/mentor/feed`, follows it back to the dashboard; returns the
+/// feed path shown there.
 async fn new_feed(app: &TestApp, me: &SignedIn) -> String {
     let res = app
         .post_form(&me.client, "/mentor/feed", &[("csrf_token", &me.csrf)])
         .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/mentor?notice=feed#feed-heading");
+    let res = me
+        .client
+        .get(app.url("/mentor?notice=feed"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["cache-control"], "no-store");
     let body = res.text().await.unwrap();
-    let prefix = format!("{}/mentor/feed/", app.address);
-    let start = body.find(&prefix).expect("the new URL, absolute") + app.address.len();
-    let end = body[start..].find(".ics").unwrap() + start + 4;
-    let path = body[start..end].to_owned();
-    assert!(body.contains("shown only this once"));
+    let path = shown_feed(app, &body).expect("the new URL, absolute");
+    assert!(body.contains("Any earlier one has stopped working"));
     // 256 bits, URL-safe base64.
     let token = path
         .trim_start_matches("/mentor/feed/")
@@ -599,10 +613,31 @@ async fn the_feed_is_valid_icalendar_with_the_emails_uids() {
     assert!(event_of(&events, old).is_none(), "36 days ago is out");
     assert!(event_of(&events, foreign).is_none());
 
-    // The dashboard no longer shows the URL; it says one exists.
+    // The dashboard shows the same URL on every visit (a reload makes no
+    // new one), without the "new" notice.
     let (_, body) = html(&app, &me, "/mentor").await;
-    assert!(!body.contains(&path));
-    assert!(body.contains("Your current feed URL was made on"));
+    assert_eq!(shown_feed(&app, &body).as_deref(), Some(path.as_str()));
+    assert!(!body.contains("Any earlier one has stopped working"));
+    assert!(body.contains("Keep it private"));
+    assert_eq!(audit_of(&app, "calendar_feed.regenerate").len(), 1);
+    // Nobody else's dashboard shows it.
+    let other_mentor = app.sign_in(&mentor(&app, |_| {})).await;
+    let (_, body) = html(&app, &other_mentor, "/mentor").await;
+    assert_eq!(shown_feed(&app, &body), None);
+    assert!(body.contains("You have no feed URL yet"));
+
+    // A feed made before tokens were derived (no nonce) keeps working; the
+    // dashboard says it cannot show it.
+    diesel::sql_query("UPDATE calendar_feeds SET nonce = NULL")
+        .execute(&mut app.conn())
+        .unwrap();
+    let (_, body) = html(&app, &me, "/mentor").await;
+    assert_eq!(shown_feed(&app, &body), None);
+    assert!(body.contains("cannot be shown again here"), "{body}");
+    assert_eq!(
+        anon.get(app.url(&path)).send().await.unwrap().status(),
+        StatusCode::OK
+    );
 
     // Unknown tokens, and the path without `.ics`: 404.
     let bogus = format!("/mentor/feed/{}.ics", "A".repeat(43));
