@@ -534,14 +534,11 @@ async fn the_confirm_page_also_shows_the_time_in_the_zone_it_was_picked_in() {
     let mut fields = book_fields(f.mentor.id, "sql-basics", start, Uuid::new_v4(), &me.csrf);
     fields[4].1 = "short".into();
     fields.push(("tz".into(), "Asia/Kolkata".into()));
-    let res = me
-        .client
-        .post(app.url("/bookings"))
-        .header("origin", &app.address)
-        .form(&fields)
-        .send()
-        .await
-        .unwrap();
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let res = app.post_form(&me.client, "/bookings", &pairs).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.text().await.unwrap().contains(picked));
 
