@@ -1,6 +1,6 @@
 //! The one table of URL → handler. Paths follow the URL map in PRODUCT.md.
 
-use actix_web::web;
+use actix_web::{Route, guard, web};
 
 use crate::accounts::account;
 use crate::accounts::handlers as accounts;
@@ -15,62 +15,66 @@ use crate::schedule::handlers as schedule;
 use crate::schedule::public;
 use crate::web::{assets, pages};
 
+/// A page: GET, and HEAD with the same headers and no body (actix leaves
+/// the body out), which link checkers and some calendar apps send before
+/// they fetch or subscribe.
+fn get() -> Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(pages::home))
-        .route("/healthz", web::get().to(pages::healthz))
-        .route("/readyz", web::get().to(pages::readyz))
-        .route("/metrics", web::get().to(pages::metrics))
-        .route("/static/{file}", web::get().to(assets::serve))
-        .route("/mentors/{id}", web::get().to(public::mentor_page))
-        .route("/topics/{slug}", web::get().to(public::topic_page))
-        .route("/book", web::get().to(bookings::book_form))
+    cfg.route("/", get().to(pages::home))
+        .route("/healthz", get().to(pages::healthz))
+        .route("/readyz", get().to(pages::readyz))
+        .route("/metrics", get().to(pages::metrics))
+        .route("/static/{file}", get().to(assets::serve))
+        .route("/mentors/{id}", get().to(public::mentor_page))
+        .route("/topics/{slug}", get().to(public::topic_page))
+        .route("/book", get().to(bookings::book_form))
         .route("/bookings", web::post().to(bookings::create))
         // `/bookings/{id}.ics` is the same route: the handler strips `.ics`.
-        .route("/bookings/{id}", web::get().to(bookings::show))
+        .route("/bookings/{id}", get().to(bookings::show))
         .route("/bookings/{id}/cancel", web::post().to(bookings::cancel))
         .route(
             "/bookings/{id}/reschedule",
-            web::get().to(bookings::reschedule_form),
+            get().to(bookings::reschedule_form),
         )
         .route(
             "/bookings/{id}/reschedule",
             web::post().to(bookings::reschedule),
         )
-        .route("/manage/{token}", web::get().to(bookings::manage_show))
+        .route("/manage/{token}", get().to(bookings::manage_show))
         .route(
             "/manage/{token}/cancel",
             web::post().to(bookings::manage_cancel),
         )
         .route(
             "/manage/{token}/reschedule",
-            web::get().to(bookings::manage_reschedule_form),
+            get().to(bookings::manage_reschedule_form),
         )
         .route(
             "/manage/{token}/reschedule",
             web::post().to(bookings::manage_reschedule),
         )
-        .route("/me/sessions", web::get().to(bookings::my_sessions))
-        .route("/login", web::get().to(accounts::login_form))
+        .route("/me/sessions", get().to(bookings::my_sessions))
+        .route("/login", get().to(accounts::login_form))
         .route("/login", web::post().to(accounts::login))
         .route("/logout", web::post().to(accounts::logout))
-        .route("/register", web::get().to(accounts::register_form))
+        .route("/register", get().to(accounts::register_form))
         .route("/register", web::post().to(accounts::register))
-        .route("/register/sent", web::get().to(accounts::register_sent))
-        .route("/verify-email", web::get().to(accounts::verify_form))
+        .route("/register/sent", get().to(accounts::register_sent))
+        .route("/verify-email", get().to(accounts::verify_form))
         .route("/verify-email", web::post().to(accounts::verify))
         .route(
             "/verify-email/resend",
             web::post().to(accounts::resend_verification),
         )
-        .route("/forgot-password", web::get().to(accounts::forgot_form))
+        .route("/forgot-password", get().to(accounts::forgot_form))
         .route("/forgot-password", web::post().to(accounts::forgot))
-        .route(
-            "/forgot-password/sent",
-            web::get().to(accounts::forgot_sent),
-        )
-        .route("/reset-password", web::get().to(accounts::reset_form))
+        .route("/forgot-password/sent", get().to(accounts::forgot_sent))
+        .route("/reset-password", get().to(accounts::reset_form))
         .route("/reset-password", web::post().to(accounts::reset))
-        .route("/account", web::get().to(account::show))
+        .route("/account", get().to(account::show))
         .route("/account/profile", web::post().to(account::update_profile))
         .route("/account/email", web::post().to(account::change_email))
         .route(
@@ -89,8 +93,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/account/export", web::post().to(account::export_data))
         .route("/account/delete", web::post().to(account::delete_account));
     // Admin pages; each handler checks the role with `Auth<AdminRole>`.
-    cfg.route("/admin", web::get().to(admin::index))
-        .route("/admin/users", web::get().to(admin_users::list_page))
+    cfg.route("/admin", get().to(admin::index))
+        .route("/admin/users", get().to(admin_users::list_page))
         .route(
             "/admin/users/{id}/role",
             web::post().to(admin_users::change_role_action),
@@ -103,9 +107,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/admin/users/{id}/enable",
             web::post().to(admin_users::enable_action),
         )
-        .route("/admin/topics", web::get().to(admin_topics::list_page))
+        .route("/admin/topics", get().to(admin_topics::list_page))
         .route("/admin/topics", web::post().to(admin_topics::create_action))
-        .route("/admin/topics/{id}", web::get().to(admin_topics::edit_form))
+        .route("/admin/topics/{id}", get().to(admin_topics::edit_form))
         .route(
             "/admin/topics/{id}",
             web::post().to(admin_topics::update_action),
@@ -118,35 +122,32 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/admin/topics/{id}/activate",
             web::post().to(admin_topics::activate_action),
         )
-        .route("/admin/policy", web::get().to(admin_policy::show))
+        .route("/admin/policy", get().to(admin_policy::show))
         .route("/admin/policy", web::post().to(admin_policy::save_action))
         // `.csv` first: it must not be taken for a booking id.
-        .route(
-            "/admin/bookings.csv",
-            web::get().to(admin_bookings::export_csv),
-        )
-        .route("/admin/bookings", web::get().to(admin_bookings::list_page))
+        .route("/admin/bookings.csv", get().to(admin_bookings::export_csv))
+        .route("/admin/bookings", get().to(admin_bookings::list_page))
         .route(
             "/admin/bookings/{id}/cancel",
             web::post().to(admin_bookings::cancel_action),
         )
         .route(
             "/admin/bookings/{id}/reassign",
-            web::get().to(admin_bookings::reassign_form),
+            get().to(admin_bookings::reassign_form),
         )
         .route(
             "/admin/bookings/{id}/reassign",
             web::post().to(admin_bookings::reassign_action),
         )
-        .route("/admin/emails", web::get().to(admin_emails::list_page))
-        .route("/admin/emails/{id}", web::get().to(admin_emails::show_page))
+        .route("/admin/emails", get().to(admin_emails::list_page))
+        .route("/admin/emails/{id}", get().to(admin_emails::show_page))
         .route(
             "/admin/emails/{id}/retry",
             web::post().to(admin_emails::retry_action),
         )
-        .route("/admin/audit", web::get().to(admin_audit::list_page));
+        .route("/admin/audit", get().to(admin_audit::list_page));
     // Mentor pages; each handler checks the role with `Auth<MentorRole>`.
-    cfg.route("/mentor", web::get().to(mentor_workspace::dashboard))
+    cfg.route("/mentor", get().to(mentor_workspace::dashboard))
         .route(
             "/mentor/sessions/{id}/outcome",
             web::post().to(mentor_workspace::mark_outcome),
@@ -156,16 +157,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(mentor_workspace::regenerate_feed),
         )
         // `/mentor/feed/{token}.ics` (no sign-in): the handler strips `.ics`.
-        .route(
-            "/mentor/feed/{token}",
-            web::get().to(mentor_workspace::feed),
-        )
-        .route("/mentor/settings", web::get().to(schedule::settings))
+        .route("/mentor/feed/{token}", get().to(mentor_workspace::feed))
+        .route("/mentor/settings", get().to(schedule::settings))
         .route("/mentor/settings", web::post().to(schedule::save_settings))
-        .route(
-            "/mentor/availability",
-            web::get().to(schedule::availability),
-        )
+        .route("/mentor/availability", get().to(schedule::availability))
         .route(
             "/mentor/availability/zone",
             web::post().to(schedule::set_zone),

@@ -579,6 +579,15 @@ async fn the_feed_is_valid_icalendar_with_the_emails_uids() {
 
     // No sign-in needed: a fresh client.
     let anon = new_client();
+    // Some calendar apps ask with HEAD before they subscribe.
+    let res = anon.head(app.url(&path)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/calendar")
+    );
     let res = anon.get(app.url(&path)).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert!(

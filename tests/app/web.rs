@@ -107,6 +107,30 @@ async fn unknown_paths_get_the_404_page_with_security_headers() {
 }
 
 #[tokio::test]
+async fn head_answers_like_get_without_a_body() {
+    let app = spawn_app().await;
+    let client = reqwest::Client::new();
+    for path in ["/", "/healthz", "/static/app.css"] {
+        let get = client.get(app.url(path)).send().await.unwrap();
+        let head = client.head(app.url(path)).send().await.unwrap();
+        assert_eq!(get.status(), StatusCode::OK, "{path}");
+        assert_eq!(head.status(), StatusCode::OK, "{path}");
+        assert_eq!(
+            head.headers().get("content-type"),
+            get.headers().get("content-type"),
+            "{path}"
+        );
+        assert_security_headers(&head, false);
+        assert!(head.text().await.unwrap().is_empty(), "{path}");
+    }
+    // A form's action is not a page: HEAD there is no GET either.
+    let res = client.head(app.url("/bookings")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = client.head(app.url("/no/such/page")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
 async fn a_500_is_an_opaque_page_with_the_request_id_and_security_headers() {
     let app = spawn_app().await;
     add_topic(&app, "sql-basics", "SQL basics", true);
