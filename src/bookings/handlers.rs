@@ -369,6 +369,7 @@ fn confirm_page(
         .map(|z| (z.name().to_owned(), timefmt::when(t.start, end, z)));
     let conflict_heading = match &conflict {
         Some((why, _)) if why == PASSED => "That time has passed",
+        Some((why, _)) if why == BEYOND => "That time is not open for booking yet",
         _ => "That time is taken",
     };
     let (conflict, choices) = match conflict {
@@ -379,10 +380,11 @@ fn confirm_page(
                 .enumerate()
                 .map(|(i, s)| Choice {
                     value: rfc3339_utc(*s),
+                    // In the zone the learner was picking in.
                     label: timefmt::when(
                         *s,
                         *s + Duration::minutes(t.topic.duration_minutes.into()),
-                        learner.time_zone,
+                        browsed.unwrap_or(learner.time_zone),
                     ),
                     checked: i == 0,
                 })
@@ -415,6 +417,7 @@ fn confirm_page(
 const TAKEN: &str = "Sorry, that time is no longer free: someone booked it a moment ago, or the mentor changed their hours.";
 const PASSED: &str = "That time has already begun or passed (an old link, perhaps).";
 const BUSY: &str = "You already have another session at that time.";
+const BEYOND: &str = "That time is further ahead than this mentor takes bookings; the latest times they offer are below.";
 
 /// Why a start the engine does not offer cannot be booked, as far as the
 /// page can tell: passed, or else taken (or no longer in the hours).
@@ -472,10 +475,17 @@ pub async fn book_form(
                 match service::nearest_free(conn, &cache, mentor, &topic, start, now, viewer.id)? {
                     Some(nearby) => {
                         let busy = nearby.learner_busy;
+                        let beyond = nearby.beyond_horizon;
                         let (target, starts) = Target::nearby(nearby, start);
                         // Free for the mentor and for the learner.
                         let offered = starts.contains(&start);
-                        let why = if busy { BUSY } else { unavailable(start, now) };
+                        let why = if beyond {
+                            BEYOND
+                        } else if busy {
+                            BUSY
+                        } else {
+                            unavailable(start, now)
+                        };
                         (
                             target,
                             offered,
@@ -487,6 +497,13 @@ pub async fn book_form(
                     // nothing to confirm.
                     None => return Ok(None),
                 };
+            // Their own booking at this time (Back after booking): shown.
+            if !offered
+                && why == BUSY
+                && let Some(id) = service::own_booking_at(conn, viewer.id, mentor, start)?
+            {
+                return Ok(Some(Err(id)));
+            }
             // A learner at a fairness limit hears so before writing goals
             // (a mentor on their own page hears they cannot book themselves).
             let limit = if offered && mentor != viewer.id {
@@ -494,11 +511,13 @@ pub async fn book_form(
             } else {
                 None
             };
-            Ok(Some((target, offered, why, alternatives, limit)))
+            Ok(Some(Ok((target, offered, why, alternatives, limit))))
         })
         .await?;
-    let Some((target, offered, why, alternatives, limit)) = found else {
-        return Err(AppError::NotFound);
+    let (target, offered, why, alternatives, limit) = match found {
+        None => return Err(AppError::NotFound),
+        Some(Err(own)) => return Ok(see_other(format!("/bookings/{own}?notice=existing"))),
+        Some(Ok(page)) => page,
     };
     if let Some(limit) = limit {
         return limit_page(auth.page(), &limit, &learner, None);
@@ -604,10 +623,11 @@ pub async fn create(
             } else {
                 None
             };
-            let (target, alternatives, gone) = match nearby {
+            let (target, alternatives, gone, beyond) = match nearby {
                 Some(nearby) => {
+                    let beyond = nearby.beyond_horizon;
                     let (target, alternatives) = Target::nearby(nearby, start);
-                    (target, alternatives, false)
+                    (target, alternatives, false, beyond)
                 }
                 None => {
                     let Some((mentor_user, topic)) = load_target(conn, mentor, &req.topic_slug)?
@@ -617,13 +637,18 @@ pub async fn create(
                     // For a slot refusal: the mentor no longer takes
                     // bookings for this topic (the page says so, and keeps
                     // the text).
-                    (Target::of(mentor_user, topic, start), Vec::new(), slot)
+                    (
+                        Target::of(mentor_user, topic, start),
+                        Vec::new(),
+                        slot,
+                        false,
+                    )
                 }
             };
-            Ok(Some(Err((target, refusal, alternatives, gone))))
+            Ok(Some(Err((target, refusal, alternatives, gone, beyond))))
         })
         .await?;
-    let (target, refusal, alternatives, gone) = match outcome {
+    let (target, refusal, alternatives, gone, beyond) = match outcome {
         None => return Err(AppError::NotFound),
         Some(Ok(booked)) => {
             let notice = if booked.existing {
@@ -645,6 +670,8 @@ pub async fn create(
                     "Sorry, {} does not take bookings for this topic now.",
                     target.mentor_name
                 )
+            } else if beyond {
+                BEYOND.to_owned()
             } else if matches!(refusal, BookError::LearnerBusy) {
                 BUSY.to_owned()
             } else {

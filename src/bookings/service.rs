@@ -430,6 +430,8 @@ pub struct Nearby {
     pub starts: Vec<DateTime<Utc>>,
     /// The learner has another session at the asked time.
     pub learner_busy: bool,
+    /// The asked time is further ahead than the mentor takes bookings.
+    pub beyond_horizon: bool,
 }
 
 /// How many free times the "taken" page offers.
@@ -456,14 +458,29 @@ pub fn nearest_free(
     // A time in the past (a crafted or stale link) is refused like a taken
     // one; the times offered instead are the soonest from now.
     let asked = around;
-    let around = around.max(now);
+    let mut around = around.max(now);
     let reach = Duration::days(14);
-    let busy = schedule_queries::busy_times(conn, learner, around - reach, around + reach, None)?;
+    let mut busy = None;
     // Two days either side usually hold them; else two weeks.
     let mut found = None;
     for days in [2, 14] {
-        let window = Interval::new(around - Duration::days(days), around + Duration::days(days));
-        let Some(snapshot) = cache.mentor(conn, mentor_id, window.start, window.end, now)? else {
+        let mut window =
+            Interval::new(around - Duration::days(days), around + Duration::days(days));
+        let mut snapshot = cache.mentor(conn, mentor_id, window.start, window.end, now)?;
+        let horizon_end = snapshot.as_ref().and_then(|s| {
+            let profile = s.loaded.profiles.get(&mentor_id)?;
+            Some(now + Duration::days(profile.horizon_days.into()))
+        });
+        // Past the mentor's horizon (a crafted or very old link): the
+        // nearest free times are the last ones before it.
+        if let Some(h) = horizon_end
+            && around > h
+        {
+            around = h;
+            window = Interval::new(around - Duration::days(days), around + Duration::days(days));
+            snapshot = cache.mentor(conn, mentor_id, window.start, window.end, now)?;
+        }
+        let Some(snapshot) = snapshot else {
             return Ok(None);
         };
         let mentor = snapshot.mentors.iter().find(|m| m.id == mentor_id);
@@ -480,13 +497,23 @@ pub fn nearest_free(
             .get(&mentor_id)
             .is_some_and(|p| p.accepting_bookings);
         let duration = Duration::minutes(topic.duration_minutes.into());
+        let busy = match &busy {
+            Some(b) => b,
+            None => busy.insert(schedule_queries::busy_times(
+                conn,
+                learner,
+                around.min(asked) - reach,
+                around.max(asked) + reach,
+                None,
+            )?),
+        };
         let starts: Vec<DateTime<Utc>> = if accepting {
             snapshot
                 .loaded
                 .slots(mentor_id, duration, now, window)
                 .into_iter()
                 .map(|s| s.start)
-                .filter(|s| clear_of(&busy, *s, duration))
+                .filter(|s| clear_of(busy, *s, duration))
                 .collect()
         } else {
             Vec::new()
@@ -496,7 +523,8 @@ pub fn nearest_free(
             mentor: mentor.clone(),
             topic: topic.clone(),
             starts,
-            learner_busy: !clear_of(&busy, asked, duration),
+            learner_busy: !clear_of(busy, asked, duration),
+            beyond_horizon: horizon_end.is_some_and(|h| asked > h),
         });
         if enough {
             break;
@@ -509,6 +537,25 @@ pub fn nearest_free(
         starts.sort();
         nearby
     }))
+}
+
+/// The learner's own live booking with `mentor` at `start`, if any: a
+/// confirm page opened again (Back after booking) shows it instead of
+/// calling the time taken.
+pub fn own_booking_at(
+    conn: &mut PgConnection,
+    learner: Uuid,
+    mentor: Uuid,
+    start: DateTime<Utc>,
+) -> QueryResult<Option<Uuid>> {
+    bookings::table
+        .filter(bookings::learner_id.eq(learner))
+        .filter(bookings::mentor_id.eq(mentor))
+        .filter(bookings::start_at.eq(start))
+        .filter(bookings::status.eq(Status::Confirmed.as_str()))
+        .select(bookings::id)
+        .first(conn)
+        .optional()
 }
 
 /// Whether `learner` has another live session overlapping `[start,

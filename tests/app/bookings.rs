@@ -241,6 +241,11 @@ async fn crafted_starts_are_refused_like_taken_slots_and_store_nothing() {
             assert!(html.contains("<h1>That time has passed</h1>"), "{html}");
             assert!(html.contains("already begun or passed"), "{html}");
             assert!(!html.contains("no longer free"), "{html}");
+        } else if start > app.clock.now() + Duration::days(60) {
+            assert!(
+                html.contains("<h1>That time is not open for booking yet</h1>"),
+                "{html}"
+            );
         } else {
             assert!(html.contains("<h1>That time is taken</h1>"), "{html}");
             assert!(html.contains("no longer free"), "{html}");
@@ -557,6 +562,64 @@ async fn the_confirm_page_also_shows_the_time_in_the_zone_it_was_picked_in() {
         assert_eq!(status, StatusCode::OK);
         assert!(!html.contains("where you picked it"), "{tz}: {html}");
     }
+}
+
+#[tokio::test]
+async fn the_confirm_page_explains_what_it_cannot_offer() {
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    let me = app.sign_in(&app.create_user(Role::Learner)).await;
+    let confirm = |start: chrono::DateTime<chrono::Utc>, tz: &str| {
+        format!(
+            "/book?mentor={}&topic=sql-basics&start={}&tz={tz}",
+            f.mentor.id,
+            rfc(start)
+        )
+    };
+
+    // Back to the confirm page of a time just booked: the booking, not
+    // "taken" with other times to book.
+    let start = at(2026, 6, 16, 12, 0);
+    let id = book(&app, &me, f.mentor.id, "sql-basics", start).await;
+    let res = me
+        .client
+        .get(app.url(&confirm(start, "UTC")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), format!("/bookings/{id}?notice=existing"));
+
+    // Past the mentor's 60-day horizon (from 15 June): said so, with the
+    // last free times before it rather than "no other free times".
+    let (status, html) = app
+        .get_as(&me, &confirm(at(2027, 6, 2, 10, 0), "Asia/Kolkata"))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(
+        html.contains("<h1>That time is not open for booking yet</h1>"),
+        "{html}"
+    );
+    assert!(html.contains("further ahead than this mentor takes bookings"));
+    assert!(!html.contains("has no other free times"), "{html}");
+    let choices: Vec<&str> = html
+        .split("name=\"start\" value=\"")
+        .skip(1)
+        .map(|r| &r[..20])
+        .collect();
+    assert_eq!(choices.len(), 3, "{html}");
+    for c in &choices {
+        assert!(
+            c.starts_with("2026-08-1"),
+            "near the horizon's end: {choices:?}"
+        );
+    }
+    // The choices are labelled in the zone the time was picked in.
+    assert_eq!(
+        html.matches(" IST (Asia/Kolkata)</label>").count(),
+        3,
+        "{html}"
+    );
 }
 
 #[tokio::test]
