@@ -370,14 +370,14 @@ pub fn mark_outcome(
 // ---------------------------------------------------------------- feed
 
 /// Makes a new feed token for `mentor` under `key`, replacing any earlier
-/// one (whose URL stops working at once); returns the token, of which only
-/// the hash is kept.
+/// one (whose URL stops working at once); only its hash is kept. Returns
+/// whether there was an earlier one.
 pub fn regenerate_feed(
     conn: &mut PgConnection,
     key: &[u8],
     now: DateTime<Utc>,
     mentor: Uuid,
-) -> QueryResult<String> {
+) -> QueryResult<bool> {
     let nonce = Uuid::new_v4();
     let token = feed_token_for(key, mentor, nonce);
     let hash = tokens::hash(&token);
@@ -412,7 +412,7 @@ pub fn regenerate_feed(
             Some(("user", mentor)),
             serde_json::json!({ "replaced": replaced }),
         )?;
-        Ok(token)
+        Ok(replaced)
     })
 }
 

@@ -97,8 +97,9 @@ struct DashboardPage {
     feed_created: Option<String>,
     /// Its URL, unless it cannot be derived again (see `mentor::Feed`).
     feed_url: Option<String>,
-    /// Just made (`?notice=feed`): said in the feed's section.
-    feed_new: bool,
+    /// Just made (`?notice=feed-made` / `feed-replaced`): said in the
+    /// feed's section.
+    feed_notice: Option<&'static str>,
 }
 
 fn notice_text(code: Option<&str>) -> Option<&'static str> {
@@ -174,7 +175,7 @@ fn view(s: &MentorSession, me: &User, now: DateTime<Utc>) -> SessionView {
 struct Show {
     notice: Option<&'static str>,
     refused: Option<(Uuid, &'static str)>,
-    feed_new: bool,
+    feed_notice: Option<&'static str>,
 }
 
 fn dashboard_page(
@@ -239,7 +240,7 @@ fn dashboard_page(
             .feed
             .and_then(|f| f.token)
             .map(|t| settings.absolute_url(&format!("/mentor/feed/{t}.ics"))),
-        feed_new: o.feed_new,
+        feed_notice: o.feed_notice,
     }
 }
 
@@ -274,7 +275,15 @@ pub async fn dashboard(
 ) -> Result<HttpResponse, AppError> {
     let o = Show {
         notice: notice_text(query.notice.as_deref()),
-        feed_new: query.notice.as_deref() == Some("feed"),
+        feed_notice: match query.notice.as_deref() {
+            Some("feed-made") => {
+                Some("Your feed URL is ready: add it to your calendar app as shown below.")
+            }
+            Some("feed-replaced") => Some(
+                "Your new feed URL is below. The earlier one has stopped working: calendars subscribed to it get no more updates.",
+            ),
+            _ => None,
+        },
         ..Show::default()
     };
     render_dashboard(&state, &auth, StatusCode::OK, o).await
@@ -333,10 +342,15 @@ pub async fn regenerate_feed(
     let me = auth.user.id;
     let now = state.clock.now();
     let key = state.secret_key.clone();
-    state
+    let replaced = state
         .db(move |conn| mentor::regenerate_feed(conn, key.expose(), now, me))
         .await?;
-    Ok(see_other("/mentor?notice=feed#feed-heading"))
+    let notice = if replaced {
+        "feed-replaced"
+    } else {
+        "feed-made"
+    };
+    Ok(see_other(&format!("/mentor?notice={notice}#feed-heading")))
 }
 
 /// `GET /mentor/feed/{token}.ics`: the subscribable calendar.

@@ -1161,6 +1161,12 @@ async fn mentor_marks_a_past_session_no_show_in_a_real_browser() {
     browser
         .assert_accessible("/mentor with a new feed URL")
         .await;
+    // Reloaded, the dashboard shows the same URL (nothing is made again).
+    browser.open(&url("/mentor")).await;
+    let again: String = browser
+        .eval("return document.getElementById('feed-url').value;")
+        .await;
+    assert_eq!(again, feed_url);
 
     // At phone width, with goals that are one long unbroken word, the
     // page wraps rather than scrolling sideways.

@@ -487,16 +487,22 @@ fn shown_feed(app: &TestApp, body: &str) -> Option<String> {
 }
 
 /// POSTs `/mentor/feed`, follows it back to the dashboard; returns the
-/// feed path shown there.
-async fn new_feed(app: &TestApp, me: &SignedIn) -> String {
+/// feed path shown there. `replacing`: the mentor had one already.
+async fn new_feed(app: &TestApp, me: &SignedIn, replacing: bool) -> String {
     let res = app
         .post_form(&me.client, "/mentor/feed", &[("csrf_token", &me.csrf)])
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&res), "/mentor?notice=feed#feed-heading");
+    let notice = if replacing {
+        "feed-replaced"
+    } else {
+        "feed-made"
+    };
+    let back = location(&res);
+    assert_eq!(back, format!("/mentor?notice={notice}#feed-heading"));
     let res = me
         .client
-        .get(app.url("/mentor?notice=feed"))
+        .get(app.url(back.trim_end_matches("#feed-heading")))
         .send()
         .await
         .unwrap();
@@ -504,7 +510,13 @@ async fn new_feed(app: &TestApp, me: &SignedIn) -> String {
     assert_eq!(res.headers()["cache-control"], "no-store");
     let body = res.text().await.unwrap();
     let path = shown_feed(app, &body).expect("the new URL, absolute");
-    assert!(body.contains("Any earlier one has stopped working"));
+    assert_eq!(
+        body.contains("The earlier one has stopped working"),
+        replacing
+    );
+    assert_eq!(body.contains("Your feed URL is ready"), !replacing);
+    // Replacing it takes a second step (opening the disclosure).
+    assert!(body.contains("<summary>Replace the feed URL…</summary>"));
     // 256 bits, URL-safe base64.
     let token = path
         .trim_start_matches("/mentor/feed/")
@@ -575,7 +587,7 @@ async fn the_feed_is_valid_icalendar_with_the_emails_uids() {
     let me = app.sign_in(&f.mentor).await;
     let (_, body) = html(&app, &me, "/mentor").await;
     assert!(body.contains("You have no feed URL yet."));
-    let path = new_feed(&app, &me).await;
+    let path = new_feed(&app, &me, false).await;
 
     // No sign-in needed: a fresh client.
     let anon = new_client();
@@ -626,7 +638,7 @@ async fn the_feed_is_valid_icalendar_with_the_emails_uids() {
     // new one), without the "new" notice.
     let (_, body) = html(&app, &me, "/mentor").await;
     assert_eq!(shown_feed(&app, &body).as_deref(), Some(path.as_str()));
-    assert!(!body.contains("Any earlier one has stopped working"));
+    assert!(!body.contains("Your feed URL is ready"));
     assert!(body.contains("Keep it private"));
     assert_eq!(audit_of(&app, "calendar_feed.regenerate").len(), 1);
     // Nobody else's dashboard shows it.
@@ -672,12 +684,12 @@ async fn regenerating_the_feed_retires_the_old_url() {
     let f = fixture(&app);
     let me = app.sign_in(&f.mentor).await;
     let anon = new_client();
-    let first = new_feed(&app, &me).await;
+    let first = new_feed(&app, &me, false).await;
     assert_eq!(
         anon.get(app.url(&first)).send().await.unwrap().status(),
         StatusCode::OK
     );
-    let second = new_feed(&app, &me).await;
+    let second = new_feed(&app, &me, true).await;
     assert_ne!(first, second);
     assert_eq!(
         anon.get(app.url(&first)).send().await.unwrap().status(),
