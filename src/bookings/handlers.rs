@@ -778,6 +778,10 @@ fn notice_text(code: Option<&str>, status: Status) -> Option<&'static str> {
             Some("It was cancelled already, so nothing changed and nobody was emailed again.")
         }
         "rescheduled" => Some("Moved. Both of you got an email with the new time."),
+        // A move sent from a page loaded before the session was cancelled
+        // (another tab) or began.
+        "not-moved" if cancelled => Some("This session was cancelled, so it was not moved."),
+        "not-moved" => Some("This session has begun, so it can no longer be moved."),
         "reassigned" => Some(
             "Reassigned. The learner and the new mentor got an updated invitation; the previous mentor a cancellation.",
         ),
@@ -1377,7 +1381,9 @@ async fn do_reschedule(
         Ok(_) => return Ok(see_other(format!("{}?notice=rescheduled", a.base))),
         Err(BookError::SlotUnavailable) => unavailable(start, now).to_owned(),
         Err(BookError::LearnerBusy) => "The learner has another session at that time.".to_owned(),
-        Err(BookError::NotChangeable) => return Ok(see_other(a.base)),
+        Err(BookError::NotChangeable) => {
+            return Ok(see_other(format!("{}?notice=not-moved", a.base)));
+        }
         Err(BookError::SameTime) => {
             "That is the session's time now: nothing changed. Choose another time to move it to."
                 .to_owned()

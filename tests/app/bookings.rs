@@ -830,6 +830,23 @@ async fn cancel_frees_the_slot_and_the_same_slot_can_be_booked_again() {
     let res = cancel_as(&app, &mentor, id, "  ").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert!(location(&res).ends_with("?notice=already-cancelled"));
+    // A move from a page loaded before the cancel (another tab) says why
+    // nothing moved.
+    let res = app
+        .post_form(
+            &mentor.client,
+            &format!("/bookings/{id}/reschedule"),
+            &[
+                ("csrf_token", &mentor.csrf),
+                ("start", &rfc(at(2026, 6, 17, 12, 0))),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(location(&res).ends_with("?notice=not-moved"));
+    let (_, page) = app.get_as(&mentor, &location(&res)).await;
+    assert!(page.contains("This session was cancelled, so it was not moved."));
+    assert_eq!(booking(&app, id).sequence, 1);
     // The admin list says who cancelled, and that it was late.
     let admin = app.sign_in(&app.create_user(Role::Admin)).await;
     let (_, list) = app.get_as(&admin, "/admin/bookings?status=cancelled").await;
