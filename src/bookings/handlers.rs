@@ -24,7 +24,7 @@ use crate::accounts::deletion::{goals_erased, is_erased};
 use crate::email::ics;
 use crate::error::AppError;
 use crate::schedule::public::load::TopicInfo;
-use crate::schedule::public::rfc3339_utc;
+use crate::schedule::public::{mentor_week_href, rfc3339_utc};
 use crate::state::AppState;
 use crate::timefmt;
 use crate::web::auth::{Auth, CsrfForm, Viewer};
@@ -195,6 +195,9 @@ struct Choice {
 #[template(path = "bookings/confirm.html")]
 struct ConfirmPage {
     page: PageCtx,
+    /// The mentor's page at the asked time's week, for the topic (and the
+    /// zone the time was picked in).
+    mentor_href: String,
     mentor_id: Uuid,
     mentor_name: String,
     topic_slug: String,
@@ -394,6 +397,13 @@ fn confirm_page(
     };
     ConfirmPage {
         page,
+        mentor_href: mentor_week_href(
+            t.mentor_id,
+            &t.topic.slug,
+            t.start.max(now),
+            browsed.unwrap_or(learner.time_zone),
+            browsed.is_some(),
+        ),
         mentor_id: t.mentor_id,
         mentor_name: t.mentor_name.clone(),
         topic_slug: t.topic.slug.clone(),

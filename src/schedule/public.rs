@@ -390,6 +390,35 @@ fn visitor_busy(
     }
 }
 
+/// The mentor's page for `topic` at the week of `at` in `zone`; the zone
+/// goes along when it was `chosen` with `?tz=` (as on the confirm page,
+/// whose mentor links lead back to where the time was picked).
+pub(crate) fn mentor_week_href(
+    mentor: Uuid,
+    topic: &str,
+    at: DateTime<Utc>,
+    zone: Tz,
+    chosen: bool,
+) -> String {
+    let vz = ViewerZone {
+        zone,
+        explicit: chosen,
+        fallback: false,
+        unknown: false,
+    };
+    let day = at.with_timezone(&zone).date_naive();
+    mentor_href(&format!("/mentors/{mentor}"), topic, day, vz)
+}
+
+/// `?tz=…` for a zone chosen with `?tz=`, else nothing.
+fn tz_query(vz: ViewerZone) -> String {
+    if vz.explicit {
+        format!("?tz={}", encode(vz.zone.name()))
+    } else {
+        String::new()
+    }
+}
+
 /// The query string of a mentor-page link.
 fn mentor_href(path: &str, topic: &str, week: NaiveDate, vz: ViewerZone) -> String {
     let mut href = format!("{path}?topic={}&week={}", encode(topic), iso_date(week));
@@ -459,7 +488,7 @@ pub async fn mentor_page(
         title: t.title.clone(),
         duration_minutes: t.duration_minutes,
         grid_href: mentor_href(&mentor_path, &t.slug, week, vz),
-        topic_href: format!("/topics/{}", encode(&t.slug)),
+        topic_href: format!("/topics/{}{}", encode(&t.slug), tz_query(vz)),
         current: t.slug == selected_slug,
     };
     let topic_links: Vec<TopicLink> = topics.iter().map(link).collect();
@@ -645,11 +674,7 @@ pub async fn topic_page(
     let limit = now + Duration::days(furthest);
 
     let duration = duration_of(&topic);
-    let tz_query = if vz.explicit {
-        format!("&tz={}", encode(vz.zone.name()))
-    } else {
-        String::new()
-    };
+    let tz_query = tz_query(vz).replacen('?', "&", 1);
     let mut cards: Vec<(Option<DateTime<Utc>>, MentorCard)> = data
         .mentors
         .iter()

@@ -521,6 +521,11 @@ async fn the_confirm_page_also_shows_the_time_in_the_zone_it_was_picked_in() {
         rfc(start)
     );
     assert!(html.contains(&href), "{html}");
+    // Its topic links keep the zone too.
+    assert!(
+        html.contains("href=\"/topics/sql-basics?tz=Asia%2FKolkata\""),
+        "{html}"
+    );
 
     let picked = "In Asia/Kolkata, where you picked it: Tuesday 16 June 2026, 17:30–18:00 IST";
     let (status, html) = app.get_as(&me, &href.replace("&#38;", "&")).await;
@@ -532,6 +537,14 @@ async fn the_confirm_page_also_shows_the_time_in_the_zone_it_was_picked_in() {
     );
     assert!(
         html.contains("name=\"tz\" value=\"Asia/Kolkata\""),
+        "{html}"
+    );
+    // The mentor's name leads back to the week and zone it was picked in.
+    assert!(
+        html.contains(&format!(
+            "href=\"/mentors/{}?topic=sql-basics&#38;week=2026-06-16&#38;tz=Asia%2FKolkata\"",
+            f.mentor.id
+        )),
         "{html}"
     );
 

@@ -187,8 +187,8 @@ async fn slot_links_carry_the_exact_utc_instant() {
     assert!(html.contains(&format!("Headline of {}", m.id.simple())));
     assert!(html.contains("Ten years of backend work."));
     assert!(
-        html.contains("href=\"/topics/sql-basics\""),
-        "topics are links"
+        html.contains("href=\"/topics/sql-basics?tz=Europe%2FBerlin\""),
+        "topics are links, keeping the chosen zone"
     );
     assert_eq!(
         links(&html, "/book?"),
