@@ -1,7 +1,8 @@
 // The one progressive-enhancement script (the CSP forbids inline scripts).
 // Every page works without it. It reloads a page the back-forward cache
 // brings back, puts the keyboard focus on the first field a form came back
-// with an error for, fills time-zone fields marked with data-detect-tz from
+// with an error for, selects the whole of a read-only field to copy (the
+// feed URL) when it gets the focus, fills time-zone fields marked with data-detect-tz from
 // the browser's zone when the field is still at UTC, and reloads a slot page
 // marked data-tz-auto with ?tz=<the browser's zone>.
 (function () {
@@ -24,6 +25,13 @@
     var invalid = document.querySelector('form[method="post"] [aria-invalid="true"]');
     if (invalid && !document.querySelector("[autofocus]")) {
       invalid.focus();
+    }
+  });
+  // A URL to copy: one click or tab selects all of it.
+  document.addEventListener("focusin", function (event) {
+    var field = event.target;
+    if (field && field.hasAttribute && field.hasAttribute("data-select-all")) {
+      field.select();
     }
   });
   var zone;

@@ -1167,6 +1167,14 @@ async fn mentor_marks_a_past_session_no_show_in_a_real_browser() {
         .eval("return document.getElementById('feed-url').value;")
         .await;
     assert_eq!(again, feed_url);
+    // Focusing it selects the whole URL, ready to copy.
+    let selected: bool = browser
+        .eval(
+            "var f = document.getElementById('feed-url'); f.focus(); \
+             return f.selectionStart === 0 && f.selectionEnd === f.value.length;",
+        )
+        .await;
+    assert!(selected, "the feed URL is selected on focus");
 
     // At phone width, with goals that are one long unbroken word, the
     // page wraps rather than scrolling sideways.
