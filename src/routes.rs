@@ -32,6 +32,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/topics/{slug}", get().to(public::topic_page))
         .route("/book", get().to(bookings::book_form))
         .route("/bookings", web::post().to(bookings::create))
+        // GET on a form's action (a refused form's address, opened again):
+        // back to the form's page.
+        .route("/bookings", get().to(bookings::form_action_page))
+        .route(
+            "/bookings/{id}/cancel",
+            get().to(bookings::form_action_page),
+        )
+        .route(
+            "/manage/{token}/cancel",
+            get().to(bookings::form_action_page),
+        )
+        .route(
+            "/admin/bookings/{id}/cancel",
+            get().to(bookings::form_action_page),
+        )
+        .route(
+            "/mentor/sessions/{id}/outcome",
+            get().to(bookings::form_action_page),
+        )
         // `/bookings/{id}.ics` is the same route: the handler strips `.ics`.
         .route("/bookings/{id}", get().to(bookings::show))
         .route("/bookings/{id}/cancel", web::post().to(bookings::cancel))

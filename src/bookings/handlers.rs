@@ -48,6 +48,46 @@ fn see_other(location: String) -> HttpResponse {
         .finish()
 }
 
+/// `GET` on a booking form's action — the address a refused form is shown
+/// at, reloaded or opened again later: back to the page the form is on
+/// (nothing is done; that page checks who may see it).
+pub async fn form_action_page(req: actix_web::HttpRequest) -> Result<HttpResponse, AppError> {
+    let info = req.match_info();
+    let id = || {
+        info.get("id")
+            .and_then(|raw| raw.parse::<Uuid>().ok())
+            .ok_or(AppError::NotFound)
+    };
+    let to = match req.match_pattern().as_deref() {
+        Some("/bookings") => "/me/sessions".to_owned(),
+        Some("/bookings/{id}/cancel") => format!("/bookings/{}", id()?),
+        Some("/manage/{token}/cancel") => {
+            let token = info.get("token").unwrap_or_default();
+            if token.is_empty()
+                || !token
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(AppError::NotFound);
+            }
+            format!("/manage/{token}")
+        }
+        // The list with the filters the form was sent from.
+        Some("/admin/bookings/{id}/cancel") => {
+            id()?;
+            let query = req.query_string();
+            if query.is_empty() || HeaderValue::from_str(query).is_err() {
+                "/admin/bookings".to_owned()
+            } else {
+                format!("/admin/bookings?{query}")
+            }
+        }
+        Some("/mentor/sessions/{id}/outcome") => format!("/mentor#session-{}", id()?),
+        _ => return Err(AppError::NotFound),
+    };
+    Ok(see_other(to))
+}
+
 fn parse_start(raw: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(raw.trim())
         .ok()

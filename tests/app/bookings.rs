@@ -636,6 +636,45 @@ async fn the_confirm_page_explains_what_it_cannot_offer() {
 }
 
 #[tokio::test]
+async fn a_form_action_opened_with_get_leads_back_to_its_page() {
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    let me = app.sign_in(&app.create_user(Role::Learner)).await;
+    let id = book(&app, &me, f.mentor.id, "sql-basics", at(2026, 6, 16, 12, 0)).await;
+    let before = booking(&app, id);
+    for (path, to) in [
+        ("/bookings".to_owned(), "/me/sessions".to_owned()),
+        (format!("/bookings/{id}/cancel"), format!("/bookings/{id}")),
+        (
+            "/manage/Abc-_09/cancel".to_owned(),
+            "/manage/Abc-_09".to_owned(),
+        ),
+        (
+            format!("/admin/bookings/{id}/cancel?status=confirmed&sort=asc"),
+            "/admin/bookings?status=confirmed&sort=asc".to_owned(),
+        ),
+        (
+            format!("/mentor/sessions/{id}/outcome"),
+            format!("/mentor#session-{id}"),
+        ),
+    ] {
+        let res = me.client.get(app.url(&path)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(location(&res), to, "{path}");
+    }
+    // Nothing was done by any of them.
+    let after = booking(&app, id);
+    assert_eq!(
+        (after.status, after.sequence),
+        (before.status, before.sequence)
+    );
+    for path in ["/bookings/nope/cancel", "/manage/a%0Ab/cancel"] {
+        let res = me.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+}
+
+#[tokio::test]
 async fn goals_are_validated_with_the_input_kept() {
     let app = spawn_app().await;
     let f = fixture(&app);
