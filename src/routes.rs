@@ -143,8 +143,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/admin/policy", get().to(admin_policy::show))
         .route("/admin/policy", web::post().to(admin_policy::save_action))
-        // `.csv` first: it must not be taken for a booking id.
-        .route("/admin/bookings.csv", get().to(admin_bookings::export_csv))
+        // `.csv` first: it must not be taken for a booking id. GET only: a
+        // HEAD would still run the whole streamed export.
+        .route(
+            "/admin/bookings.csv",
+            web::get().to(admin_bookings::export_csv),
+        )
         .route("/admin/bookings", get().to(admin_bookings::list_page))
         .route(
             "/admin/bookings/{id}/cancel",
