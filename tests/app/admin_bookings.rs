@@ -56,10 +56,11 @@ fn insert(
     let id = Uuid::new_v4();
     diesel::sql_query(
         "INSERT INTO bookings (id, learner_id, mentor_id, topic_id, start_at, end_at, occupied,
-                               status, goals, cancelled_at, cancelled_as, cancel_reason,
-                               created_at, updated_at)
+                               status, goals, cancelled_at, cancelled_by, cancelled_as,
+                               cancel_reason, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, tstzrange($5, $6, '[)'), $7, $8,
                  CASE WHEN $7 = 'cancelled' THEN $5 END,
+                 CASE WHEN $7 = 'cancelled' THEN $2 END,
                  CASE WHEN $7 = 'cancelled' THEN 'learner' END,
                  CASE WHEN $7 = 'cancelled' THEN 'changed plans' END, $5, $5)",
     )

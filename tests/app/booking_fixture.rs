@@ -218,3 +218,41 @@ pub fn make_due_reminders(app: &TestApp) -> usize {
     };
     officehours::bookings::reminders::enqueue_due(&mut app.conn(), ctx).unwrap()
 }
+
+/// The goals the fixtures' bookings carry.
+pub const GOALS: &str = "I want to understand joins and indexes.";
+
+/// A booking written straight into the table (e.g. one long past, which
+/// the app would not book).
+pub fn insert_booking(
+    app: &TestApp,
+    mentor: Uuid,
+    learner: Uuid,
+    topic: Uuid,
+    start: DateTime<Utc>,
+    status: &str,
+) -> Uuid {
+    let id = Uuid::now_v7();
+    let now = app.clock.now();
+    diesel::sql_query(
+        "INSERT INTO bookings (id, learner_id, mentor_id, topic_id, start_at, end_at, occupied,
+                               status, goals, cancelled_at, cancelled_by, cancelled_as,
+                               created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $5 + interval '30 minutes',
+                 tstzrange($5, $5 + interval '30 minutes', '[)'), $6, $7,
+                 CASE WHEN $6 = 'cancelled' THEN $8 END,
+                 CASE WHEN $6 = 'cancelled' THEN $2 END,
+                 CASE WHEN $6 = 'cancelled' THEN 'learner' END, $8, $8)",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(id)
+    .bind::<diesel::sql_types::Uuid, _>(learner)
+    .bind::<diesel::sql_types::Uuid, _>(mentor)
+    .bind::<diesel::sql_types::Uuid, _>(topic)
+    .bind::<diesel::sql_types::Timestamptz, _>(start)
+    .bind::<diesel::sql_types::Text, _>(status)
+    .bind::<diesel::sql_types::Text, _>(GOALS)
+    .bind::<diesel::sql_types::Timestamptz, _>(now)
+    .execute(&mut app.conn())
+    .unwrap();
+    id
+}

@@ -30,6 +30,7 @@ mod cli;
 mod harness;
 mod mail;
 mod mentor_workspace;
+mod migrations;
 mod mixed_changes;
 mod outbox;
 mod public;

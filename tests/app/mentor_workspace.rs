@@ -14,8 +14,6 @@ use uuid::Uuid;
 use crate::booking_fixture::*;
 use crate::harness::{SignedIn, TestApp, location, new_client, spawn_app};
 
-const GOALS: &str = "I want to understand joins and indexes.";
-
 fn rename(app: &TestApp, user: &User, name: &str) -> User {
     diesel::update(users::table.find(user.id))
         .set(users::display_name.eq(name))
@@ -24,39 +22,6 @@ fn rename(app: &TestApp, user: &User, name: &str) -> User {
     let mut u = user.clone();
     u.display_name = name.to_owned();
     u
-}
-
-/// A booking written straight into the table (e.g. one long past, which
-/// the app would not book).
-fn insert_booking(
-    app: &TestApp,
-    mentor: Uuid,
-    learner: Uuid,
-    topic: Uuid,
-    start: DateTime<Utc>,
-    status: &str,
-) -> Uuid {
-    let id = Uuid::now_v7();
-    let now = app.clock.now();
-    diesel::sql_query(
-        "INSERT INTO bookings (id, learner_id, mentor_id, topic_id, start_at, end_at, occupied,
-                               status, goals, cancelled_at, cancelled_as, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $5 + interval '30 minutes',
-                 tstzrange($5, $5 + interval '30 minutes', '[)'), $6, $7,
-                 CASE WHEN $6 = 'cancelled' THEN $8 END,
-                 CASE WHEN $6 = 'cancelled' THEN 'learner' END, $8, $8)",
-    )
-    .bind::<diesel::sql_types::Uuid, _>(id)
-    .bind::<diesel::sql_types::Uuid, _>(learner)
-    .bind::<diesel::sql_types::Uuid, _>(mentor)
-    .bind::<diesel::sql_types::Uuid, _>(topic)
-    .bind::<diesel::sql_types::Timestamptz, _>(start)
-    .bind::<diesel::sql_types::Text, _>(status)
-    .bind::<diesel::sql_types::Text, _>(GOALS)
-    .bind::<diesel::sql_types::Timestamptz, _>(now)
-    .execute(&mut app.conn())
-    .unwrap();
-    id
 }
 
 async fn html(app: &TestApp, who: &SignedIn, path: &str) -> (StatusCode, String) {
@@ -647,6 +612,18 @@ async fn the_feed_is_valid_icalendar_with_the_emails_uids() {
     assert_eq!(shown_feed(&app, &body), None);
     assert!(body.contains("You have no feed URL yet"));
 
+    // A token that can no longer be made again (the server key changed:
+    // here, its nonce) still works, and is not shown wrong.
+    diesel::sql_query("UPDATE calendar_feeds SET nonce = gen_random_uuid()")
+        .execute(&mut app.conn())
+        .unwrap();
+    let (_, body) = html(&app, &me, "/mentor").await;
+    assert_eq!(shown_feed(&app, &body), None);
+    assert!(body.contains("cannot be shown again here"), "{body}");
+    assert_eq!(
+        anon.get(app.url(&path)).send().await.unwrap().status(),
+        StatusCode::OK
+    );
     // A feed made before tokens were derived (no nonce) keeps working; the
     // dashboard says it cannot show it.
     diesel::sql_query("UPDATE calendar_feeds SET nonce = NULL")
