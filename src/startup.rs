@@ -235,10 +235,9 @@ impl Application {
 
 const COOKIE_KEY: &str = "cookie_signing_key";
 
-/// The key that signs pre-session cookies, made once and shared by every
-/// instance through the database.
 /// The server key: `OFFICEHOURS_SECRET_KEY`, or the one stored in the
-/// database (made on first use). Signs cookies and derives manage links.
+/// database (made on first use, shared by every instance). Signs
+/// pre-session cookies and derives manage-link and calendar-feed tokens.
 pub async fn server_key(
     pool: &db::PgPool,
     settings: &Settings,

@@ -1,5 +1,7 @@
 //! Secrets handed to users (session cookies, email links, API tokens):
-//! 256 random bits, URL-safe, and stored only as their SHA-256 hash.
+//! 256 random bits, URL-safe, and stored only as their SHA-256 hash; or,
+//! for links that must be made again (manage links, the calendar feed),
+//! derived from two ids under the server key.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -11,6 +13,15 @@ pub fn generate() -> String {
     let mut bytes = [0_u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The secret for `purpose` of the ids `a` and `b` under `key` (an HMAC:
+/// 43 URL-safe characters), the same every time it is made again.
+pub fn derive(key: &[u8], purpose: &str, a: uuid::Uuid, b: uuid::Uuid) -> String {
+    let mut ids = [0_u8; 32];
+    ids[..16].copy_from_slice(a.as_bytes());
+    ids[16..].copy_from_slice(b.as_bytes());
+    URL_SAFE_NO_PAD.encode(crate::web::auth::mac(key, purpose, &ids))
 }
 
 /// What the database keeps of a secret.

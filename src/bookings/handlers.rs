@@ -410,6 +410,15 @@ fn confirm_page(
     let when_browsed = browsed
         .filter(|z| *z != learner.time_zone && *z != t.mentor_zone)
         .map(|z| (z.name().to_owned(), timefmt::when(t.start, end, z)));
+    // The mentor's page opens at the week of the time asked for, or of
+    // the first time offered instead (a time past the horizon has no
+    // week to show), never before this week.
+    let page_at = match &conflict {
+        Some((_, alternatives)) if !alternatives.is_empty() => alternatives[0],
+        Some((why, _)) if why == BEYOND => now,
+        _ => t.start,
+    }
+    .max(now);
     let conflict_heading = match &conflict {
         Some((why, _)) if why == PASSED => "That time has passed",
         Some((why, _)) if why == BEYOND => "That time is not open for booking yet",
@@ -440,7 +449,7 @@ fn confirm_page(
         mentor_href: mentor_week_href(
             t.mentor_id,
             &t.topic.slug,
-            t.start.max(now),
+            page_at,
             browsed.unwrap_or(learner.time_zone),
             browsed.is_some(),
         ),
@@ -467,7 +476,7 @@ fn confirm_page(
 const TAKEN: &str = "Sorry, that time is no longer free: someone booked it a moment ago, or the mentor changed their hours.";
 const PASSED: &str = "That time has already begun or passed (an old link, perhaps).";
 const BUSY: &str = "You already have another session at that time.";
-const BEYOND: &str = "That time is further ahead than this mentor takes bookings; the latest times they offer are below.";
+const BEYOND: &str = "That time is further ahead than this mentor takes bookings.";
 
 /// Why a start the engine does not offer cannot be booked, as far as the
 /// page can tell: passed, or else taken (or no longer in the hours).
@@ -521,7 +530,7 @@ pub async fn book_form(
             // The mentor page's cached rows name the mentor and topic and
             // give the free times nearest the start (the start itself first
             // when it is free).
-            let (target, offered, why, alternatives) =
+            let (target, offered, why, alternatives, busy) =
                 match service::nearest_free(conn, &cache, mentor, &topic, start, now, viewer.id)? {
                     Some(nearby) => {
                         let busy = nearby.learner_busy;
@@ -531,7 +540,7 @@ pub async fn book_form(
                         let offered = starts.contains(&start);
                         let why = if beyond {
                             BEYOND
-                        } else if busy {
+                        } else if busy && start > now {
                             BUSY
                         } else {
                             unavailable(start, now)
@@ -541,6 +550,7 @@ pub async fn book_form(
                             offered,
                             why,
                             if offered { Vec::new() } else { starts },
+                            busy,
                         )
                     }
                     // No such mentor taking bookings, or not for this topic:
@@ -549,8 +559,9 @@ pub async fn book_form(
                 };
             // Their own booking at this time (Back after booking): shown.
             if !offered
-                && why == BUSY
-                && let Some(id) = service::own_booking_at(conn, viewer.id, mentor, start)?
+                && busy
+                && let Some(id) =
+                    service::own_booking_at(conn, viewer.id, mentor, target.topic.id, start)?
             {
                 return Ok(Some(Err(id)));
             }

@@ -5,8 +5,6 @@
 //! that recipient carries the same link without the token being kept
 //! anywhere but as its SHA-256 hash.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -21,10 +19,7 @@ use crate::db::schema::manage_tokens;
 
 /// The token of `user` on `booking` under `key` (43 URL-safe characters).
 pub fn token_for(key: &[u8], booking: Uuid, user: Uuid) -> String {
-    let mut ids = [0_u8; 32];
-    ids[..16].copy_from_slice(booking.as_bytes());
-    ids[16..].copy_from_slice(user.as_bytes());
-    URL_SAFE_NO_PAD.encode(crate::web::auth::mac(key, "manage-link", &ids))
+    tokens::derive(key, "manage-link", booking, user)
 }
 
 /// Makes sure the tokens of `users` on `booking` are on file (their

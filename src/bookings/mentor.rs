@@ -3,12 +3,13 @@
 //! this month's counts in the mentor's zone by one SQL aggregation, marking
 //! a started session completed or no-show (for 7 days, audited), and the
 //! secret calendar feed (a 256-bit token, an HMAC of the mentor and a
-//! random nonce under the server key, kept only as its hash). Query
+//! random nonce under the server key, so the dashboard can show it on
+//! every visit; the database keeps its hash and the nonce, so whoever
+//! holds both a copy of the database and the server key — stored there
+//! too unless `OFFICEHOURS_SECRET_KEY` is set — can make it again). Query
 //! functions take a connection. Depends on `accounts`, `schedule::queries`,
 //! `topics`, `audit`, `slots::resolve_local` and `notify` (the events).
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use diesel::prelude::*;
@@ -211,10 +212,7 @@ pub struct Feed {
 /// The token of `mentor`'s feed with `nonce` under `key` (43 URL-safe
 /// characters).
 pub fn feed_token_for(key: &[u8], mentor: Uuid, nonce: Uuid) -> String {
-    let mut ids = [0_u8; 32];
-    ids[..16].copy_from_slice(mentor.as_bytes());
-    ids[16..].copy_from_slice(nonce.as_bytes());
-    URL_SAFE_NO_PAD.encode(crate::web::auth::mac(key, "calendar-feed", &ids))
+    tokens::derive(key, "calendar-feed", mentor, nonce)
 }
 
 /// The mentor's current feed, if there is one.

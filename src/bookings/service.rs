@@ -7,7 +7,7 @@
 //! is answered as "taken", never as an error page. (`docs/ARCHITECTURE.md`,
 //! "Booking without double bookings", walks through `book`.)
 
-use chrono::{DateTime, Days, Duration, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Days, Duration, DurationRound, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -444,7 +444,10 @@ pub const ALTERNATIVES: usize = 3;
 /// disabled) or does not offer the active topic `topic_slug`. Read through
 /// the mentor page's cache (`schedule::public::cache`: one version lookup
 /// while nothing changed) and one indexed read of the learner's sessions,
-/// so a burst of refusals for one slot costs little.
+/// so a burst of refusals for one slot costs little. A time already past,
+/// or at or past the mentor's horizon, is searched around the current hour
+/// or the horizon's hour instead (whole hours, so the cache's windows
+/// repeat); past the horizon with nothing free before it, around now.
 pub fn nearest_free(
     conn: &mut PgConnection,
     cache: &MentorPageCache,
@@ -454,30 +457,75 @@ pub fn nearest_free(
     now: DateTime<Utc>,
     learner: Uuid,
 ) -> QueryResult<Option<Nearby>> {
-    let n = ALTERNATIVES;
+    let asked = around;
+    let hour = |t: DateTime<Utc>| t.duration_trunc(Duration::hours(1)).unwrap_or(t);
     // A time in the past (a crafted or stale link) is refused like a taken
     // one; the times offered instead are the soonest from now.
-    let asked = around;
-    let mut around = around.max(now);
+    let around = if asked < now { hour(now) } else { asked };
+    let found = nearest_around(
+        conn, cache, mentor_id, topic_slug, around, asked, now, learner,
+    )?;
+    match found {
+        // Past the horizon and nothing free in its last weeks (time off,
+        // caps): the soonest free times, if any.
+        Some(n) if n.beyond_horizon && n.starts.is_empty() => {
+            let soonest = nearest_around(
+                conn,
+                cache,
+                mentor_id,
+                topic_slug,
+                hour(now),
+                asked,
+                now,
+                learner,
+            )?;
+            Ok(soonest.map(|s| Nearby {
+                beyond_horizon: true,
+                ..s
+            }))
+        }
+        other => Ok(other),
+    }
+}
+
+/// [`nearest_free`]'s search around one instant.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "nearest_free's arguments and the instant searched around"
+)]
+fn nearest_around(
+    conn: &mut PgConnection,
+    cache: &MentorPageCache,
+    mentor_id: Uuid,
+    topic_slug: &str,
+    mut around: DateTime<Utc>,
+    asked: DateTime<Utc>,
+    now: DateTime<Utc>,
+    learner: Uuid,
+) -> QueryResult<Option<Nearby>> {
+    let n = ALTERNATIVES;
     let reach = Duration::days(14);
     let mut busy = None;
     // Two days either side usually hold them; else two weeks.
     let mut found = None;
     for days in [2, 14] {
-        let mut window =
-            Interval::new(around - Duration::days(days), around + Duration::days(days));
+        let span = Duration::days(days);
+        let mut window = Interval::new(around - span, around + span);
         let mut snapshot = cache.mentor(conn, mentor_id, window.start, window.end, now)?;
+        // The end of the mentor's horizon (exclusive, as for the engine),
+        // on the hour so that the windows around it repeat.
         let horizon_end = snapshot.as_ref().and_then(|s| {
             let profile = s.loaded.profiles.get(&mentor_id)?;
-            Some(now + Duration::days(profile.horizon_days.into()))
+            let end = now + Duration::days(profile.horizon_days.into());
+            Some(end.duration_trunc(Duration::hours(1)).unwrap_or(end))
         });
-        // Past the mentor's horizon (a crafted or very old link): the
-        // nearest free times are the last ones before it.
+        // At or past it (a crafted or very old link): the nearest free
+        // times are the last ones before it.
         if let Some(h) = horizon_end
-            && around > h
+            && around >= h
         {
             around = h;
-            window = Interval::new(around - Duration::days(days), around + Duration::days(days));
+            window = Interval::new(around - span, around + span);
             snapshot = cache.mentor(conn, mentor_id, window.start, window.end, now)?;
         }
         let Some(snapshot) = snapshot else {
@@ -524,7 +572,11 @@ pub fn nearest_free(
             topic: topic.clone(),
             starts,
             learner_busy: !clear_of(busy, asked, duration),
-            beyond_horizon: horizon_end.is_some_and(|h| asked > h),
+            beyond_horizon: snapshot
+                .loaded
+                .profiles
+                .get(&mentor_id)
+                .is_some_and(|p| asked >= now + Duration::days(p.horizon_days.into())),
         });
         if enough {
             break;
@@ -539,20 +591,22 @@ pub fn nearest_free(
     }))
 }
 
-/// The learner's own live booking with `mentor` at `start`, if any: a
-/// confirm page opened again (Back after booking) shows it instead of
-/// calling the time taken.
+/// The learner's own booking (not cancelled) of `topic` with `mentor` at
+/// `start`, if any: a confirm page opened again (Back after booking) shows
+/// it instead of calling the time taken.
 pub fn own_booking_at(
     conn: &mut PgConnection,
     learner: Uuid,
     mentor: Uuid,
+    topic: Uuid,
     start: DateTime<Utc>,
 ) -> QueryResult<Option<Uuid>> {
     bookings::table
         .filter(bookings::learner_id.eq(learner))
         .filter(bookings::mentor_id.eq(mentor))
+        .filter(bookings::topic_id.eq(topic))
         .filter(bookings::start_at.eq(start))
-        .filter(bookings::status.eq(Status::Confirmed.as_str()))
+        .filter(bookings::status.ne(Status::Cancelled.as_str()))
         .select(bookings::id)
         .first(conn)
         .optional()

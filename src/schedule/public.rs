@@ -223,9 +223,7 @@ fn book_href(mentor: Uuid, topic_slug: &str, start: DateTime<Utc>, vz: ViewerZon
         encode(topic_slug),
         rfc3339_utc(start)
     );
-    if vz.explicit {
-        let _ = write!(href, "&tz={}", encode(vz.zone.name()));
-    }
+    href.push_str(&tz_param('&', vz));
     href
 }
 
@@ -410,10 +408,11 @@ pub(crate) fn mentor_week_href(
     mentor_href(&format!("/mentors/{mentor}"), topic, day, vz)
 }
 
-/// `?tz=…` for a zone chosen with `?tz=`, else nothing.
-fn tz_query(vz: ViewerZone) -> String {
+/// `{sep}tz=…` (`sep`: `?` or `&`) for a zone chosen with `?tz=`, else
+/// nothing: the one way a link keeps the viewer's chosen zone.
+fn tz_param(sep: char, vz: ViewerZone) -> String {
     if vz.explicit {
-        format!("?tz={}", encode(vz.zone.name()))
+        format!("{sep}tz={}", encode(vz.zone.name()))
     } else {
         String::new()
     }
@@ -422,9 +421,7 @@ fn tz_query(vz: ViewerZone) -> String {
 /// The query string of a mentor-page link.
 fn mentor_href(path: &str, topic: &str, week: NaiveDate, vz: ViewerZone) -> String {
     let mut href = format!("{path}?topic={}&week={}", encode(topic), iso_date(week));
-    if vz.explicit {
-        let _ = write!(href, "&tz={}", encode(vz.zone.name()));
-    }
+    href.push_str(&tz_param('&', vz));
     href
 }
 
@@ -488,7 +485,7 @@ pub async fn mentor_page(
         title: t.title.clone(),
         duration_minutes: t.duration_minutes,
         grid_href: mentor_href(&mentor_path, &t.slug, week, vz),
-        topic_href: format!("/topics/{}{}", encode(&t.slug), tz_query(vz)),
+        topic_href: format!("/topics/{}{}", encode(&t.slug), tz_param('?', vz)),
         current: t.slug == selected_slug,
     };
     let topic_links: Vec<TopicLink> = topics.iter().map(link).collect();
@@ -674,7 +671,7 @@ pub async fn topic_page(
     let limit = now + Duration::days(furthest);
 
     let duration = duration_of(&topic);
-    let tz_query = tz_query(vz).replacen('?', "&", 1);
+    let tz_query = tz_param('&', vz);
     let mut cards: Vec<(Option<DateTime<Utc>>, MentorCard)> = data
         .mentors
         .iter()

@@ -633,6 +633,88 @@ async fn the_confirm_page_explains_what_it_cannot_offer() {
         3,
         "{html}"
     );
+    // The horizon's end is exclusive, as for the slot engine: a start
+    // exactly 60 days ahead is not open yet either.
+    let (status, html) = app
+        .get_as(&me, &confirm(at(2026, 8, 14, 9, 0), "UTC"))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(
+        html.contains("<h1>That time is not open for booking yet</h1>"),
+        "{html}"
+    );
+
+    // Another topic at the time of a booking is not that booking.
+    let (status, html) = app
+        .get_as(
+            &me,
+            &format!(
+                "/book?mentor={}&topic=deep-dive&start={}",
+                f.mentor.id,
+                rfc(start)
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(html.contains("You already have another session at that time."));
+
+    // A time passed is called that, though the learner had a session
+    // then with someone else; their own past session is shown.
+    let other = mentor(&app, |_| {});
+    let past = at(2026, 6, 14, 10, 0);
+    let theirs = insert_booking(&app, other.id, me.user.id, f.topic, past, "completed");
+    let (status, html) = app.get_as(&me, &confirm(past, "UTC")).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(html.contains("<h1>That time has passed</h1>"), "{html}");
+    let mine = insert_booking(
+        &app,
+        f.mentor.id,
+        me.user.id,
+        f.topic,
+        past - Duration::hours(2),
+        "completed",
+    );
+    let res = me
+        .client
+        .get(app.url(&confirm(past - Duration::hours(2), "UTC")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&res), format!("/bookings/{mine}?notice=existing"));
+    assert_ne!(mine, theirs);
+
+    // Past the horizon with nothing free in its last weeks (away from day
+    // 40 on): the soonest free times instead, not "no other free times".
+    use officehours::db::schema::time_off;
+    diesel::insert_into(time_off::table)
+        .values((
+            time_off::id.eq(Uuid::now_v7()),
+            time_off::mentor_id.eq(f.mentor.id),
+            time_off::starts_at.eq(at(2026, 7, 25, 0, 0)),
+            time_off::ends_at.eq(at(2026, 9, 30, 0, 0)),
+            time_off::note.eq(""),
+        ))
+        .execute(&mut app.conn())
+        .unwrap();
+    let (status, html) = app
+        .get_as(&me, &confirm(at(2027, 6, 2, 10, 0), "UTC"))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(!html.contains("has no other free times"), "{html}");
+    let soonest: Vec<&str> = html
+        .split("name=\"start\" value=\"")
+        .skip(1)
+        .map(|r| &r[..10])
+        .collect();
+    assert_eq!(soonest, ["2026-06-15"; 3], "{html}");
+    // The mentor's name leads to a week with times, not one past the horizon.
+    assert!(
+        html.contains(&format!(
+            "/mentors/{}?topic=sql-basics&#38;week=2026-06-15",
+            f.mentor.id
+        )),
+        "{html}"
+    );
 }
 
 #[tokio::test]
@@ -672,6 +754,34 @@ async fn a_form_action_opened_with_get_leads_back_to_its_page() {
         let res = me.client.get(app.url(path)).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
     }
+}
+
+#[tokio::test]
+async fn a_move_sent_after_the_start_says_the_session_has_begun() {
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    let me = app.sign_in(&app.create_user(Role::Learner)).await;
+    let start = at(2026, 6, 16, 12, 0);
+    let id = book(&app, &me, f.mentor.id, "sql-basics", start).await;
+    // The move page was loaded before; the form is sent after the start
+    // (signed in again: a day's idleness ended the first session).
+    app.clock.set(start + Duration::minutes(5));
+    let me = app.sign_in(&me.user).await;
+    let res = app
+        .post_form(
+            &me.client,
+            &format!("/bookings/{id}/reschedule"),
+            &[
+                ("csrf_token", &me.csrf),
+                ("start", &rfc(at(2026, 6, 18, 12, 0))),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(location(&res).ends_with("?notice=not-moved"));
+    let (_, page) = app.get_as(&me, &location(&res)).await;
+    assert!(page.contains("This session has begun, so it can no longer be moved."));
+    assert_eq!(booking(&app, id).start_at, start);
 }
 
 #[tokio::test]
