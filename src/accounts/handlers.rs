@@ -43,21 +43,32 @@ struct MessagePage {
     page: PageCtx,
     heading: &'static str,
     paragraphs: Vec<String>,
-    link: Option<(&'static str, &'static str)>,
+    link: Option<(String, &'static str)>,
 }
 
 fn message(
     page: PageCtx,
     heading: &'static str,
     paragraphs: &[&str],
-    link: Option<(&'static str, &'static str)>,
+    link: Option<(&str, &'static str)>,
 ) -> Result<HttpResponse, AppError> {
     render(&MessagePage {
         page,
         heading,
         paragraphs: paragraphs.iter().map(|p| (*p).to_owned()).collect(),
-        link,
+        link: link.map(|(href, words)| (href.to_owned(), words)),
     })
+}
+
+/// `?next=…` carrying where a visitor was going (a slot's confirm page)
+/// through sign-up and the confirmation email; nothing for the home page.
+fn next_query(next: &str) -> String {
+    if next == "/" {
+        String::new()
+    } else {
+        let encoded: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+        format!("?next={encoded}")
+    }
 }
 
 pub(super) fn ip_of(req: &HttpRequest, state: &AppState) -> String {
@@ -74,6 +85,8 @@ struct LoginPage {
     page: PageCtx,
     email: String,
     next: String,
+    /// `/register`, carrying `next`.
+    register_href: String,
     errors: FieldErrors,
     error: Option<String>,
     notice: Option<&'static str>,
@@ -104,6 +117,7 @@ pub async fn login_form(
     render(&LoginPage {
         page: viewer.page(),
         email: String::new(),
+        register_href: format!("/register{}", next_query(&next)),
         next,
         errors: FieldErrors::default(),
         error: None,
@@ -143,6 +157,7 @@ pub async fn login(
         page: viewer.page(),
         email: form.email.trim().to_owned(),
         next: next.clone(),
+        register_href: format!("/register{}", next_query(&next)),
         errors,
         error,
         notice: None,
@@ -232,19 +247,35 @@ pub async fn logout(
 #[template(path = "accounts/register.html")]
 struct RegisterPage {
     page: PageCtx,
+    /// Where the visitor was going (`/login?next=`), carried through the
+    /// confirmation email to the sign-in after it.
+    next: String,
+    /// `/login`, carrying `next`.
+    login_href: String,
     email: String,
     display_name: String,
     zones: Vec<ZoneOption>,
     errors: FieldErrors,
 }
 
-pub async fn register_form(viewer: Viewer) -> Result<HttpResponse, AppError> {
-    // Signed in already: as /login does, on to the home page.
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+pub async fn register_form(
+    viewer: Viewer,
+    query: web::Query<NextQuery>,
+) -> Result<HttpResponse, AppError> {
+    let next = safe_next(query.next.as_deref());
+    // Signed in already: as /login does, on to where they were going.
     if viewer.user().is_some() {
-        return Ok(see_other("/"));
+        return Ok(see_other(&next));
     }
     render(&RegisterPage {
         page: viewer.page(),
+        login_href: format!("/login{}", next_query(&next)),
+        next,
         email: String::new(),
         display_name: String::new(),
         zones: zone_options("UTC"),
@@ -262,6 +293,8 @@ pub struct RegisterForm {
     password: String,
     #[serde(default)]
     time_zone: String,
+    #[serde(default)]
+    next: String,
 }
 
 /// Validates the shared account fields; `None` fields were not submitted.
@@ -330,6 +363,8 @@ pub async fn register(
         return render_status(
             &RegisterPage {
                 page: viewer.page(),
+                login_href: format!("/login{}", next_query(&safe_next(Some(&form.next)))),
+                next: safe_next(Some(&form.next)),
                 email: form.email.trim().to_owned(),
                 display_name: form.display_name.trim().to_owned(),
                 zones: zone_options(form.time_zone.trim()),
@@ -338,6 +373,8 @@ pub async fn register(
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     };
+    let next = safe_next(Some(&form.next));
+    let sent = format!("/register/sent{}", next_query(&next));
     // Hash whether or not the address is taken, so both take as long.
     let hash = state.hasher.hash(form.password).await?;
     let now = state.clock.now();
@@ -357,7 +394,7 @@ pub async fn register(
                         verified: false,
                     },
                 )?;
-                send_verification(conn, &settings, &user, now)
+                send_verification(conn, &settings, &user, now, &next)
                     .map_err(|e| AccountError::Invalid(e.to_string()))?;
                 audit::record(
                     conn,
@@ -378,7 +415,8 @@ pub async fn register(
                             let to = owner.mailbox().map_err(AppError::internal)?;
                             let mail = RegisterAttempt {
                                 display_name: owner.display_name.clone(),
-                                login_url: settings.absolute_url("/login"),
+                                login_url: settings
+                                    .absolute_url(&format!("/login{}", next_query(&next))),
                                 forgot_url: settings.absolute_url("/forgot-password"),
                             }
                             .to_email(to, Some(owner.id))?;
@@ -393,19 +431,22 @@ pub async fn register(
             }
         })
         .await?;
-    Ok(see_other("/register/sent"))
+    Ok(see_other(&sent))
 }
 
 /// Issues a verification link and queues its email, in the caller's
-/// transaction.
+/// transaction. The link carries `next` (where the visitor was going when
+/// they signed up) to the sign-in after confirming.
 fn send_verification(
     conn: &mut PgConnection,
     settings: &crate::config::Settings,
     user: &User,
     now: chrono::DateTime<chrono::Utc>,
+    next: &str,
 ) -> Result<(), AppError> {
     let token = email_tokens::issue(conn, user.id, Purpose::VerifyEmail, None, now)?;
-    let link = settings.token_link("/verify-email", &token);
+    let mut link = settings.token_link("/verify-email", &token);
+    link.push_str(&next_query(next).replacen('?', "&", 1));
     let mail = VerifyEmail {
         display_name: user.display_name.clone(),
         link,
@@ -419,7 +460,11 @@ fn send_verification(
     Ok(())
 }
 
-pub async fn register_sent(viewer: Viewer) -> Result<HttpResponse, AppError> {
+pub async fn register_sent(
+    viewer: Viewer,
+    query: web::Query<NextQuery>,
+) -> Result<HttpResponse, AppError> {
+    let login = format!("/login{}", next_query(&safe_next(query.next.as_deref())));
     message(
         viewer.page(),
         "Check your inbox",
@@ -427,7 +472,7 @@ pub async fn register_sent(viewer: Viewer) -> Result<HttpResponse, AppError> {
             "We sent an email to the address you entered. Open the link in it to confirm your address; it works for 24 hours.",
             "No email after a few minutes? Look in your spam folder, or sign in and ask for a new link.",
         ],
-        Some(("/login", "Go to sign in")),
+        Some((&login, "Go to sign in")),
     )
 }
 
@@ -439,12 +484,15 @@ struct VerifyPage {
     page: PageCtx,
     token: String,
     email: String,
+    /// Where the visitor was going when they signed up.
+    next: String,
 }
 
 #[derive(Deserialize)]
 pub struct TokenQuery {
     #[serde(default)]
     token: String,
+    next: Option<String>,
 }
 
 fn link_expired(page: PageCtx, what: &'static str) -> Result<HttpResponse, AppError> {
@@ -487,6 +535,7 @@ pub async fn verify_form(
             page: viewer.page(),
             token: query.token.clone(),
             email,
+            next: safe_next(query.next.as_deref()),
         }),
         None => link_expired(viewer.page(), "verify"),
     }
@@ -496,6 +545,8 @@ pub async fn verify_form(
 pub struct TokenForm {
     #[serde(default)]
     token: String,
+    #[serde(default)]
+    next: String,
 }
 
 pub async fn verify(
@@ -504,6 +555,7 @@ pub async fn verify(
 ) -> Result<HttpResponse, AppError> {
     let CsrfForm { viewer, form } = form;
     let now = state.clock.now();
+    let next = safe_next(Some(&form.next));
     let outcome = state
         .db(move |conn| {
             let result = conn.transaction(|conn| -> Result<bool, AccountError> {
@@ -586,16 +638,23 @@ pub async fn verify(
     if !done {
         return link_expired(viewer.page(), "verify");
     }
-    let link = if viewer.user().is_some() {
-        ("/", "Find a mentor")
-    } else {
-        ("/login", "Sign in")
+    // On to where they were going when they signed up (a slot's confirm
+    // page), through the sign-in when this browser is not signed in.
+    let going_on = next != "/";
+    let link = match (viewer.user().is_some(), going_on) {
+        (true, true) => (next.clone(), "Continue where you left off"),
+        (true, false) => ("/".to_owned(), "Find a mentor"),
+        (false, true) => (
+            format!("/login{}", next_query(&next)),
+            "Sign in to continue",
+        ),
+        (false, false) => ("/login".to_owned(), "Sign in"),
     };
     message(
         viewer.page(),
         "Your email address is confirmed",
         &["Thank you. You can now book sessions."],
-        Some(link),
+        Some((&link.0, link.1)),
     )
 }
 
@@ -645,7 +704,7 @@ pub async fn resend_verification(
                 if let Some(wait) = verification_wait(conn, user.id, now)? {
                     return Ok(Some(wait));
                 }
-                send_verification(conn, &settings, &user, now)?;
+                send_verification(conn, &settings, &user, now, "/")?;
                 Ok(None)
             })
         })

@@ -217,6 +217,120 @@ async fn sign_up_sends_a_single_use_verification_link_that_only_a_post_uses() {
 }
 
 #[tokio::test]
+async fn signing_up_from_a_slot_leads_back_to_it_after_confirming() {
+    let app = spawn_app_with_mail().await;
+    let client = new_client();
+    let slot =
+        "/book?mentor=01a2140c-ae35-748d-87d4-4bed55695a35&topic=sql&start=2026-07-01T10:00:00Z";
+    let next = url::form_urlencoded::byte_serialize(slot.as_bytes()).collect::<String>();
+
+    // The sign-in page a slot sent them to offers sign-up with the slot.
+    let html = client
+        .get(app.url(&format!("/login?next={next}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let register = format!("/register?next={next}");
+    assert!(html.contains(&format!("href=\"{register}\"")), "{html}");
+    let html = client
+        .get(app.url(&register))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(&format!("href=\"/login?next={next}\"")),
+        "{html}"
+    );
+
+    let csrf = app.csrf_for(&client, &register).await;
+    let res = app
+        .post_form(
+            &client,
+            "/register",
+            &[
+                ("csrf_token", &csrf),
+                ("email", "grace@example.org"),
+                ("display_name", "Grace Hopper"),
+                ("password", PASSWORD),
+                ("time_zone", "Europe/Berlin"),
+                ("next", slot),
+            ],
+        )
+        .await;
+    assert_eq!(location(&res), format!("/register/sent?next={next}"));
+    let sent = client
+        .get(app.url(&location(&res)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        sent.contains(&format!("href=\"/login?next={next}\"")),
+        "{sent}"
+    );
+
+    // The email's link carries it; confirming leads to sign-in with it.
+    app.worker().run_once().await.unwrap();
+    let got = app.mail().wait_for(1).await;
+    let text = got[0].parsed().body_text(0).unwrap().into_owned();
+    let link = link_in(&text, "/verify-email?token=");
+    assert!(link.ends_with(&format!("&next={next}")), "{link}");
+    let token = link
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned();
+    let other = new_client();
+    let path = link.replace(&app.address, "");
+    let form = other
+        .get(app.url(&path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(form.contains("name=\"next\""), "{form}");
+    let csrf = app.csrf_for(&other, &path).await;
+    let res = app
+        .post_form(
+            &other,
+            "/verify-email",
+            &[("csrf_token", &csrf), ("token", &token), ("next", slot)],
+        )
+        .await;
+    let done = res.text().await.unwrap();
+    assert!(done.contains("Your email address is confirmed"));
+    assert!(
+        done.contains(&format!("href=\"/login?next={next}\"")),
+        "{done}"
+    );
+    assert!(done.contains("Sign in to continue"));
+
+    // An off-site next is dropped at every step.
+    let res = client
+        .get(app.url("/register?next=%2F%2Fevil.example"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(res.contains("name=\"next\" value=\"/\""), "{res}");
+}
+
+#[tokio::test]
 async fn a_verification_link_expires_after_24_hours() {
     let app = spawn_app().await;
     let client = new_client();
