@@ -566,11 +566,18 @@ pub async fn book_form(
                 return Ok(Some(Err(id)));
             }
             // A learner at a fairness limit hears so before writing goals
-            // (a mentor on their own page hears they cannot book themselves).
-            let limit = if offered && mentor != viewer.id {
-                service::limit_for(conn, &viewer, mentor, target.topic.id, start, now)?
-            } else {
-                None
+            // (a mentor on their own page hears they cannot book themselves),
+            // also instead of other times to pick from that the limit would
+            // refuse as well.
+            let limit = match (offered, alternatives.first()) {
+                _ if mentor == viewer.id => None,
+                (true, _) => {
+                    service::limit_for(conn, &viewer, mentor, target.topic.id, start, now)?
+                }
+                (false, Some(first)) => {
+                    service::limit_for(conn, &viewer, mentor, target.topic.id, *first, now)?
+                }
+                (false, None) => None,
             };
             Ok(Some(Ok((target, offered, why, alternatives, limit))))
         })

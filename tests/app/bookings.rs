@@ -604,9 +604,11 @@ async fn the_confirm_page_explains_what_it_cannot_offer() {
     assert_eq!(location(&res), format!("/bookings/{id}?notice=existing"));
 
     // Past the mentor's 60-day horizon (from 15 June): said so, with the
-    // last free times before it rather than "no other free times".
+    // last free times before it rather than "no other free times" (asked
+    // by another learner: this one is at the topic's limit now).
+    let fresh = app.sign_in(&app.create_user(Role::Learner)).await;
     let (status, html) = app
-        .get_as(&me, &confirm(at(2027, 6, 2, 10, 0), "Asia/Kolkata"))
+        .get_as(&fresh, &confirm(at(2027, 6, 2, 10, 0), "Asia/Kolkata"))
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(
@@ -636,7 +638,7 @@ async fn the_confirm_page_explains_what_it_cannot_offer() {
     // The horizon's end is exclusive, as for the slot engine: a start
     // exactly 60 days ahead is not open yet either.
     let (status, html) = app
-        .get_as(&me, &confirm(at(2026, 8, 14, 9, 0), "UTC"))
+        .get_as(&fresh, &confirm(at(2026, 8, 14, 9, 0), "UTC"))
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(
@@ -662,19 +664,19 @@ async fn the_confirm_page_explains_what_it_cannot_offer() {
     // then with someone else; their own past session is shown.
     let other = mentor(&app, |_| {});
     let past = at(2026, 6, 14, 10, 0);
-    let theirs = insert_booking(&app, other.id, me.user.id, f.topic, past, "completed");
-    let (status, html) = app.get_as(&me, &confirm(past, "UTC")).await;
+    let theirs = insert_booking(&app, other.id, fresh.user.id, f.topic, past, "completed");
+    let (status, html) = app.get_as(&fresh, &confirm(past, "UTC")).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(html.contains("<h1>That time has passed</h1>"), "{html}");
     let mine = insert_booking(
         &app,
         f.mentor.id,
-        me.user.id,
+        fresh.user.id,
         f.topic,
         past - Duration::hours(2),
         "completed",
     );
-    let res = me
+    let res = fresh
         .client
         .get(app.url(&confirm(past - Duration::hours(2), "UTC")))
         .send()
@@ -697,7 +699,7 @@ async fn the_confirm_page_explains_what_it_cannot_offer() {
         .execute(&mut app.conn())
         .unwrap();
     let (status, html) = app
-        .get_as(&me, &confirm(at(2027, 6, 2, 10, 0), "UTC"))
+        .get_as(&fresh, &confirm(at(2027, 6, 2, 10, 0), "UTC"))
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(!html.contains("has no other free times"), "{html}");
@@ -1338,6 +1340,24 @@ async fn the_fairness_caps_refuse_with_the_limit_named() {
         "names when it frees: {html}"
     );
     assert!(!html.contains("))"), "{html}");
+    // A taken time's page offers no other times the limit would refuse
+    // too: it names the limit instead.
+    let someone = app.sign_in(&app.create_user(Role::Learner)).await;
+    let taken = at(2026, 6, 19, 12, 0);
+    book(&app, &someone, other_topic_mentor.id, "third", taken).await;
+    let (status, html) = app
+        .get_as(
+            &learner,
+            &format!(
+                "/book?mentor={}&topic=third&start={}",
+                other_topic_mentor.id,
+                rfc(taken)
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(html.contains("2 upcoming sessions"), "{html}");
+    assert!(!html.contains("name=\"start\""), "{html}");
 }
 
 #[tokio::test]
