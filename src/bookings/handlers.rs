@@ -832,8 +832,10 @@ struct ShowPage {
 /// The notice a redirect asked for, as far as it is still true: going Back
 /// to "Booked." after a cancel shows none, and resubmitting the booking
 /// form of a booking cancelled since says so instead of "already made".
-fn notice_text(code: Option<&str>, status: Status) -> Option<&'static str> {
+fn notice_text(code: Option<&str>, status: Status, party: Party) -> Option<&'static str> {
     let cancelled = status == Status::Cancelled;
+    // An admin is neither of the two who were emailed.
+    let admin = party == Party::Admin;
     match code? {
         "existing" if cancelled => Some(
             "This form made this booking before, and it has been cancelled since: nothing was booked again.",
@@ -841,9 +843,15 @@ fn notice_text(code: Option<&str>, status: Status) -> Option<&'static str> {
         "booked" | "existing" | "rescheduled" | "reassigned" if cancelled => None,
         "booked" => Some("Booked. We emailed you the details and a calendar invitation."),
         "existing" => Some("This booking was already made; here it is."),
+        "cancelled" if admin => {
+            Some("Cancelled. The time is free again, and the learner and the mentor got an email.")
+        }
         "cancelled" => Some("Cancelled. The time is free again and both of you got an email."),
         "already-cancelled" => {
             Some("It was cancelled already, so nothing changed and nobody was emailed again.")
+        }
+        "rescheduled" if admin => {
+            Some("Moved. The learner and the mentor got an email with the new time.")
         }
         "rescheduled" => Some("Moved. Both of you got an email with the new time."),
         // A move sent from a page loaded before the session was cancelled
@@ -1080,7 +1088,7 @@ pub async fn show(
             ShowOptions {
                 base: format!("/bookings/{}", detail.booking.id),
                 via_link: false,
-                notice: notice_text(query.notice.as_deref(), detail.booking.status()),
+                notice: notice_text(query.notice.as_deref(), detail.booking.status(), party),
                 error: None,
                 reason: String::new(),
                 reason_error: None,
@@ -1589,7 +1597,7 @@ pub async fn manage_show(
             ShowOptions {
                 base: manage_base(&token),
                 via_link: true,
-                notice: notice_text(query.notice.as_deref(), d.booking.status()),
+                notice: notice_text(query.notice.as_deref(), d.booking.status(), g.party),
                 error: None,
                 reason: String::new(),
                 reason_error: None,

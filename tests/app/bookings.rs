@@ -1491,6 +1491,13 @@ async fn an_admin_must_give_a_reason_wherever_they_cancel() {
     let b = booking(&app, id);
     assert_eq!(b.status, "cancelled");
     assert_eq!(b.cancel_reason.as_deref(), Some("Mentor is ill."));
+    // The admin was not one of the two emailed: the notice names them.
+    let (_, page) = app.get_as(&admin, &location(&res)).await;
+    assert!(
+        page.contains("the learner and the mentor got an email"),
+        "{page}"
+    );
+    assert!(!page.contains("both of you"), "{page}");
 }
 
 #[tokio::test]
