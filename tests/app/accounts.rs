@@ -225,24 +225,10 @@ async fn signing_up_from_a_slot_leads_back_to_it_after_confirming() {
     let next = url::form_urlencoded::byte_serialize(slot.as_bytes()).collect::<String>();
 
     // The sign-in page a slot sent them to offers sign-up with the slot.
-    let html = client
-        .get(app.url(&format!("/login?next={next}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.text_of(&client, &format!("/login?next={next}")).await;
     let register = format!("/register?next={next}");
     assert!(html.contains(&format!("href=\"{register}\"")), "{html}");
-    let html = client
-        .get(app.url(&register))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.text_of(&client, &register).await;
     assert!(
         html.contains(&format!("href=\"/login?next={next}\"")),
         "{html}"
@@ -264,14 +250,7 @@ async fn signing_up_from_a_slot_leads_back_to_it_after_confirming() {
         )
         .await;
     assert_eq!(location(&res), format!("/register/sent?next={next}"));
-    let sent = client
-        .get(app.url(&location(&res)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let sent = app.text_of(&client, &location(&res)).await;
     assert!(
         sent.contains(&format!("href=\"/login?next={next}\"")),
         "{sent}"
@@ -293,14 +272,7 @@ async fn signing_up_from_a_slot_leads_back_to_it_after_confirming() {
         .to_owned();
     let other = new_client();
     let path = link.replace(&app.address, "");
-    let form = other
-        .get(app.url(&path))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let form = app.text_of(&other, &path).await;
     assert!(form.contains("name=\"next\""), "{form}");
     let csrf = app.csrf_for(&other, &path).await;
     let res = app
@@ -319,14 +291,9 @@ async fn signing_up_from_a_slot_leads_back_to_it_after_confirming() {
     assert!(done.contains("Sign in to continue"));
 
     // An off-site next is dropped at every step.
-    let res = client
-        .get(app.url("/register?next=%2F%2Fevil.example"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let res = app
+        .text_of(&client, "/register?next=%2F%2Fevil.example")
+        .await;
     assert!(res.contains("name=\"next\" value=\"/\""), "{res}");
 }
 

@@ -386,6 +386,12 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
+    /// GETs `path` with `client` (any cookies it holds): the body.
+    pub async fn text_of(&self, client: &reqwest::Client, path: &str) -> String {
+        let res = client.get(self.url(path)).send().await.expect("request");
+        res.text().await.expect("body")
+    }
+
     /// GETs `path` as `who`: the status and the body.
     pub async fn get_as(&self, who: &SignedIn, path: &str) -> (reqwest::StatusCode, String) {
         let res = who
