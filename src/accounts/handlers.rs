@@ -415,8 +415,9 @@ pub async fn register(
                             let to = owner.mailbox().map_err(AppError::internal)?;
                             let mail = RegisterAttempt {
                                 display_name: owner.display_name.clone(),
-                                login_url: settings
-                                    .absolute_url(&format!("/login{}", next_query(&next))),
+                                // Not the visitor's `next`: the owner never
+                                // chose it.
+                                login_url: settings.absolute_url("/login"),
                                 forgot_url: settings.absolute_url("/forgot-password"),
                             }
                             .to_email(to, Some(owner.id))?;

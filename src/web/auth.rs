@@ -358,17 +358,27 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
 }
 
 /// A `next` target that stays on this site: a path, never `//host` or a URL.
+/// Browsers drop tabs and line breaks from a URL and read `\` as `/`, so
+/// `/<tab>/evil.example` would leave the site: a value with any control
+/// character, space or backslash is refused, and what is left must still
+/// resolve to this site's origin.
 pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n)
-            if n.starts_with('/')
-                && !n.starts_with("//")
-                && !n.starts_with("/\\")
-                && !n.contains(['\r', '\n']) =>
-        {
-            n.to_owned()
-        }
-        _ => "/".to_owned(),
+    const HERE: &str = "http://here.invalid";
+    let Some(n) = next else {
+        return "/".to_owned();
+    };
+    let plain = n.starts_with('/')
+        && !n.starts_with("//")
+        && !n
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '\\');
+    let same_origin = url::Url::parse(HERE)
+        .and_then(|base| base.join(n))
+        .is_ok_and(|u| u.origin().ascii_serialization() == HERE);
+    if plain && same_origin {
+        n.to_owned()
+    } else {
+        "/".to_owned()
     }
 }
 
@@ -379,12 +389,21 @@ mod tests {
     #[test]
     fn next_stays_on_site() {
         assert_eq!(safe_next(Some("/account?x=1")), "/account?x=1");
+        let slot = "/book?mentor=01a2140c-ae35-748d-87d4-4bed55695a35&topic=sql&start=2026-07-01T10:00:00Z";
+        assert_eq!(safe_next(Some(slot)), slot);
         for bad in [
             "//evil.example",
             "https://evil.example",
             "/\\evil",
             "javascript:alert(1)",
             "",
+            // Browsers drop tabs and line breaks: these would be //evil.
+            "/\t/evil.example",
+            "/\t\\evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            "/ /evil.example",
+            "/x\\..\\/evil.example",
         ] {
             assert_eq!(safe_next(Some(bad)), "/", "{bad}");
         }
