@@ -566,18 +566,28 @@ pub async fn book_form(
                 return Ok(Some(Err(id)));
             }
             // A learner at a fairness limit hears so before writing goals
-            // (a mentor on their own page hears they cannot book themselves),
-            // also instead of other times to pick from that the limit would
-            // refuse as well.
-            let limit = match (offered, alternatives.first()) {
-                _ if mentor == viewer.id => None,
-                (true, _) => {
-                    service::limit_for(conn, &viewer, mentor, target.topic.id, start, now)?
+            // (a mentor on their own page hears they cannot book themselves).
+            // Of other times to pick from, those the limit would refuse too
+            // (a month's cap counts each one's own month) are left out; when
+            // none is left, the page names the limit instead.
+            let topic_id = target.topic.id;
+            let mut limit_at = |at| service::limit_for(conn, &viewer, mentor, topic_id, at, now);
+            let (alternatives, limit) = if mentor == viewer.id {
+                (alternatives, None)
+            } else if offered {
+                (alternatives, limit_at(start)?)
+            } else {
+                let (mut open, mut first_limit) = (Vec::new(), None);
+                for at in alternatives {
+                    match limit_at(at)? {
+                        None => open.push(at),
+                        Some(l) => {
+                            first_limit.get_or_insert(l);
+                        }
+                    }
                 }
-                (false, Some(first)) => {
-                    service::limit_for(conn, &viewer, mentor, target.topic.id, *first, now)?
-                }
-                (false, None) => None,
+                let limit = if open.is_empty() { first_limit } else { None };
+                (open, limit)
             };
             Ok(Some(Ok((target, offered, why, alternatives, limit))))
         })
@@ -1727,6 +1737,38 @@ pub async fn my_sessions(state: web::Data<AppState>, auth: Auth) -> Result<HttpR
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn notices_name_who_was_emailed_and_hold_only_while_true() {
+        use super::{Party, Status, notice_text};
+        for (code, party, want) in [
+            ("cancelled", Party::Learner, "both of you got an email"),
+            (
+                "cancelled",
+                Party::Admin,
+                "the learner and the mentor got an email",
+            ),
+            ("rescheduled", Party::Mentor, "Both of you got an email"),
+            (
+                "rescheduled",
+                Party::Admin,
+                "The learner and the mentor got an email",
+            ),
+        ] {
+            let status = if code == "cancelled" {
+                Status::Cancelled
+            } else {
+                Status::Confirmed
+            };
+            let text = notice_text(Some(code), status, party).unwrap_or_default();
+            assert!(text.contains(want), "{code} {party:?}: {text}");
+        }
+        // "Moved" is not shown over a session cancelled since.
+        assert_eq!(
+            notice_text(Some("rescheduled"), Status::Cancelled, Party::Admin),
+            None
+        );
+    }
+
     #[test]
     fn the_confirm_page_promises_only_the_reminders_there_will_be() {
         let now = Utc.with_ymd_and_hms(2026, 6, 15, 9, 0, 0).unwrap();

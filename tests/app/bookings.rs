@@ -1361,6 +1361,53 @@ async fn the_fairness_caps_refuse_with_the_limit_named() {
 }
 
 #[tokio::test]
+async fn a_taken_time_offers_only_the_times_a_month_cap_leaves_open() {
+    use officehours::db::schema::booking_policy;
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    diesel::update(booking_policy::table)
+        .set((
+            booking_policy::max_upcoming.eq(10),
+            booking_policy::max_upcoming_per_topic.eq(10),
+            booking_policy::max_per_month.eq(2),
+        ))
+        .execute(&mut app.conn())
+        .unwrap();
+    // Months count in the learner's zone: 30 June 10:00 UTC is already
+    // 1 July 00:00 in Kiritimati (UTC+14).
+    let learner = app.create_user(Role::Learner);
+    let learner = set_zone(&app, &learner, "Pacific/Kiritimati");
+    let me = app.sign_in(&learner).await;
+    book(&app, &me, f.mentor.id, "sql-basics", at(2026, 6, 16, 12, 0)).await;
+    book(&app, &me, f.mentor.id, "sql-basics", at(2026, 6, 17, 12, 0)).await;
+    let someone = app.sign_in(&app.create_user(Role::Learner)).await;
+    let taken = at(2026, 6, 30, 10, 0);
+    book(&app, &someone, f.mentor.id, "sql-basics", taken).await;
+
+    // The nearest times are 09:00 and 09:30 UTC (still June for this
+    // learner: full) and 10:30 (July): only July's is offered.
+    let path = format!(
+        "/book?mentor={}&topic=sql-basics&start={}",
+        f.mentor.id,
+        rfc(taken)
+    );
+    let (status, html) = app.get_as(&me, &path).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{html}");
+    let offered: Vec<&str> = html
+        .split("name=\"start\" value=\"")
+        .skip(1)
+        .map(|r| &r[..20])
+        .collect();
+    assert_eq!(offered, ["2026-06-30T10:30:00Z"], "{html}");
+    // With July full too, the page names the limit.
+    book(&app, &me, f.mentor.id, "sql-basics", at(2026, 7, 2, 12, 0)).await;
+    book(&app, &me, f.mentor.id, "sql-basics", at(2026, 7, 3, 12, 0)).await;
+    let (status, html) = app.get_as(&me, &path).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
+    assert!(!html.contains("name=\"start\""), "{html}");
+}
+
+#[tokio::test]
 async fn a_reminder_that_could_not_go_out_in_time_never_goes() {
     use officehours::bookings::reminders;
     use officehours::bookings::service::Ctx;
