@@ -691,11 +691,21 @@ pub(super) fn verification_wait(
         .map(|at| (at + RESEND_EVERY - now).num_seconds().max(1)))
 }
 
+#[derive(Deserialize)]
+pub struct ResendForm {
+    /// Where the new link's confirmed page leads (the time picked).
+    #[serde(default)]
+    next: String,
+}
+
 pub async fn resend_verification(
     state: web::Data<AppState>,
     auth: Auth,
-    _form: CsrfForm<Empty>,
+    form: CsrfForm<ResendForm>,
 ) -> Result<HttpResponse, AppError> {
+    let next = safe_next(Some(&form.form.next));
+    let going_on = next != "/";
+    let link_next = next.clone();
     let now = state.clock.now();
     let settings = state.settings.clone();
     let user = auth.user.clone();
@@ -705,7 +715,7 @@ pub async fn resend_verification(
                 if let Some(wait) = verification_wait(conn, user.id, now)? {
                     return Ok(Some(wait));
                 }
-                send_verification(conn, &settings, &user, now, "/")?;
+                send_verification(conn, &settings, &user, now, &next)?;
                 Ok(None)
             })
         })
@@ -720,7 +730,11 @@ pub async fn resend_verification(
             &[
                 "Look for the email from Office Hours and open the link in it. It works for 24 hours.",
             ],
-            Some(("/", "Back to the home page")),
+            Some(if going_on {
+                (link_next.as_str(), "Back to the time you picked")
+            } else {
+                ("/", "Back to the home page")
+            }),
         ),
         Some(wait) => {
             let mut res = message(

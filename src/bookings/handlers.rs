@@ -24,7 +24,7 @@ use crate::accounts::deletion::{goals_erased, is_erased};
 use crate::email::ics;
 use crate::error::AppError;
 use crate::schedule::public::load::TopicInfo;
-use crate::schedule::public::{mentor_week_href, rfc3339_utc};
+use crate::schedule::public::{confirm_href, mentor_week_href, rfc3339_utc};
 use crate::state::AppState;
 use crate::timefmt;
 use crate::web::auth::{Auth, CsrfForm, Viewer};
@@ -114,8 +114,9 @@ struct MessagePage {
     heading: String,
     paragraphs: Vec<String>,
     links: Vec<(String, String)>,
-    /// Offer the "resend verification" button.
-    resend: bool,
+    /// Offer the "resend verification" button; its new link leads back to
+    /// this page (`next`).
+    resend: Option<String>,
     /// The learner's text, so a refusal never loses it.
     kept_goals: Option<String>,
 }
@@ -133,14 +134,16 @@ fn message(
             heading: heading.to_owned(),
             paragraphs,
             links,
-            resend: false,
+            resend: None,
             kept_goals: None,
         },
         status,
     )
 }
 
-fn unverified(page: PageCtx) -> Result<HttpResponse, AppError> {
+/// The refusal of a learner whose address is not confirmed yet; a new
+/// link they ask for here leads back to `next`, the time they picked.
+fn unverified(page: PageCtx, next: String) -> Result<HttpResponse, AppError> {
     respond(
         &MessagePage {
             page,
@@ -149,7 +152,7 @@ fn unverified(page: PageCtx) -> Result<HttpResponse, AppError> {
                 "Before you book a session, open the link we emailed you to confirm your address. That way your mentor can reach you.".into(),
             ],
             links: vec![],
-            resend: true,
+            resend: Some(next),
             kept_goals: None,
         },
         StatusCode::FORBIDDEN,
@@ -498,7 +501,7 @@ fn limit_page(
             heading: "You have reached a booking limit".into(),
             paragraphs: limit_text(limit, learner.time_zone),
             links: vec![("/me/sessions".into(), "See your sessions".into())],
-            resend: false,
+            resend: None,
             kept_goals,
         },
         StatusCode::FORBIDDEN,
@@ -519,7 +522,8 @@ pub async fn book_form(
         return Err(AppError::NotFound);
     };
     if auth.user.email_verified_at.is_none() {
-        return unverified(auth.page());
+        let picked = query.tz.as_deref().and_then(zone_from_query);
+        return unverified(auth.page(), confirm_href(mentor, &topic, start, picked));
     }
     let now = state.clock.now();
     let learner = auth.user.clone();
@@ -769,7 +773,10 @@ pub async fn create(
             )
         }
         BookError::Limit(limit) => limit_page(auth.page(), &limit, &learner, Some(f.goals)),
-        BookError::Unverified => unverified(auth.page()),
+        BookError::Unverified => unverified(
+            auth.page(),
+            confirm_href(mentor, &target.topic.slug, start, zone_from_query(&f.tz)),
+        ),
         BookError::SelfBooking => message(
             auth.page(),
             StatusCode::FORBIDDEN,

@@ -227,6 +227,23 @@ fn book_href(mentor: Uuid, topic_slug: &str, start: DateTime<Utc>, vz: ViewerZon
     href
 }
 
+/// The confirm page of `start` (`book_href`), with the zone it was picked
+/// in: where an unconfirmed learner returns after confirming their address.
+pub(crate) fn confirm_href(
+    mentor: Uuid,
+    topic_slug: &str,
+    start: DateTime<Utc>,
+    zone: Option<Tz>,
+) -> String {
+    let vz = ViewerZone {
+        zone: zone.unwrap_or(chrono_tz::UTC),
+        explicit: zone.is_some(),
+        fallback: false,
+        unknown: false,
+    };
+    book_href(mentor, topic_slug, start, vz)
+}
+
 /// The Monday of `date`'s week.
 fn monday_of(date: NaiveDate) -> NaiveDate {
     date - Duration::days(date.weekday().num_days_from_monday().into())

@@ -344,19 +344,39 @@ async fn nobody_books_themselves_and_unverified_learners_are_refused() {
             .unwrap()
             .contains("Confirm your email address first")
     );
-    let res = u
-        .client
-        .get(app.url(&format!(
-            "/book?mentor={}&topic=sql-basics&start={}",
-            f.mentor.id,
-            rfc(start)
-        )))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let picked = format!(
+        "/book?mentor={}&topic=sql-basics&start={}&tz=Asia%2FKolkata",
+        f.mentor.id,
+        rfc(start)
+    );
+    let (status, html) = app.get_as(&u, &picked).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     let n: i64 = bookings::table.count().get_result(&mut app.conn()).unwrap();
     assert_eq!(n, 0);
+    // A new link asked for there leads back to the time picked.
+    let carried = html
+        .split("name=\"next\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the resend form carries the time")
+        .replace("&#38;", "&");
+    assert_eq!(carried, picked);
+    let res = app
+        .post_form(
+            &u.client,
+            "/verify-email/resend",
+            &[("csrf_token", &u.csrf), ("next", &carried)],
+        )
+        .await;
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Back to the time you picked"), "{page}");
+    let link: String = email_outbox::table
+        .filter(email_outbox::kind.eq("verify_email"))
+        .select(email_outbox::body_text.assume_not_null())
+        .first(&mut app.conn())
+        .unwrap();
+    let encoded: String = url::form_urlencoded::byte_serialize(picked.as_bytes()).collect();
+    assert!(link.contains(&format!("&next={encoded}")), "{link}");
 }
 
 /// A mentor's own sessions as a learner are occupied time of their
