@@ -559,10 +559,11 @@ pub async fn verify(
     let next = safe_next(Some(&form.next));
     let outcome = state
         .db(move |conn| {
-            let result = conn.transaction(|conn| -> Result<bool, AccountError> {
+            // Whose address was confirmed (`None`: the link no longer works).
+            let result = conn.transaction(|conn| -> Result<Option<uuid::Uuid>, AccountError> {
                 let Some(t) = email_tokens::consume(conn, Purpose::VerifyEmail, &form.token, now)?
                 else {
-                    return Ok(false);
+                    return Ok(None);
                 };
                 let action = match &t.email {
                     // An email change takes effect only now that the new
@@ -592,7 +593,7 @@ pub async fn verify(
                             other => AccountError::Db(other),
                         })?;
                         if changed == 0 {
-                            return Ok(false);
+                            return Ok(None);
                         }
                         "user.email_changed"
                     }
@@ -614,7 +615,7 @@ pub async fn verify(
                     Some(("user", t.user_id)),
                     serde_json::json!({}),
                 )?;
-                Ok(true)
+                Ok(Some(t.user_id))
             });
             match result {
                 Ok(done) => Ok(Some(done)),
@@ -636,23 +637,31 @@ pub async fn verify(
         *res.status_mut() = StatusCode::CONFLICT;
         return Ok(res);
     };
-    if !done {
+    let Some(confirmed) = done else {
         return link_expired(viewer.page(), "verify");
-    }
+    };
     // On to where they were going when they signed up (a slot's confirm
-    // page), through the sign-in when this browser is not signed in.
+    // page), through the sign-in when this browser is not signed in; a
+    // browser signed in as someone else is not sent to their slot.
     let going_on = next != "/";
-    let link = match (viewer.user().is_some(), going_on) {
-        (true, true) => (next.clone(), "Continue where you left off"),
-        (true, false) => ("/".to_owned(), "Find a mentor"),
-        (false, true) => (
+    let own = viewer.user().is_some_and(|u| u.id == confirmed);
+    let link = match (viewer.user().is_some(), own, going_on) {
+        (true, true, true) => (next.clone(), "Continue where you left off"),
+        (true, _, _) => ("/".to_owned(), "Find a mentor"),
+        (false, _, true) => (
             format!("/login{}", next_query(&next)),
             "Sign in to continue",
         ),
-        (false, false) => ("/login".to_owned(), "Sign in"),
+        (false, _, false) => ("/login".to_owned(), "Sign in"),
     };
+    // The page drawn for the account just confirmed has no "please
+    // confirm" banner.
+    let mut page = viewer.page();
+    if let Some(nav) = page.user.as_mut().filter(|_| own) {
+        nav.verified = true;
+    }
     message(
-        viewer.page(),
+        page,
         "Your email address is confirmed",
         &["Thank you. You can now book sessions."],
         Some((&link.0, link.1)),
@@ -743,7 +752,11 @@ pub async fn resend_verification(
                 &[&format!(
                     "To keep your inbox calm, ask again in {wait} seconds. The last link still works."
                 )],
-                Some(("/", "Back to the home page")),
+                Some(if going_on {
+                    (link_next.as_str(), "Back to the time you picked")
+                } else {
+                    ("/", "Back to the home page")
+                }),
             )?;
             *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
             res.headers_mut()

@@ -9,7 +9,8 @@ use officehours::db::schema::{email_outbox, sessions, users};
 use reqwest::StatusCode;
 
 use crate::harness::{
-    AppOptions, TestApp, location, new_client, spawn_app, spawn_app_with, spawn_app_with_mail,
+    AppOptions, SignedIn, TestApp, location, new_client, spawn_app, spawn_app_with,
+    spawn_app_with_mail,
 };
 
 const PASSWORD: &str = "correct horse battery";
@@ -327,6 +328,94 @@ async fn signing_up_from_a_slot_leads_back_to_it_after_confirming() {
             .await
             .contains("href=\"/login\"")
     );
+}
+
+/// `POST /verify-email/resend` as `who`, carrying `next`.
+async fn resend_for(app: &TestApp, who: &SignedIn, next: &str) -> reqwest::Response {
+    app.post_form(
+        &who.client,
+        "/verify-email/resend",
+        &[("csrf_token", who.csrf.as_str()), ("next", next)],
+    )
+    .await
+}
+
+/// Confirms the link in `body` from `who`'s browser; the page's text.
+async fn confirm_in(app: &TestApp, who: &SignedIn, body: &str, next: &str) -> String {
+    let link = link_in(body, "/verify-email?token=").replace(&app.address, "");
+    let token = link
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let csrf = app.csrf_for(&who.client, &link).await;
+    app.post_form(
+        &who.client,
+        "/verify-email",
+        &[
+            ("csrf_token", csrf.as_str()),
+            ("token", token),
+            ("next", next),
+        ],
+    )
+    .await
+    .text()
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_link_asked_for_again_leads_back_and_confirms_in_the_signed_in_browser() {
+    let app = spawn_app().await;
+    let slot =
+        "/book?mentor=01a2140c-ae35-748d-87d4-4bed55695a35&topic=sql&start=2026-07-01T10:00:00Z";
+    let unconfirmed = |app: &TestApp| {
+        let user = app.create_user(Role::Learner);
+        diesel::update(users::table.find(user.id))
+            .set(users::email_verified_at.eq(None::<chrono::DateTime<chrono::Utc>>))
+            .execute(&mut app.conn())
+            .unwrap();
+        user
+    };
+    let ann = app.sign_in(&unconfirmed(&app)).await;
+    let res = resend_for(&app, &ann, slot).await;
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Back to the time you picked")
+    );
+    // Asked again too soon: refused, still with the way back.
+    let res = resend_for(&app, &ann, slot).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Back to the time you picked")
+    );
+
+    let banner = "Confirm your email address to book sessions";
+    let (_, body) = emails_of_kind(&app, "verify_email").remove(0);
+    let done = confirm_in(&app, &ann, &body, slot).await;
+    assert!(done.contains("Continue where you left off"), "{done}");
+    let encoded = slot.replace('&', "&#38;");
+    assert!(done.contains(&format!("href=\"{encoded}\"")), "{done}");
+    assert!(
+        !done.contains(banner),
+        "the page is drawn as confirmed: {done}"
+    );
+
+    // Someone else's link confirmed in this browser: not sent to their slot.
+    let bob = app.sign_in(&unconfirmed(&app)).await;
+    resend_for(&app, &bob, slot).await;
+    let (_, body) = emails_of_kind(&app, "verify_email").remove(1);
+    let done = confirm_in(&app, &ann, &body, slot).await;
+    assert!(done.contains("Your email address is confirmed"), "{done}");
+    assert!(!done.contains("Continue where you left off"), "{done}");
+    assert!(done.contains("Find a mentor"), "{done}");
 }
 
 #[tokio::test]
