@@ -60,15 +60,16 @@ fn message(
     })
 }
 
-/// `?next=…` carrying where a visitor was going (a slot's confirm page)
-/// through sign-up and the confirmation email; nothing for the home page.
-fn next_query(next: &str) -> String {
+/// `link` carrying `next` (where a visitor was going, a slot's confirm
+/// page) through sign-up and the confirmation email as a query parameter;
+/// unchanged for the home page.
+fn with_next(link: &str, next: &str) -> String {
     if next == "/" {
-        String::new()
-    } else {
-        let encoded: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
-        format!("?next={encoded}")
+        return link.to_owned();
     }
+    let sep = if link.contains('?') { '&' } else { '?' };
+    let encoded: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+    format!("{link}{sep}next={encoded}")
 }
 
 pub(super) fn ip_of(req: &HttpRequest, state: &AppState) -> String {
@@ -117,7 +118,7 @@ pub async fn login_form(
     render(&LoginPage {
         page: viewer.page(),
         email: String::new(),
-        register_href: format!("/register{}", next_query(&next)),
+        register_href: with_next("/register", &next),
         next,
         errors: FieldErrors::default(),
         error: None,
@@ -157,7 +158,7 @@ pub async fn login(
         page: viewer.page(),
         email: form.email.trim().to_owned(),
         next: next.clone(),
-        register_href: format!("/register{}", next_query(&next)),
+        register_href: with_next("/register", &next),
         errors,
         error,
         notice: None,
@@ -274,7 +275,7 @@ pub async fn register_form(
     }
     render(&RegisterPage {
         page: viewer.page(),
-        login_href: format!("/login{}", next_query(&next)),
+        login_href: with_next("/login", &next),
         next,
         email: String::new(),
         display_name: String::new(),
@@ -354,6 +355,7 @@ pub async fn register(
     form: CsrfForm<RegisterForm>,
 ) -> Result<HttpResponse, AppError> {
     let CsrfForm { viewer, form } = form;
+    let next = safe_next(Some(&form.next));
     let mut errors = FieldErrors::default();
     let email = check_email(&mut errors, &form.email);
     let name = check_name(&mut errors, &form.display_name);
@@ -363,8 +365,8 @@ pub async fn register(
         return render_status(
             &RegisterPage {
                 page: viewer.page(),
-                login_href: format!("/login{}", next_query(&safe_next(Some(&form.next)))),
-                next: safe_next(Some(&form.next)),
+                login_href: with_next("/login", &next),
+                next,
                 email: form.email.trim().to_owned(),
                 display_name: form.display_name.trim().to_owned(),
                 zones: zone_options(form.time_zone.trim()),
@@ -373,8 +375,7 @@ pub async fn register(
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     };
-    let next = safe_next(Some(&form.next));
-    let sent = format!("/register/sent{}", next_query(&next));
+    let sent = with_next("/register/sent", &next);
     // Hash whether or not the address is taken, so both take as long.
     let hash = state.hasher.hash(form.password).await?;
     let now = state.clock.now();
@@ -446,8 +447,7 @@ fn send_verification(
     next: &str,
 ) -> Result<(), AppError> {
     let token = email_tokens::issue(conn, user.id, Purpose::VerifyEmail, None, now)?;
-    let mut link = settings.token_link("/verify-email", &token);
-    link.push_str(&next_query(next).replacen('?', "&", 1));
+    let link = with_next(&settings.token_link("/verify-email", &token), next);
     let mail = VerifyEmail {
         display_name: user.display_name.clone(),
         link,
@@ -465,7 +465,7 @@ pub async fn register_sent(
     viewer: Viewer,
     query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let login = format!("/login{}", next_query(&safe_next(query.next.as_deref())));
+    let login = with_next("/login", &safe_next(query.next.as_deref()));
     message(
         viewer.page(),
         "Check your inbox",
@@ -648,11 +648,14 @@ pub async fn verify(
     let link = match (viewer.user().is_some(), own, going_on) {
         (true, true, true) => (next.clone(), "Continue where you left off"),
         (true, _, _) => ("/".to_owned(), "Find a mentor"),
-        (false, _, true) => (
-            format!("/login{}", next_query(&next)),
-            "Sign in to continue",
+        (false, _, going_on) => (
+            with_next("/login", &next),
+            if going_on {
+                "Sign in to continue"
+            } else {
+                "Sign in"
+            },
         ),
-        (false, _, false) => ("/login".to_owned(), "Sign in"),
     };
     // The page drawn for the account just confirmed has no "please
     // confirm" banner.

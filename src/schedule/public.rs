@@ -97,14 +97,22 @@ struct ViewerZone {
     unknown: bool,
 }
 
-fn viewer_zone(tz: Option<&str>, viewer: &Viewer) -> ViewerZone {
-    if let Some(zone) = tz.and_then(crate::web::forms::zone_from_query) {
-        return ViewerZone {
+impl ViewerZone {
+    /// The zone a link is built for outside a slot page: `zone`, kept in
+    /// the link when it was `chosen` with `?tz=`.
+    fn linked(zone: Tz, chosen: bool) -> Self {
+        ViewerZone {
             zone,
-            explicit: true,
+            explicit: chosen,
             fallback: false,
             unknown: false,
-        };
+        }
+    }
+}
+
+fn viewer_zone(tz: Option<&str>, viewer: &Viewer) -> ViewerZone {
+    if let Some(zone) = tz.and_then(crate::web::forms::zone_from_query) {
+        return ViewerZone::linked(zone, true);
     }
     let unknown = tz.is_some();
     match viewer.user() {
@@ -235,12 +243,7 @@ pub(crate) fn confirm_href(
     start: DateTime<Utc>,
     zone: Option<Tz>,
 ) -> String {
-    let vz = ViewerZone {
-        zone: zone.unwrap_or(chrono_tz::UTC),
-        explicit: zone.is_some(),
-        fallback: false,
-        unknown: false,
-    };
+    let vz = ViewerZone::linked(zone.unwrap_or(chrono_tz::UTC), zone.is_some());
     book_href(mentor, topic_slug, start, vz)
 }
 
@@ -415,14 +418,13 @@ pub(crate) fn mentor_week_href(
     zone: Tz,
     chosen: bool,
 ) -> String {
-    let vz = ViewerZone {
-        zone,
-        explicit: chosen,
-        fallback: false,
-        unknown: false,
-    };
     let day = at.with_timezone(&zone).date_naive();
-    mentor_href(&format!("/mentors/{mentor}"), topic, day, vz)
+    mentor_href(
+        &format!("/mentors/{mentor}"),
+        topic,
+        day,
+        ViewerZone::linked(zone, chosen),
+    )
 }
 
 /// `{sep}tz=…` (`sep`: `?` or `&`) for a zone chosen with `?tz=`, else
@@ -771,22 +773,13 @@ mod tests {
     fn booking_links_carry_the_utc_instant() {
         let start = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 6, 16, 7, 0, 0).unwrap();
         let id = Uuid::nil();
-        let own = ViewerZone {
-            zone: chrono_tz::Europe::Berlin,
-            explicit: false,
-            fallback: false,
-            unknown: false,
-        };
+        let own = ViewerZone::linked(chrono_tz::Europe::Berlin, false);
         assert_eq!(
             book_href(id, "sql-basics", start, own),
             format!("/book?mentor={id}&topic=sql-basics&start=2026-06-16T07:00:00Z")
         );
         // A zone chosen with `?tz=` goes along to the confirm page.
-        let chosen = ViewerZone {
-            zone: chrono_tz::America::Argentina::Buenos_Aires,
-            explicit: true,
-            ..own
-        };
+        let chosen = ViewerZone::linked(chrono_tz::America::Argentina::Buenos_Aires, true);
         assert_eq!(
             book_href(id, "sql-basics", start, chosen),
             format!(
