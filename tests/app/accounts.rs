@@ -67,6 +67,18 @@ async fn register(
     name: &str,
     password: &str,
 ) -> reqwest::Response {
+    register_from(app, client, email, name, password, "/").await
+}
+
+/// Signs up as `register` does, from a page that carried `next`.
+async fn register_from(
+    app: &TestApp,
+    client: &reqwest::Client,
+    email: &str,
+    name: &str,
+    password: &str,
+    next: &str,
+) -> reqwest::Response {
     let csrf = app.csrf_for(client, "/register").await;
     app.post_form(
         client,
@@ -77,6 +89,7 @@ async fn register(
             ("display_name", name),
             ("password", password),
             ("time_zone", "Europe/Berlin"),
+            ("next", next),
         ],
     )
     .await
@@ -235,21 +248,15 @@ async fn signing_up_from_a_slot_leads_back_to_it_after_confirming() {
         "{html}"
     );
 
-    let csrf = app.csrf_for(&client, &register).await;
-    let res = app
-        .post_form(
-            &client,
-            "/register",
-            &[
-                ("csrf_token", &csrf),
-                ("email", "grace@example.org"),
-                ("display_name", "Grace Hopper"),
-                ("password", PASSWORD),
-                ("time_zone", "Europe/Berlin"),
-                ("next", slot),
-            ],
-        )
-        .await;
+    let res = register_from(
+        &app,
+        &client,
+        "grace@example.org",
+        "Grace Hopper",
+        PASSWORD,
+        slot,
+    )
+    .await;
     assert_eq!(location(&res), format!("/register/sent?next={next}"));
     let sent = app.text_of(&client, &location(&res)).await;
     assert!(
@@ -307,21 +314,15 @@ async fn signing_up_from_a_slot_leads_back_to_it_after_confirming() {
         assert!(res.contains("name=\"next\" value=\"/\""), "{res}");
     }
     let fresh = new_client();
-    let csrf = app.csrf_for(&fresh, "/register").await;
-    let res = app
-        .post_form(
-            &fresh,
-            "/register",
-            &[
-                ("csrf_token", &csrf),
-                ("email", "mallory@example.org"),
-                ("display_name", "Mallory"),
-                ("password", PASSWORD),
-                ("time_zone", "Europe/Berlin"),
-                ("next", "/\t/evil.example"),
-            ],
-        )
-        .await;
+    let res = register_from(
+        &app,
+        &fresh,
+        "mallory@example.org",
+        "Mallory",
+        PASSWORD,
+        "/\t/evil.example",
+    )
+    .await;
     assert_eq!(location(&res), "/register/sent");
     assert!(
         app.text_of(&fresh, "/register/sent?next=%2F%09%2Fevil.example")

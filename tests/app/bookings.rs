@@ -12,6 +12,21 @@ use uuid::Uuid;
 use crate::booking_fixture::*;
 use crate::harness::{SignedIn, TestApp, location, spawn_app};
 
+/// `POST /bookings/{id}/reschedule` as `who`, to `start`.
+async fn move_as(
+    app: &TestApp,
+    who: &SignedIn,
+    id: Uuid,
+    start: chrono::DateTime<chrono::Utc>,
+) -> reqwest::Response {
+    app.post_form(
+        &who.client,
+        &format!("/bookings/{id}/reschedule"),
+        &[("csrf_token", who.csrf.as_str()), ("start", &rfc(start))],
+    )
+    .await
+}
+
 /// `POST /bookings/{id}/cancel` as `who`, with `reason`.
 async fn cancel_as(app: &TestApp, who: &SignedIn, id: Uuid, reason: &str) -> reqwest::Response {
     app.post_form(
@@ -194,16 +209,7 @@ async fn only_the_learner_the_mentor_and_admins_see_a_booking() {
     // A stranger's cancel is a 404 and changes nothing.
     let res = cancel_as(&app, &stranger, id, "x").await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    let res = app
-        .post_form(
-            &stranger.client,
-            &format!("/bookings/{id}/reschedule"),
-            &[
-                ("csrf_token", &stranger.csrf),
-                ("start", &rfc(at(2026, 6, 16, 14, 0))),
-            ],
-        )
-        .await;
+    let res = move_as(&app, &stranger, id, at(2026, 6, 16, 14, 0)).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let b = booking(&app, id);
     assert_eq!(b.status, "confirmed");
@@ -425,16 +431,7 @@ async fn a_mentor_booking_as_a_learner_keeps_clear_of_their_own_buffers() {
         at(2026, 6, 16, 9, 0),
     )
     .await;
-    let res = app
-        .post_form(
-            &host_in.client,
-            &format!("/bookings/{id}/reschedule"),
-            &[
-                ("csrf_token", host_in.csrf.as_str()),
-                ("start", &rfc(at(2026, 6, 16, 8, 30))),
-            ],
-        )
-        .await;
+    let res = move_as(&app, &host_in, id, at(2026, 6, 16, 8, 30)).await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
     assert!(
         res.text()
@@ -789,16 +786,7 @@ async fn a_move_sent_after_the_start_says_the_session_has_begun() {
     // (signed in again: a day's idleness ended the first session).
     app.clock.set(start + Duration::minutes(5));
     let me = app.sign_in(&me.user).await;
-    let res = app
-        .post_form(
-            &me.client,
-            &format!("/bookings/{id}/reschedule"),
-            &[
-                ("csrf_token", &me.csrf),
-                ("start", &rfc(at(2026, 6, 18, 12, 0))),
-            ],
-        )
-        .await;
+    let res = move_as(&app, &me, id, at(2026, 6, 18, 12, 0)).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert!(location(&res).ends_with("?notice=not-moved"));
     let (_, page) = app.get_as(&me, &location(&res)).await;
@@ -1016,16 +1004,7 @@ async fn cancel_frees_the_slot_and_the_same_slot_can_be_booked_again() {
     assert!(location(&res).ends_with("?notice=already-cancelled"));
     // A move from a page loaded before the cancel (another tab) says why
     // nothing moved.
-    let res = app
-        .post_form(
-            &mentor.client,
-            &format!("/bookings/{id}/reschedule"),
-            &[
-                ("csrf_token", &mentor.csrf),
-                ("start", &rfc(at(2026, 6, 17, 12, 0))),
-            ],
-        )
-        .await;
+    let res = move_as(&app, &mentor, id, at(2026, 6, 17, 12, 0)).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert!(location(&res).ends_with("?notice=not-moved"));
     let (_, page) = app.get_as(&mentor, &location(&res)).await;
@@ -1130,13 +1109,7 @@ async fn reschedule_keeps_the_id_and_moves_the_reminders() {
         !page.contains(&format!("value=\"{}\"", rfc(at(2026, 6, 20, 12, 0)))),
         "the current time is not a choice"
     );
-    let res = app
-        .post_form(
-            &learner.client,
-            &format!("/bookings/{id}/reschedule"),
-            &[("csrf_token", &learner.csrf), ("start", &rfc(new_start))],
-        )
-        .await;
+    let res = move_as(&app, &learner, id, new_start).await;
     assert_eq!(
         res.status(),
         StatusCode::SEE_OTHER,
