@@ -487,6 +487,24 @@ fn unavailable(start: DateTime<Utc>, now: DateTime<Utc>) -> &'static str {
     if start <= now { PASSED } else { TAKEN }
 }
 
+/// Why a start cannot be booked, for the confirm page and a refused POST
+/// alike: past the mentor's horizon, the learner busy then (a time still
+/// to come), else as [`unavailable`].
+fn refusal_why(
+    beyond: bool,
+    learner_busy: bool,
+    start: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> &'static str {
+    if beyond {
+        BEYOND
+    } else if learner_busy && start > now {
+        BUSY
+    } else {
+        unavailable(start, now)
+    }
+}
+
 /// The 403 page of a fairness limit, in the learner's zone, with what they
 /// wrote (if anything) to copy.
 fn limit_page(
@@ -542,13 +560,7 @@ pub async fn book_form(
                         let (target, starts) = Target::nearby(nearby, start);
                         // Free for the mentor and for the learner.
                         let offered = starts.contains(&start);
-                        let why = if beyond {
-                            BEYOND
-                        } else if busy && start > now {
-                            BUSY
-                        } else {
-                            unavailable(start, now)
-                        };
+                        let why = refusal_why(beyond, busy, start, now);
                         (
                             target,
                             offered,
@@ -752,12 +764,9 @@ pub async fn create(
                     "Sorry, {} does not take bookings for this topic now.",
                     target.mentor_name
                 )
-            } else if beyond {
-                BEYOND.to_owned()
-            } else if matches!(refusal, BookError::LearnerBusy) {
-                BUSY.to_owned()
             } else {
-                unavailable(start, now).to_owned()
+                let busy = matches!(refusal, BookError::LearnerBusy);
+                refusal_why(beyond, busy, start, now).to_owned()
             };
             respond(
                 &confirm_page(
