@@ -91,19 +91,62 @@ struct LearnerPart {
     since: DateTime<Utc>,
 }
 
+type SessionsColumn = Array<Record<(Timestamptz, SqlUuid, Text)>>;
+type PolicyColumn = Nullable<Record<(Int4, Int4, Int4, Int4, Int4, Int4, Int4)>>;
+type SessionRows = Vec<(DateTime<Utc>, Uuid, String)>;
+type PolicyRow = Option<(i32, i32, i32, i32, i32, i32, i32)>;
+
 type LearnerColumns = (
     Nullable<SqlUuid>,
     Array<Record<(Timestamptz, Timestamptz)>>,
-    Array<Record<(Timestamptz, SqlUuid, Text)>>,
-    Nullable<Record<(Int4, Int4, Int4, Int4, Int4, Int4, Int4)>>,
+    SessionsColumn,
+    PolicyColumn,
 );
 
 type LearnerRows = (
     Option<Uuid>,
     Vec<(DateTime<Utc>, DateTime<Utc>)>,
-    Vec<(DateTime<Utc>, Uuid, String)>,
-    Option<(i32, i32, i32, i32, i32, i32, i32)>,
+    SessionRows,
+    PolicyRow,
 );
+
+/// Pushes the learner's live sessions as learner from `since` on (start,
+/// topic, status; in time order) and the policy's row, as two columns:
+/// what the fairness counts need.
+fn push_standing<'b>(
+    out: &mut AstPass<'_, 'b, Pg>,
+    learner: &'b Uuid,
+    since: &'b DateTime<Utc>,
+) -> QueryResult<()> {
+    out.push_sql(
+        "ARRAY(SELECT ROW(b.start_at, b.topic_id, b.status) FROM bookings b \
+           WHERE b.status <> 'cancelled' AND b.learner_id = ",
+    );
+    out.push_bind_param::<SqlUuid, _>(learner)?;
+    out.push_sql(" AND b.start_at >= ");
+    out.push_bind_param::<Timestamptz, _>(since)?;
+    out.push_sql(
+        " ORDER BY b.start_at), \
+         (SELECT ROW(p.max_upcoming, p.max_upcoming_per_topic, p.max_per_month, \
+             p.late_cancel_hours, p.noshow_strikes, p.noshow_window_days, p.noshow_pause_days) \
+           FROM booking_policy p)",
+    );
+    Ok(())
+}
+
+/// The policy's row as read by [`push_standing`] (the defaults without
+/// one).
+fn policy_of(row: PolicyRow) -> Policy {
+    row.map_or_else(Policy::default, |p| Policy {
+        max_upcoming: p.0,
+        max_upcoming_per_topic: p.1,
+        max_per_month: p.2,
+        late_cancel_hours: p.3,
+        noshow_strikes: p.4,
+        noshow_window_days: p.5,
+        noshow_pause_days: p.6,
+    })
+}
 
 impl QueryFragment<Pg> for LearnerPart {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
@@ -127,20 +170,8 @@ impl QueryFragment<Pg> for LearnerPart {
         out.push_bind_param::<SqlUuid, _>(&self.learner)?;
         out.push_sql(" OR b.mentor_id = ");
         out.push_bind_param::<SqlUuid, _>(&self.learner)?;
-        out.push_sql(
-            ")), ARRAY(SELECT ROW(b.start_at, b.topic_id, b.status) FROM bookings b \
-               WHERE b.status <> 'cancelled' AND b.learner_id = ",
-        );
-        out.push_bind_param::<SqlUuid, _>(&self.learner)?;
-        out.push_sql(" AND b.start_at >= ");
-        out.push_bind_param::<Timestamptz, _>(&self.since)?;
-        out.push_sql(
-            " ORDER BY b.start_at), \
-             (SELECT ROW(p.max_upcoming, p.max_upcoming_per_topic, p.max_per_month, \
-                 p.late_cancel_hours, p.noshow_strikes, p.noshow_window_days, p.noshow_pause_days) \
-               FROM booking_policy p)",
-        );
-        Ok(())
+        out.push_sql(")), ");
+        push_standing(&mut out, &self.learner, &self.since)
     }
 }
 
@@ -175,15 +206,7 @@ pub fn read(conn: &mut PgConnection, ask: &Ask) -> QueryResult<Facts> {
     let (rows, (existing, near, sessions, policy)): (load::Rows, LearnerRows) =
         statement.get_result(conn)?;
     let snapshot = load::assemble(rows, ask.now);
-    let policy = policy.map_or_else(Policy::default, |p| Policy {
-        max_upcoming: p.0,
-        max_upcoming_per_topic: p.1,
-        max_per_month: p.2,
-        late_cancel_hours: p.3,
-        noshow_strikes: p.4,
-        noshow_window_days: p.5,
-        noshow_pause_days: p.6,
-    });
+    let policy = policy_of(policy);
     Ok(Facts {
         snapshot: (!snapshot.mentors.is_empty()).then_some(snapshot),
         existing,
@@ -191,6 +214,72 @@ pub fn read(conn: &mut PgConnection, ask: &Ask) -> QueryResult<Facts> {
         sessions: sessions.into_iter().map(Session::from_row).collect(),
         policy,
     })
+}
+
+/// The learner's standing against the fairness caps: the policy and
+/// their live sessions, read in one statement, to tell which of several
+/// starts a cap would refuse (the confirm page and the taken page offer
+/// only the others). Not a guarantee: the booking counts again under its
+/// lock.
+pub struct Standing {
+    sessions: Vec<Session>,
+    policy: Policy,
+}
+
+struct StandingStatement {
+    learner: Uuid,
+    since: DateTime<Utc>,
+}
+
+crate::prepared_statement!(StandingStatement, (SessionsColumn, PolicyColumn));
+
+impl QueryFragment<Pg> for StandingStatement {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT ");
+        push_standing(&mut out, &self.learner, &self.since)
+    }
+}
+
+impl Standing {
+    /// Reads `learner`'s standing for starts from `now` on: their sessions
+    /// from a year before `now` on (the longest no-show window; the month
+    /// of any such start, in any zone, began later).
+    pub fn read(conn: &mut PgConnection, learner: Uuid, now: DateTime<Utc>) -> QueryResult<Self> {
+        let statement = StandingStatement {
+            learner,
+            since: now - Duration::days(policy::MAX_NOSHOW_WINDOW_DAYS),
+        };
+        let (sessions, policy): (SessionRows, PolicyRow) = statement.get_result(conn)?;
+        Ok(Standing {
+            sessions: sessions.into_iter().map(Session::from_row).collect(),
+            policy: policy_of(policy),
+        })
+    }
+
+    /// The limit that would refuse a new booking of `topic` at `start`
+    /// (not before `now`) for a learner in `zone`.
+    pub fn limit(
+        &self,
+        topic: Uuid,
+        start: DateTime<Utc>,
+        zone: chrono_tz::Tz,
+        now: DateTime<Utc>,
+    ) -> Result<(), policy::Limit> {
+        limit_of(&self.sessions, &self.policy, topic, start, zone, now)
+    }
+}
+
+/// `policy::tally`, then `policy::check`, for a new booking.
+fn limit_of(
+    sessions: &[Session],
+    policy: &Policy,
+    topic: Uuid,
+    start: DateTime<Utc>,
+    zone: chrono_tz::Tz,
+    now: DateTime<Utc>,
+) -> Result<(), policy::Limit> {
+    let counts: Counts = policy::tally(sessions, policy, start, zone, now);
+    policy::check(policy, &counts, topic, start, zone, now, true)
 }
 
 impl Facts {
@@ -210,7 +299,6 @@ impl Facts {
         zone: chrono_tz::Tz,
         now: DateTime<Utc>,
     ) -> Result<(), policy::Limit> {
-        let counts: Counts = policy::tally(&self.sessions, &self.policy, start, zone, now);
-        policy::check(&self.policy, &counts, topic, start, zone, now, true)
+        limit_of(&self.sessions, &self.policy, topic, start, zone, now)
     }
 }

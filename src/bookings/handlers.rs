@@ -584,26 +584,16 @@ pub async fn book_form(
             // A learner at a fairness limit hears so before writing goals
             // (a mentor on their own page hears they cannot book themselves).
             // Of other times to pick from, those the limit would refuse too
-            // (a month's cap counts each one's own month) are left out; when
-            // none is left, the page names the limit instead.
+            // are left out; when none is left, the page names the limit
+            // instead.
             let topic_id = target.topic.id;
-            let mut limit_at = |at| service::limit_for(conn, &viewer, mentor, topic_id, at, now);
             let (alternatives, limit) = if mentor == viewer.id {
                 (alternatives, None)
             } else if offered {
-                (alternatives, limit_at(start)?)
+                let (_, limit) = service::open_to(conn, &viewer, topic_id, vec![start], now)?;
+                (alternatives, limit)
             } else {
-                let (mut open, mut first_limit) = (Vec::new(), None);
-                for at in alternatives {
-                    match limit_at(at)? {
-                        None => open.push(at),
-                        Some(l) => {
-                            first_limit.get_or_insert(l);
-                        }
-                    }
-                }
-                let limit = if open.is_empty() { first_limit } else { None };
-                (open, limit)
+                service::open_to(conn, &viewer, topic_id, alternatives, now)?
             };
             Ok(Some(Ok((target, offered, why, alternatives, limit))))
         })
@@ -679,6 +669,7 @@ pub async fn create(
     let goals = f.goals.clone();
     let st = state.clone();
     let learner_id = learner.id;
+    let asker = learner.clone();
     // One connection for the whole request: the booking and, when it is
     // refused, the target for the page and the nearest free times.
     let outcome = state
@@ -721,7 +712,20 @@ pub async fn create(
                 Some(nearby) => {
                     let beyond = nearby.beyond_horizon;
                     let (target, alternatives) = Target::nearby(nearby, start);
-                    (target, alternatives, false, beyond)
+                    // Only times the learner's limits leave open; none
+                    // left: the limit is the answer.
+                    let topic = target.topic.id;
+                    let (open, limit) = service::open_to(conn, &asker, topic, alternatives, now)?;
+                    if let Some(limit) = limit {
+                        return Ok(Some(Err((
+                            target,
+                            BookError::Limit(limit),
+                            open,
+                            false,
+                            beyond,
+                        ))));
+                    }
+                    (target, open, false, beyond)
                 }
                 None => {
                     let Some((mentor_user, topic)) = load_target(conn, mentor, &req.topic_slug)?
@@ -1132,7 +1136,14 @@ async fn download_ics(state: &AppState, auth: &Auth, raw: &str) -> Result<HttpRe
         key: state.secret_key.expose(),
     };
     let event = notify::event(ctx, &d.parties, &d.booking, None);
-    let body = ics::calendar(Some(ics::Method::Publish), None, &[event]);
+    // A cancelled session's file is a cancellation (iTIP CANCEL, as the
+    // email's), so opening it removes the entry instead of adding it.
+    let method = if event.cancelled {
+        ics::Method::Cancel
+    } else {
+        ics::Method::Publish
+    };
+    let body = ics::calendar(Some(method), None, &[event]);
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/calendar; charset=utf-8"))
         .insert_header((

@@ -840,28 +840,38 @@ fn reorders(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
-/// The fairness limit that would refuse `learner` booking `topic` at
-/// `start` now, if any: the booking's own count and policy check, for the
-/// confirm page to say so before the learner writes their goals. Not a
-/// guarantee (the booking checks again under its locks).
-pub fn limit_for(
+/// Of `starts` (times from `now` on) for `learner` to book `topic`, those
+/// no fairness limit refuses now, and the first limit met when none is
+/// left (`None` when `starts` is empty). One read (`facts::Standing`); a
+/// month's cap counts each start's own month in the learner's zone. For
+/// the confirm and taken pages to offer only times that can be booked,
+/// not a guarantee: the booking counts again under its lock.
+pub fn open_to(
     conn: &mut PgConnection,
     learner: &User,
-    mentor: Uuid,
     topic: Uuid,
-    start: DateTime<Utc>,
+    starts: Vec<DateTime<Utc>>,
     now: DateTime<Utc>,
-) -> QueryResult<Option<Limit>> {
-    let ask = facts::Ask::new(
-        mentor,
-        learner.id,
-        learner.time_zone,
-        Uuid::nil(),
-        start,
-        now,
-    );
-    let facts = facts::read(conn, &ask)?;
-    Ok(facts.limit(topic, start, learner.time_zone, now).err())
+) -> QueryResult<(Vec<DateTime<Utc>>, Option<Limit>)> {
+    if starts.is_empty() {
+        return Ok((starts, None));
+    }
+    let standing = facts::Standing::read(conn, learner.id, now)?;
+    let mut first = None;
+    let open: Vec<DateTime<Utc>> = starts
+        .into_iter()
+        .filter(
+            |at| match standing.limit(topic, *at, learner.time_zone, now) {
+                Ok(()) => true,
+                Err(limit) => {
+                    first.get_or_insert(limit);
+                    false
+                }
+            },
+        )
+        .collect();
+    let limit = if open.is_empty() { first } else { None };
+    Ok((open, limit))
 }
 
 /// Trims the goals and checks their length (visible characters, not

@@ -420,6 +420,8 @@ async fn invitations_parse_and_keep_one_uid_through_reschedule_and_cancel() {
         .await
         .unwrap();
     let download = parse_ics(&res.text().await.unwrap());
+    // The download of a cancelled session removes it, as the email does.
+    assert_eq!(download.cal("METHOD"), Some("CANCEL"));
     assert_eq!(download.ev("STATUS"), "CANCELLED");
     assert_eq!(download.ev("SEQUENCE"), "2");
     // Nothing else went out: no reminder after the cancel.

@@ -1384,20 +1384,41 @@ async fn a_taken_time_offers_only_the_times_a_month_cap_leaves_open() {
         f.mentor.id,
         rfc(taken)
     );
+    let offered = |html: &str| -> Vec<String> {
+        html.split("name=\"start\" value=\"")
+            .skip(1)
+            .map(|r| r[..20].to_owned())
+            .collect()
+    };
     let (status, html) = app.get_as(&me, &path).await;
     assert_eq!(status, StatusCode::CONFLICT, "{html}");
-    let offered: Vec<&str> = html
-        .split("name=\"start\" value=\"")
-        .skip(1)
-        .map(|r| &r[..20])
-        .collect();
-    assert_eq!(offered, ["2026-06-30T10:30:00Z"], "{html}");
+    assert_eq!(offered(&html), ["2026-06-30T10:30:00Z"], "{html}");
+    // A submit that lost the time (a page opened before it was taken)
+    // offers the same: the taken page of a POST counts the limits too.
+    let res = post_booking(&app, &me, f.mentor.id, "sql-basics", taken).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let html = res.text().await.unwrap();
+    assert_eq!(offered(&html), ["2026-06-30T10:30:00Z"], "{html}");
     // With July full too, the page names the limit.
     book(&app, &me, f.mentor.id, "sql-basics", at(2026, 7, 2, 12, 0)).await;
     book(&app, &me, f.mentor.id, "sql-basics", at(2026, 7, 3, 12, 0)).await;
     let (status, html) = app.get_as(&me, &path).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
     assert!(!html.contains("name=\"start\""), "{html}");
+    assert!(html.contains("2 sessions"), "{html}");
+    // So does the POST's answer, keeping what the learner wrote.
+    let res = post_booking(&app, &me, f.mentor.id, "sql-basics", taken).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let html = res.text().await.unwrap();
+    assert!(!html.contains("name=\"start\""), "{html}");
+    assert!(html.contains("2 sessions"), "{html}");
+    assert!(html.contains("joins and indexes"), "{html}");
+    let mine = bookings::table
+        .filter(bookings::learner_id.eq(learner.id))
+        .count()
+        .get_result::<i64>(&mut app.conn())
+        .unwrap();
+    assert_eq!(mine, 4, "nothing booked by the refused submits");
 }
 
 #[tokio::test]
