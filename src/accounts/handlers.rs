@@ -20,7 +20,9 @@ use crate::email::render::{PasswordChanged, PasswordReset, RegisterAttempt, Veri
 use crate::email::{EmailContent, enqueue};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::web::auth::{self, Auth, CsrfForm, Viewer, client_ip, safe_next};
+use crate::web::auth::{
+    self, Auth, CsrfForm, Viewer, client_ip, next_is_slot, safe_next, with_next,
+};
 use crate::web::forms::{FieldErrors, ZoneOption, has_control_chars, zone_options};
 use crate::web::{PageCtx, render};
 
@@ -60,18 +62,6 @@ fn message(
     })
 }
 
-/// `link` carrying `next` (where a visitor was going, a slot's confirm
-/// page) through sign-up and the confirmation email as a query parameter;
-/// unchanged for the home page.
-fn with_next(link: &str, next: &str) -> String {
-    if next == "/" {
-        return link.to_owned();
-    }
-    let sep = if link.contains('?') { '&' } else { '?' };
-    let encoded: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
-    format!("{link}{sep}next={encoded}")
-}
-
 pub(super) fn ip_of(req: &HttpRequest, state: &AppState) -> String {
     client_ip(req, &state.settings.trusted_proxies)
         .map(|ip| ip.to_string())
@@ -88,6 +78,8 @@ struct LoginPage {
     next: String,
     /// `/register`, carrying `next`.
     register_href: String,
+    /// `next` is a slot's confirm page: the page says they come back to it.
+    slot: bool,
     errors: FieldErrors,
     error: Option<String>,
     notice: Option<&'static str>,
@@ -119,6 +111,7 @@ pub async fn login_form(
         page: viewer.page(),
         email: String::new(),
         register_href: with_next("/register", &next),
+        slot: next_is_slot(&next),
         next,
         errors: FieldErrors::default(),
         error: None,
@@ -159,6 +152,7 @@ pub async fn login(
         email: form.email.trim().to_owned(),
         next: next.clone(),
         register_href: with_next("/register", &next),
+        slot: next_is_slot(&next),
         errors,
         error,
         notice: None,
@@ -253,6 +247,8 @@ struct RegisterPage {
     next: String,
     /// `/login`, carrying `next`.
     login_href: String,
+    /// `next` is a slot's confirm page: the page says they come back to it.
+    slot: bool,
     email: String,
     display_name: String,
     zones: Vec<ZoneOption>,
@@ -276,6 +272,7 @@ pub async fn register_form(
     render(&RegisterPage {
         page: viewer.page(),
         login_href: with_next("/login", &next),
+        slot: next_is_slot(&next),
         next,
         email: String::new(),
         display_name: String::new(),
@@ -366,6 +363,7 @@ pub async fn register(
             &RegisterPage {
                 page: viewer.page(),
                 login_href: with_next("/login", &next),
+                slot: next_is_slot(&next),
                 next,
                 email: form.email.trim().to_owned(),
                 display_name: form.display_name.trim().to_owned(),

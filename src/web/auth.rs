@@ -134,6 +134,8 @@ pub fn client_ip(req: &HttpRequest, trusted: &[IpNet]) -> Option<IpAddr> {
 pub struct Viewer {
     pub signed_in: Option<(Session, User)>,
     pub csrf_token: String,
+    /// Signed out on a public page: that page, for the header's links.
+    pub return_to: Option<String>,
 }
 
 impl Viewer {
@@ -149,6 +151,7 @@ impl Viewer {
                 verified: u.email_verified_at.is_some(),
             }),
             csrf_token: self.csrf_token.clone(),
+            return_to: self.return_to.clone(),
         }
     }
 
@@ -223,9 +226,11 @@ impl Viewer {
                 URL_SAFE_NO_PAD.encode(mac(&key, "csrf-pre-session", pre.value.as_bytes()))
             }
         };
+        let return_to = signed_in.is_none().then(|| return_to(req)).flatten();
         Ok(Viewer {
             signed_in,
             csrf_token,
+            return_to,
         })
     }
 }
@@ -382,9 +387,52 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
+/// `link` carrying `next` (already checked by [`safe_next`]); `next` of
+/// `/` is left out.
+pub fn with_next(link: &str, next: &str) -> String {
+    if next == "/" {
+        return link.to_owned();
+    }
+    let sep = if link.contains('?') { '&' } else { '?' };
+    let encoded: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+    format!("{link}{sep}next={encoded}")
+}
+
+/// Whether `next` is a slot's confirm page (`/book?…`): the sign-in and
+/// sign-up pages then say that the visitor comes back to the time they
+/// picked.
+pub fn next_is_slot(next: &str) -> bool {
+    next.split(['?', '#']).next() == Some("/book")
+}
+
+/// The page an anonymous visitor's header links (Sign in, Create account)
+/// lead back to: a public page they were browsing (a topic or a mentor's
+/// week, with its query), `None` elsewhere. Never a page whose URL holds a
+/// secret (a manage link, the feed): `next` travels into emails.
+fn return_to(req: &HttpRequest) -> Option<String> {
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return None;
+    }
+    let path = req.uri().path();
+    if !(path.starts_with("/topics/") || path.starts_with("/mentors/")) {
+        return None;
+    }
+    let here = req.uri().path_and_query()?.as_str();
+    (safe_next(Some(here)) == here).then(|| here.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_slot_is_told_from_other_pages() {
+        assert!(next_is_slot("/book?mentor=1&topic=sql&start=x"));
+        assert!(next_is_slot("/book"));
+        assert!(!next_is_slot("/bookings/1"));
+        assert!(!next_is_slot("/booking"));
+        assert!(!next_is_slot("/"));
+    }
 
     #[test]
     fn next_stays_on_site() {

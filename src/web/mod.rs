@@ -28,11 +28,24 @@ pub struct NavUser {
 pub struct PageCtx {
     pub user: Option<NavUser>,
     pub csrf_token: String,
+    /// The public page a signed-out visitor is on (see
+    /// `auth::Viewer::return_to`), for the header's links to lead back.
+    pub return_to: Option<String>,
 }
 
 impl PageCtx {
     pub fn anonymous() -> Self {
         Self::default()
+    }
+
+    /// The header's "Sign in" link.
+    pub fn login_href(&self) -> String {
+        auth::with_next("/login", self.return_to.as_deref().unwrap_or("/"))
+    }
+
+    /// The header's "Create account" link.
+    pub fn register_href(&self) -> String {
+        auth::with_next("/register", self.return_to.as_deref().unwrap_or("/"))
     }
 }
 

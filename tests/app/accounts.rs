@@ -238,15 +238,23 @@ async fn signing_up_from_a_slot_leads_back_to_it_after_confirming() {
         "/book?mentor=01a2140c-ae35-748d-87d4-4bed55695a35&topic=sql&start=2026-07-01T10:00:00Z";
     let next = url::form_urlencoded::byte_serialize(slot.as_bytes()).collect::<String>();
 
-    // The sign-in page a slot sent them to offers sign-up with the slot.
+    // The sign-in page a slot sent them to says so and offers sign-up
+    // with the slot; the sign-up page says so too.
     let html = app.text_of(&client, &format!("/login?next={next}")).await;
     let register = format!("/register?next={next}");
     assert!(html.contains(&format!("href=\"{register}\"")), "{html}");
+    assert!(html.contains("to book the time you picked"), "{html}");
     let html = app.text_of(&client, &register).await;
     assert!(
         html.contains(&format!("href=\"/login?next={next}\"")),
         "{html}"
     );
+    assert!(html.contains("to book the time you picked"), "{html}");
+    // Not for another page.
+    for path in ["/login", "/login?next=%2Fme%2Fsessions", "/register"] {
+        let html = app.text_of(&client, path).await;
+        assert!(!html.contains("the time you picked"), "{path}: {html}");
+    }
 
     let res = register_from(
         &app,

@@ -968,3 +968,45 @@ async fn a_buffer_reaching_back_over_the_week_s_end_marks_the_last_slot_busy() {
     assert_eq!(starts(&html), vec!["2026-06-22T03:30:00Z"]);
     assert_eq!(busy(&html), vec!["2026-06-22T03:45:00Z"]);
 }
+
+#[tokio::test]
+async fn a_signed_out_visitor_s_header_links_lead_back_to_the_page() {
+    let app = spawn_app().await;
+    add_topic(&app, "sql-basics", "SQL basics", true);
+    let m = mentor(&app, "UTC", "Maya");
+    offer(&app, &m, "sql-basics");
+    rule(&app, &m, 2, "09:00", "09:30");
+    let encode = |p: &str| url::form_urlencoded::byte_serialize(p.as_bytes()).collect::<String>();
+    // A mentor's week in a chosen zone, and a topic page: the header's
+    // Sign in and Create account links carry the page, query and all.
+    for path in [
+        format!(
+            "/mentors/{}?topic=sql-basics&week=2026-06-22&tz=Asia/Kolkata",
+            m.id
+        ),
+        "/topics/sql-basics".to_owned(),
+    ] {
+        let html = page(&app, &path).await;
+        let next = encode(&path);
+        for link in [
+            format!("/login?next={next}"),
+            format!("/register?next={next}"),
+        ] {
+            assert!(html.contains(&format!("href=\"{link}\"")), "{link}: {html}");
+        }
+        // The sign-in form it opens sends them back there.
+        let form = page(&app, &format!("/login?next={next}")).await;
+        assert!(
+            form.contains(&format!("name=\"next\" value=\"{path}\"")),
+            "{form}"
+        );
+        // Browsing is not booking: no "the time you picked" line.
+        assert!(!form.contains("the time you picked"), "{form}");
+    }
+    // Elsewhere the links are plain.
+    for path in ["/", "/login"] {
+        let html = page(&app, path).await;
+        assert!(html.contains("href=\"/login\""), "{path}: {html}");
+        assert!(html.contains("href=\"/register\""), "{path}: {html}");
+    }
+}
