@@ -23,7 +23,7 @@ use crate::accounts::User;
 use crate::accounts::model::UserRow;
 use crate::accounts::tokens;
 use crate::audit;
-use crate::db::schema::{bookings, calendar_feeds, topics, users};
+use crate::db::schema::{bookings, calendar_feeds, mentor_profiles, topics, users};
 use crate::email::ics;
 use crate::schedule::Profile;
 use crate::schedule::queries as schedule_queries;
@@ -429,12 +429,42 @@ pub fn feed_owner(conn: &mut PgConnection, token: &str) -> QueryResult<Option<Us
     Ok(row.map(User::from).filter(User::can_mentor))
 }
 
-/// The feed of `mentor`: upcoming and last-30-days sessions as VEVENTs
-/// with the UIDs and SEQUENCEs of the emails, cancelled ones cancelled.
+/// A session attended as a learner: the booking, its mentor, topic and
+/// the mentor's meeting link.
+type Attended = (Booking, UserRow, Topic, Option<String>);
+
+/// Sessions `person` attends as a learner, upcoming and of the last 30
+/// days (as far back as [`sessions`]), in one query.
+fn attended(
+    conn: &mut PgConnection,
+    person: Uuid,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<Attended>> {
+    bookings::table
+        .inner_join(users::table.on(users::id.eq(bookings::mentor_id)))
+        .inner_join(topics::table.on(topics::id.eq(bookings::topic_id)))
+        .left_join(mentor_profiles::table.on(mentor_profiles::user_id.eq(bookings::mentor_id)))
+        .filter(bookings::learner_id.eq(person))
+        .filter(bookings::start_at.ge(now - Duration::days(PAST_DAYS)))
+        .order((bookings::start_at, bookings::id))
+        .limit(MAX_ROWS)
+        .select((
+            Booking::as_select(),
+            UserRow::as_select(),
+            Topic::as_select(),
+            mentor_profiles::meeting_url.nullable(),
+        ))
+        .load(conn)
+}
+
+/// The feed of `mentor`: the sessions they host and those they attend as
+/// a learner (their time is taken either way), upcoming and of the last 30
+/// days, as VEVENTs with the UIDs and SEQUENCEs of the emails, cancelled
+/// ones cancelled, in time order.
 pub fn feed(conn: &mut PgConnection, ctx: Ctx<'_>, mentor: &User) -> QueryResult<String> {
-    let rows = sessions(conn, mentor.id, ctx.now)?;
+    let hosted = sessions(conn, mentor.id, ctx.now)?;
     let meeting_url = schedule_queries::profile_or_default(conn, mentor.id, ctx.now)?.meeting_url;
-    let events: Vec<ics::Event> = rows
+    let mut events: Vec<ics::Event> = hosted
         .into_iter()
         .map(|s| {
             let parties = Parties {
@@ -446,6 +476,16 @@ pub fn feed(conn: &mut PgConnection, ctx: Ctx<'_>, mentor: &User) -> QueryResult
             notify::event(ctx, &parties, &s.booking, None)
         })
         .collect();
+    for (booking, host, topic, meeting_url) in attended(conn, mentor.id, ctx.now)? {
+        let parties = Parties {
+            learner: mentor.clone(),
+            mentor: host.into(),
+            topic: topic.into(),
+            meeting_url,
+        };
+        events.push(notify::event(ctx, &parties, &booking, None));
+    }
+    events.sort_by_key(|e| e.start);
     let name = format!("Office Hours: {}", mentor.display_name);
     Ok(ics::calendar(None, Some(&name), &events))
 }

@@ -548,6 +548,28 @@ async fn the_feed_is_valid_icalendar_with_the_emails_uids() {
         at(2026, 6, 18, 7, 0),
         "confirmed",
     );
+    // A session the mentor attends as a learner is (their time is taken),
+    // with its own mentor's meeting link; not one of 36 days ago.
+    let host = mentor(&app, |p| {
+        p.meeting_url = Some("https://meet.example.org/host-room".into());
+    });
+    let host = rename(&app, &host, "Grace Hopper");
+    let attended = insert_booking(
+        &app,
+        host.id,
+        f.mentor.id,
+        f.topic,
+        at(2026, 6, 15, 7, 0),
+        "confirmed",
+    );
+    let attended_long_ago = insert_booking(
+        &app,
+        host.id,
+        f.mentor.id,
+        f.topic,
+        at(2026, 5, 10, 9, 0),
+        "completed",
+    );
 
     let me = app.sign_in(&f.mentor).await;
     let (_, body) = html(&app, &me, "/mentor").await;
@@ -575,7 +597,24 @@ async fn the_feed_is_valid_icalendar_with_the_emails_uids() {
         text.contains("X-WR-CALNAME:Office Hours: Test mentor\r\n"),
         "{text}"
     );
-    assert_eq!(events.len(), 3, "{text}");
+    assert_eq!(events.len(), 4, "{text}");
+    // In time order, whichever side of the session the mentor is on.
+    let starts: Vec<&str> = events.iter().map(|e| prop(e, "DTSTART").unwrap()).collect();
+    let mut sorted = starts.clone();
+    sorted.sort_unstable();
+    assert_eq!(starts, sorted);
+    let a = event_of(&events, attended).expect("the session they attend");
+    assert_eq!(prop(a, "STATUS"), Some("CONFIRMED"));
+    assert_eq!(prop(a, "DTSTART"), Some("20260615T070000Z"));
+    assert!(
+        prop(a, "SUMMARY").unwrap().contains("Grace Hopper"),
+        "{text}"
+    );
+    assert_eq!(
+        prop(a, "LOCATION"),
+        Some("https://meet.example.org/host-room")
+    );
+    assert!(event_of(&events, attended_long_ago).is_none());
     let e = event_of(&events, upcoming).expect("the upcoming session");
     assert_eq!(prop(e, "STATUS"), Some("CONFIRMED"));
     assert_eq!(prop(e, "SEQUENCE"), Some("0"));
