@@ -367,6 +367,11 @@ async fn nobody_books_themselves_and_unverified_learners_are_refused() {
         .expect("the resend form carries the time")
         .replace("&#38;", "&");
     assert_eq!(carried, picked);
+    // Its one button: the banner above does not repeat it (elsewhere the
+    // banner keeps its own).
+    assert_eq!(html.matches("Send the link again").count(), 1, "{html}");
+    let (_, sessions) = app.get_as(&u, "/me/sessions").await;
+    assert_eq!(sessions.matches("Send the link again").count(), 1);
     let res = app
         .post_form(
             &u.client,
