@@ -494,20 +494,57 @@ pub struct TokenQuery {
     next: Option<String>,
 }
 
-fn link_expired(page: PageCtx, what: &'static str) -> Result<HttpResponse, AppError> {
-    let (heading, text, link) = match what {
-        "verify" => (
+fn link_expired(page: PageCtx) -> Result<HttpResponse, AppError> {
+    let mut res = message(
+        page,
+        "This link no longer works",
+        &["Password reset links work once, for 30 minutes. Ask for a new one."],
+        Some(("/forgot-password", "Reset your password")),
+    )?;
+    *res.status_mut() = StatusCode::GONE;
+    Ok(res)
+}
+
+/// A confirmation link that no longer works (used, expired or replaced),
+/// told as fits the browser: signed out, sign in (on to `next`) to ask for
+/// a new one; signed in and still to confirm, the banner's button sends
+/// one; signed in and confirmed (say, the link opened a second time),
+/// nothing is left to do.
+fn verify_link_expired(viewer: &Viewer, next: &str) -> Result<HttpResponse, AppError> {
+    const ONCE: &str = "Confirmation links work once, for 24 hours.";
+    let mut res = match viewer.user() {
+        None => message(
+            viewer.page(),
             "This link no longer works",
-            "Confirmation links work once, for 24 hours. Sign in to ask for a new one.",
-            ("/login", "Go to sign in"),
-        ),
-        _ => (
+            &[ONCE, "Sign in to ask for a new one."],
+            Some((&with_next("/login", next), "Go to sign in")),
+        )?,
+        Some(u) if u.email_verified_at.is_none() => message(
+            viewer.page(),
             "This link no longer works",
-            "Password reset links work once, for 30 minutes. Ask for a new one.",
-            ("/forgot-password", "Reset your password"),
-        ),
+            &[
+                ONCE,
+                "Use “Send the link again” above for a new one, and open the newest email.",
+            ],
+            None,
+        )?,
+        Some(_) => {
+            let link = if next == "/" {
+                ("/account", "Go to your account")
+            } else {
+                (next, "Continue where you left off")
+            };
+            message(
+                viewer.page(),
+                "Your email address is confirmed already",
+                &[
+                    "This link was used or is out of date, but there is nothing left to do: you can book sessions.",
+                    "If you were changing your address, start the change again from your account page.",
+                ],
+                Some(link),
+            )?
+        }
     };
-    let mut res = message(page, heading, &[text], Some(link))?;
     *res.status_mut() = StatusCode::GONE;
     Ok(res)
 }
@@ -536,7 +573,7 @@ pub async fn verify_form(
             email,
             next: safe_next(query.next.as_deref()),
         }),
-        None => link_expired(viewer.page(), "verify"),
+        None => verify_link_expired(&viewer, &safe_next(query.next.as_deref())),
     }
 }
 
@@ -636,7 +673,7 @@ pub async fn verify(
         return Ok(res);
     };
     let Some(confirmed) = done else {
-        return link_expired(viewer.page(), "verify");
+        return verify_link_expired(&viewer, &next);
     };
     // On to where they were going when they signed up (a slot's confirm
     // page), through the sign-in when this browser is not signed in; a
@@ -865,7 +902,7 @@ pub async fn reset_form(
         .await?
         .is_some();
     if !valid {
-        return link_expired(viewer.page(), "reset");
+        return link_expired(viewer.page());
     }
     render(&ResetPage {
         page: viewer.page(),
@@ -930,7 +967,7 @@ pub async fn reset(
         })
         .await?;
     if !done {
-        return link_expired(viewer.page(), "reset");
+        return link_expired(viewer.page());
     }
     Ok(see_other("/login?notice=password-reset"))
 }

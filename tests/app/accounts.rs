@@ -224,10 +224,11 @@ async fn sign_up_sends_a_single_use_verification_link_that_only_a_post_uses() {
         )
         .await;
     assert_eq!(again.status(), StatusCode::GONE);
-    assert_eq!(
-        client.get(&link).send().await.unwrap().status(),
-        StatusCode::GONE
-    );
+    let res = client.get(&link).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::GONE);
+    // Signed out: sign in to ask for a new one.
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Sign in to ask for a new one"), "{page}");
 }
 
 #[tokio::test]
@@ -782,18 +783,44 @@ async fn an_unverified_account_sees_why_and_can_resend_the_link_rate_limited() {
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(emails_of_kind(&app, "verify_email").len(), 2);
-    // The older link no longer works; the new one does.
+    // The older link no longer works (this browser, signed in and still
+    // to confirm, is pointed at the banner's button); the new one does.
     let mails = emails_of_kind(&app, "verify_email");
     let old = link_in(&mails[0].1, "/verify-email?token=").replace(&app.address, "");
     let new = link_in(&mails[1].1, "/verify-email?token=").replace(&app.address, "");
-    assert_eq!(
-        client.get(app.url(&old)).send().await.unwrap().status(),
-        StatusCode::GONE
-    );
+    let res = client.get(app.url(&old)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::GONE);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Use “Send the link again” above"), "{page}");
+    assert!(!page.contains("Sign in to ask"), "{page}");
     assert_eq!(
         client.get(app.url(&new)).send().await.unwrap().status(),
         StatusCode::OK
     );
+    // Once confirmed, an old link opened again says there is nothing left
+    // to do, not to sign in.
+    let csrf = app.csrf_for(&client, &new).await;
+    let token = new
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let res = app
+        .post_form(
+            &client,
+            "/verify-email",
+            &[("csrf_token", csrf.as_str()), ("token", token)],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = client.get(app.url(&old)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::GONE);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("confirmed already"), "{page}");
+    assert!(page.contains("href=\"/account\""), "{page}");
+    assert!(!page.contains("Sign in to ask"), "{page}");
 }
 
 #[tokio::test]
