@@ -407,18 +407,28 @@ pub fn next_is_slot(next: &str) -> bool {
 
 /// The page an anonymous visitor's header links (Sign in, Create account)
 /// lead back to: a public page they were browsing (a topic or a mentor's
-/// week, with its query), `None` elsewhere. Never a page whose URL holds a
-/// secret (a manage link, the feed): `next` travels into emails.
+/// week, with its query), or on the sign-in and sign-up pages the `next`
+/// they carry; `None` elsewhere. Never a page whose URL holds a secret (a
+/// manage link, the feed): `next` travels into emails.
 fn return_to(req: &HttpRequest) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Next {
+        next: Option<String>,
+    }
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
         return None;
     }
     let path = req.uri().path();
-    if !(path.starts_with("/topics/") || path.starts_with("/mentors/")) {
+    let here = if path == "/login" || path == "/register" {
+        let query = serde_urlencoded::from_str::<Next>(req.query_string()).ok()?;
+        safe_next(query.next.as_deref())
+    } else if path.starts_with("/topics/") || path.starts_with("/mentors/") {
+        let here = req.uri().path_and_query()?.as_str();
+        safe_next(Some(here))
+    } else {
         return None;
-    }
-    let here = req.uri().path_and_query()?.as_str();
-    (safe_next(Some(here)) == here).then(|| here.to_owned())
+    };
+    (here != "/").then_some(here)
 }
 
 #[cfg(test)]

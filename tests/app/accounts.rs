@@ -246,11 +246,16 @@ async fn signing_up_from_a_slot_leads_back_to_it_after_confirming() {
     assert!(html.contains(&format!("href=\"{register}\"")), "{html}");
     assert!(html.contains("to book the time you picked"), "{html}");
     let html = app.text_of(&client, &register).await;
-    assert!(
-        html.contains(&format!("href=\"/login?next={next}\"")),
+    // The page's link and the header's.
+    assert_eq!(
+        html.matches(&format!("href=\"/login?next={next}\""))
+            .count(),
+        2,
         "{html}"
     );
     assert!(html.contains("to book the time you picked"), "{html}");
+    let login = app.text_of(&client, &format!("/login?next={next}")).await;
+    assert_eq!(login.matches(&format!("href=\"{register}\"")).count(), 2);
     // Not for another page.
     for path in ["/login", "/login?next=%2Fme%2Fsessions", "/register"] {
         let html = app.text_of(&client, path).await;
