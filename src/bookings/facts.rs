@@ -224,18 +224,29 @@ pub fn read(conn: &mut PgConnection, ask: &Ask) -> QueryResult<Facts> {
 pub struct Standing {
     sessions: Vec<Session>,
     policy: Policy,
+    /// The booking the learner made with the form's key, if any (a nil key:
+    /// none asked about).
+    pub existing: Option<Uuid>,
 }
 
 struct StandingStatement {
     learner: Uuid,
+    key: Uuid,
     since: DateTime<Utc>,
 }
 
-crate::prepared_statement!(StandingStatement, (SessionsColumn, PolicyColumn));
+crate::prepared_statement!(
+    StandingStatement,
+    (Nullable<SqlUuid>, SessionsColumn, PolicyColumn)
+);
 
 impl QueryFragment<Pg> for StandingStatement {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("SELECT ");
+        out.push_sql("SELECT (SELECT b.id FROM bookings b WHERE b.learner_id = ");
+        out.push_bind_param::<SqlUuid, _>(&self.learner)?;
+        out.push_sql(" AND b.idempotency_key = ");
+        out.push_bind_param::<SqlUuid, _>(&self.key)?;
+        out.push_sql("), ");
         push_standing(&mut out, &self.learner, &self.since)
     }
 }
@@ -243,16 +254,25 @@ impl QueryFragment<Pg> for StandingStatement {
 impl Standing {
     /// Reads `learner`'s standing for starts from `now` on: their sessions
     /// from a year before `now` on (the longest no-show window; the month
-    /// of any such start, in any zone, began later).
-    pub fn read(conn: &mut PgConnection, learner: Uuid, now: DateTime<Utc>) -> QueryResult<Self> {
+    /// of any such start, in any zone, began later), and the booking made
+    /// with the form's `key` (nil: none).
+    pub fn read(
+        conn: &mut PgConnection,
+        learner: Uuid,
+        key: Uuid,
+        now: DateTime<Utc>,
+    ) -> QueryResult<Self> {
         let statement = StandingStatement {
             learner,
+            key,
             since: now - Duration::days(policy::MAX_NOSHOW_WINDOW_DAYS),
         };
-        let (sessions, policy): (SessionRows, PolicyRow) = statement.get_result(conn)?;
+        let (existing, sessions, policy): (Option<Uuid>, SessionRows, PolicyRow) =
+            statement.get_result(conn)?;
         Ok(Standing {
             sessions: sessions.into_iter().map(Session::from_row).collect(),
             policy: policy_of(policy),
+            existing,
         })
     }
 

@@ -13,6 +13,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::facts;
 use super::manage::{self, Grant};
 use super::model::{Booking, Policy, Status, load_policy};
 use super::notify;
@@ -194,7 +195,8 @@ pub fn limit_text(limit: &Limit, zone: Tz) -> Vec<String> {
             next_month_at,
         } => vec![
             format!(
-                "You have {max} sessions in {}, the most per calendar month.",
+                "You have {max} session{} in {}, the most per calendar month.",
+                if *max == 1 { "" } else { "s" },
                 month_start.format("%B %Y")
             ),
             format!(
@@ -507,23 +509,92 @@ fn refusal_why(
 
 /// The 403 page of a fairness limit, in the learner's zone, with what they
 /// wrote (if anything) to copy.
+/// On a limit page reached from a time that could not be booked, with no
+/// other time near it left open by the limits: why that time could not be
+/// booked, and the way to the mentor's week.
+struct Taken {
+    why: String,
+    mentor_href: String,
+    mentor_name: String,
+}
+
+impl Taken {
+    /// For `t`, refused because `why`, browsed in `tz` (a `?tz=` or the
+    /// form's field) if any, else in `learner`'s zone.
+    fn of(t: &Target, why: &str, tz: Option<&str>, learner: &User, now: DateTime<Utc>) -> Self {
+        let browsed = tz.and_then(zone_from_query);
+        Taken {
+            why: why.to_owned(),
+            mentor_href: mentor_week_href(
+                t.mentor_id,
+                &t.topic.slug,
+                t.start.max(now),
+                browsed.unwrap_or(learner.time_zone),
+                browsed.is_some(),
+            ),
+            mentor_name: t.mentor_name.clone(),
+        }
+    }
+}
+
 fn limit_page(
     page: PageCtx,
     limit: &Limit,
     learner: &User,
     kept_goals: Option<String>,
+    taken: Option<Taken>,
 ) -> Result<HttpResponse, AppError> {
+    let mut paragraphs = limit_text(limit, learner.time_zone);
+    let mut links = vec![("/me/sessions".to_owned(), "See your sessions".to_owned())];
+    if let Some(t) = taken {
+        paragraphs.insert(
+            0,
+            format!(
+                "{} The times near it are beyond your booking limits:",
+                t.why
+            ),
+        );
+        links.insert(
+            0,
+            (t.mentor_href, format!("See {}’s free times", t.mentor_name)),
+        );
+    }
     respond(
         &MessagePage {
             page,
             heading: "You have reached a booking limit".into(),
-            paragraphs: limit_text(limit, learner.time_zone),
-            links: vec![("/me/sessions".into(), "See your sessions".into())],
+            paragraphs,
+            links,
             resend: None,
             kept_goals,
         },
         StatusCode::FORBIDDEN,
     )
+}
+
+/// A refused `POST /bookings`, as the handler answers it.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one value per refused request, moved once out of the closure"
+)]
+enum Refused {
+    /// The form's key made a booking already (at another time: an
+    /// alternative chosen on the taken page): that booking.
+    Booked(Uuid),
+    /// A page about the time asked for.
+    Page {
+        target: Target,
+        refusal: BookError,
+        alternatives: Vec<DateTime<Utc>>,
+        /// The mentor no longer takes bookings for the topic.
+        gone: bool,
+        beyond: bool,
+        /// Refused for the slot (taken, passed, beyond the horizon, the
+        /// learner busy) rather than for the request.
+        slot: bool,
+        /// The learner has another session then.
+        busy: bool,
+    },
 }
 
 /// `GET /book?mentor=&topic=&start=`: the confirm form.
@@ -549,14 +620,26 @@ pub async fn book_form(
     let cache = std::sync::Arc::clone(&state.mentor_pages);
     let found = state
         .db(move |conn| -> Result<_, diesel::result::Error> {
+            // The learner's standing against the fairness caps: other
+            // times are offered only where it leaves them open (a mentor on
+            // their own page hears they cannot book themselves instead).
+            let standing = (mentor != viewer.id)
+                .then(|| facts::Standing::read(conn, viewer.id, Uuid::nil(), now))
+                .transpose()?;
+            let seeker = service::Seeker {
+                id: viewer.id,
+                zone: viewer.time_zone,
+                standing: standing.as_ref(),
+            };
             // The mentor page's cached rows name the mentor and topic and
             // give the free times nearest the start (the start itself first
             // when it is free).
-            let (target, offered, why, alternatives, busy) =
-                match service::nearest_free(conn, &cache, mentor, &topic, start, now, viewer.id)? {
+            let (target, offered, why, alternatives, busy, refused) =
+                match service::nearest_free(conn, &cache, mentor, &topic, start, now, &seeker)? {
                     Some(nearby) => {
                         let busy = nearby.learner_busy;
                         let beyond = nearby.beyond_horizon;
+                        let refused = nearby.refused;
                         let (target, starts) = Target::nearby(nearby, start);
                         // Free for the mentor and for the learner.
                         let offered = starts.contains(&start);
@@ -567,6 +650,7 @@ pub async fn book_form(
                             why,
                             if offered { Vec::new() } else { starts },
                             busy,
+                            refused,
                         )
                     }
                     // No such mentor taking bookings, or not for this topic:
@@ -581,20 +665,19 @@ pub async fn book_form(
             {
                 return Ok(Some(Err(id)));
             }
-            // A learner at a fairness limit hears so before writing goals
-            // (a mentor on their own page hears they cannot book themselves).
-            // Of other times to pick from, those the limit would refuse too
-            // are left out; when none is left, the page names the limit
-            // instead.
-            let topic_id = target.topic.id;
-            let (alternatives, limit) = if mentor == viewer.id {
-                (alternatives, None)
-            } else if offered {
-                let (_, limit) = service::open_to(conn, &viewer, topic_id, vec![start], now)?;
-                (alternatives, limit)
-            } else {
-                service::open_to(conn, &viewer, topic_id, alternatives, now)?
-            };
+            // A learner at a fairness limit hears so before writing goals;
+            // so does one offered no other time only because of their
+            // limits.
+            let limit = standing.as_ref().and_then(|st| {
+                let at = if offered {
+                    Some(start)
+                } else if alternatives.is_empty() {
+                    refused
+                } else {
+                    None
+                };
+                at.and_then(|at| st.limit(target.topic.id, at, viewer.time_zone, now).err())
+            });
             Ok(Some(Ok((target, offered, why, alternatives, limit))))
         })
         .await?;
@@ -604,7 +687,8 @@ pub async fn book_form(
         Some(Ok(page)) => page,
     };
     if let Some(limit) = limit {
-        return limit_page(auth.page(), &limit, &learner, None);
+        let taken = (!offered).then(|| Taken::of(&target, why, query.tz.as_deref(), &learner, now));
+        return limit_page(auth.page(), &limit, &learner, None, taken);
     }
     if target.mentor_id == learner.id {
         return message(
@@ -669,7 +753,7 @@ pub async fn create(
     let goals = f.goals.clone();
     let st = state.clone();
     let learner_id = learner.id;
-    let asker = learner.clone();
+    let zone = learner.time_zone;
     // One connection for the whole request: the booking and, when it is
     // refused, the target for the page and the nearest free times.
     let outcome = state
@@ -695,37 +779,50 @@ pub async fn create(
             // the trouble, else (or when the mentor takes no bookings) as
             // they are.
             let slot = matches!(refusal, BookError::SlotUnavailable | BookError::LearnerBusy);
+            let busy = matches!(refusal, BookError::LearnerBusy);
             let nearby = if slot {
-                service::nearest_free(
+                let standing = facts::Standing::read(conn, learner_id, key, now)?;
+                // This form booked another time already (the taken page's
+                // form keeps the key: Back to it and sent again): that
+                // booking is the answer.
+                if let Some(id) = standing.existing {
+                    return Ok(Some(Err(Refused::Booked(id))));
+                }
+                let seeker = service::Seeker {
+                    id: learner_id,
+                    zone,
+                    standing: Some(&standing),
+                };
+                let nearby = service::nearest_free(
                     conn,
                     &st.mentor_pages,
                     mentor,
                     &req.topic_slug,
                     start,
                     now,
-                    learner_id,
-                )?
+                    &seeker,
+                )?;
+                // Only times the learner's limits leave open are offered;
+                // none left for that reason: the limit is the answer.
+                let limited = nearby
+                    .as_ref()
+                    .filter(|n| n.starts.is_empty())
+                    .and_then(|n| n.refused.map(|at| (n.topic.id, at)))
+                    .and_then(|(topic, at)| standing.limit(topic, at, zone, now).err());
+                nearby.map(|n| (n, limited))
             } else {
                 None
             };
-            let (target, alternatives, gone, beyond) = match nearby {
-                Some(nearby) => {
+            let (target, refusal, alternatives, gone, beyond) = match nearby {
+                Some((nearby, limited)) => {
                     let beyond = nearby.beyond_horizon;
                     let (target, alternatives) = Target::nearby(nearby, start);
-                    // Only times the learner's limits leave open; none
-                    // left: the limit is the answer.
-                    let topic = target.topic.id;
-                    let (open, limit) = service::open_to(conn, &asker, topic, alternatives, now)?;
-                    if let Some(limit) = limit {
-                        return Ok(Some(Err((
-                            target,
-                            BookError::Limit(limit),
-                            open,
-                            false,
-                            beyond,
-                        ))));
+                    match limited {
+                        Some(limit) => {
+                            (target, BookError::Limit(limit), alternatives, false, beyond)
+                        }
+                        None => (target, refusal, alternatives, false, beyond),
                     }
-                    (target, open, false, beyond)
                 }
                 None => {
                     let Some((mentor_user, topic)) = load_target(conn, mentor, &req.topic_slug)?
@@ -737,17 +834,38 @@ pub async fn create(
                     // the text).
                     (
                         Target::of(mentor_user, topic, start),
+                        refusal,
                         Vec::new(),
                         slot,
                         false,
                     )
                 }
             };
-            Ok(Some(Err((target, refusal, alternatives, gone, beyond))))
+            Ok(Some(Err(Refused::Page {
+                target,
+                refusal,
+                alternatives,
+                gone,
+                beyond,
+                slot,
+                busy,
+            })))
         })
         .await?;
-    let (target, refusal, alternatives, gone, beyond) = match outcome {
+    let (target, refusal, alternatives, gone, beyond, slot, busy) = match outcome {
         None => return Err(AppError::NotFound),
+        Some(Err(Refused::Booked(id))) => {
+            return Ok(see_other(format!("/bookings/{id}?notice=existing")));
+        }
+        Some(Err(Refused::Page {
+            target,
+            refusal,
+            alternatives,
+            gone,
+            beyond,
+            slot,
+            busy,
+        })) => (target, refusal, alternatives, gone, beyond, slot, busy),
         Some(Ok(booked)) => {
             let notice = if booked.existing {
                 "existing"
@@ -759,7 +877,6 @@ pub async fn create(
                 booked.booking.id
             )));
         }
-        Some(Err(refused)) => refused,
     };
     match refusal {
         BookError::SlotUnavailable | BookError::LearnerBusy => {
@@ -769,7 +886,6 @@ pub async fn create(
                     target.mentor_name
                 )
             } else {
-                let busy = matches!(refusal, BookError::LearnerBusy);
                 refusal_why(beyond, busy, start, now).to_owned()
             };
             respond(
@@ -777,15 +893,25 @@ pub async fn create(
                     auth.page(),
                     &learner,
                     &target,
-                    // A new key: choosing an alternative is a new request.
-                    Draft::fresh(f.goals, zone_from_query(&f.tz)),
+                    // The same key: this form made no booking, and one made
+                    // by choosing an alternative is what this form made (a
+                    // resubmit of it, by Back and reload, shows that one).
+                    Draft {
+                        key,
+                        ..Draft::fresh(f.goals, zone_from_query(&f.tz))
+                    },
                     Some((why, alternatives)),
                     now,
                 ),
                 StatusCode::CONFLICT,
             )
         }
-        BookError::Limit(limit) => limit_page(auth.page(), &limit, &learner, Some(f.goals)),
+        BookError::Limit(limit) => {
+            // Reached after the time was taken: the page says that first.
+            let why = refusal_why(beyond, busy, start, now);
+            let taken = slot.then(|| Taken::of(&target, why, Some(&f.tz), &learner, now));
+            limit_page(auth.page(), &limit, &learner, Some(f.goals), taken)
+        }
         BookError::Unverified => unverified(
             auth.page(),
             confirm_href(mentor, &target.topic.slug, start, zone_from_query(&f.tz)),

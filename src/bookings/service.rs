@@ -428,6 +428,8 @@ pub struct Nearby {
     pub topic: TopicInfo,
     /// In time order; empty when the mentor does not accept bookings now.
     pub starts: Vec<DateTime<Utc>>,
+    /// The nearest free start the learner's limits refuse, if any.
+    pub refused: Option<DateTime<Utc>>,
     /// The learner has another session at the asked time.
     pub learner_busy: bool,
     /// The asked time is further ahead than the mentor takes bookings.
@@ -437,9 +439,28 @@ pub struct Nearby {
 /// How many free times the "taken" page offers.
 pub const ALTERNATIVES: usize = 3;
 
+/// Who is searching for free times ([`nearest_free`]): the learner, and
+/// their standing against the fairness caps when the times offered must
+/// be ones those leave open (`None`: a mentor on their own page).
+pub struct Seeker<'a> {
+    pub id: Uuid,
+    pub zone: Tz,
+    pub standing: Option<&'a facts::Standing>,
+}
+
+impl Seeker<'_> {
+    /// Whether the limits leave `start` of `topic` open to them.
+    fn may_book(&self, topic: Uuid, start: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        self.standing
+            .is_none_or(|s| s.limit(topic, start, self.zone, now).is_ok())
+    }
+}
+
 /// The [`ALTERNATIVES`] free starts of the same mentor and topic nearest to `around`
 /// (for the "taken" page), in time order, leaving out those at which
-/// `learner` has another session (or hosts one, buffers included). `None`
+/// `learner` has another session (or hosts one, buffers included) and
+/// those their fairness limits refuse (the asked time itself is kept, so
+/// the caller can tell it is free and name the limit). `None`
 /// when the mentor does not take bookings at all (no such mentor, or
 /// disabled) or does not offer the active topic `topic_slug`. Read through
 /// the mentor page's cache (`schedule::public::cache`: one version lookup
@@ -455,7 +476,7 @@ pub fn nearest_free(
     topic_slug: &str,
     around: DateTime<Utc>,
     now: DateTime<Utc>,
-    learner: Uuid,
+    learner: &Seeker<'_>,
 ) -> QueryResult<Option<Nearby>> {
     let asked = around;
     let hour = |t: DateTime<Utc>| t.duration_trunc(Duration::hours(1)).unwrap_or(t);
@@ -501,7 +522,7 @@ fn nearest_around(
     mut around: DateTime<Utc>,
     asked: DateTime<Utc>,
     now: DateTime<Utc>,
-    learner: Uuid,
+    learner: &Seeker<'_>,
 ) -> QueryResult<Option<Nearby>> {
     let n = ALTERNATIVES;
     let reach = Duration::days(14);
@@ -549,7 +570,7 @@ fn nearest_around(
             Some(b) => b,
             None => busy.insert(schedule_queries::busy_times(
                 conn,
-                learner,
+                learner.id,
                 around.min(asked) - reach,
                 around.max(asked) + reach,
                 None,
@@ -566,11 +587,17 @@ fn nearest_around(
         } else {
             Vec::new()
         };
+        let (starts, refused): (Vec<_>, Vec<_>) = starts
+            .into_iter()
+            .partition(|s| *s == asked || learner.may_book(topic.id, *s, now));
         let enough = !accepting || starts.len() >= n;
         found = Some(Nearby {
             mentor: mentor.clone(),
             topic: topic.clone(),
             starts,
+            refused: refused
+                .into_iter()
+                .min_by_key(|s| ((*s - around).num_seconds().abs(), *s)),
             learner_busy: !clear_of(busy, asked, duration),
             beyond_horizon: snapshot
                 .loaded
@@ -838,40 +865,6 @@ fn invisible(c: char) -> bool {
 /// around them, so a mentor could read something else than was written.
 fn reorders(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
-
-/// Of `starts` (times from `now` on) for `learner` to book `topic`, those
-/// no fairness limit refuses now, and the first limit met when none is
-/// left (`None` when `starts` is empty). One read (`facts::Standing`); a
-/// month's cap counts each start's own month in the learner's zone. For
-/// the confirm and taken pages to offer only times that can be booked,
-/// not a guarantee: the booking counts again under its lock.
-pub fn open_to(
-    conn: &mut PgConnection,
-    learner: &User,
-    topic: Uuid,
-    starts: Vec<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> QueryResult<(Vec<DateTime<Utc>>, Option<Limit>)> {
-    if starts.is_empty() {
-        return Ok((starts, None));
-    }
-    let standing = facts::Standing::read(conn, learner.id, now)?;
-    let mut first = None;
-    let open: Vec<DateTime<Utc>> = starts
-        .into_iter()
-        .filter(
-            |at| match standing.limit(topic, *at, learner.time_zone, now) {
-                Ok(()) => true,
-                Err(limit) => {
-                    first.get_or_insert(limit);
-                    false
-                }
-            },
-        )
-        .collect();
-    let limit = if open.is_empty() { first } else { None };
-    Ok((open, limit))
 }
 
 /// Trims the goals and checks their length (visible characters, not

@@ -1383,7 +1383,8 @@ async fn a_taken_time_offers_only_the_times_a_month_cap_leaves_open() {
     book(&app, &someone, f.mentor.id, "sql-basics", taken).await;
 
     // The nearest times are 09:00 and 09:30 UTC (still June for this
-    // learner: full) and 10:30 (July): only July's is offered.
+    // learner: full) and 10:30 (July): the three nearest July ones are
+    // offered, none of June's.
     let path = format!(
         "/book?mentor={}&topic=sql-basics&start={}",
         f.mentor.id,
@@ -1395,22 +1396,28 @@ async fn a_taken_time_offers_only_the_times_a_month_cap_leaves_open() {
             .map(|r| r[..20].to_owned())
             .collect()
     };
+    let july = [
+        "2026-06-30T10:30:00Z",
+        "2026-06-30T11:00:00Z",
+        "2026-06-30T11:30:00Z",
+    ];
     let (status, html) = app.get_as(&me, &path).await;
     assert_eq!(status, StatusCode::CONFLICT, "{html}");
-    assert_eq!(offered(&html), ["2026-06-30T10:30:00Z"], "{html}");
+    assert_eq!(offered(&html), july, "{html}");
     // A submit that lost the time (a page opened before it was taken)
     // offers the same: the taken page of a POST counts the limits too.
     let res = post_booking(&app, &me, f.mentor.id, "sql-basics", taken).await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
     let html = res.text().await.unwrap();
-    assert_eq!(offered(&html), ["2026-06-30T10:30:00Z"], "{html}");
+    assert_eq!(offered(&html), july, "{html}");
     // With July full too, the page names the limit.
     book(&app, &me, f.mentor.id, "sql-basics", at(2026, 7, 2, 12, 0)).await;
     book(&app, &me, f.mentor.id, "sql-basics", at(2026, 7, 3, 12, 0)).await;
     let (status, html) = app.get_as(&me, &path).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
     assert!(!html.contains("name=\"start\""), "{html}");
-    assert!(html.contains("2 sessions"), "{html}");
+    assert!(html.contains("2 sessions in June 2026"), "{html}");
+    assert!(html.contains("beyond your booking limits"), "{html}");
     // So does the POST's answer, keeping what the learner wrote.
     let res = post_booking(&app, &me, f.mentor.id, "sql-basics", taken).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
@@ -1708,4 +1715,92 @@ async fn the_move_page_keeps_its_weeks_stops_at_the_horizon_and_finds_the_next_f
         "{html}"
     );
     assert!(!html.contains("show it"));
+}
+
+/// A learner who loses a time while at a limit reads both, with the way to
+/// the mentor's week; the taken page's form keeps the first form's key, so
+/// sending that first form again (Back and reload after choosing another
+/// time) shows the booking it made instead of a second refusal.
+#[tokio::test]
+async fn a_lost_time_at_a_limit_says_both_and_a_resubmit_shows_the_booking_made() {
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    let me = app.sign_in(&app.create_user(Role::Learner)).await;
+    let someone = app.sign_in(&app.create_user(Role::Learner)).await;
+    let taken = at(2026, 6, 16, 12, 0);
+    book(&app, &someone, f.mentor.id, "sql-basics", taken).await;
+    let post = |start, key: Uuid| {
+        let fields = book_fields(f.mentor.id, "sql-basics", start, key, &me.csrf);
+        me.client
+            .post(app.url("/bookings"))
+            .header("origin", &app.address)
+            .form(&fields)
+            .send()
+    };
+    let key = Uuid::new_v4();
+    let res = post(taken, key).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains(&format!("name=\"key\" value=\"{key}\"")),
+        "the same key: {html}"
+    );
+    let other = html
+        .split("name=\"start\" value=\"")
+        .nth(1)
+        .map(|r| r[..20].parse::<chrono::DateTime<chrono::Utc>>().unwrap())
+        .expect("another time");
+    let res = post(other, key).await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let made = location(&res);
+    assert!(made.ends_with("?notice=booked"), "{made}");
+    let id = made
+        .trim_start_matches("/bookings/")
+        .split('?')
+        .next()
+        .unwrap();
+    // The first form sent again: the booking it made.
+    let res = post(taken, key).await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), format!("/bookings/{id}?notice=existing"));
+
+    // Now at the default per-topic limit (1 upcoming): another time taken
+    // under them leaves no other to offer. The page says the time was
+    // taken, names the limit, keeps the text and leads to the mentor's week.
+    let second = at(2026, 6, 20, 12, 0);
+    let third = app.sign_in(&app.create_user(Role::Learner)).await;
+    book(&app, &third, f.mentor.id, "sql-basics", second).await;
+    let week = format!(
+        "/mentors/{}?topic=sql-basics&#38;week=2026-06-20",
+        f.mentor.id
+    );
+    let res = post(second, Uuid::new_v4()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let html = res.text().await.unwrap();
+    for text in [
+        "that time is no longer free",
+        "The times near it are beyond your booking limits",
+        "1 upcoming session of this topic",
+        "joins and indexes",
+        &week,
+    ] {
+        assert!(html.contains(text), "{text}: {html}");
+    }
+    assert!(!html.contains("name=\"start\""), "{html}");
+    // The confirm page of that time says the same.
+    let path = format!(
+        "/book?mentor={}&topic=sql-basics&start={}",
+        f.mentor.id,
+        rfc(second)
+    );
+    let (status, html) = app.get_as(&me, &path).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
+    assert!(html.contains("that time is no longer free"), "{html}");
+    assert!(html.contains("1 upcoming session of this topic"), "{html}");
+    let mine = bookings::table
+        .filter(bookings::learner_id.eq(me.user.id))
+        .count()
+        .get_result::<i64>(&mut app.conn())
+        .unwrap();
+    assert_eq!(mine, 1);
 }
