@@ -8,6 +8,9 @@
 //! their live sessions of the last year and ahead (for the fairness
 //! counts) and the policy.
 //!
+//! `Standing` reads the learner's side alone (the same columns, busy
+//! times over a wider span), for the pages that offer other times.
+//!
 //! Why one statement: each statement is a round trip with a fixed cost for
 //! the server and PostgreSQL, and the booking check used to make about
 //! twenty (see the README, "Booking under load"). Prepared once per
@@ -24,7 +27,7 @@ use uuid::Uuid;
 use super::model::Policy;
 use super::policy::{self, Counts, Session};
 use crate::schedule::public::load::{self, Bounds, Snapshot};
-use crate::schedule::queries::clear_of;
+use crate::schedule::queries::{MAX_BUFFER, MAX_SESSION, clear_of};
 use crate::slots::Interval;
 
 /// What the check asks about.
@@ -150,7 +153,7 @@ fn policy_of(row: PolicyRow) -> Policy {
 
 impl QueryFragment<Pg> for LearnerPart {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql(", (SELECT b.id FROM bookings b WHERE b.learner_id = ");
+        out.push_sql("(SELECT b.id FROM bookings b WHERE b.learner_id = ");
         out.push_bind_param::<SqlUuid, _>(&self.learner)?;
         out.push_sql(" AND b.idempotency_key = ");
         out.push_bind_param::<SqlUuid, _>(&self.key)?;
@@ -227,53 +230,68 @@ pub struct Standing {
     /// The booking the learner made with the form's key, if any (a nil key:
     /// none asked about).
     pub existing: Option<Uuid>,
+    /// What keeps the learner busy (their live sessions, those they host
+    /// with their buffers), as far as it can clash with a start in
+    /// `busy_span`.
+    busy: Vec<Interval>,
+    busy_span: Interval,
 }
 
+/// The learner's columns on their own (what the booking check reads after
+/// the mentor's snapshot, in the same shape).
 struct StandingStatement {
-    learner: Uuid,
-    key: Uuid,
-    since: DateTime<Utc>,
+    part: LearnerPart,
 }
 
-crate::prepared_statement!(
-    StandingStatement,
-    (Nullable<SqlUuid>, SessionsColumn, PolicyColumn)
-);
+crate::prepared_statement!(StandingStatement, LearnerColumns);
 
 impl QueryFragment<Pg> for StandingStatement {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("SELECT (SELECT b.id FROM bookings b WHERE b.learner_id = ");
-        out.push_bind_param::<SqlUuid, _>(&self.learner)?;
-        out.push_sql(" AND b.idempotency_key = ");
-        out.push_bind_param::<SqlUuid, _>(&self.key)?;
-        out.push_sql("), ");
-        push_standing(&mut out, &self.learner, &self.since)
+        out.push_sql("SELECT ");
+        self.part.walk_ast(out.reborrow())
     }
 }
 
 impl Standing {
-    /// Reads `learner`'s standing for starts from `now` on: their sessions
-    /// from a year before `now` on (the longest no-show window; the month
-    /// of any such start, in any zone, began later), and the booking made
-    /// with the form's `key` (nil: none).
+    /// Reads `learner`'s standing for starts from `now` on, in one
+    /// statement: their sessions from a year before `now` on (the longest
+    /// no-show window; the month of any such start, in any zone, began
+    /// later), what keeps them busy around starts in `span`, and the
+    /// booking made with the form's `key` (nil: none).
     pub fn read(
         conn: &mut PgConnection,
         learner: Uuid,
         key: Uuid,
+        span: Interval,
         now: DateTime<Utc>,
     ) -> QueryResult<Self> {
+        // Any session or occupied range that can clash with a start in
+        // `span` starts less than a session and a buffer before it.
+        let margin = MAX_SESSION + MAX_BUFFER;
         let statement = StandingStatement {
-            learner,
-            key,
-            since: now - Duration::days(policy::MAX_NOSHOW_WINDOW_DAYS),
+            part: LearnerPart {
+                learner,
+                key,
+                near_from: span.start - margin,
+                near_to: span.end + margin,
+                since: now - Duration::days(policy::MAX_NOSHOW_WINDOW_DAYS),
+            },
         };
-        let (existing, sessions, policy): (Option<Uuid>, SessionRows, PolicyRow) =
-            statement.get_result(conn)?;
+        let (existing, busy, sessions, policy): LearnerRows = statement.get_result(conn)?;
         Ok(Standing {
             sessions: sessions.into_iter().map(Session::from_row).collect(),
             policy: policy_of(policy),
             existing,
+            busy: busy.into_iter().map(|(s, e)| Interval::new(s, e)).collect(),
+            busy_span: span,
         })
+    }
+
+    /// What keeps the learner busy around starts in `span`, when this was
+    /// read for (at least) that span.
+    pub fn busy_within(&self, span: Interval) -> Option<&[Interval]> {
+        (self.busy_span.start <= span.start && span.end <= self.busy_span.end)
+            .then_some(self.busy.as_slice())
     }
 
     /// The limit that would refuse a new booking of `topic` at `start`

@@ -624,7 +624,10 @@ pub async fn book_form(
             // times are offered only where it leaves them open (a mentor on
             // their own page hears they cannot book themselves instead).
             let standing = (mentor != viewer.id)
-                .then(|| facts::Standing::read(conn, viewer.id, Uuid::nil(), now))
+                .then(|| {
+                    let span = service::search_span(start, now);
+                    facts::Standing::read(conn, viewer.id, Uuid::nil(), span, now)
+                })
                 .transpose()?;
             let seeker = service::Seeker {
                 id: viewer.id,
@@ -781,7 +784,8 @@ pub async fn create(
             let slot = matches!(refusal, BookError::SlotUnavailable | BookError::LearnerBusy);
             let busy = matches!(refusal, BookError::LearnerBusy);
             let nearby = if slot {
-                let standing = facts::Standing::read(conn, learner_id, key, now)?;
+                let span = service::search_span(start, now);
+                let standing = facts::Standing::read(conn, learner_id, key, span, now)?;
                 // This form booked another time already (the taken page's
                 // form keeps the key: Back to it and sent again): that
                 // booking is the answer.

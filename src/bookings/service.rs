@@ -439,6 +439,21 @@ pub struct Nearby {
 /// How many free times the "taken" page offers.
 pub const ALTERNATIVES: usize = 3;
 
+/// How far either side of the time searched around [`nearest_free`] looks
+/// (for free times, and for the learner's sessions that rule some out).
+const REACH: Duration = Duration::days(14);
+
+/// The starts [`nearest_free`] can look at for a time `asked` at `now`,
+/// wherever it centres the search (the time, the current hour, the
+/// mentor's horizon before it): what a [`facts::Standing`] read for the
+/// search must cover.
+pub fn search_span(asked: DateTime<Utc>, now: DateTime<Utc>) -> Interval {
+    Interval::new(
+        asked.min(now - Duration::hours(1)) - REACH,
+        asked.max(now) + REACH,
+    )
+}
+
 /// Who is searching for free times ([`nearest_free`]): the learner, and
 /// their standing against the fairness caps when the times offered must
 /// be ones those leave open (`None`: a mentor on their own page).
@@ -525,7 +540,7 @@ fn nearest_around(
     learner: &Seeker<'_>,
 ) -> QueryResult<Option<Nearby>> {
     let n = ALTERNATIVES;
-    let reach = Duration::days(14);
+    let reach = REACH;
     let mut busy = None;
     // Two days either side usually hold them; else two weeks.
     let mut found = None;
@@ -568,13 +583,18 @@ fn nearest_around(
         let duration = Duration::minutes(topic.duration_minutes.into());
         let busy = match &busy {
             Some(b) => b,
-            None => busy.insert(schedule_queries::busy_times(
-                conn,
-                learner.id,
-                around.min(asked) - reach,
-                around.max(asked) + reach,
-                None,
-            )?),
+            None => {
+                // Read with the learner's standing when it covers the span
+                // (it does for every search `search_span` bounds).
+                let span = Interval::new(around.min(asked) - reach, around.max(asked) + reach);
+                let read = match learner.standing.and_then(|s| s.busy_within(span)) {
+                    Some(b) => b.to_vec(),
+                    None => {
+                        schedule_queries::busy_times(conn, learner.id, span.start, span.end, None)?
+                    }
+                };
+                busy.insert(read)
+            }
         };
         let starts: Vec<DateTime<Utc>> = if accepting {
             snapshot

@@ -1804,3 +1804,52 @@ async fn a_lost_time_at_a_limit_says_both_and_a_resubmit_shows_the_booking_made(
         .unwrap();
     assert_eq!(mine, 1);
 }
+
+/// A refused booking is cheap and its cost does not grow with the
+/// learner's sessions: many learners refused at once for one time is the
+/// common burst (`benches/booking_load.rs`, phase 3).
+#[tokio::test]
+async fn a_refusal_runs_a_few_statements_however_many_sessions_the_learner_has() {
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    let someone = app.sign_in(&app.create_user(Role::Learner)).await;
+    let taken = at(2026, 6, 16, 12, 0);
+    book(&app, &someone, f.mentor.id, "sql-basics", taken).await;
+    let me = app.create_user(Role::Learner);
+    let me_in = app.sign_in(&me).await;
+    async fn statements(
+        app: &TestApp,
+        who: &SignedIn,
+        mentor: Uuid,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> u64 {
+        let before = app.state.queries.get();
+        let res = post_booking(app, who, mentor, "sql-basics", at).await;
+        assert_eq!(res.status(), StatusCode::CONFLICT);
+        res.text().await.unwrap();
+        app.state.queries.get() - before
+    }
+    let refused = || statements(&app, &me_in, f.mentor.id, taken);
+    // The first fills the mentor page's cache.
+    refused().await;
+    let few = refused().await;
+    for day in 0..12 {
+        insert_booking(
+            &app,
+            f.mentor.id,
+            me.id,
+            f.topic,
+            at(2026, 6, 1 + day, 8, 0),
+            if day < 2 { "completed" } else { "cancelled" },
+        );
+    }
+    refused().await;
+    let many = refused().await;
+    assert_eq!(few, many);
+    // The session, the taken check, the learner's standing (limits, busy
+    // times and the form's key), the cache's version lookup, and the
+    // pool's check of the two connections the request takes (the
+    // session's and the handler's). As many as before the standing was
+    // read (it replaced the read of busy times).
+    assert_eq!(few, 6);
+}

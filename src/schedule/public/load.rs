@@ -222,7 +222,7 @@ fn push_ids(out: &mut AstPass<'_, '_, Pg>) {
 }
 
 /// The columns after the `m` (mentors) CTE, one array of rows per table
-/// (NULL for none), then what `extra` adds (", column, …").
+/// (NULL for none), then the columns of `extra` ("column, …").
 fn push_body<'b>(
     out: &mut AstPass<'_, 'b, Pg>,
     b: &'b Bounds,
@@ -289,6 +289,7 @@ fn push_body<'b>(
     // order).
     out.push_sql("), k.mentor_ids, k.learner_ids, k.starts, k.ends, k.befores, k.afters");
     if let Some(extra) = extra {
+        out.push_sql(", ");
         extra.walk_ast(out.reborrow())?;
     }
     out.push_sql(
