@@ -95,8 +95,8 @@ fn parse_role(s: &str) -> Result<Role, String> {
 }
 
 fn parse_zone(s: &str) -> Result<chrono_tz::Tz, String> {
-    s.parse()
-        .map_err(|_| format!("{s:?} is not an IANA time zone like Europe/Berlin"))
+    officehours::web::forms::parse_zone(s)
+        .ok_or_else(|| format!("{s:?} is not an IANA time zone like Europe/Berlin"))
 }
 
 fn init_tracing(settings: &Settings) {

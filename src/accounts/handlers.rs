@@ -332,13 +332,11 @@ pub fn check_name(errors: &mut FieldErrors, raw: &str) -> Option<String> {
 }
 
 pub fn check_zone(errors: &mut FieldErrors, raw: &str) -> Option<chrono_tz::Tz> {
-    match raw.trim().parse::<chrono_tz::Tz>() {
-        Ok(z) => Some(z),
-        Err(_) => {
-            errors.add("time_zone", "Choose a time zone from the list.");
-            None
-        }
+    let zone = crate::web::forms::parse_zone(raw);
+    if zone.is_none() {
+        errors.add("time_zone", "Choose a time zone from the list.");
     }
+    zone
 }
 
 pub fn check_new_password(errors: &mut FieldErrors, field: &'static str, raw: &str) {

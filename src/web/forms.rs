@@ -38,7 +38,8 @@ pub struct ZoneOption {
 /// `W-SU`, `Zulu`, …), `Etc/GMT±n`, whose signs run backwards, and the old
 /// `US/…`-style aliases: picking "EST" meant a zone without daylight
 /// saving time. Older names inside an area stay (`Asia/Calcutta` is what
-/// Chromium reports for India, and the script picks the browser's zone).
+/// Chromium reports for India, and the script picks the browser's zone;
+/// a renamed place is saved by its current name, see [`RENAMED`]).
 /// Names left out stay valid where already chosen (the select then shows
 /// that one too).
 pub fn listed_zones() -> &'static [&'static str] {
@@ -78,15 +79,59 @@ pub fn zone_options(selected: &str) -> Vec<ZoneOption> {
         .collect()
 }
 
+/// Places the tz database renamed, by their old names: browsers built on
+/// ICU still report some of these (Chromium says `Asia/Calcutta` for
+/// India), and the lists keep them so the script can pick the browser's
+/// zone, but a zone is stored and shown by its current name. Only renames
+/// of one place (not the links that merged one place's zone into another
+/// place's), sorted by old name.
+const RENAMED: [(&str, &str); 18] = [
+    ("Africa/Asmera", "Africa/Asmara"),
+    ("America/Buenos_Aires", "America/Argentina/Buenos_Aires"),
+    ("America/Catamarca", "America/Argentina/Catamarca"),
+    ("America/Cordoba", "America/Argentina/Cordoba"),
+    ("America/Godthab", "America/Nuuk"),
+    ("America/Indianapolis", "America/Indiana/Indianapolis"),
+    ("America/Jujuy", "America/Argentina/Jujuy"),
+    ("America/Louisville", "America/Kentucky/Louisville"),
+    ("America/Mendoza", "America/Argentina/Mendoza"),
+    ("Asia/Calcutta", "Asia/Kolkata"),
+    ("Asia/Katmandu", "Asia/Kathmandu"),
+    ("Asia/Rangoon", "Asia/Yangon"),
+    ("Asia/Saigon", "Asia/Ho_Chi_Minh"),
+    ("Atlantic/Faeroe", "Atlantic/Faroe"),
+    ("Europe/Kiev", "Europe/Kyiv"),
+    ("Pacific/Enderbury", "Pacific/Kanton"),
+    ("Pacific/Ponape", "Pacific/Pohnpei"),
+    ("Pacific/Truk", "Pacific/Chuuk"),
+];
+
+/// `zone` by its current name (see [`RENAMED`]).
+pub fn current_name(zone: Tz) -> Tz {
+    RENAMED
+        .binary_search_by(|(old, _)| (*old).cmp(zone.name()))
+        .ok()
+        .and_then(|i| RENAMED[i].1.parse().ok())
+        .unwrap_or(zone)
+}
+
+/// A zone a form or the command line names: an IANA name, by its current
+/// name.
+pub fn parse_zone(raw: &str) -> Option<Tz> {
+    raw.trim().parse::<Tz>().ok().map(current_name)
+}
+
 /// A zone named in a URL (`?tz=`): its IANA name, in any letter case
-/// (`asia/kolkata` is Asia/Kolkata), as people type them.
+/// (`asia/kolkata` is Asia/Kolkata), as people type them, by its current
+/// name.
 pub fn zone_from_query(raw: &str) -> Option<Tz> {
     let raw = raw.trim();
-    raw.parse::<Tz>().ok().or_else(|| {
+    parse_zone(raw).or_else(|| {
         chrono_tz::TZ_VARIANTS
             .iter()
             .copied()
             .find(|z| z.name().eq_ignore_ascii_case(raw))
+            .map(current_name)
     })
 }
 
@@ -106,6 +151,37 @@ pub fn has_control_chars(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn renamed_zones_go_by_their_current_names() {
+        assert!(RENAMED.is_sorted_by_key(|(old, _)| *old));
+        for (old, new) in RENAMED {
+            let (o, n): (Tz, Tz) = (old.parse().unwrap(), new.parse().unwrap());
+            assert_eq!(current_name(o), n, "{old}");
+            assert_eq!(current_name(n), n, "{new}");
+            // The same rules: only the name differs.
+            let at =
+                chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 7, 1, 12, 0, 0).unwrap();
+            assert_eq!(
+                at.with_timezone(&o).naive_local(),
+                at.with_timezone(&n).naive_local(),
+                "{old}"
+            );
+            // Both stay in the lists, so the script finds the browser's.
+            assert!(listed_zones().contains(&old), "{old}");
+            assert!(listed_zones().contains(&new), "{new}");
+        }
+        assert_eq!(
+            parse_zone(" Asia/Calcutta "),
+            Some(chrono_tz::Asia::Kolkata)
+        );
+        assert_eq!(
+            zone_from_query("asia/calcutta"),
+            Some(chrono_tz::Asia::Kolkata)
+        );
+        assert_eq!(parse_zone("Europe/Berlin"), Some(chrono_tz::Europe::Berlin));
+        assert_eq!(parse_zone("Nowhere/Else"), None);
+    }
 
     #[test]
     fn a_zone_in_a_url_is_found_in_any_letter_case() {

@@ -1434,3 +1434,32 @@ async fn a_full_hashing_cap_answers_503_with_retry_after() {
         StatusCode::SEE_OTHER
     );
 }
+
+/// Chromium reports India's zone by its old name: the account keeps the
+/// current one, which every page and email then shows.
+#[tokio::test]
+async fn a_renamed_zone_is_saved_by_its_current_name() {
+    let app = spawn_app().await;
+    let client = new_client();
+    let csrf = app.csrf_for(&client, "/register").await;
+    let res = app
+        .post_form(
+            &client,
+            "/register",
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("email", "asha@example.org"),
+                ("display_name", "Asha Rao"),
+                ("password", PASSWORD),
+                ("time_zone", "Asia/Calcutta"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let zone: String = users::table
+        .filter(users::email.eq("asha@example.org"))
+        .select(users::time_zone)
+        .first(&mut app.conn())
+        .unwrap();
+    assert_eq!(zone, "Asia/Kolkata");
+}

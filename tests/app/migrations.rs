@@ -123,3 +123,44 @@ fn cancelled_as_is_filled_from_the_audit_log_else_by_id() {
     assert_eq!(role(&mut conn, by_learner).as_deref(), Some("learner"));
     assert_eq!(role(&mut conn, live), None);
 }
+
+#[test]
+fn accounts_saved_with_a_renamed_zone_get_its_current_name() {
+    let db = TestDb::empty();
+    let mut conn = db.conn();
+    migrate_until(&mut conn, "current_zone_names");
+    let now = crate::harness::default_now();
+    let mut user = |email: &str, zone: chrono_tz::Tz| {
+        accounts::create(
+            &mut conn,
+            now,
+            &NewAccount {
+                email,
+                display_name: email,
+                role: Role::Learner,
+                time_zone: zone,
+                password_hash: NO_PASSWORD,
+                verified: true,
+            },
+        )
+        .unwrap()
+        .id
+    };
+    let india = user("asha@m.test", chrono_tz::Asia::Calcutta);
+    let ukraine = user("olena@m.test", chrono_tz::Europe::Kiev);
+    let berlin = user("jonas@m.test", chrono_tz::Europe::Berlin);
+    // Merged into another place's zone, not renamed: left as chosen.
+    let svalbard = user("ida@m.test", chrono_tz::Arctic::Longyearbyen);
+    conn.run_pending_migrations(MIGRATIONS).unwrap();
+    let zone_of = |conn: &mut PgConnection, id: Uuid| -> String {
+        officehours::db::schema::users::table
+            .find(id)
+            .select(officehours::db::schema::users::time_zone)
+            .first(conn)
+            .unwrap()
+    };
+    assert_eq!(zone_of(&mut conn, india), "Asia/Kolkata");
+    assert_eq!(zone_of(&mut conn, ukraine), "Europe/Kyiv");
+    assert_eq!(zone_of(&mut conn, berlin), "Europe/Berlin");
+    assert_eq!(zone_of(&mut conn, svalbard), "Arctic/Longyearbyen");
+}

@@ -1010,3 +1010,27 @@ async fn a_signed_out_visitor_s_header_links_lead_back_to_the_page() {
         assert!(html.contains("href=\"/register\""), "{path}: {html}");
     }
 }
+
+#[tokio::test]
+async fn a_renamed_zone_in_the_url_is_shown_by_its_current_name() {
+    let app = spawn_app().await;
+    add_topic(&app, "sql-basics", "SQL basics", true);
+    let m = mentor(&app, "UTC", "Maya");
+    offer(&app, &m, "sql-basics");
+    rule(&app, &m, 2, "09:00", "09:30");
+    let html = page(
+        &app,
+        &format!("/mentors/{}?week=2026-06-15&tz=Asia/Calcutta", m.id),
+    )
+    .await;
+    assert!(html.contains("Asia/Kolkata"), "{html}");
+    // (The zone list keeps the old name, for the browser's script.)
+    assert!(!html.contains("(Asia/Calcutta)"), "{html}");
+    assert!(!html.contains("in Asia/Calcutta"), "{html}");
+    // 09:00 UTC is 14:30 in India; the slot link carries the current name.
+    assert!(html.contains("14:30"), "{html}");
+    assert!(
+        links(&html, "/book?")[0].contains("tz=Asia%2FKolkata"),
+        "{html}"
+    );
+}

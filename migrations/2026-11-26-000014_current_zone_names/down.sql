@@ -1,0 +1,2 @@
+-- Nothing to undo: the old names meant the same zones.
+SELECT 1;
