@@ -507,8 +507,6 @@ fn refusal_why(
     }
 }
 
-/// The 403 page of a fairness limit, in the learner's zone, with what they
-/// wrote (if anything) to copy.
 /// On a limit page reached from a time that could not be booked, with no
 /// other time near it left open by the limits: why that time could not be
 /// booked, and the way to the mentor's week.
@@ -537,6 +535,9 @@ impl Taken {
     }
 }
 
+/// The 403 page of a fairness limit, in the learner's zone, with what they
+/// wrote (if anything) to copy; first, when `taken`, why the time asked
+/// for could not be booked.
 fn limit_page(
     page: PageCtx,
     limit: &Limit,
@@ -554,10 +555,13 @@ fn limit_page(
                 t.why
             ),
         );
-        links.insert(
-            0,
-            (t.mentor_href, format!("See {}’s free times", t.mentor_name)),
-        );
+        // Only a month's cap leaves other weeks open.
+        if matches!(limit, Limit::PerMonth { .. }) {
+            links.insert(
+                0,
+                (t.mentor_href, format!("See {}’s free times", t.mentor_name)),
+            );
+        }
     }
     respond(
         &MessagePage {
@@ -859,7 +863,7 @@ pub async fn create(
     let (target, refusal, alternatives, gone, beyond, slot, busy) = match outcome {
         None => return Err(AppError::NotFound),
         Some(Err(Refused::Booked(id))) => {
-            return Ok(see_other(format!("/bookings/{id}?notice=existing")));
+            return Ok(see_other(format!("/bookings/{id}?notice=instead")));
         }
         Some(Err(Refused::Page {
             target,
@@ -999,6 +1003,14 @@ fn notice_text(code: Option<&str>, status: Status, party: Party) -> Option<&'sta
     match code? {
         "existing" if cancelled => Some(
             "This form made this booking before, and it has been cancelled since: nothing was booked again.",
+        ),
+        // The first form of a taken time sent again (Back and reload) after
+        // another time was booked from its taken page.
+        "instead" if cancelled => Some(
+            "That time was taken, and the time you booked instead has been cancelled since: nothing was booked again.",
+        ),
+        "instead" => Some(
+            "That time was taken, so you booked this one instead; here it is. Nothing was booked again.",
         ),
         "booked" | "existing" | "rescheduled" | "reassigned" if cancelled => None,
         "booked" => Some("Booked. We emailed you the details and a calendar invitation."),

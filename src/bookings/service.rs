@@ -469,6 +469,20 @@ impl Seeker<'_> {
         self.standing
             .is_none_or(|s| s.limit(topic, start, self.zone, now).is_ok())
     }
+
+    /// Whether a limit that counts from now rather than from the start
+    /// (upcoming sessions, of the topic, a no-show pause: all but the
+    /// monthly cap) refuses them every start of `topic`.
+    fn refuses_every_start(&self, topic: Uuid, now: DateTime<Utc>) -> bool {
+        self.standing.is_some_and(|s| {
+            matches!(
+                s.limit(topic, now, self.zone, now),
+                Err(Limit::Upcoming { .. }
+                    | Limit::UpcomingPerTopic { .. }
+                    | Limit::NoShowPause { .. })
+            )
+        })
+    }
 }
 
 /// The [`ALTERNATIVES`] free starts of the same mentor and topic nearest to `around`
@@ -590,6 +604,7 @@ fn nearest_around(
                 let read = match learner.standing.and_then(|s| s.busy_within(span)) {
                     Some(b) => b.to_vec(),
                     None => {
+                        debug_assert!(learner.standing.is_none(), "search_span missed {span:?}");
                         schedule_queries::busy_times(conn, learner.id, span.start, span.end, None)?
                     }
                 };
@@ -607,17 +622,29 @@ fn nearest_around(
         } else {
             Vec::new()
         };
-        let (starts, refused): (Vec<_>, Vec<_>) = starts
-            .into_iter()
-            .partition(|s| *s == asked || learner.may_book(topic.id, *s, now));
-        let enough = !accepting || starts.len() >= n;
+        // Nearest first, the limits counted only until enough are found
+        // (each count is a tally of the learner's sessions); none counted
+        // when a limit that does not depend on the start refuses them all.
+        let mut starts = starts;
+        starts.sort_by_key(|s| ((*s - around).num_seconds().abs(), *s));
+        let refuses_all = learner.refuses_every_start(topic.id, now);
+        let (mut open, mut refused) = (Vec::new(), None);
+        for s in starts {
+            if s == asked || (!refuses_all && learner.may_book(topic.id, s, now)) {
+                open.push(s);
+            } else {
+                refused.get_or_insert(s);
+            }
+            if open.len() >= n {
+                break;
+            }
+        }
+        let enough = !accepting || open.len() >= n || refuses_all;
         found = Some(Nearby {
             mentor: mentor.clone(),
             topic: topic.clone(),
-            starts,
-            refused: refused
-                .into_iter()
-                .min_by_key(|s| ((*s - around).num_seconds().abs(), *s)),
+            starts: open,
+            refused,
             learner_busy: !clear_of(busy, asked, duration),
             beyond_horizon: snapshot
                 .loaded

@@ -1418,6 +1418,13 @@ async fn a_taken_time_offers_only_the_times_a_month_cap_leaves_open() {
     assert!(!html.contains("name=\"start\""), "{html}");
     assert!(html.contains("2 sessions in June 2026"), "{html}");
     assert!(html.contains("beyond your booking limits"), "{html}");
+    // A month's cap leaves other weeks open: the mentor's week is linked
+    // (the day of the time asked for, in the learner's zone).
+    let week = format!(
+        "href=\"/mentors/{}?topic=sql-basics&#38;week=2026-07-01\"",
+        f.mentor.id
+    );
+    assert!(html.contains(&week), "{html}");
     // So does the POST's answer, keeping what the learner wrote.
     let res = post_booking(&app, &me, f.mentor.id, "sql-basics", taken).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
@@ -1762,7 +1769,9 @@ async fn a_lost_time_at_a_limit_says_both_and_a_resubmit_shows_the_booking_made(
     // The first form sent again: the booking it made.
     let res = post(taken, key).await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&res), format!("/bookings/{id}?notice=existing"));
+    assert_eq!(location(&res), format!("/bookings/{id}?notice=instead"));
+    let (_, page) = app.get_as(&me, &location(&res)).await;
+    assert!(page.contains("so you booked this one instead"), "{page}");
 
     // Now at the default per-topic limit (1 upcoming): another time taken
     // under them leaves no other to offer. The page says the time was
@@ -1782,10 +1791,11 @@ async fn a_lost_time_at_a_limit_says_both_and_a_resubmit_shows_the_booking_made(
         "The times near it are beyond your booking limits",
         "1 upcoming session of this topic",
         "joins and indexes",
-        &week,
     ] {
         assert!(html.contains(text), "{text}: {html}");
     }
+    // Every week is the same for this limit: no link to the mentor's.
+    assert!(!html.contains(&week), "{html}");
     assert!(!html.contains("name=\"start\""), "{html}");
     // The confirm page of that time says the same.
     let path = format!(
@@ -1805,13 +1815,16 @@ async fn a_lost_time_at_a_limit_says_both_and_a_resubmit_shows_the_booking_made(
     assert_eq!(mine, 1);
 }
 
-/// A refused booking is cheap and its cost does not grow with the
-/// learner's sessions: many learners refused at once for one time is the
-/// common burst (`benches/booking_load.rs`, phase 3).
+/// A refused booking is cheap, and its cost does not grow with the
+/// learner's sessions or when their limits refuse every other time: many
+/// learners refused at once for one time is the common burst
+/// (`benches/booking_load.rs`, phase 3).
 #[tokio::test]
-async fn a_refusal_runs_a_few_statements_however_many_sessions_the_learner_has() {
+async fn a_refusal_runs_six_statements_however_many_sessions_the_learner_has() {
     let app = spawn_app().await;
     let f = fixture(&app);
+    let other = add_topic(&app, "rust-intro", 30);
+    offer(&app, &f.mentor, other);
     let someone = app.sign_in(&app.create_user(Role::Learner)).await;
     let taken = at(2026, 6, 16, 12, 0);
     book(&app, &someone, f.mentor.id, "sql-basics", taken).await;
@@ -1822,17 +1835,25 @@ async fn a_refusal_runs_a_few_statements_however_many_sessions_the_learner_has()
         who: &SignedIn,
         mentor: Uuid,
         at: chrono::DateTime<chrono::Utc>,
+        status: StatusCode,
     ) -> u64 {
         let before = app.state.queries.get();
         let res = post_booking(app, who, mentor, "sql-basics", at).await;
-        assert_eq!(res.status(), StatusCode::CONFLICT);
+        assert_eq!(res.status(), status);
         res.text().await.unwrap();
         app.state.queries.get() - before
     }
-    let refused = || statements(&app, &me_in, f.mentor.id, taken);
+    let refused = |status| statements(&app, &me_in, f.mentor.id, taken, status);
     // The first fills the mentor page's cache.
-    refused().await;
-    let few = refused().await;
+    refused(StatusCode::CONFLICT).await;
+    // The session, the taken check, the learner's standing (limits, busy
+    // times and the form's key), the cache's version lookup, and the
+    // pool's check of the two connections the request takes (the
+    // session's and the handler's). As many as before the standing was
+    // read (it replaced the read of busy times).
+    assert_eq!(refused(StatusCode::CONFLICT).await, 6);
+    // A year of past sessions, and an upcoming one of another topic next
+    // to the time asked for (it rules out nearby times).
     for day in 0..12 {
         insert_booking(
             &app,
@@ -1843,13 +1864,26 @@ async fn a_refusal_runs_a_few_statements_however_many_sessions_the_learner_has()
             if day < 2 { "completed" } else { "cancelled" },
         );
     }
-    refused().await;
-    let many = refused().await;
-    assert_eq!(few, many);
-    // The session, the taken check, the learner's standing (limits, busy
-    // times and the form's key), the cache's version lookup, and the
-    // pool's check of the two connections the request takes (the
-    // session's and the handler's). As many as before the standing was
-    // read (it replaced the read of busy times).
-    assert_eq!(few, 6);
+    insert_booking(
+        &app,
+        f.mentor.id,
+        me.id,
+        other,
+        at(2026, 6, 16, 12, 30),
+        "confirmed",
+    );
+    refused(StatusCode::CONFLICT).await;
+    assert_eq!(refused(StatusCode::CONFLICT).await, 6);
+    // At the per-topic limit every other time is refused: the limit page,
+    // still six statements (no wider search for times to offer).
+    insert_booking(
+        &app,
+        f.mentor.id,
+        me.id,
+        f.topic,
+        at(2026, 6, 25, 8, 0),
+        "confirmed",
+    );
+    refused(StatusCode::FORBIDDEN).await;
+    assert_eq!(refused(StatusCode::FORBIDDEN).await, 6);
 }
