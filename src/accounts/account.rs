@@ -943,6 +943,8 @@ struct DeletedPage {
     heading: &'static str,
     paragraphs: Vec<String>,
     link: Option<(&'static str, &'static str)>,
+    /// Never: a deleted account confirms nothing.
+    resend: Option<String>,
 }
 
 /// `POST /account/delete` with the current password and the confirmation
@@ -1037,6 +1039,7 @@ pub async fn delete_account(
         heading: "Your account is deleted",
         paragraphs,
         link: Some(("/", "Back to the home page")),
+        resend: None,
     })?;
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -107,6 +107,24 @@ pub fn peek(
         .optional()
 }
 
+/// The link's row whether or not it still works (used, replaced or
+/// expired; rows stay until the sweep), to tell whose it was.
+pub fn spent(
+    conn: &mut PgConnection,
+    purpose: Purpose,
+    token: &str,
+) -> QueryResult<Option<AccountToken>> {
+    if token.is_empty() || token.len() > tokens::MAX_LEN {
+        return Ok(None);
+    }
+    account_tokens::table
+        .filter(account_tokens::token_hash.eq(tokens::hash(token)))
+        .filter(account_tokens::purpose.eq(purpose.as_str()))
+        .select(AccountToken::as_select())
+        .first(conn)
+        .optional()
+}
+
 /// Uses the link once. One atomic UPDATE … RETURNING, so two clicks
 /// cannot both succeed.
 pub fn consume(

@@ -46,6 +46,8 @@ struct MessagePage {
     heading: &'static str,
     paragraphs: Vec<String>,
     link: Option<(String, &'static str)>,
+    /// A "Send the link again" form carrying this `next`.
+    resend: Option<String>,
 }
 
 fn message(
@@ -59,6 +61,7 @@ fn message(
         heading,
         paragraphs: paragraphs.iter().map(|p| (*p).to_owned()).collect(),
         link: link.map(|(href, words)| (href.to_owned(), words)),
+        resend: None,
     })
 }
 
@@ -504,29 +507,45 @@ fn link_expired(page: PageCtx) -> Result<HttpResponse, AppError> {
 }
 
 /// A confirmation link that no longer works (used, expired or replaced),
-/// told as fits the browser: signed out, sign in (on to `next`) to ask for
-/// a new one; signed in and still to confirm, the banner's button sends
-/// one; signed in and confirmed (say, the link opened a second time),
-/// nothing is left to do.
-fn verify_link_expired(viewer: &Viewer, next: &str) -> Result<HttpResponse, AppError> {
+/// told as fits the browser and whose link it was (`spent`: its row, if
+/// the token was ever issued):
+/// - signed out: sign in (on to `next`) to ask for a new one;
+/// - signed in, still to confirm: a new link from here (leading on to
+///   `next` when the link was their own);
+/// - signed in and confirmed, their own sign-up link (opened a second
+///   time, say): nothing is left to do, on to `next`;
+/// - anything else (someone else's link, an address change's): the link
+///   is out of date, with the way to the account page.
+fn verify_link_expired(
+    viewer: &Viewer,
+    next: &str,
+    spent: Option<&email_tokens::AccountToken>,
+) -> Result<HttpResponse, AppError> {
+    const HEADING: &str = "This link no longer works";
     const ONCE: &str = "Confirmation links work once, for 24 hours.";
+    let own = |u: &User| spent.is_some_and(|t| t.user_id == u.id);
     let mut res = match viewer.user() {
         None => message(
             viewer.page(),
-            "This link no longer works",
+            HEADING,
             &[ONCE, "Sign in to ask for a new one."],
             Some((&with_next("/login", next), "Go to sign in")),
         )?,
-        Some(u) if u.email_verified_at.is_none() => message(
-            viewer.page(),
-            "This link no longer works",
-            &[
-                ONCE,
-                "Use “Send the link again” above for a new one, and open the newest email.",
+        Some(u) if u.email_verified_at.is_none() => render(&MessagePage {
+            page: viewer.page(),
+            heading: HEADING,
+            paragraphs: vec![
+                ONCE.to_owned(),
+                "Ask for a new one here, and open the newest email.".to_owned(),
             ],
-            None,
-        )?,
-        Some(_) => {
+            link: None,
+            resend: Some(if own(u) {
+                next.to_owned()
+            } else {
+                "/".to_owned()
+            }),
+        })?,
+        Some(u) if own(u) && spent.is_some_and(|t| t.email.is_none()) => {
             let link = if next == "/" {
                 ("/account", "Go to your account")
             } else {
@@ -537,11 +556,19 @@ fn verify_link_expired(viewer: &Viewer, next: &str) -> Result<HttpResponse, AppE
                 "Your email address is confirmed already",
                 &[
                     "This link was used or is out of date, but there is nothing left to do: you can book sessions.",
-                    "If you were changing your address, start the change again from your account page.",
                 ],
                 Some(link),
             )?
         }
+        Some(_) => message(
+            viewer.page(),
+            HEADING,
+            &[
+                ONCE,
+                "If you were changing your email address, start the change again from your account page.",
+            ],
+            Some(("/account", "Go to your account")),
+        )?,
     };
     *res.status_mut() = StatusCode::GONE;
     Ok(res)
@@ -571,7 +598,13 @@ pub async fn verify_form(
             email,
             next: safe_next(query.next.as_deref()),
         }),
-        None => verify_link_expired(&viewer, &safe_next(query.next.as_deref())),
+        None => {
+            let token = query.token.clone();
+            let spent = state
+                .db(move |conn| email_tokens::spent(conn, Purpose::VerifyEmail, &token))
+                .await?;
+            verify_link_expired(&viewer, &safe_next(query.next.as_deref()), spent.as_ref())
+        }
     }
 }
 
@@ -590,6 +623,7 @@ pub async fn verify(
     let CsrfForm { viewer, form } = form;
     let now = state.clock.now();
     let next = safe_next(Some(&form.next));
+    let token = form.token.clone();
     let outcome = state
         .db(move |conn| {
             // Whose address was confirmed (`None`: the link no longer works).
@@ -671,7 +705,10 @@ pub async fn verify(
         return Ok(res);
     };
     let Some(confirmed) = done else {
-        return verify_link_expired(&viewer, &next);
+        let spent = state
+            .db(move |conn| email_tokens::spent(conn, Purpose::VerifyEmail, &token))
+            .await?;
+        return verify_link_expired(&viewer, &next, spent.as_ref());
     };
     // On to where they were going when they signed up (a slot's confirm
     // page), through the sign-in when this browser is not signed in; a

@@ -22,8 +22,13 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; object-src 'none'
      frame-ancestors 'none'; form-action 'self'";
 
 /// Headers every response carries; HSTS only when served over https.
+/// `Cache-Control: no-store` where a handler set none: every page shows
+/// live state (a session's status, whether a link still works, who is
+/// signed in), and a browser keeps a 410 or 404 without one for as long
+/// as it likes. The static files and the calendar feed set their own.
 pub fn security_headers(https: bool) -> DefaultHeaders {
     let headers = DefaultHeaders::new()
+        .add((header::CACHE_CONTROL, "no-store"))
         .add((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .add((header::REFERRER_POLICY, "same-origin"))

@@ -796,8 +796,10 @@ async fn an_unverified_account_sees_why_and_can_resend_the_link_rate_limited() {
     let res = client.get(app.url(&old)).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::GONE);
     let page = res.text().await.unwrap();
-    assert!(page.contains("Use “Send the link again” above"), "{page}");
+    assert!(page.contains("Ask for a new one here"), "{page}");
     assert!(!page.contains("Sign in to ask"), "{page}");
+    // Its own button, not the banner's as well.
+    assert_eq!(page.matches("Send the link again").count(), 1, "{page}");
     assert_eq!(
         client.get(app.url(&new)).send().await.unwrap().status(),
         StatusCode::OK
@@ -826,6 +828,25 @@ async fn an_unverified_account_sees_why_and_can_resend_the_link_rate_limited() {
     assert!(page.contains("confirmed already"), "{page}");
     assert!(page.contains("href=\"/account\""), "{page}");
     assert!(!page.contains("Sign in to ask"), "{page}");
+    assert!(!page.contains("changing your email address"), "{page}");
+    // Never kept by the browser: the answer depends on who opens it.
+    assert_eq!(res_cache(&app, &client, &old).await, "no-store");
+    // A link that was never this account's (another person's, or made
+    // up) does not say this account is confirmed.
+    let res = client
+        .get(app.url("/verify-email?token=made-up-token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::GONE);
+    let page = res.text().await.unwrap();
+    assert!(!page.contains("confirmed already"), "{page}");
+    assert!(page.contains("changing your email address"), "{page}");
+}
+
+async fn res_cache(app: &TestApp, client: &reqwest::Client, path: &str) -> String {
+    let res = client.get(app.url(path)).send().await.unwrap();
+    res.headers()["cache-control"].to_str().unwrap().to_owned()
 }
 
 #[tokio::test]

@@ -28,6 +28,18 @@ fn assert_security_headers(res: &reqwest::Response, https: bool) {
         https,
         "HSTS only over https"
     );
+    // Pages (a 404 or 410 included) are never kept: they show live state.
+    // Static files are, for a while.
+    let cache = h
+        .get("cache-control")
+        .expect("a Cache-Control")
+        .to_str()
+        .unwrap();
+    if res.url().path().starts_with("/static/") && res.status() == StatusCode::OK {
+        assert!(cache.contains("max-age"), "{cache}");
+    } else {
+        assert_eq!(cache, "no-store", "{}", res.url());
+    }
 }
 
 pub fn add_topic(app: &TestApp, slug: &str, title: &str, active: bool) {
