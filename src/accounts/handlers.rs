@@ -151,7 +151,7 @@ pub async fn login(
         errors.add("password", "A password has at most 128 characters.");
     }
     let page = |errors, error: Option<String>| LoginPage {
-        page: viewer.page(),
+        page: viewer.page().returning_to(&next),
         email: form.email.trim().to_owned(),
         next: next.clone(),
         register_href: with_next("/register", &next),
@@ -362,7 +362,7 @@ pub async fn register(
     let (Some(email), Some(name), Some(zone), true) = (email, name, zone, errors.is_empty()) else {
         return render_status(
             &RegisterPage {
-                page: viewer.page(),
+                page: viewer.page().returning_to(&next),
                 login_href: with_next("/login", &next),
                 slot: next_is_slot(&next),
                 next,

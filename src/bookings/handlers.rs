@@ -199,10 +199,11 @@ pub fn limit_text(limit: &Limit, zone: Tz) -> Vec<String> {
                 if *max == 1 { "" } else { "s" },
                 month_start.format("%B %Y")
             ),
+            // The next month may be full too: no promise about it.
             format!(
-                "Sessions from {} on can be booked, or cancel one in {} to make room.",
+                "Cancel one in {} to make room, or pick a time in a month that is not full (the next begins {}).",
+                month_start.format("%B"),
                 timefmt::instant(*next_month_at, zone),
-                month_start.format("%B")
             ),
         ],
         Limit::NoShowPause { strikes, until } => vec![
@@ -261,6 +262,9 @@ struct ConfirmPage {
     /// The page's heading then.
     conflict_heading: &'static str,
     choices: Vec<Choice>,
+    /// Nearer free times were left out because the learner's limits
+    /// refuse them.
+    limited: bool,
     start: String,
     goals: String,
     goals_error: Option<String>,
@@ -389,12 +393,21 @@ impl Draft {
     }
 }
 
+/// Why the time asked for cannot be booked, the free times offered
+/// instead, and whether nearer ones were left out for the learner's
+/// limits.
+struct Conflict {
+    why: String,
+    alternatives: Vec<DateTime<Utc>>,
+    limited: bool,
+}
+
 fn confirm_page(
     page: PageCtx,
     learner: &User,
     t: &Target,
     draft: Draft,
-    conflict: Option<(String, Vec<DateTime<Utc>>)>,
+    conflict: Option<Conflict>,
     now: DateTime<Utc>,
 ) -> ConfirmPage {
     let Draft {
@@ -419,18 +432,21 @@ fn confirm_page(
     // the first time offered instead (a time past the horizon has no
     // week to show), never before this week.
     let page_at = match &conflict {
-        Some((_, alternatives)) if !alternatives.is_empty() => alternatives[0],
-        Some((why, _)) if why == BEYOND => now,
+        Some(c) if !c.alternatives.is_empty() => c.alternatives[0],
+        Some(c) if c.why == BEYOND => now,
         _ => t.start,
     }
     .max(now);
     let conflict_heading = match &conflict {
-        Some((why, _)) if why == PASSED => "That time has passed",
-        Some((why, _)) if why == BEYOND => "That time is not open for booking yet",
+        Some(c) if c.why == PASSED => "That time has passed",
+        Some(c) if c.why == BEYOND => "That time is not open for booking yet",
         _ => "That time is taken",
     };
+    let limited = conflict.as_ref().is_some_and(|c| c.limited);
     let (conflict, choices) = match conflict {
-        Some((why, alternatives)) => (
+        Some(Conflict {
+            why, alternatives, ..
+        }) => (
             Some(why),
             alternatives
                 .iter()
@@ -470,6 +486,7 @@ fn confirm_page(
         conflict,
         conflict_heading,
         choices,
+        limited,
         start: rfc3339_utc(t.start),
         goals,
         goals_error,
@@ -478,7 +495,7 @@ fn confirm_page(
     }
 }
 
-const TAKEN: &str = "Sorry, that time is no longer free: someone booked it a moment ago, or the mentor changed their hours.";
+const TAKEN: &str = "Sorry, that time is no longer free: someone else booked it, or the mentor changed their hours.";
 const PASSED: &str = "That time has already begun or passed (an old link, perhaps).";
 const BUSY: &str = "You already have another session at that time.";
 const BEYOND: &str = "That time is further ahead than this mentor takes bookings.";
@@ -512,6 +529,8 @@ fn refusal_why(
 /// booked, and the way to the mentor's week.
 struct Taken {
     why: String,
+    /// The time asked for, in the zone it was picked in.
+    asked: String,
     mentor_href: String,
     mentor_name: String,
 }
@@ -521,8 +540,10 @@ impl Taken {
     /// form's field) if any, else in `learner`'s zone.
     fn of(t: &Target, why: &str, tz: Option<&str>, learner: &User, now: DateTime<Utc>) -> Self {
         let browsed = tz.and_then(zone_from_query);
+        let end = t.start + Duration::minutes(t.topic.duration_minutes.into());
         Taken {
             why: why.to_owned(),
+            asked: timefmt::when(t.start, end, browsed.unwrap_or(learner.time_zone)),
             mentor_href: mentor_week_href(
                 t.mentor_id,
                 &t.topic.slug,
@@ -551,8 +572,14 @@ fn limit_page(
         paragraphs.insert(
             0,
             format!(
-                "{} The times near it are beyond your booking limits:",
-                t.why
+                "{} You asked for {}. {}",
+                t.why,
+                t.asked,
+                if matches!(limit, Limit::PerMonth { .. }) {
+                    "The free times near it are beyond your booking limits:"
+                } else {
+                    "No other time can be booked now, because of your booking limits:"
+                }
             ),
         );
         // Only a month's cap leaves other weeks open.
@@ -598,6 +625,8 @@ enum Refused {
         slot: bool,
         /// The learner has another session then.
         busy: bool,
+        /// Nearer free times were left out for the learner's limits.
+        limited: bool,
     },
 }
 
@@ -685,10 +714,18 @@ pub async fn book_form(
                 };
                 at.and_then(|at| st.limit(target.topic.id, at, viewer.time_zone, now).err())
             });
-            Ok(Some(Ok((target, offered, why, alternatives, limit))))
+            let limited = refused.is_some() && !alternatives.is_empty();
+            Ok(Some(Ok((
+                target,
+                offered,
+                why,
+                alternatives,
+                limit,
+                limited,
+            ))))
         })
         .await?;
-    let (target, offered, why, alternatives, limit) = match found {
+    let (target, offered, why, alternatives, limit, limited) = match found {
         None => return Err(AppError::NotFound),
         Some(Err(own)) => return Ok(see_other(format!("/bookings/{own}?notice=existing"))),
         Some(Ok(page)) => page,
@@ -706,7 +743,11 @@ pub async fn book_form(
             vec![("/mentor".into(), "Go to your mentor page".into())],
         );
     }
-    let conflict = (!offered).then(|| (why.to_owned(), alternatives));
+    let conflict = (!offered).then(|| Conflict {
+        why: why.to_owned(),
+        alternatives,
+        limited,
+    });
     let status = if offered {
         StatusCode::OK
     } else {
@@ -821,11 +862,13 @@ pub async fn create(
             } else {
                 None
             };
+            let mut limited = false;
             let (target, refusal, alternatives, gone, beyond) = match nearby {
-                Some((nearby, limited)) => {
+                Some((nearby, limit)) => {
                     let beyond = nearby.beyond_horizon;
+                    limited = nearby.refused.is_some();
                     let (target, alternatives) = Target::nearby(nearby, start);
-                    match limited {
+                    match limit {
                         Some(limit) => {
                             (target, BookError::Limit(limit), alternatives, false, beyond)
                         }
@@ -852,6 +895,7 @@ pub async fn create(
             Ok(Some(Err(Refused::Page {
                 target,
                 refusal,
+                limited: limited && !alternatives.is_empty(),
                 alternatives,
                 gone,
                 beyond,
@@ -860,7 +904,7 @@ pub async fn create(
             })))
         })
         .await?;
-    let (target, refusal, alternatives, gone, beyond, slot, busy) = match outcome {
+    let (target, refusal, alternatives, gone, beyond, slot, busy, limited) = match outcome {
         None => return Err(AppError::NotFound),
         Some(Err(Refused::Booked(id))) => {
             return Ok(see_other(format!("/bookings/{id}?notice=instead")));
@@ -873,7 +917,17 @@ pub async fn create(
             beyond,
             slot,
             busy,
-        })) => (target, refusal, alternatives, gone, beyond, slot, busy),
+            limited,
+        })) => (
+            target,
+            refusal,
+            alternatives,
+            gone,
+            beyond,
+            slot,
+            busy,
+            limited,
+        ),
         Some(Ok(booked)) => {
             let notice = if booked.existing {
                 "existing"
@@ -908,7 +962,11 @@ pub async fn create(
                         key,
                         ..Draft::fresh(f.goals, zone_from_query(&f.tz))
                     },
-                    Some((why, alternatives)),
+                    Some(Conflict {
+                        why,
+                        alternatives,
+                        limited,
+                    }),
                     now,
                 ),
                 StatusCode::CONFLICT,

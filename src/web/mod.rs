@@ -38,6 +38,15 @@ impl PageCtx {
         Self::default()
     }
 
+    /// With the header's links leading on to `next` (a sign-in or sign-up
+    /// form sent back with errors: its URL no longer carries it).
+    pub fn returning_to(mut self, next: &str) -> Self {
+        if self.user.is_none() && next != "/" {
+            self.return_to = Some(next.to_owned());
+        }
+        self
+    }
+
     /// The header's "Sign in" link.
     pub fn login_href(&self) -> String {
         auth::with_next("/login", self.return_to.as_deref().unwrap_or("/"))

@@ -256,6 +256,23 @@ async fn signing_up_from_a_slot_leads_back_to_it_after_confirming() {
     assert!(html.contains("to book the time you picked"), "{html}");
     let login = app.text_of(&client, &format!("/login?next={next}")).await;
     assert_eq!(login.matches(&format!("href=\"{register}\"")).count(), 2);
+    // Also once the form came back with an error (its URL is /login).
+    let csrf = app.csrf_for(&client, "/login").await;
+    let res = app
+        .post_form(
+            &client,
+            "/login",
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("email", "nobody@example.org"),
+                ("password", ""),
+                ("next", slot),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let again = res.text().await.unwrap();
+    assert_eq!(again.matches(&format!("href=\"{register}\"")).count(), 2);
     // Not for another page.
     for path in ["/login", "/login?next=%2Fme%2Fsessions", "/register"] {
         let html = app.text_of(&client, path).await;

@@ -1404,12 +1404,21 @@ async fn a_taken_time_offers_only_the_times_a_month_cap_leaves_open() {
     let (status, html) = app.get_as(&me, &path).await;
     assert_eq!(status, StatusCode::CONFLICT, "{html}");
     assert_eq!(offered(&html), july, "{html}");
+    // The page says nearer ones were left out, and why.
+    assert!(html.contains("you can book</legend>"), "{html}");
+    assert!(html.contains("your booking limits refuse them"), "{html}");
     // A submit that lost the time (a page opened before it was taken)
     // offers the same: the taken page of a POST counts the limits too.
     let res = post_booking(&app, &me, f.mentor.id, "sql-basics", taken).await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
     let html = res.text().await.unwrap();
     assert_eq!(offered(&html), july, "{html}");
+    assert!(html.contains("your booking limits refuse them"), "{html}");
+    // Someone under every limit reads no such line.
+    let free = app.sign_in(&app.create_user(Role::Learner)).await;
+    let (_, html) = app.get_as(&free, &path).await;
+    assert!(html.contains("name=\"start\""), "{html}");
+    assert!(!html.contains("limits refuse"), "{html}");
     // With July full too, the page names the limit.
     book(&app, &me, f.mentor.id, "sql-basics", at(2026, 7, 2, 12, 0)).await;
     book(&app, &me, f.mentor.id, "sql-basics", at(2026, 7, 3, 12, 0)).await;
@@ -1788,7 +1797,8 @@ async fn a_lost_time_at_a_limit_says_both_and_a_resubmit_shows_the_booking_made(
     let html = res.text().await.unwrap();
     for text in [
         "that time is no longer free",
-        "The times near it are beyond your booking limits",
+        "You asked for Saturday 20 June 2026",
+        "No other time can be booked now, because of your booking limits",
         "1 upcoming session of this topic",
         "joins and indexes",
     ] {
