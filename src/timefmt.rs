@@ -38,16 +38,28 @@ pub fn when(start: DateTime<Utc>, end: DateTime<Utc>, zone: Tz) -> String {
             e.format(LONG_DATE)
         ),
     };
-    format!("{range} ({})", zone.name())
+    named(range, &start_abbr, &end_abbr, zone)
+}
+
+/// `text` with the zone's name after it, unless the abbreviation shown
+/// is that name already (`UTC`, not `UTC (UTC)`).
+fn named(text: String, start_abbr: &str, end_abbr: &str, zone: Tz) -> String {
+    if start_abbr == zone.name() && end_abbr == zone.name() {
+        text
+    } else {
+        format!("{text} ({})", zone.name())
+    }
 }
 
 /// One instant in `zone`, e.g. `Tuesday 16 June 2026, 14:00 CEST (Europe/Berlin)`.
 pub fn instant(at: DateTime<Utc>, zone: Tz) -> String {
     let local = at.with_timezone(&zone);
-    format!(
-        "{} ({})",
-        local.format("%A %-d %B %Y, %H:%M %Z"),
-        zone.name()
+    let abbr = local.format(ABBREVIATION).to_string();
+    named(
+        local.format("%A %-d %B %Y, %H:%M %Z").to_string(),
+        &abbr,
+        &abbr,
+        zone,
     )
 }
 
@@ -95,6 +107,19 @@ mod tests {
             "Tuesday 13 January 2026, 09:30 CET (Europe/Berlin)"
         );
         assert_eq!(short(s, z), "Tue 13 Jan 2026, 09:30 CET");
+    }
+
+    #[test]
+    fn utc_is_named_once() {
+        let (s, e) = (utc(2026, 6, 16, 10, 0), utc(2026, 6, 16, 10, 45));
+        assert_eq!(
+            when(s, e, chrono_tz::UTC),
+            "Tuesday 16 June 2026, 10:00–10:45 UTC"
+        );
+        assert_eq!(
+            instant(s, chrono_tz::UTC),
+            "Tuesday 16 June 2026, 10:00 UTC"
+        );
     }
 
     #[test]
