@@ -110,6 +110,34 @@ impl ViewerZone {
     }
 }
 
+/// A `?tz=` naming a zone by another spelling (its old name, as Chromium
+/// reports India's, or another letter case): the same page with the
+/// zone's current name, so the address, `next` and every link carry one
+/// name for it.
+fn respelled_zone(req: &HttpRequest, tz: Option<&str>) -> Option<HttpResponse> {
+    let raw = tz?;
+    let zone = crate::web::forms::zone_from_query(raw)?;
+    if zone.name() == raw {
+        return None;
+    }
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .into_owned()
+        .map(|(k, v)| {
+            let v = if k == "tz" { zone.name().to_owned() } else { v };
+            (k, v)
+        })
+        .collect();
+    let query = serde_urlencoded::to_string(&pairs).ok()?;
+    Some(
+        HttpResponse::Found()
+            .insert_header((
+                actix_web::http::header::LOCATION,
+                format!("{}?{query}", req.path()),
+            ))
+            .finish(),
+    )
+}
+
 fn viewer_zone(tz: Option<&str>, viewer: &Viewer) -> ViewerZone {
     if let Some(zone) = tz.and_then(crate::web::forms::zone_from_query) {
         return ViewerZone::linked(zone, true);
@@ -452,6 +480,9 @@ pub async fn mentor_page(
 ) -> Result<HttpResponse, AppError> {
     let id: Uuid = path.parse().map_err(|_| AppError::NotFound)?;
     let params = Params::parse(req.query_string());
+    if let Some(res) = respelled_zone(&req, params.tz.as_deref()) {
+        return Ok(res);
+    }
     let vz = viewer_zone(params.tz.as_deref(), &viewer);
     let now = state.clock.now();
 
@@ -657,6 +688,9 @@ pub async fn topic_page(
 ) -> Result<HttpResponse, AppError> {
     let slug = path.into_inner();
     let params = Params::parse(req.query_string());
+    if let Some(res) = respelled_zone(&req, params.tz.as_deref()) {
+        return Ok(res);
+    }
     let vz = viewer_zone(params.tz.as_deref(), &viewer);
     let now = state.clock.now();
 

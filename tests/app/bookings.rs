@@ -531,7 +531,7 @@ async fn the_confirm_page_also_shows_the_time_in_the_zone_it_was_picked_in() {
         .get_as(
             &me,
             &format!(
-                "/mentors/{}?topic=sql-basics&week=2026-06-15&tz=asia/kolkata",
+                "/mentors/{}?topic=sql-basics&week=2026-06-15&tz=Asia/Kolkata",
                 f.mentor.id
             ),
         )

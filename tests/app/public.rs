@@ -253,8 +253,15 @@ async fn the_viewer_zone_is_tz_then_the_account_zone_then_utc() {
     assert!(html.contains("<strong>America/New_York</strong>"));
     assert!(html.contains(&format!("{slot}03:00</time>")));
     assert!(html.contains("tz=America%2FNew_York"));
-    // As typed, in any letter case: the zone it names, links canonical.
-    let html = get(format!("{path}?tz=america/new_york")).await;
+    // As typed, in any letter case: the zone it names, under its own
+    // spelling (the page sends the browser there), links canonical.
+    let res = app.get(&format!("{path}?tz=america/new_york")).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(
+        crate::harness::location(&res),
+        format!("{path}?tz=America%2FNew_York")
+    );
+    let html = get(format!("{path}?tz=America%2FNew_York")).await;
     assert!(html.contains("<strong>America/New_York</strong>"), "{html}");
     assert!(html.contains(&format!("{slot}03:00</time>")));
     assert!(html.contains("tz=America%2FNew_York"));
@@ -1018,9 +1025,26 @@ async fn a_renamed_zone_in_the_url_is_shown_by_its_current_name() {
     let m = mentor(&app, "UTC", "Maya");
     offer(&app, &m, "sql-basics");
     rule(&app, &m, 2, "09:00", "09:30");
+    // The page answers with its address under the current name (and in
+    // its letter case): one name in the address bar, `next` and links.
+    for (asked, current) in [
+        ("Asia/Calcutta", "Asia%2FKolkata"),
+        ("asia/kolkata", "Asia%2FKolkata"),
+    ] {
+        for path in [
+            format!("/mentors/{}?week=2026-06-15&tz={asked}", m.id),
+            format!("/topics/sql-basics?tz={asked}"),
+        ] {
+            let res = app.get(&path).await;
+            assert_eq!(res.status(), StatusCode::FOUND, "{path}");
+            let to = crate::harness::location(&res);
+            assert!(to.ends_with(&format!("tz={current}")), "{to}");
+            assert_eq!(to.split('?').next(), path.split('?').next());
+        }
+    }
     let html = page(
         &app,
-        &format!("/mentors/{}?week=2026-06-15&tz=Asia/Calcutta", m.id),
+        &format!("/mentors/{}?week=2026-06-15&tz=Asia%2FKolkata", m.id),
     )
     .await;
     assert!(html.contains("Asia/Kolkata"), "{html}");
