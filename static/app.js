@@ -61,7 +61,8 @@
       if (field.tagName === "SELECT") {
         for (var j = 0; j < field.options.length; j++) {
           if (field.options[j].value === zone) {
-            field.value = zone;
+            // An old name (Chromium says Asia/Calcutta): its current one.
+            field.value = field.options[j].getAttribute("data-current") || zone;
             break;
           }
         }

@@ -31,6 +31,9 @@ impl FieldErrors {
 pub struct ZoneOption {
     pub name: &'static str,
     pub selected: bool,
+    /// The current name of a renamed place, for the script: picking the
+    /// browser's zone by its old name selects the current one.
+    pub current: Option<&'static str>,
 }
 
 /// The zones a person picks from, sorted: the IANA `Area/Place` names and
@@ -75,6 +78,10 @@ pub fn zone_options(selected: &str) -> Vec<ZoneOption> {
         .map(|name| ZoneOption {
             name,
             selected: name == selected,
+            current: RENAMED
+                .binary_search_by(|(old, _)| (*old).cmp(name))
+                .ok()
+                .map(|i| RENAMED[i].1),
         })
         .collect()
 }
@@ -181,6 +188,12 @@ mod tests {
         );
         assert_eq!(parse_zone("Europe/Berlin"), Some(chrono_tz::Europe::Berlin));
         assert_eq!(parse_zone("Nowhere/Else"), None);
+        // The list tells the script the current name of an old one.
+        let options = zone_options("UTC");
+        let current_of = |name: &str| options.iter().find(|o| o.name == name).unwrap().current;
+        assert_eq!(current_of("Asia/Calcutta"), Some("Asia/Kolkata"));
+        assert_eq!(current_of("Asia/Kolkata"), None);
+        assert_eq!(current_of("Europe/Berlin"), None);
     }
 
     #[test]
