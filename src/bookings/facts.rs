@@ -8,8 +8,8 @@
 //! their live sessions of the last year and ahead (for the fairness
 //! counts) and the policy.
 //!
-//! `Standing` reads the learner's side alone (the same columns, busy
-//! times over a wider span), for the pages that offer other times.
+//! The learner's side is a `Standing`, which the pages that offer other
+//! times also read alone (the same columns, busy times over a wider span).
 //!
 //! Why one statement: each statement is a round trip with a fixed cost for
 //! the server and PostgreSQL, and the booking check used to make about
@@ -70,19 +70,11 @@ pub struct Facts {
     /// `None`: no mentor of that id who could take bookings (no such
     /// account, not a mentor, or disabled).
     pub snapshot: Option<Snapshot>,
-    /// The booking this learner already made with this key.
-    pub existing: Option<Uuid>,
-    /// The learner's live sessions, as learner or as mentor (then with
-    /// its buffers: the occupied range), starting within a day of the
-    /// start. Any session overlapping it does: sessions are topic-long
-    /// (at most two hours, `topics_duration_check`) and buffers at most
-    /// two hours each (`bookings_buffers_check`).
-    pub near: Vec<Interval>,
-    /// The learner's live sessions from a year before `now` (the no-show
-    /// window is at most 365 days) or the month's start, whichever is
-    /// earlier, onwards.
-    pub sessions: Vec<Session>,
-    pub policy: Policy,
+    /// The learner's side, read around the start: the booking made with
+    /// this key, what keeps them busy then, their sessions for the counts
+    /// (from a year before `now` or the month's start, whichever is
+    /// earlier) and the policy.
+    pub learner: Standing,
 }
 
 /// The learner's columns, after the snapshot's.
@@ -94,22 +86,36 @@ struct LearnerPart {
     since: DateTime<Utc>,
 }
 
-type SessionsColumn = Array<Record<(Timestamptz, SqlUuid, Text)>>;
-type PolicyColumn = Nullable<Record<(Int4, Int4, Int4, Int4, Int4, Int4, Int4)>>;
-type SessionRows = Vec<(DateTime<Utc>, Uuid, String)>;
+impl LearnerPart {
+    /// The learner's columns for starts in `span`, their sessions counted
+    /// from `since`.
+    fn new(learner: Uuid, key: Uuid, span: Interval, since: DateTime<Utc>) -> Self {
+        // Any session or occupied range that can clash with a start in
+        // `span` starts less than a session and a buffer before it.
+        let margin = MAX_SESSION + MAX_BUFFER;
+        LearnerPart {
+            learner,
+            key,
+            near_from: span.start - margin,
+            near_to: span.end + margin,
+            since,
+        }
+    }
+}
+
 type PolicyRow = Option<(i32, i32, i32, i32, i32, i32, i32)>;
 
 type LearnerColumns = (
     Nullable<SqlUuid>,
     Array<Record<(Timestamptz, Timestamptz)>>,
-    SessionsColumn,
-    PolicyColumn,
+    Array<Record<(Timestamptz, SqlUuid, Text)>>,
+    Nullable<Record<(Int4, Int4, Int4, Int4, Int4, Int4, Int4)>>,
 );
 
 type LearnerRows = (
     Option<Uuid>,
     Vec<(DateTime<Utc>, DateTime<Utc>)>,
-    SessionRows,
+    Vec<(DateTime<Utc>, Uuid, String)>,
     PolicyRow,
 );
 
@@ -194,36 +200,28 @@ impl QueryFragment<Pg> for FactsStatement {
 
 /// Reads the facts for `ask` in one statement.
 pub fn read(conn: &mut PgConnection, ask: &Ask) -> QueryResult<Facts> {
+    // The engine is asked about [start, start + 1 min).
+    let span = Interval::new(ask.start, ask.start + Duration::minutes(1));
+    let since = (ask.now - Duration::days(policy::MAX_NOSHOW_WINDOW_DAYS)).min(ask.month_from);
     let statement = FactsStatement {
         mentor: ask.mentor,
-        // The engine is asked about [start, start + 1 min).
-        bounds: Bounds::around(ask.start, ask.start + Duration::minutes(1)),
-        learner: LearnerPart {
-            learner: ask.learner,
-            key: ask.key,
-            near_from: ask.start - Duration::days(1),
-            near_to: ask.start + Duration::days(1),
-            since: (ask.now - Duration::days(policy::MAX_NOSHOW_WINDOW_DAYS)).min(ask.month_from),
-        },
+        bounds: Bounds::around(span.start, span.end),
+        learner: LearnerPart::new(ask.learner, ask.key, span, since),
     };
-    let (rows, (existing, near, sessions, policy)): (load::Rows, LearnerRows) =
-        statement.get_result(conn)?;
+    let (rows, learner): (load::Rows, LearnerRows) = statement.get_result(conn)?;
     let snapshot = load::assemble(rows, ask.now);
-    let policy = policy_of(policy);
     Ok(Facts {
         snapshot: (!snapshot.mentors.is_empty()).then_some(snapshot),
-        existing,
-        near: near.into_iter().map(|(s, e)| Interval::new(s, e)).collect(),
-        sessions: sessions.into_iter().map(Session::from_row).collect(),
-        policy,
+        learner: Standing::from_rows(learner, span),
     })
 }
 
-/// The learner's standing against the fairness caps: the policy and
-/// their live sessions, read in one statement, to tell which of several
-/// starts a cap would refuse (the confirm page and the taken page offer
-/// only the others). Not a guarantee: the booking counts again under its
-/// lock.
+/// The learner's side of a booking: the policy and their live sessions
+/// (which starts a cap refuses), what keeps them busy around the starts
+/// read for, and the booking made with the form's key. The booking check
+/// reads it with the mentor's snapshot, under its locks; the confirm and
+/// taken pages read it alone, to offer only times the caps leave open
+/// (not a guarantee: the booking counts again).
 pub struct Standing {
     sessions: Vec<Session>,
     policy: Policy,
@@ -265,26 +263,28 @@ impl Standing {
         span: Interval,
         now: DateTime<Utc>,
     ) -> QueryResult<Self> {
-        // Any session or occupied range that can clash with a start in
-        // `span` starts less than a session and a buffer before it.
-        let margin = MAX_SESSION + MAX_BUFFER;
+        let since = now - Duration::days(policy::MAX_NOSHOW_WINDOW_DAYS);
         let statement = StandingStatement {
-            part: LearnerPart {
-                learner,
-                key,
-                near_from: span.start - margin,
-                near_to: span.end + margin,
-                since: now - Duration::days(policy::MAX_NOSHOW_WINDOW_DAYS),
-            },
+            part: LearnerPart::new(learner, key, span, since),
         };
-        let (existing, busy, sessions, policy): LearnerRows = statement.get_result(conn)?;
-        Ok(Standing {
+        Ok(Self::from_rows(statement.get_result(conn)?, span))
+    }
+
+    /// From the learner's columns, read for starts in `span`.
+    fn from_rows((existing, busy, sessions, policy): LearnerRows, span: Interval) -> Self {
+        Standing {
             sessions: sessions.into_iter().map(Session::from_row).collect(),
             policy: policy_of(policy),
             existing,
             busy: busy.into_iter().map(|(s, e)| Interval::new(s, e)).collect(),
             busy_span: span,
-        })
+        }
+    }
+
+    /// Whether the learner has a live session overlapping `[start, end)`,
+    /// counting the buffers of those they host (`start` in the span read).
+    pub fn busy_at(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
+        !clear_of(&self.busy, start, end - start)
     }
 
     /// What keeps the learner busy around starts in `span`, when this was
@@ -303,40 +303,7 @@ impl Standing {
         zone: chrono_tz::Tz,
         now: DateTime<Utc>,
     ) -> Result<(), policy::Limit> {
-        limit_of(&self.sessions, &self.policy, topic, start, zone, now)
-    }
-}
-
-/// `policy::tally`, then `policy::check`, for a new booking.
-fn limit_of(
-    sessions: &[Session],
-    policy: &Policy,
-    topic: Uuid,
-    start: DateTime<Utc>,
-    zone: chrono_tz::Tz,
-    now: DateTime<Utc>,
-) -> Result<(), policy::Limit> {
-    let counts: Counts = policy::tally(sessions, policy, start, zone, now);
-    policy::check(policy, &counts, topic, start, zone, now, true)
-}
-
-impl Facts {
-    /// Whether the learner has a live session overlapping `[start, end)`,
-    /// counting the buffers of those they host.
-    pub fn learner_busy(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
-        !clear_of(&self.near, start, end - start)
-    }
-
-    /// The fairness limit a new booking of `topic` at `start` would
-    /// exceed for the learner (in `zone`), counted from these sessions
-    /// (`policy::tally`, then `policy::check`).
-    pub fn limit(
-        &self,
-        topic: Uuid,
-        start: DateTime<Utc>,
-        zone: chrono_tz::Tz,
-        now: DateTime<Utc>,
-    ) -> Result<(), policy::Limit> {
-        limit_of(&self.sessions, &self.policy, topic, start, zone, now)
+        let counts: Counts = policy::tally(&self.sessions, &self.policy, start, zone, now);
+        policy::check(&self.policy, &counts, topic, start, zone, now, true)
     }
 }

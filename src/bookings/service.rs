@@ -977,7 +977,7 @@ pub fn book(
         );
         let mut facts = facts::read(conn, &ask)?;
         // After the lock: a concurrent double submit has committed by now.
-        if let Some(id) = facts.existing {
+        if let Some(id) = facts.learner.existing {
             let existing = find(conn, id)?.ok_or(BookError::NotFound)?;
             return Ok(Booked {
                 booking: existing,
@@ -1038,10 +1038,11 @@ pub fn book(
         {
             return Err(BookError::SlotUnavailable);
         }
-        if facts.learner_busy(req.start, end) {
+        if facts.learner.busy_at(req.start, end) {
             return Err(BookError::LearnerBusy);
         }
         facts
+            .learner
             .limit(topic.id, req.start, learner.time_zone, ctx.now)
             .map_err(BookError::Limit)?;
         let booking = insert(
