@@ -604,30 +604,29 @@ fn limit_page(
 }
 
 /// A refused `POST /bookings`, as the handler answers it.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "one value per refused request, moved once out of the closure"
-)]
 enum Refused {
     /// The form's key made a booking already (at another time: an
     /// alternative chosen on the taken page): that booking.
     Booked(Uuid),
     /// A page about the time asked for.
-    Page {
-        target: Target,
-        refusal: BookError,
-        alternatives: Vec<DateTime<Utc>>,
-        /// The mentor no longer takes bookings for the topic.
-        gone: bool,
-        beyond: bool,
-        /// Refused for the slot (taken, passed, beyond the horizon, the
-        /// learner busy) rather than for the request.
-        slot: bool,
-        /// The learner has another session then.
-        busy: bool,
-        /// Nearer free times were left out for the learner's limits.
-        limited: bool,
-    },
+    Page(Box<RefusedPage>),
+}
+
+/// What the page of a refused `POST /bookings` says.
+struct RefusedPage {
+    target: Target,
+    refusal: BookError,
+    alternatives: Vec<DateTime<Utc>>,
+    /// The mentor no longer takes bookings for the topic.
+    gone: bool,
+    beyond: bool,
+    /// Refused for the slot (taken, passed, beyond the horizon, the
+    /// learner busy) rather than for the request.
+    slot: bool,
+    /// The learner has another session then.
+    busy: bool,
+    /// Nearer free times were left out for the learner's limits.
+    limited: bool,
 }
 
 /// `GET /book?mentor=&topic=&start=`: the confirm form.
@@ -892,7 +891,7 @@ pub async fn create(
                     )
                 }
             };
-            Ok(Some(Err(Refused::Page {
+            Ok(Some(Err(Refused::Page(Box::new(RefusedPage {
                 target,
                 refusal,
                 limited: limited && !alternatives.is_empty(),
@@ -901,33 +900,15 @@ pub async fn create(
                 beyond,
                 slot,
                 busy,
-            })))
+            })))))
         })
         .await?;
-    let (target, refusal, alternatives, gone, beyond, slot, busy, limited) = match outcome {
+    let page = match outcome {
         None => return Err(AppError::NotFound),
         Some(Err(Refused::Booked(id))) => {
             return Ok(see_other(format!("/bookings/{id}?notice=instead")));
         }
-        Some(Err(Refused::Page {
-            target,
-            refusal,
-            alternatives,
-            gone,
-            beyond,
-            slot,
-            busy,
-            limited,
-        })) => (
-            target,
-            refusal,
-            alternatives,
-            gone,
-            beyond,
-            slot,
-            busy,
-            limited,
-        ),
+        Some(Err(Refused::Page(page))) => page,
         Some(Ok(booked)) => {
             let notice = if booked.existing {
                 "existing"
@@ -940,6 +921,16 @@ pub async fn create(
             )));
         }
     };
+    let RefusedPage {
+        target,
+        refusal,
+        alternatives,
+        gone,
+        beyond,
+        slot,
+        busy,
+        limited,
+    } = *page;
     match refusal {
         BookError::SlotUnavailable | BookError::LearnerBusy => {
             let why = if gone {
