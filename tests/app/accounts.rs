@@ -50,6 +50,12 @@ fn link_in(text: &str, path: &str) -> String {
     text[before..end].to_owned()
 }
 
+/// The token of a confirmation link, without the `next` after it.
+fn token_of(link: &str) -> &str {
+    let query = link.split("token=").nth(1).expect("a token");
+    query.split('&').next().unwrap_or(query)
+}
+
 /// Gives `email` a real password, as sign-up would.
 fn set_password(app: &TestApp, email: &str, password: &str) {
     let id = users::table
@@ -79,6 +85,19 @@ async fn register_from(
     password: &str,
     next: &str,
 ) -> reqwest::Response {
+    register_in(app, client, email, name, password, "Europe/Berlin", next).await
+}
+
+/// Signs up as `register_from` does, in time zone `zone`.
+async fn register_in(
+    app: &TestApp,
+    client: &reqwest::Client,
+    email: &str,
+    name: &str,
+    password: &str,
+    zone: &str,
+    next: &str,
+) -> reqwest::Response {
     let csrf = app.csrf_for(client, "/register").await;
     app.post_form(
         client,
@@ -88,7 +107,7 @@ async fn register_from(
             ("email", email),
             ("display_name", name),
             ("password", password),
-            ("time_zone", "Europe/Berlin"),
+            ("time_zone", zone),
             ("next", next),
         ],
     )
@@ -101,6 +120,17 @@ async fn login(
     email: &str,
     password: &str,
 ) -> reqwest::Response {
+    login_to(app, client, email, password, "/").await
+}
+
+/// Signs in as `login` does, on to `next`.
+async fn login_to(
+    app: &TestApp,
+    client: &reqwest::Client,
+    email: &str,
+    password: &str,
+    next: &str,
+) -> reqwest::Response {
     let csrf = app.csrf_for(client, "/login").await;
     app.post_form(
         client,
@@ -109,7 +139,7 @@ async fn login(
             ("csrf_token", &csrf),
             ("email", email),
             ("password", password),
-            ("next", "/"),
+            ("next", next),
         ],
     )
     .await
@@ -257,19 +287,7 @@ async fn signing_up_from_a_slot_leads_back_to_it_after_confirming() {
     let login = app.text_of(&client, &format!("/login?next={next}")).await;
     assert_eq!(login.matches(&format!("href=\"{register}\"")).count(), 2);
     // Also once the form came back with an error (its URL is /login).
-    let csrf = app.csrf_for(&client, "/login").await;
-    let res = app
-        .post_form(
-            &client,
-            "/login",
-            &[
-                ("csrf_token", csrf.as_str()),
-                ("email", "nobody@example.org"),
-                ("password", ""),
-                ("next", slot),
-            ],
-        )
-        .await;
+    let res = login_to(&app, &client, "nobody@example.org", "", slot).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let again = res.text().await.unwrap();
     assert_eq!(again.matches(&format!("href=\"{register}\"")).count(), 2);
@@ -301,14 +319,7 @@ async fn signing_up_from_a_slot_leads_back_to_it_after_confirming() {
     let text = got[0].parsed().body_text(0).unwrap().into_owned();
     let link = link_in(&text, "/verify-email?token=");
     assert!(link.ends_with(&format!("&next={next}")), "{link}");
-    let token = link
-        .split("token=")
-        .nth(1)
-        .unwrap()
-        .split('&')
-        .next()
-        .unwrap()
-        .to_owned();
+    let token = token_of(&link).to_owned();
     let other = new_client();
     let path = link.replace(&app.address, "");
     let form = app.text_of(&other, &path).await;
@@ -375,13 +386,7 @@ async fn resend_for(app: &TestApp, who: &SignedIn, next: &str) -> reqwest::Respo
 /// Confirms the link in `body` from `who`'s browser; the page's text.
 async fn confirm_in(app: &TestApp, who: &SignedIn, body: &str, next: &str) -> String {
     let link = link_in(body, "/verify-email?token=").replace(&app.address, "");
-    let token = link
-        .split("token=")
-        .nth(1)
-        .unwrap()
-        .split('&')
-        .next()
-        .unwrap();
+    let token = token_of(&link);
     let csrf = app.csrf_for(&who.client, &link).await;
     app.post_form(
         &who.client,
@@ -824,13 +829,7 @@ async fn an_unverified_account_sees_why_and_can_resend_the_link_rate_limited() {
     // Once confirmed, an old link opened again says there is nothing left
     // to do, not to sign in.
     let csrf = app.csrf_for(&client, &new).await;
-    let token = new
-        .split("token=")
-        .nth(1)
-        .unwrap()
-        .split('&')
-        .next()
-        .unwrap();
+    let token = token_of(&new);
     let res = app
         .post_form(
             &client,
@@ -1479,20 +1478,16 @@ async fn a_full_hashing_cap_answers_503_with_retry_after() {
 async fn a_renamed_zone_is_saved_by_its_current_name() {
     let app = spawn_app().await;
     let client = new_client();
-    let csrf = app.csrf_for(&client, "/register").await;
-    let res = app
-        .post_form(
-            &client,
-            "/register",
-            &[
-                ("csrf_token", csrf.as_str()),
-                ("email", "asha@example.org"),
-                ("display_name", "Asha Rao"),
-                ("password", PASSWORD),
-                ("time_zone", "Asia/Calcutta"),
-            ],
-        )
-        .await;
+    let res = register_in(
+        &app,
+        &client,
+        "asha@example.org",
+        "Asha Rao",
+        PASSWORD,
+        "Asia/Calcutta",
+        "/",
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let zone: String = users::table
         .filter(users::email.eq("asha@example.org"))
