@@ -47,15 +47,14 @@ macro_rules! prepared_statement {
 }
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use diesel::connection::InstrumentationEvent;
-use diesel::r2d2::CustomizeConnection;
 
 use diesel::Connection;
 use diesel::pg::PgConnection;
-use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
+use diesel::r2d2::{ConnectionManager, ManageConnection, Pool};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
@@ -65,8 +64,7 @@ diesel::define_sql_function! {
     fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 
-pub type PgPool = Pool<ConnectionManager<PgConnection>>;
-pub type PgConn = PooledConnection<ConnectionManager<PgConnection>>;
+pub type PgPool = Pool<Manager>;
 
 /// How long anything waits for a connection, including the first one at
 /// start-up.
@@ -99,8 +97,8 @@ fn with_connect_timeout(url: &str) -> String {
     }
 }
 
-/// Counts the SQL statements the pool's connections run (every statement,
-/// including pool health checks): tests use it to prove a page runs a
+/// Counts the SQL statements the pool's connections run for their users
+/// (not the pool's own health checks): tests use it to prove a page runs a
 /// bounded number of queries.
 #[derive(Clone, Debug, Default)]
 pub struct QueryCounter(Arc<AtomicU64>);
@@ -111,18 +109,83 @@ impl QueryCounter {
     }
 }
 
-#[derive(Debug)]
-struct CountQueries(QueryCounter);
+/// A connection given back to the pool less than this long ago goes out
+/// again without a `SELECT 1` (HikariCP's "alive bypass window"): under load
+/// a connection is back in the pool within a millisecond, so the check cost
+/// every request a round trip (two: the session lookup and the handler each
+/// check one out) and proved nothing. A connection that lost its server
+/// while in use is dropped as it comes back (diesel sees libpq's connection
+/// state), so the check only matters for one that sat idle.
+pub const TRUSTED_FOR: Duration = Duration::from_millis(500);
 
-impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for CountQueries {
-    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
-        let counter = self.0.clone();
-        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-            if matches!(event, InstrumentationEvent::StartQuery { .. }) {
+/// diesel's connection manager, with statements counted in a
+/// [`QueryCounter`] and no `SELECT 1` for a connection back within
+/// [`TRUSTED_FOR`].
+#[derive(Debug)]
+pub struct Manager {
+    inner: ConnectionManager<PgConnection>,
+    queries: QueryCounter,
+}
+
+/// A pooled PostgreSQL connection with what [`Manager`] knows of it; it
+/// dereferences to the `PgConnection`.
+pub struct Conn {
+    pg: PgConnection,
+    returned: Instant,
+    /// The pool's health check is running: not one of the users'
+    /// statements (shared with the connection's instrumentation).
+    checking: Arc<AtomicBool>,
+}
+
+impl std::ops::Deref for Conn {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        &self.pg
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.pg
+    }
+}
+
+impl ManageConnection for Manager {
+    type Connection = Conn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<Conn, Self::Error> {
+        let mut pg = self.inner.connect()?;
+        let checking = Arc::new(AtomicBool::new(false));
+        let (check, counter) = (checking.clone(), self.queries.clone());
+        pg.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            if matches!(event, InstrumentationEvent::StartQuery { .. })
+                && !check.load(Ordering::Relaxed)
+            {
                 counter.0.fetch_add(1, Ordering::Relaxed);
             }
         });
-        Ok(())
+        Ok(Conn {
+            pg,
+            returned: Instant::now(),
+            checking,
+        })
+    }
+
+    fn is_valid(&self, conn: &mut Conn) -> Result<(), Self::Error> {
+        if conn.returned.elapsed() < TRUSTED_FOR {
+            return Ok(());
+        }
+        conn.checking.store(true, Ordering::Relaxed);
+        let checked = self.inner.is_valid(&mut conn.pg);
+        conn.checking.store(false, Ordering::Relaxed);
+        checked
+    }
+
+    /// r2d2 calls this as a connection comes back to the pool.
+    fn has_broken(&self, conn: &mut Conn) -> bool {
+        conn.returned = Instant::now();
+        self.inner.has_broken(&mut conn.pg)
     }
 }
 
@@ -140,13 +203,15 @@ pub fn connect(
         url: display.to_owned(),
         message: one_line(&e.to_string()),
     })?;
-    let manager = ConnectionManager::<PgConnection>::new(url);
+    let manager = Manager {
+        inner: ConnectionManager::new(url),
+        queries,
+    };
     Ok(Pool::builder()
         .max_size(size)
         .min_idle(Some(1))
         .connection_timeout(CONNECT_TIMEOUT)
         .test_on_check_out(true)
-        .connection_customizer(Box::new(CountQueries(queries)))
         .build_unchecked(manager))
 }
 

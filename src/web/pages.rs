@@ -51,7 +51,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let ok = web::block(move || {
         pool.get_timeout(READY_TIMEOUT)
             .ok()
-            .map(|mut conn| diesel::sql_query("SELECT 1").execute(&mut conn).is_ok())
+            .map(|mut conn| diesel::sql_query("SELECT 1").execute(&mut **conn).is_ok())
             .unwrap_or(false)
     })
     .await

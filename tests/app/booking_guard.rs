@@ -359,7 +359,7 @@ fn backend_pid(conn: &mut PgConnection) -> i32 {
 
 /// A connection whose open transaction holds the row lock `sql` takes
 /// (with `id` for `$1`), until it commits.
-fn hold(app: &TestApp, sql: &str, id: Uuid) -> officehours::db::PgConn {
+fn hold(app: &TestApp, sql: &str, id: Uuid) -> crate::harness::TestConn {
     let mut conn = app.conn();
     conn.batch_execute("BEGIN").unwrap();
     diesel::sql_query(sql)

@@ -8,12 +8,13 @@ use std::sync::OnceLock;
 
 use chrono::{DateTime, TimeZone, Utc};
 use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use officehours::accounts::service::{self as accounts, NewAccount};
 use officehours::accounts::{Role, User};
 use officehours::clock::Clock;
 use officehours::config::Settings;
-use officehours::db::{self, PgConn};
+use officehours::db;
 use officehours::email::transport::Transport;
 use officehours::email::worker::Worker;
 use officehours::startup::{Application, Options};
@@ -222,7 +223,13 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: TestDb,
     pub mail: Option<MailSink>,
+    /// The test's own connections to the app's database (not the app's
+    /// pool: its statements are not counted as the app's).
+    side: Pool<ConnectionManager<PgConnection>>,
 }
+
+/// A connection of the test's own.
+pub type TestConn = PooledConnection<ConnectionManager<PgConnection>>;
 
 /// The app with no SMTP server (emails are kept in the outbox).
 pub async fn spawn_app() -> TestApp {
@@ -284,6 +291,10 @@ pub async fn spawn_app_with(opts: AppOptions) -> TestApp {
         .cookie_store(true)
         .build()
         .unwrap();
+    let side = Pool::builder()
+        .max_size(8)
+        .min_idle(Some(0))
+        .build_unchecked(ConnectionManager::new(db.url.clone()));
     TestApp {
         address,
         clock,
@@ -291,6 +302,7 @@ pub async fn spawn_app_with(opts: AppOptions) -> TestApp {
         client,
         db,
         mail: None,
+        side,
     }
 }
 
@@ -303,8 +315,8 @@ impl TestApp {
             .expect("request")
     }
 
-    pub fn conn(&self) -> PgConn {
-        self.state.pool.get().expect("pooled connection")
+    pub fn conn(&self) -> TestConn {
+        self.side.get().expect("pooled connection")
     }
 
     /// A worker over the app's database and SMTP settings, to drive rounds

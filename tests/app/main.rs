@@ -33,6 +33,7 @@ mod mentor_workspace;
 mod migrations;
 mod mixed_changes;
 mod outbox;
+mod pool;
 mod public;
 mod schedule;
 mod web;
