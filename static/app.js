@@ -2,7 +2,8 @@
 // Every page works without it. It reloads a page the back-forward cache
 // brings back, puts the keyboard focus on the first field a form came back
 // with an error for, selects the whole of a read-only field to copy (the
-// feed URL) when it gets the focus, fills time-zone fields marked with data-detect-tz from
+// feed URL) when it gets the focus, takes a shown ?notice= off the address,
+// fills time-zone fields marked with data-detect-tz from
 // the browser's zone when the field is still at UTC, and reloads a slot page
 // marked data-tz-auto with ?tz=<the browser's zone>.
 (function () {
@@ -27,6 +28,16 @@
       invalid.focus();
     }
   });
+  // A notice (?notice=…, "Session cancelled.") reports what the last
+  // action did: once shown it leaves the address, so a reload, a bookmark
+  // or a copied link does not say it again.
+  if (window.URL && window.history && window.history.replaceState) {
+    var here = new URL(window.location.href);
+    if (here.searchParams.has("notice")) {
+      here.searchParams.delete("notice");
+      window.history.replaceState(window.history.state, "", here.pathname + here.search + here.hash);
+    }
+  }
   // A URL to copy: one click or tab selects all of it.
   document.addEventListener("focusin", function (event) {
     var field = event.target;

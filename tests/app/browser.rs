@@ -607,7 +607,8 @@ async fn sign_up_verify_sign_in_and_out_in_a_real_browser() {
     assert_eq!(current, "Asia/Kolkata");
 
     browser.submit("form[action='/logout']").await;
-    assert_eq!(browser.path().await, "/login?notice=signed-out");
+    // The notice is shown, then taken off the address (app.js).
+    assert_eq!(browser.path().await, "/login");
     assert!(browser.body_text().await.contains("You are signed out."));
 
     // Signed out, a link naming a zone we do not know shows the slots in
@@ -659,7 +660,7 @@ async fn sign_up_verify_sign_in_and_out_in_a_real_browser() {
     browser.assert_accessible("/reset-password").await;
     browser.fill("password", "a new lighthouse keeper").await;
     browser.submit("form[action='/reset-password']").await;
-    assert_eq!(browser.path().await, "/login?notice=password-reset");
+    assert_eq!(browser.path().await, "/login");
     assert!(
         browser
             .body_text()
@@ -793,10 +794,7 @@ async fn schedule_editor_in_a_real_browser() {
     browser
         .submit("form[action='/mentor/availability/weekly']")
         .await;
-    assert_eq!(
-        browser.path().await,
-        "/mentor/availability?notice=window-added"
-    );
+    assert_eq!(browser.path().await, "/mentor/availability");
     let body = browser.body_text().await;
     assert!(body.contains("The weekly window is added."), "{body}");
     assert!(body.contains("09:00 – 10:00"));
@@ -845,9 +843,12 @@ async fn schedule_editor_in_a_real_browser() {
     browser
         .submit("form[action='/mentor/availability/overrides/window']")
         .await;
-    assert_eq!(
-        browser.path().await,
-        "/mentor/availability?notice=override-added"
+    assert_eq!(browser.path().await, "/mentor/availability");
+    assert!(
+        browser
+            .body_text()
+            .await
+            .contains("The hours for that date are added.")
     );
     assert!(browser.body_text().await.contains("Wed 24 Jun 2026"));
     assert_eq!(
@@ -915,7 +916,13 @@ async fn schedule_editor_in_a_real_browser() {
         .await;
     browser.fill("step_min", "30").await;
     browser.submit("form[action='/mentor/settings']").await;
-    assert_eq!(browser.path().await, "/mentor/settings?notice=saved");
+    assert_eq!(browser.path().await, "/mentor/settings");
+    assert!(
+        browser
+            .body_text()
+            .await
+            .contains("Your profile and booking settings are saved.")
+    );
     browser
         .save_full_page_screenshot("schedule-settings-1280.png")
         .await;
@@ -987,7 +994,7 @@ async fn booking_journey_in_a_real_browser() {
     browser.submit("form[action='/bookings']").await;
     let path = browser.path().await;
     assert!(
-        path.starts_with("/bookings/") && path.ends_with("?notice=booked"),
+        path.starts_with("/bookings/") && !path.contains('?'),
         "{path}"
     );
     browser.assert_accessible("/bookings/{id}").await;
@@ -1042,10 +1049,7 @@ async fn booking_journey_in_a_real_browser() {
     browser
         .submit(&format!("form[action='/bookings/{id}/reschedule']"))
         .await;
-    assert_eq!(
-        browser.path().await,
-        format!("/bookings/{id}?notice=rescheduled")
-    );
+    assert_eq!(browser.path().await, format!("/bookings/{id}"));
     assert!(browser.body_text().await.contains("02:30–03:00 EDT"));
 
     // Cancel it; the page says so.
@@ -1053,13 +1057,19 @@ async fn booking_journey_in_a_real_browser() {
     browser
         .submit(&format!("form[action='/bookings/{id}/cancel']"))
         .await;
-    assert_eq!(
-        browser.path().await,
-        format!("/bookings/{id}?notice=cancelled")
-    );
+    assert_eq!(browser.path().await, format!("/bookings/{id}"));
     browser.assert_accessible("/bookings/{id} cancelled").await;
     let body = browser.body_text().await;
     assert!(body.contains("Cancelled by you"), "{body}");
+    assert!(body.contains("Cancelled. The time is free again"), "{body}");
+    // Reloaded, the page no longer says what was just done.
+    browser.refresh().await.expect("reload");
+    let body = browser.body_text().await;
+    assert!(body.contains("Cancelled by you"), "{body}");
+    assert!(
+        !body.contains("Cancelled. The time is free again"),
+        "{body}"
+    );
     // Back to the page from before the cancel: not its old state from the
     // browser's back-forward cache ("Moved", a cancel form), the booking
     // as it is now.
@@ -1077,10 +1087,7 @@ async fn booking_journey_in_a_real_browser() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let body = shown.unwrap_or_else(|| panic!("after Back: {}", "the stale page"));
-    assert_eq!(
-        browser.path().await,
-        format!("/bookings/{id}?notice=rescheduled")
-    );
+    assert_eq!(browser.path().await, format!("/bookings/{id}"));
     assert!(!body.contains("Moved."), "{body}");
     assert!(!body.contains("Cancel this session"), "{body}");
     browser.close().await;
@@ -1133,7 +1140,7 @@ async fn mentor_marks_a_past_session_no_show_in_a_real_browser() {
         .expect("a cancel form for the upcoming session");
 
     browser.submit(&format!("#outcome-no_show-{past}")).await;
-    assert_eq!(browser.path().await, "/mentor?notice=no_show");
+    assert_eq!(browser.path().await, "/mentor");
     let body = browser.body_text().await;
     assert!(
         body.contains("Saved: the session is marked as a no-show."),
@@ -1422,7 +1429,7 @@ async fn admin_journey_in_a_real_browser() {
         .await;
     assert_eq!(
         browser.path().await,
-        "/admin/bookings?learner=quennell-marsh&notice=cancelled"
+        "/admin/bookings?learner=quennell-marsh"
     );
     let notice: String = browser
         .eval("return document.querySelector('p.notice[role=status]').textContent;")
