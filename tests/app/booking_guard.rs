@@ -13,7 +13,7 @@ use officehours::bookings::service::{self as book_service, BookError, BookReques
 use uuid::Uuid;
 
 use crate::booking_fixture::{fixture, live_bookings_of_mentor};
-use crate::harness::{TestApp, spawn_app};
+use crate::harness::{TestApp, backend_pid, spawn_app};
 
 fn at(h: u32, m: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 7, 1, h, m, 0).unwrap()
@@ -342,19 +342,6 @@ fn version(conn: &mut PgConnection, who: Uuid) -> i64 {
     .get_result::<Version>(conn)
     .unwrap()
     .version
-}
-
-/// The server process behind `conn`, for [`until_waiting`].
-fn backend_pid(conn: &mut PgConnection) -> i32 {
-    #[derive(QueryableByName)]
-    struct Pid {
-        #[diesel(sql_type = diesel::sql_types::Integer)]
-        pid: i32,
-    }
-    diesel::sql_query("SELECT pg_backend_pid() AS pid")
-        .get_result::<Pid>(conn)
-        .unwrap()
-        .pid
 }
 
 /// A connection whose open transaction holds the row lock `sql` takes

@@ -505,3 +505,16 @@ pub fn location(res: &reqwest::Response) -> String {
         .unwrap()
         .to_owned()
 }
+
+/// The server process behind `conn`.
+pub fn backend_pid(conn: &mut PgConnection) -> i32 {
+    #[derive(QueryableByName)]
+    struct Pid {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        pid: i32,
+    }
+    diesel::sql_query("SELECT pg_backend_pid() AS pid")
+        .get_result::<Pid>(conn)
+        .unwrap()
+        .pid
+}

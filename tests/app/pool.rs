@@ -7,28 +7,21 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
-use diesel::sql_types::{Integer, Nullable, Text};
+use diesel::sql_types::{Bool, Integer, Nullable, Text};
 use officehours::db::{self, PgPool, QueryCounter, TRUSTED_FOR};
 
-use crate::harness::TestDb;
+use crate::harness::{TestDb, backend_pid};
 
 #[derive(QueryableByName)]
-struct Pid {
-    #[diesel(sql_type = Integer)]
-    pid: i32,
+struct There {
+    #[diesel(sql_type = Bool)]
+    there: bool,
 }
 
 #[derive(QueryableByName)]
 struct Activity {
     #[diesel(sql_type = Nullable<Text>)]
     query: Option<String>,
-}
-
-fn backend_pid(conn: &mut PgConnection) -> i32 {
-    diesel::sql_query("SELECT pg_backend_pid() AS pid")
-        .get_result::<Pid>(conn)
-        .unwrap()
-        .pid
 }
 
 /// The statement the backend ran last (`None` once it is gone).
@@ -43,12 +36,13 @@ fn last_statement(side: &mut PgConnection, pid: i32) -> Option<String> {
 
 fn gone(side: &mut PgConnection, pid: i32) {
     let deadline = Instant::now() + Duration::from_secs(5);
-    while diesel::sql_query("SELECT pid FROM pg_stat_activity WHERE pid = $1")
-        .bind::<Integer, _>(pid)
-        .get_result::<Pid>(side)
-        .optional()
-        .unwrap()
-        .is_some()
+    while diesel::sql_query(
+        "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1) AS there",
+    )
+    .bind::<Integer, _>(pid)
+    .get_result::<There>(side)
+    .unwrap()
+    .there
     {
         assert!(Instant::now() < deadline, "backend {pid} still there");
         sleep(Duration::from_millis(10));
