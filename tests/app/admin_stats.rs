@@ -98,6 +98,15 @@ fn row(heading: &str, cells: &[&str]) -> String {
     format!("<tr><th scope=\"row\">{heading}</th>{tds}</tr>")
 }
 
+/// A utilisation row: its heading is a person's name.
+fn person_row(name: &str, cells: &[&str]) -> String {
+    row(name, cells).replacen(
+        "<th scope=\"row\">",
+        "<th scope=\"row\" class=\"admin-person\">",
+        1,
+    )
+}
+
 #[tokio::test]
 async fn weekly_topic_rate_and_utilisation_figures_are_exact() {
     let app = spawn_app().await;
@@ -214,13 +223,13 @@ async fn weekly_topic_rate_and_utilisation_figures_are_exact() {
     // Utilisation: booked ÷ offered by the schedule (booked time still
     // counts as offered); nothing offered shows a dash.
     assert!(
-        html.contains(&row("Maya Mentor", &["2.5 h", "10 h", "25%"])),
+        html.contains(&person_row("Maya Mentor", &["2.5 h", "10 h", "25%"])),
         "{html}"
     );
-    assert!(html.contains(&row("Noel No-schedule", &["1 h", "0 h", "—"])));
+    assert!(html.contains(&person_row("Noel No-schedule", &["1 h", "0 h", "—"])));
     // The admin has no mentor profile, the former mentor is a learner:
     // neither is a mentor row.
-    assert!(!html.contains(&row("Ada Admin", &["0 h", "0 h", "—"])));
+    assert!(!html.contains(&person_row("Ada Admin", &["0 h", "0 h", "—"])));
     assert!(!html.contains("Fern Former"), "{html}");
 
     // Charts: four SVGs named by a title and a description, drawn with

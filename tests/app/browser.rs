@@ -1528,3 +1528,82 @@ async fn admin_journey_in_a_real_browser() {
     }
     browser.close().await;
 }
+
+/// A name of 80 letters without a space (the limit is 100) breaks inside
+/// the line instead of pushing the page, a card or a table's other columns
+/// wider than the screen: the mentor's dashboard and the booking page on a
+/// phone, the reassign page, and the admin's list of users on a desktop.
+#[tokio::test]
+async fn long_names_never_widen_a_page() {
+    use crate::booking_fixture::{at, book, fixture};
+    use diesel::prelude::*;
+    use officehours::accounts::Role;
+    use officehours::db::schema::users;
+
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    let learner = app.create_user(Role::Learner);
+    diesel::update(users::table.find(learner.id))
+        .set(users::display_name.eq("W".repeat(80)))
+        .execute(&mut app.conn())
+        .unwrap();
+    let signed_in = app.sign_in(&learner).await;
+    let id = book(
+        &app,
+        &signed_in,
+        f.mentor.id,
+        "sql-basics",
+        at(2026, 6, 16, 12, 0),
+    )
+    .await;
+    let url = |p: &str| format!("{}{p}", app.address);
+    async fn sign_in_as(browser: &Browser, url: &str, email: &str) {
+        browser.open(&format!("{url}/login")).await;
+        browser.fill("email", email).await;
+        browser.fill("password", "long names passphrase").await;
+        browser.submit("form[action='/login']").await;
+    }
+    async fn fits(browser: &Browser, what: &str) {
+        let (inner, scroll): (u32, u32) = browser
+            .eval("return [window.innerWidth, document.documentElement.scrollWidth];")
+            .await;
+        assert!(
+            scroll <= inner,
+            "{what} scrolls sideways: scrollWidth {scroll} > innerWidth {inner}"
+        );
+    }
+
+    app.set_password(f.mentor.id, "long names passphrase");
+    let browser = Browser::start().await;
+    browser.set_window_size(390, 844).await.expect("resize");
+    sign_in_as(&browser, &app.address, &f.mentor.email).await;
+    browser.open(&url("/mentor")).await;
+    assert!(browser.body_text().await.contains(&"W".repeat(40)));
+    fits(&browser, "/mentor").await;
+    browser.open(&url(&format!("/bookings/{id}"))).await;
+    fits(&browser, "/bookings/{id}").await;
+    browser.close().await;
+
+    let admin = app.create_user(Role::Admin);
+    app.set_password(admin.id, "long names passphrase");
+    let browser = Browser::start().await;
+    browser.set_window_size(390, 844).await.expect("resize");
+    sign_in_as(&browser, &app.address, &admin.email).await;
+    browser
+        .open(&url(&format!("/admin/bookings/{id}/reassign")))
+        .await;
+    fits(&browser, "the reassign page").await;
+    browser.set_window_size(1280, 900).await.expect("resize");
+    browser.open(&url("/admin/users")).await;
+    let (table, wrap): (u32, u32) = browser
+        .eval(
+            "const t = document.querySelector('.admin-table');
+             return [t.scrollWidth, t.closest('.admin-table-wrap').clientWidth];",
+        )
+        .await;
+    assert!(
+        table <= wrap,
+        "the users table is wider than its box: {table} > {wrap}"
+    );
+    browser.close().await;
+}
