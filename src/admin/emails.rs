@@ -514,12 +514,34 @@ struct StateOpt {
     selected: bool,
 }
 
+/// A recipient as a person reads it: the name (when the address has one)
+/// and the address, not the header's quoted form (`"Quinn \"Q\"" <q@…>`).
+struct Recipient {
+    name: Option<String>,
+    address: String,
+}
+
+impl Recipient {
+    fn of(header: &str) -> Self {
+        match header.parse::<lettre::message::Mailbox>() {
+            Ok(m) => Recipient {
+                name: m.name.filter(|n| !n.is_empty()),
+                address: m.email.to_string(),
+            },
+            Err(_) => Recipient {
+                name: None,
+                address: header.to_owned(),
+            },
+        }
+    }
+}
+
 struct RowView {
     id: Uuid,
     created: Stamp,
     state: String,
     kind: String,
-    recipient: String,
+    recipient: Recipient,
     subject: String,
     attempts: i32,
 }
@@ -594,7 +616,7 @@ pub async fn list_page(
             created: Stamp::new(r.created_at, zone),
             state: r.state.clone(),
             kind: r.kind.clone(),
-            recipient: r.recipient.clone(),
+            recipient: Recipient::of(&r.recipient),
             subject: r.subject.clone(),
             attempts: r.attempts,
         })
@@ -633,7 +655,7 @@ struct EmailPage {
     zone: &'static str,
     id: Uuid,
     subject: String,
-    recipient: String,
+    recipient: Recipient,
     kind: String,
     state: String,
     attempts: i32,
@@ -650,6 +672,9 @@ struct EmailPage {
     /// Why there is no body.
     no_body: &'static str,
     attachments: Vec<AttachmentView>,
+    /// The attachments went with the body (sent with a secret, or erased):
+    /// say so rather than "No attachments".
+    attachments_cleared: bool,
     can_retry: bool,
     message: Option<Message>,
 }
@@ -662,16 +687,19 @@ fn message_id(raw: &str) -> Result<Uuid, AppError> {
 fn email_page(auth: &Auth<AdminRole>, row: OutboxRow, message: Option<Message>) -> EmailPage {
     let zone = auth.user.time_zone;
     let body = row.body_text.as_deref().map(mask_secrets);
-    let no_body = if recipient_erased(&row) {
-        "(erased: its recipient deleted their account)"
+    let (no_body, cleared) = if recipient_erased(&row) {
+        ("(erased: its recipient deleted their account)", true)
     } else if is_erased(&row) {
-        "(erased: the other person of the session deleted their account)"
+        (
+            "(erased: the other person of the session deleted their account)",
+            true,
+        )
     } else if row.carries_secret {
-        "(cleared after sending: it carried a secret link)"
+        ("(cleared after sending: it carried a secret link)", true)
     } else {
-        "(no text body)"
+        ("(no text body)", false)
     };
-    let attachments = row
+    let attachments: Vec<AttachmentView> = row
         .attachments()
         .into_iter()
         .map(|a| AttachmentView {
@@ -685,7 +713,7 @@ fn email_page(auth: &Auth<AdminRole>, row: OutboxRow, message: Option<Message>) 
         zone: zone.name(),
         id: row.id,
         subject: row.subject.clone(),
-        recipient: row.recipient.clone(),
+        recipient: Recipient::of(&row.recipient),
         kind: row.kind.clone(),
         can_retry: row.state == OutboxState::Dead.as_str() && !is_erased(&row),
         state: row.state.clone(),
@@ -698,6 +726,7 @@ fn email_page(auth: &Auth<AdminRole>, row: OutboxRow, message: Option<Message>) 
         expires: row.expires_at.map(|at| Stamp::new(at, zone)),
         booking_id: row.booking_id,
         carries_secret: row.carries_secret,
+        attachments_cleared: cleared && body.is_none() && attachments.is_empty(),
         body,
         no_body,
         attachments,

@@ -614,6 +614,8 @@ struct UsersPage {
     page: PageCtx,
     q: String,
     role_options: Vec<(&'static str, bool)>,
+    /// `?role=` named no role: said next to the list, and left out.
+    role_error: bool,
     roles: [Role; 3],
     filtered: bool,
     summary: String,
@@ -709,6 +711,8 @@ pub async fn list_page(
         page: auth.page(),
         q: list_state.filter.text.clone(),
         role_options,
+        role_error: raw.role.as_deref().is_some_and(|r| !r.is_empty())
+            && list_state.filter.role.is_none(),
         roles: Role::ALL,
         filtered,
         summary,

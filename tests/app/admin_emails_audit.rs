@@ -189,6 +189,9 @@ async fn counts_filters_and_pages_of_the_outbox() {
     assert_eq!(listed(&html, "email").len(), 11);
     let html = get_html(&app, &admin, "/admin/emails?to=carol&state=dead").await;
     assert!(listed(&html, "email").is_empty());
+    // Nothing matches: said so, not as if other pages held some.
+    assert!(html.contains("No messages match these filters."));
+    assert!(!html.contains("on this page"));
     // A bad state or kind is flagged and left out of the filter.
     let html = get_html(
         &app,
@@ -214,6 +217,10 @@ async fn html_in_a_message_is_escaped_and_attachments_listed() {
         "<script>alert(1)</script> hi",
         "Body with <b>bold</b> & <img src=x onerror=alert(2)>",
     );
+    e.to = Mailbox::new(
+        Some(r#"Quinn "Q" O'Neil"#.into()),
+        "eve@example.org".parse().unwrap(),
+    );
     e.attachments.push(outbox::Attachment {
         filename: "invite<1>.ics".into(),
         content_type: "text/calendar".into(),
@@ -223,6 +230,10 @@ async fn html_in_a_message_is_escaped_and_attachments_listed() {
 
     let list = get_html(&app, &admin, "/admin/emails").await;
     assert!(!list.contains("<script>alert(1)"));
+    // The recipient as a person reads it: the name, then the address, not
+    // the header's quoted and backslashed form.
+    let to = "Quinn &#34;Q&#34; O&#39;Neil<br><span class=\"meta\">eve@example.org</span>";
+    assert!(list.contains(to), "{list}");
     assert!(
         list.contains("&#60;script&#62;alert(1)&#60;/script&#62;")
             || list.contains("&lt;script&gt;")
@@ -235,6 +246,9 @@ async fn html_in_a_message_is_escaped_and_attachments_listed() {
     assert!(html.contains("<pre"));
     assert!(html.contains("invite&#60;1&#62;.ics") || html.contains("invite&lt;1&gt;.ics"));
     assert!(html.contains("text/calendar, 15 bytes"));
+    assert!(
+        html.contains("Quinn &#34;Q&#34; O&#39;Neil <span class=\"meta\">eve@example.org</span>")
+    );
     // Unknown or malformed ids are 404s.
     for path in [
         format!("/admin/emails/{}", Uuid::now_v7()),
@@ -353,7 +367,14 @@ async fn kept_messages_show_their_secret_links_masked() {
         .execute(&mut app.conn())
         .unwrap();
     let html = get_html(&app, &admin, &format!("/admin/emails/{id}")).await;
-    assert!(html.contains("(cleared after sending: it carried a secret link)"));
+    // Said for the body and for the attachments that went with it.
+    assert_eq!(
+        html.matches("(cleared after sending: it carried a secret link)")
+            .count(),
+        2,
+        "{html}"
+    );
+    assert!(!html.contains("No attachments."));
 }
 
 fn audit_count(app: &TestApp, action: &str) -> i64 {

@@ -340,7 +340,14 @@ async fn search_matches_email_or_name_case_insensitively_and_like_characters_lit
     let (ids, html) = search(&app, &admin, "q=nobody-has-this").await;
     assert!(ids.is_empty());
     assert!(html.contains("0 users match."));
-    assert!(html.contains("No users on this page."));
+    assert!(html.contains("No users match these filters."));
+
+    // A role that is none is said next to the list, and left out.
+    let (bogus, html) = search(&app, &admin, "role=bogus").await;
+    let (everyone, _) = search(&app, &admin, "").await;
+    assert_eq!(bogus, everyone);
+    assert!(html.contains("id=\"role-filter-error\""), "{html}");
+    assert!(html.contains("aria-invalid=\"true\""));
 
     // Script in the search text is shown as text; NUL is dropped, not a 500.
     let (_, html) = search(&app, &admin, "q=%22%3E%3Cscript%3Ealert(1)%3C/script%3E").await;
