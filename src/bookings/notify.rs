@@ -145,6 +145,7 @@ fn notice(
         changed_by: None,
         cancel_reason: None,
         reminder_lead: None,
+        account_disabled: false,
     }
 }
 
@@ -247,7 +248,10 @@ pub fn cancelled(
         let mut n = notice(ctx, p, b, to, for_mentor, &manage_url);
         n.changed_by = Some(changed_by(by, for_mentor).to_owned());
         n.cancel_reason = match own_reason {
-            Some((who, reason)) if who == to.id => Some(reason.to_owned()),
+            Some((who, reason)) if who == to.id => {
+                n.account_disabled = true;
+                Some(reason.to_owned())
+            }
             _ => b.cancel_reason.clone(),
         };
         let email = BookingCancelled(n).to_email(to.mailbox()?, Some(to.id))?;

@@ -35,6 +35,9 @@ pub struct BookingNotice {
     pub cancel_reason: Option<String>,
     /// Reminders: "24 hours" / "1 hour".
     pub reminder_lead: Option<String>,
+    /// A cancellation because an admin disabled the recipient's account:
+    /// no invitation to book again, no link that needs signing in.
+    pub account_disabled: bool,
 }
 
 /// Kind `booking_confirmed`, sent with the `METHOD:REQUEST` invitation.
@@ -140,6 +143,7 @@ mod tests {
             changed_by: None,
             cancel_reason: None,
             reminder_lead: None,
+            account_disabled: false,
         }
     }
 
@@ -282,6 +286,23 @@ mod tests {
         assert!(!q.text.contains("Reason"));
         for part in [&q.text, &q.html] {
             assert!(part.contains("The time is free again in your schedule."));
+        }
+
+        // To a person whose account was just disabled: their reason, no
+        // invitation to book, no link that needs signing in.
+        for for_mentor in [false, true] {
+            let mut closed = notice(for_mentor);
+            closed.changed_by = Some("an administrator".into());
+            closed.cancel_reason = Some("Your account was disabled.".into());
+            closed.account_disabled = true;
+            let c = BookingCancelled(closed).render().unwrap();
+            for part in [&c.text, &c.html] {
+                assert!(part.contains("Your account was disabled."), "{part}");
+                assert!(part.contains("attached update removes"), "{part}");
+                assert!(!part.contains("book another time"), "{part}");
+                assert!(!part.contains("free again"), "{part}");
+                assert!(!part.contains(BOOKING), "{part}");
+            }
         }
     }
 

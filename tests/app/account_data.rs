@@ -52,6 +52,18 @@ fn cancellations_to(app: &TestApp, booking: Uuid, user: Uuid) -> usize {
         .count()
 }
 
+/// The text of the cancellation of `booking` to `user`.
+fn cancellation_text(app: &TestApp, booking: Uuid, user: Uuid) -> String {
+    email_outbox::table
+        .filter(email_outbox::booking_id.eq(booking))
+        .filter(email_outbox::recipient_user_id.eq(user))
+        .filter(email_outbox::kind.eq("booking_cancelled"))
+        .select(email_outbox::body_text)
+        .first::<Option<String>>(&mut app.conn())
+        .unwrap()
+        .expect("a kept body")
+}
+
 fn audit_of(app: &TestApp, action: &str) -> Vec<(Option<Uuid>, Option<Uuid>, serde_json::Value)> {
     audit_log::table
         .filter(audit_log::action.eq(action))
@@ -234,6 +246,18 @@ async fn disabling_a_learner_cancels_their_upcoming_bookings() {
     assert_eq!(booking(&app, id).status, "cancelled");
     assert_eq!(cancellations_to(&app, id, fx.mentor.id), 1);
     assert!(!is_signed_in(&app, &s.client).await);
+    // The learner reads why, and is not invited to book or sent to a
+    // page they can no longer sign in to; the mentor's time is free.
+    let to_learner = cancellation_text(&app, id, l.id);
+    assert!(to_learner.contains(ACCOUNT_DISABLED), "{to_learner}");
+    assert!(!to_learner.contains("book another time"), "{to_learner}");
+    assert!(!to_learner.contains("/bookings/"), "{to_learner}");
+    let to_mentor = cancellation_text(&app, id, fx.mentor.id);
+    assert!(to_mentor.contains("The time is free again"), "{to_mentor}");
+    assert!(
+        to_mentor.contains(&format!("/bookings/{id}")),
+        "{to_mentor}"
+    );
 }
 
 #[tokio::test]
