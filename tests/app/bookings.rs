@@ -164,18 +164,33 @@ async fn only_the_learner_the_mentor_and_admins_see_a_booking() {
         }
     }
     // Each of the three reads who hears of a cancel, and a way back to
-    // their own list.
-    for (who, hint, back) in [
-        (&learner, "Your mentor sees this", "/me/sessions"),
-        (&mentor, " sees it in the email", "/mentor"),
+    // their own list; the tab names the other person.
+    for (who, hint, back, title) in [
+        (
+            &learner,
+            "Your mentor sees this",
+            "/me/sessions",
+            "Topic sql-basics with Test mentor",
+        ),
+        (
+            &mentor,
+            " sees it in the email",
+            "/mentor",
+            "Topic sql-basics with Test learner",
+        ),
         (
             &admin,
             "Required. The learner and the mentor see it",
             "/admin/bookings",
+            "Topic sql-basics: Test learner with Test mentor",
         ),
     ] {
         let (_, html) = app.get_as(who, &format!("/bookings/{id}")).await;
         assert!(html.contains(hint), "{hint}: {html}");
+        assert!(
+            html.contains(&format!("<title>{title} · Office Hours</title>")),
+            "{title}: {html}"
+        );
         assert!(
             html.contains(&format!("<a href=\"{back}\">")),
             "{back}: {html}"
