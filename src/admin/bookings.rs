@@ -810,12 +810,16 @@ async fn list_response(
         .await?;
 
     let filtered = st.filter != Filter::default();
-    let summary = match (page.total, filtered) {
+    let mut summary = match (page.total, filtered) {
         (1, true) => "1 booking matches.".to_owned(),
         (n, true) => format!("{n} bookings match."),
         (1, false) => "1 booking.".to_owned(),
         (n, false) => format!("{n} bookings."),
     };
+    if !st.errors.is_empty() {
+        // The list (and its CSV) is filtered by the valid fields only.
+        summary.push_str(" The fields marked above are left out of the filter.");
+    }
     let rows = page
         .rows
         .iter()

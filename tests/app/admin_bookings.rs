@@ -356,6 +356,7 @@ async fn every_filter_narrows_to_the_known_rows_and_bad_values_are_field_errors(
         let html = get_html(app, admin, &format!("/admin/bookings?{query}")).await;
         assert_eq!(set(&listed(&html)), set(want), "{query}");
         assert_eq!(total(&html), want.len() as i64, "{query}");
+        assert!(!html.contains("left out of the filter"), "{query}");
     }
 
     // Malformed values: 200, a message at the field, the rest still applies.
@@ -371,6 +372,11 @@ async fn every_filter_narrows_to_the_known_rows_and_bad_values_are_field_errors(
         let html = get_html(app, admin, &format!("/admin/bookings?{query}")).await;
         assert!(html.contains(&format!("id=\"{field}\"")), "{query}");
         assert!(html.contains("aria-invalid=\"true\""), "{query}");
+        // The count says the list is not what the marked field asked.
+        assert!(
+            html.contains("The fields marked above are left out of the filter."),
+            "{query}"
+        );
         let want = if query.contains("kim") {
             vec![july_1, july_3]
         } else {
