@@ -702,6 +702,22 @@ async fn disabling_ends_every_session_and_blocks_sign_in_until_enabled() {
     assert!(is_signed_in(&app, &phone.client).await);
     assert_eq!(session_count(&app, target.id), 3);
 
+    // The list's Disable is a second step that says what it does first.
+    let html = get_html(&app, &admin.client, "/admin/users?q=learner").await;
+    let row = &html[html
+        .find(&format!("data-user-id=\"{}\"", target.id))
+        .unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    let details = row.find("<details class=\"admin-disable\">").expect(row);
+    let form = row
+        .find(&format!("action=\"/admin/users/{}/disable", target.id))
+        .expect(row);
+    assert!(details < form, "the form is inside the details: {row}");
+    assert!(
+        row.contains("cancels every upcoming session they have"),
+        "{row}"
+    );
+
     app.clock.advance(Duration::minutes(1));
     let res = act(
         &app,
