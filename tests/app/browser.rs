@@ -475,8 +475,16 @@ async fn home_page_shows_topics_and_passes_axe() {
 
 #[tokio::test]
 async fn home_page_works_at_phone_width() {
+    use diesel::prelude::*;
+    use officehours::db::schema::topics as topics_table;
+
     let app = spawn_app().await;
     let topics = insert_topics(&app);
+    // A description of the most allowed: its card shows its first lines.
+    diesel::update(topics_table::table.filter(topics_table::slug.eq("sql-tuning")))
+        .set(topics_table::description.eq("Indexes and plans. ".repeat(52)))
+        .execute(&mut app.conn())
+        .unwrap();
     let browser = Browser::start().await;
 
     browser
@@ -494,6 +502,17 @@ async fn home_page_works_at_phone_width() {
         "the page scrolls sideways at phone width: scrollWidth {scroll_width} > innerWidth {inner_width}"
     );
     assert_topics_shown(&browser, &topics).await;
+    let (shown, whole, line): (f64, f64, f64) = browser
+        .eval(
+            "const p = document.querySelector('a[href=\"/topics/sql-tuning\"]')
+                 .closest('li').querySelector('.topic-card-description');
+             return [p.clientHeight, p.scrollHeight, parseFloat(getComputedStyle(p).lineHeight)];",
+        )
+        .await;
+    assert!(
+        shown <= 5.0 * line + 1.0 && whole > shown,
+        "the long description is cut to five lines: {shown} of {whole} px, lines of {line} px"
+    );
 
     let shot = browser.save_full_page_screenshot("home-360.png").await;
     eprintln!("screenshot: {}", shot.display());
