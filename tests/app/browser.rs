@@ -1624,5 +1624,12 @@ async fn long_names_never_widen_a_page() {
         table <= wrap,
         "the users table is wider than its box: {table} > {wrap}"
     );
+    let _: Option<bool> = browser
+        .eval("document.querySelectorAll('details.admin-disable').forEach(d => d.open = true); return null;")
+        .await;
+    let shot = browser
+        .save_full_page_screenshot("admin-users-long-name.png")
+        .await;
+    eprintln!("screenshot: {}", shot.display());
     browser.close().await;
 }
