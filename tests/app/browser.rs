@@ -1612,6 +1612,12 @@ async fn long_names_never_widen_a_page() {
         .open(&url(&format!("/admin/bookings/{id}/reassign")))
         .await;
     fits(&browser, "the reassign page").await;
+    browser.open(&url("/admin/bookings")).await;
+    fits(&browser, "/admin/bookings").await;
+    let shot = browser
+        .save_full_page_screenshot("admin-bookings-390.png")
+        .await;
+    eprintln!("screenshot: {}", shot.display());
     browser.set_window_size(1280, 900).await.expect("resize");
     browser.open(&url("/admin/users")).await;
     let (table, wrap): (u32, u32) = browser
