@@ -1,7 +1,7 @@
 //! [`free_slots`]: expands the schedule into candidate starts, then removes
 //! busy and capped ones in one sweep. The rules are in the parent module doc.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
 use super::resolve::{Resolution, resolve};
@@ -43,14 +43,22 @@ pub fn free_slots(
     let first_day = lo.with_timezone(&zone).date_naive();
     // A window of the previous day may cross midnight into `first_day`.
     let first_day = first_day.pred_opt().unwrap_or(first_day);
-    let last_day = hi.with_timezone(&zone).date_naive();
+    // A session starting before `hi` may run into windows of the date it
+    // ends on, and a day later when a fold at midnight repeats that date.
+    let last_day = add(hi, duration).with_timezone(&zone).date_naive();
+    let last_day = last_day.succ_opt().unwrap_or(last_day);
 
-    let mut starts = Vec::new();
+    let mut spans = Vec::new();
     for day in first_day.iter_days().take_while(|d| *d <= last_day) {
         let next_overridden = day.succ_opt().is_some_and(|next| plan.has_override(next));
         for window in plan.windows(day) {
-            expand(zone, day, *window, next_overridden, &bounds, &mut starts);
+            spans.extend(Span::new(zone, day, *window, next_overridden));
         }
+    }
+    let reaches = reaches(&spans);
+    let mut starts = Vec::new();
+    for (span, reach) in spans.iter().zip(reaches) {
+        expand(zone, span, reach, &bounds, &mut starts);
     }
     starts.sort_unstable();
     starts.dedup();
@@ -142,50 +150,94 @@ impl DayPlan {
     }
 }
 
-/// Pushes the candidate starts of `window` on local date `day` that fit in
-/// the window and lie in `[lo, hi)`; `next_overridden`: the next date has an
-/// override, which a window crossing midnight stops at.
-fn expand(
-    zone: Tz,
-    day: NaiveDate,
-    window: LocalWindow,
-    next_overridden: bool,
-    b: &Bounds,
-    out: &mut Vec<DateTime<Utc>>,
-) {
-    let Some(end_local) = window.end_local(day, next_overridden) else {
+/// One window of one local date, resolved: its local start and end and
+/// its instants (`start > end` when the window lies in a gap).
+struct Span {
+    first: NaiveDateTime,
+    end_local: NaiveDateTime,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+}
+
+impl Span {
+    /// `next_overridden`: the next date has an override, which a window
+    /// crossing midnight stops at. `None` at the ends of chrono's range.
+    fn new(zone: Tz, day: NaiveDate, window: LocalWindow, next_overridden: bool) -> Option<Self> {
+        let end_local = window.end_local(day, next_overridden)?;
+        let first = day.and_time(window.start);
+        let (start, _) = resolve(zone, first)?;
+        let (end, _) = resolve(zone, end_local)?;
+        Some(Self {
+            first,
+            end_local,
+            start,
+            end,
+        })
+    }
+}
+
+/// For each span, how far the mentor is available without a break from
+/// its start: the end of the union of the spans that overlap or touch it,
+/// directly or through others. A session may run that far.
+fn reaches(spans: &[Span]) -> Vec<DateTime<Utc>> {
+    let mut joined: Vec<Interval> = spans
+        .iter()
+        .map(|s| Interval::new(s.start, s.end))
+        .filter(|i| !i.is_empty())
+        .collect();
+    joined.sort_unstable();
+    let mut merged: Vec<Interval> = Vec::with_capacity(joined.len());
+    for interval in joined {
+        match merged.last_mut() {
+            Some(last) if interval.start <= last.end => last.end = last.end.max(interval.end),
+            _ => merged.push(interval),
+        }
+    }
+    spans
+        .iter()
+        .map(|s| {
+            // The merged range holding the span's start, if it has instants.
+            let i = merged.partition_point(|m| m.start <= s.start);
+            match i.checked_sub(1).map(|i| merged[i]) {
+                Some(m) if s.start < m.end && s.start < s.end => m.end,
+                _ => s.end,
+            }
+        })
+        .collect()
+}
+
+/// Pushes the candidate starts of `span` that lie inside it and in
+/// `[lo, hi)` and whose session ends by `reach` (see [`reaches`]).
+fn expand(zone: Tz, span: &Span, reach: DateTime<Utc>, b: &Bounds, out: &mut Vec<DateTime<Utc>>) {
+    let Some(last_fit) = reach.checked_sub_signed(b.duration) else {
         return;
     };
-    let first = day.and_time(window.start);
-    let (Some((window_start, _)), Some((window_end, _))) =
-        (resolve(zone, first), resolve(zone, end_local))
-    else {
-        return;
-    };
-    let Some(last_fit) = window_end.checked_sub_signed(b.duration) else {
-        return;
-    };
-    if last_fit < window_start || last_fit < b.lo || window_start >= b.hi {
+    if span.end <= span.start || last_fit < span.start || last_fit < b.lo || span.start >= b.hi {
         return;
     }
     // Wall-clock candidates past the local end can still fit when the end
     // fell in a gap; this bound only guarantees termination.
-    let Some(give_up) = end_local.checked_add_signed(Duration::days(2)) else {
+    let Some(give_up) = span.end_local.checked_add_signed(Duration::days(2)) else {
         return;
     };
 
-    let mut local = first;
+    let mut local = span.first;
     while local <= give_up {
         let Some((start, how)) = resolve(zone, local) else {
             return;
         };
-        if start >= window_start && start <= last_fit && start >= b.lo && start < b.hi {
+        if start >= span.start
+            && start < span.end
+            && start <= last_fit
+            && start >= b.lo
+            && start < b.hi
+        {
             out.push(start);
         }
         // From a time that exists, later wall times never resolve earlier
         // (a fold is resolved to its earlier instant); a gap-shifted time
         // can be overtaken by the times right after the gap, so go on.
-        if how != Resolution::Shifted && (start > last_fit || start >= b.hi) {
+        if how != Resolution::Shifted && (start >= span.end || start > last_fit || start >= b.hi) {
             return;
         }
         match local.checked_add_signed(b.step) {

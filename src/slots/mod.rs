@@ -28,10 +28,18 @@
 //!   a DST change; in a fold a wall time that occurs twice yields only its
 //!   earlier instant; a wall time in a gap moves forward by the gap.
 //!   Identical instants are offered once.
-//! * **Fit:** a candidate `s` is kept when `[s, s + duration)` lies inside
-//!   its window's resolved instants: `s >= window_start` and
-//!   `s + duration <= window_end`. Compared as instants, so a window whose
-//!   end falls in a gap keeps the wall times that the shifted end covers.
+//! * **Fit:** a candidate `s` is kept when it lies inside its own window's
+//!   resolved instants (`window_start <= s < window_end`) and the session
+//!   `[s, s + duration)` ends by the window's *reach*: the end of the union
+//!   of the resolved windows (of any date) that overlap or touch it,
+//!   directly or through others. So a session may run across the boundary
+//!   of two touching windows — 09:00–12:00 and 12:00–14:00, a window ending
+//!   at midnight and the next date's starting then, a window stopped by an
+//!   override and that date's 00:00 window — as one window covering both
+//!   would allow, while each window keeps stepping from its own start. A
+//!   window with no other next to it reaches its own end. Compared as
+//!   instants, so a window whose end falls in a gap keeps the wall times
+//!   that the shifted end covers.
 //! * **Notice, horizon, query:** `now + min_notice <= s < now + horizon` and
 //!   `query.window.start <= s < query.window.end`.
 //! * **Busy time:** the slot's occupied range `[s − buffer_before, s +
@@ -52,9 +60,10 @@
 //!   nothing.
 //!
 //! # Cost
-//! Busy intervals are sorted and merged once, then swept with one moving
-//! pointer over the sorted candidates; caps are looked up by binary search.
-//! The work is O(candidates · log transitions + busy · log busy).
+//! The resolved windows and the busy intervals are each sorted and merged
+//! once; busy ones are swept with one moving pointer over the sorted
+//! candidates; reaches and caps are looked up by binary search. The work is
+//! O(candidates · log transitions + windows · log windows + busy · log busy).
 
 mod engine;
 mod resolve;

@@ -600,6 +600,271 @@ fn an_override_owns_its_date_against_the_night_before() {
     );
 }
 
+// ------------------------------------------------------- touching windows
+
+/// Monday 22 June 2026 in Berlin (CEST, UTC+2), 00:00 to 00:00.
+const JUNE_22: (&str, &str) = ("2026-06-21T22:00:00Z", "2026-06-22T22:00:00Z");
+
+#[test]
+fn a_session_may_span_two_touching_windows() {
+    let two = weekly(
+        Europe::Berlin,
+        &[
+            (Weekday::Mon, win((9, 0), (12, 0))),
+            (Weekday::Mon, win((12, 0), (14, 0))),
+        ],
+    );
+    let one = weekly(Europe::Berlin, &[(Weekday::Mon, win((9, 0), (14, 0)))]);
+    let q = query(JUNE_22.0, JUNE_22.1, 30);
+    let slots = simple(&two, 15, &q);
+    // 11:45–12:15 CEST runs across the boundary.
+    assert!(
+        slots.contains(&"2026-06-22T09:45:00Z".to_owned()),
+        "{slots:?}"
+    );
+    assert_eq!(slots, simple(&one, 15, &q));
+    assert_eq!(slots.len(), 19);
+    // Given in the other order, the same.
+    let mut reversed = two.clone();
+    reversed.weekly.reverse();
+    assert_eq!(simple(&reversed, 15, &q), slots);
+}
+
+#[test]
+fn starts_step_from_each_window_s_own_start() {
+    // 09:00–12:10 then 12:10–14:00: the first window's grid goes on while
+    // a start lies inside it (11:45, 12:00), the second has its own.
+    let s = weekly(
+        Europe::Berlin,
+        &[
+            (Weekday::Mon, win((9, 0), (12, 10))),
+            (Weekday::Mon, win((12, 10), (14, 0))),
+        ],
+    );
+    let q = query("2026-06-22T09:00:00Z", JUNE_22.1, 30);
+    assert_eq!(
+        simple(&s, 15, &q),
+        [
+            "2026-06-22T09:00:00Z",
+            "2026-06-22T09:15:00Z",
+            "2026-06-22T09:30:00Z",
+            "2026-06-22T09:45:00Z", // 11:45 CEST, into the second window
+            "2026-06-22T10:00:00Z", // 12:00 CEST, still inside the first
+            "2026-06-22T10:10:00Z",
+            "2026-06-22T10:25:00Z",
+            "2026-06-22T10:40:00Z",
+            "2026-06-22T10:55:00Z",
+            "2026-06-22T11:10:00Z",
+            "2026-06-22T11:25:00Z",
+        ]
+    );
+}
+
+#[test]
+fn windows_with_a_gap_between_are_not_joined() {
+    let s = weekly(
+        Europe::Berlin,
+        &[
+            (Weekday::Mon, win((9, 0), (12, 0))),
+            (Weekday::Mon, win((12, 5), (14, 0))),
+        ],
+    );
+    let q = query("2026-06-22T09:00:00Z", "2026-06-22T10:30:00Z", 30);
+    assert_eq!(
+        simple(&s, 15, &q),
+        [
+            "2026-06-22T09:00:00Z",
+            "2026-06-22T09:15:00Z",
+            "2026-06-22T09:30:00Z",
+            "2026-06-22T10:05:00Z",
+            "2026-06-22T10:20:00Z",
+        ]
+    );
+}
+
+#[test]
+fn a_session_may_span_midnight_between_touching_windows() {
+    // Monday until midnight, Tuesday from midnight; and Sunday night into
+    // Monday, whose windows are given first.
+    let s = weekly(
+        Europe::Berlin,
+        &[
+            (Weekday::Mon, win((0, 0), (1, 0))),
+            (Weekday::Mon, win((22, 0), (0, 0))),
+            (Weekday::Tue, win((0, 0), (1, 0))),
+            (Weekday::Sun, win((23, 0), (0, 0))),
+        ],
+    );
+    let q = query("2026-06-21T00:00:00Z", "2026-06-23T00:00:00Z", 60);
+    assert_eq!(
+        simple(&s, 30, &q),
+        [
+            "2026-06-21T21:00:00Z", // Sun 23:00 CEST
+            "2026-06-21T21:30:00Z", // Sun 23:30, across midnight
+            "2026-06-21T22:00:00Z", // Mon 00:00
+            "2026-06-22T20:00:00Z", // Mon 22:00
+            "2026-06-22T20:30:00Z",
+            "2026-06-22T21:00:00Z",
+            "2026-06-22T21:30:00Z", // Mon 23:30, across midnight
+            "2026-06-22T22:00:00Z", // Tue 00:00
+        ]
+    );
+}
+
+#[test]
+fn override_windows_touch_like_weekly_ones() {
+    let mut s = berlin_mondays();
+    s.overrides.push(DateOverride {
+        date: ymd(2026, 6, 24),
+        windows: vec![win((12, 0), (14, 0)), win((9, 0), (12, 0))],
+    });
+    let q = query("2026-06-24T09:00:00Z", "2026-06-24T10:30:00Z", 30);
+    assert_eq!(
+        simple(&s, 15, &q),
+        [
+            "2026-06-24T09:00:00Z",
+            "2026-06-24T09:15:00Z",
+            "2026-06-24T09:30:00Z",
+            "2026-06-24T09:45:00Z",
+            "2026-06-24T10:00:00Z",
+            "2026-06-24T10:15:00Z",
+        ]
+    );
+}
+
+#[test]
+fn a_night_cut_at_an_override_touches_the_override_s_midnight_window() {
+    // Sunday 22:00–02:00; Monday 30 Nov 2026 (CET, UTC+1) has its own
+    // 00:00–01:00. Sunday's window stops at midnight and touches it.
+    let mut s = weekly(Europe::Berlin, &[(Weekday::Sun, win((22, 0), (2, 0)))]);
+    s.overrides.push(DateOverride {
+        date: ymd(2026, 11, 30),
+        windows: vec![win((0, 0), (1, 0))],
+    });
+    let q = query("2026-11-29T00:00:00Z", "2026-12-01T00:00:00Z", 60);
+    assert_eq!(
+        simple(&s, 30, &q),
+        [
+            "2026-11-29T21:00:00Z",
+            "2026-11-29T21:30:00Z",
+            "2026-11-29T22:00:00Z",
+            "2026-11-29T22:30:00Z", // 23:30–00:30, into Monday's window
+            "2026-11-29T23:00:00Z", // Monday 00:00
+        ]
+    );
+    // The override still owns Monday: no two hours from 23:30 though
+    // Sunday's own window would run to 02:00.
+    let q = query("2026-11-29T00:00:00Z", "2026-12-01T00:00:00Z", 120);
+    assert_eq!(
+        simple(&s, 30, &q),
+        [
+            "2026-11-29T21:00:00Z",
+            "2026-11-29T21:30:00Z",
+            "2026-11-29T22:00:00Z",
+        ]
+    );
+    // Monday unavailable all day: nothing runs past midnight.
+    s.overrides[0].windows.clear();
+    let q = query("2026-11-29T00:00:00Z", "2026-12-01T00:00:00Z", 60);
+    assert_eq!(
+        simple(&s, 30, &q),
+        [
+            "2026-11-29T21:00:00Z",
+            "2026-11-29T21:30:00Z",
+            "2026-11-29T22:00:00Z",
+        ]
+    );
+}
+
+#[test]
+fn busy_time_still_cuts_a_session_across_touching_windows() {
+    let mut s = weekly(
+        Europe::Berlin,
+        &[
+            (Weekday::Mon, win((9, 0), (12, 0))),
+            (Weekday::Mon, win((12, 0), (14, 0))),
+        ],
+    );
+    s.time_off = vec![Interval::new(
+        at("2026-06-22T10:00:00Z"),
+        at("2026-06-22T10:05:00Z"),
+    )];
+    let q = query("2026-06-22T09:00:00Z", "2026-06-22T10:30:00Z", 30);
+    assert_eq!(
+        simple(&s, 15, &q),
+        [
+            "2026-06-22T09:00:00Z",
+            "2026-06-22T09:15:00Z",
+            "2026-06-22T09:30:00Z",
+            "2026-06-22T10:15:00Z",
+        ]
+    );
+    s.time_off.clear();
+    let b = [booking(
+        "2026-06-22T10:15:00Z",
+        "2026-06-22T10:45:00Z",
+        0,
+        0,
+    )];
+    assert_eq!(
+        run(&s, &settings(15), &b, &[], &q),
+        [
+            "2026-06-22T09:00:00Z",
+            "2026-06-22T09:15:00Z",
+            "2026-06-22T09:30:00Z",
+            "2026-06-22T09:45:00Z",
+        ]
+    );
+}
+
+#[test]
+fn touching_windows_at_a_spring_gap() {
+    // Berlin, Sunday 29 March 2026: 02:00 does not exist, so 00:00–02:00
+    // ends and 02:00–04:00 starts at 03:00 CEST (01:00Z).
+    let s = weekly(
+        Europe::Berlin,
+        &[
+            (Weekday::Sun, win((0, 0), (2, 0))),
+            (Weekday::Sun, win((2, 0), (4, 0))),
+        ],
+    );
+    let q = query("2026-03-28T12:00:00Z", "2026-03-29T12:00:00Z", 60);
+    assert_eq!(
+        simple(&s, 30, &q),
+        [
+            "2026-03-28T23:00:00Z", // 00:00 CET
+            "2026-03-28T23:30:00Z",
+            "2026-03-29T00:00:00Z", // 01:00 CET, ends at the gap
+            "2026-03-29T00:30:00Z", // 01:30 CET, across the gap
+            "2026-03-29T01:00:00Z", // 02:00 → 03:00 CEST
+        ]
+    );
+}
+
+#[test]
+fn touching_windows_in_a_fold() {
+    // Berlin, Sunday 25 October 2026: 02:00–03:00 happens twice; both
+    // windows read 02:30 as the earlier (CEST) one, so they touch there.
+    let s = weekly(
+        Europe::Berlin,
+        &[
+            (Weekday::Sun, win((1, 0), (2, 30))),
+            (Weekday::Sun, win((2, 30), (4, 0))),
+        ],
+    );
+    let q = query("2026-10-24T12:00:00Z", "2026-10-25T12:00:00Z", 60);
+    assert_eq!(
+        simple(&s, 30, &q),
+        [
+            "2026-10-24T23:00:00Z", // 01:00 CEST
+            "2026-10-24T23:30:00Z", // 01:30 CEST
+            "2026-10-25T00:00:00Z", // 02:00 CEST, across 02:30
+            "2026-10-25T00:30:00Z", // 02:30 CEST
+            "2026-10-25T02:00:00Z", // 03:00 CET
+        ]
+    );
+}
+
 // ------------------------------------------------------------- busy time
 
 #[test]

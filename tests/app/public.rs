@@ -217,6 +217,58 @@ async fn slot_links_carry_the_exact_utc_instant() {
 }
 
 #[tokio::test]
+async fn a_session_may_span_two_touching_windows_and_be_booked() {
+    let app = spawn_app().await;
+    add_topic(&app, "sql-basics", "SQL basics", true);
+    let m = mentor(&app, "Europe/Berlin", "Maya Schneider");
+    diesel::update(mentor_profiles::table.find(m.id))
+        .set(mentor_profiles::step_min.eq(15))
+        .execute(&mut app.conn())
+        .unwrap();
+    offer(&app, &m, "sql-basics");
+    rule(&app, &m, 1, "09:00", "12:00");
+    rule(&app, &m, 1, "12:00", "14:00");
+
+    let html = page(
+        &app,
+        &format!("/mentors/{}?tz=Europe/Berlin&week=2026-06-22", m.id),
+    )
+    .await;
+    // As one window 09:00–14:00 would: every quarter hour to 13:30,
+    // 11:45 (to 12:15) included.
+    let expected: Vec<String> = (0..19)
+        .map(|i| format!("{:02}:{:02}", 9 + i * 15 / 60, i * 15 % 60))
+        .collect();
+    assert_eq!(column(&html, "2026-06-22"), expected);
+    assert!(starts(&html).contains(&"2026-06-22T09:45:00Z".to_owned()));
+
+    // The booking check runs the same engine: 11:45 can be booked.
+    let learner = app.sign_in(&app.create_user(Role::Learner)).await;
+    let start = at(2026, 6, 22, 9, 45);
+    let res = crate::booking_fixture::post_booking(&app, &learner, m.id, "sql-basics", start).await;
+    let status = res.status();
+    let location = res
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        res.text().await.unwrap()
+    );
+    assert!(location.starts_with("/bookings/"), "{location}");
+    let booked: i64 = officehours::db::schema::bookings::table
+        .filter(officehours::db::schema::bookings::mentor_id.eq(m.id))
+        .filter(officehours::db::schema::bookings::start_at.eq(start))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(booked, 1);
+}
+
+#[tokio::test]
 async fn the_viewer_zone_is_tz_then_the_account_zone_then_utc() {
     let app = spawn_app().await;
     add_topic(&app, "sql-basics", "SQL basics", true);
