@@ -39,8 +39,6 @@ pub enum EditError {
     NoSuchWeekday,
     #[error("Times go in steps of 5 minutes, e.g. 09:00, 09:05, 09:10.")]
     OffGrid(Bound),
-    #[error("A window needs an end different from its start.")]
-    ZeroLength,
     #[error("This window overlaps {other}. Remove that one first or choose other times.")]
     Overlaps { other: String },
     #[error("Choose today or a later date.")]
@@ -79,7 +77,8 @@ fn minute_of_day(t: NaiveTime) -> i32 {
 }
 
 /// `[start, end)` in minutes from the start of its day; an end at or before
-/// the start lies on the next day (so it may reach past 1440).
+/// the start lies on the next day (so it may reach past 1440, and an end
+/// equal to the start is 24 hours later).
 fn span(start: NaiveTime, end: NaiveTime) -> (i32, i32) {
     let s = minute_of_day(start);
     let e = minute_of_day(end);
@@ -116,15 +115,14 @@ pub fn weekday_name(day: Weekday) -> &'static str {
     }
 }
 
-/// Grid and length rules every window follows.
+/// The grid rule every window follows. Any two times make a window: an end
+/// at or before the start ends the next day, so an end equal to the start
+/// makes it 24 hours long.
 fn check_window(start: NaiveTime, end: NaiveTime) -> Result<(), EditError> {
     for (t, bound) in [(start, Bound::Start), (end, Bound::End)] {
         if t.second() != 0 || t.nanosecond() != 0 || t.minute() % GRID_MIN != 0 {
             return Err(EditError::OffGrid(bound));
         }
-    }
-    if start == end {
-        return Err(EditError::ZeroLength);
     }
     Ok(())
 }
@@ -188,9 +186,9 @@ pub fn set_zone(
 // ---------------------------------------------------------------- weekly
 
 /// Adds a weekly window on ISO `weekday` (1 = Monday). Refused when it is
-/// off the 5-minute grid, has no length, or overlaps another weekly window,
-/// counting windows that run past midnight into the next day (Sunday's
-/// into Monday's).
+/// off the 5-minute grid or overlaps another weekly window, counting
+/// windows that run past midnight into the next day (Sunday's into
+/// Monday's; one whose end equals its start lasts 24 hours).
 pub fn add_weekly_window(
     conn: &mut PgConnection,
     mentor: Uuid,
@@ -1201,7 +1199,7 @@ mod tests {
     }
 
     #[test]
-    fn grid_and_length_rules() {
+    fn grid_rules() {
         assert!(matches!(
             check_window(t(9, 3), t(10, 0)),
             Err(EditError::OffGrid(Bound::Start))
@@ -1210,11 +1208,27 @@ mod tests {
             check_window(t(9, 0), t(10, 1)),
             Err(EditError::OffGrid(Bound::End))
         ));
-        assert!(matches!(
-            check_window(t(9, 0), t(9, 0)),
-            Err(EditError::ZeroLength)
-        ));
         assert!(check_window(t(22, 0), t(2, 0)).is_ok());
+    }
+
+    #[test]
+    fn a_window_ending_at_its_start_lasts_24_hours() {
+        assert!(check_window(t(10, 0), t(10, 0)).is_ok());
+        assert!(check_window(t(0, 0), t(0, 0)).is_ok());
+        assert_eq!(span(t(10, 0), t(10, 0)), (600, 600 + DAY));
+        // Wednesday 10:00 to Thursday 10:00.
+        let wed = weekly(3, t(10, 0), t(10, 0));
+        assert!(overlaps(weekly(4, t(9, 0), t(11, 0)), wed, WEEK));
+        assert!(!overlaps(weekly(4, t(10, 0), t(12, 0)), wed, WEEK));
+        assert!(!overlaps(weekly(3, t(8, 0), t(10, 0)), wed, WEEK));
+        assert!(overlaps(weekly(3, t(8, 0), t(10, 5)), wed, WEEK));
+        assert!(overlaps(weekly(3, t(10, 0), t(10, 0)), wed, WEEK));
+        // Sunday's runs into Monday morning.
+        let sun = weekly(7, t(6, 0), t(6, 0));
+        assert!(overlaps(weekly(1, t(5, 0), t(7, 0)), sun, WEEK));
+        assert!(!overlaps(weekly(1, t(6, 0), t(7, 0)), sun, WEEK));
+        assert!(!overlaps(weekly(1, t(6, 0), t(6, 0)), sun, WEEK));
+        assert_eq!(window_label(t(10, 0), t(10, 0)), "10:00 – 10:00 (next day)");
     }
 
     #[test]

@@ -467,7 +467,7 @@ fn field_of(form: Form, err: &EditError) -> Option<&'static str> {
     Some(match err {
         E::NoSuchWeekday => "weekly_weekday",
         E::OffGrid(Bound::Start) => start,
-        E::OffGrid(Bound::End) | E::ZeroLength => end,
+        E::OffGrid(Bound::End) => end,
         E::Overlaps { .. } => start,
         E::DateInPast | E::DateTooFar => date,
         E::EndNotAfterStart | E::AlreadyOver | E::TooLong => end,

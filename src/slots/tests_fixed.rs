@@ -865,6 +865,27 @@ fn touching_windows_in_a_fold() {
     );
 }
 
+#[test]
+fn a_window_ending_at_its_start_lasts_a_day_and_touches_the_next() {
+    // Wednesday 10:00 to Thursday 10:00, and Thursday's own 10:00–10:00.
+    let s = weekly(
+        Europe::Berlin,
+        &[
+            (Weekday::Wed, win((10, 0), (10, 0))),
+            (Weekday::Thu, win((10, 0), (10, 0))),
+        ],
+    );
+    let q = query("2026-06-17T08:00:00Z", "2026-06-18T08:00:00Z", 30);
+    let slots = simple(&s, 30, &q);
+    assert_eq!(slots.len(), 48);
+    assert_eq!(slots[0], "2026-06-17T08:00:00Z");
+    assert_eq!(slots[47], "2026-06-18T07:30:00Z");
+    // Steps of 45 from Wednesday 10:00 reach Thursday 09:15; its hour runs
+    // into Thursday's window.
+    let q = query("2026-06-18T07:00:00Z", "2026-06-18T08:00:00Z", 60);
+    assert_eq!(simple(&s, 45, &q), ["2026-06-18T07:15:00Z"]);
+}
+
 // ------------------------------------------------------------- busy time
 
 #[test]

@@ -611,7 +611,7 @@ async fn weekly_windows_are_added_listed_checked_and_deleted() {
     )
     .await;
 
-    // Off the 5-minute grid, zero-length, malformed, no such day.
+    // Off the 5-minute grid, malformed, no such day.
     let body = post_refused(
         &app,
         &m,
@@ -629,7 +629,6 @@ async fn weekly_windows_are_added_listed_checked_and_deleted() {
         "weekly_end",
     )
     .await;
-    post_refused(&app, &m, &weekly, &add("4", "09:00", "09:00"), "weekly_end").await;
     post_refused(
         &app,
         &m,
@@ -690,6 +689,108 @@ async fn weekly_windows_are_added_listed_checked_and_deleted() {
     // Deleting it again: gone.
     let res = post(&app, &m, &format!("{AV}/weekly/{night}/delete"), &[]).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_window_ending_at_its_start_lasts_24_hours() {
+    let app = spawn_app().await;
+    // Monday 15 June 2026, 11:00 in Berlin; 15-minute steps, 30 minutes.
+    let m = mentor(&app).await;
+    let weekly = format!("{AV}/weekly");
+    let add = |d: &'static str, s: &'static str, e: &'static str| {
+        [
+            ("weekly_weekday", d),
+            ("weekly_start", s),
+            ("weekly_end", e),
+        ]
+    };
+    post_ok(
+        &app,
+        &m,
+        &weekly,
+        &add("3", "10:00", "10:00"),
+        "window-added",
+    )
+    .await;
+    let body = page(&app, &m, AV).await;
+    assert!(body.contains("10:00 – 10:00 (next day)"), "{body}");
+    // It runs to Thursday 10:00: 09:00–11:00 overlaps it, 10:00–12:00
+    // touches it.
+    let body = post_refused(
+        &app,
+        &m,
+        &weekly,
+        &add("4", "09:00", "11:00"),
+        "weekly_start",
+    )
+    .await;
+    assert!(
+        error_of(&body, "weekly_start").contains("Wednesday 10:00 – 10:00 (next day)"),
+        "{}",
+        error_of(&body, "weekly_start")
+    );
+    post_ok(
+        &app,
+        &m,
+        &weekly,
+        &add("4", "10:00", "12:00"),
+        "window-added",
+    )
+    .await;
+    let saved: Vec<(i16, chrono::NaiveTime, chrono::NaiveTime)> = weekly_rules::table
+        .filter(weekly_rules::mentor_id.eq(m.user.id))
+        .select((
+            weekly_rules::weekday,
+            weekly_rules::start_time,
+            weekly_rules::end_time,
+        ))
+        .order(weekly_rules::weekday)
+        .load(&mut app.conn())
+        .unwrap();
+    let ten = chrono::NaiveTime::from_hms_opt(10, 0, 0).unwrap();
+    assert_eq!(saved[0], (3, ten, ten));
+
+    // Offered all day long: Wednesday from 10:00, Thursday until 10:00,
+    // and on into Thursday's own window.
+    let body = page(&app, &m, AV).await;
+    let wednesday = day_slots(&body, "2026-06-17");
+    assert_eq!(wednesday.len(), 56, "{wednesday:?}");
+    assert_eq!(wednesday[0], "10:00 CEST");
+    assert_eq!(wednesday[55], "23:45 CEST");
+    let thursday = day_slots(&body, "2026-06-18");
+    assert_eq!(thursday[0], "00:00 CEST");
+    // 09:45–10:15 runs from one window into the other that touches it.
+    for t in ["09:30 CEST", "09:45 CEST", "10:00 CEST"] {
+        assert!(thursday.contains(&t.to_owned()), "{t}: {thursday:?}");
+    }
+    assert_eq!(thursday.last().map(String::as_str), Some("11:30 CEST"));
+    assert_eq!(thursday.len(), 47, "{thursday:?}");
+
+    // A date override's window alike: Saturday 20 June 10:00 to Sunday
+    // 10:00 (Sunday has no hours of its own).
+    post_ok(
+        &app,
+        &m,
+        &format!("{AV}/overrides/window"),
+        &[
+            ("override_date", "2026-06-20"),
+            ("override_start", "10:00"),
+            ("override_end", "10:00"),
+        ],
+        "override-added",
+    )
+    .await;
+    let body = page(&app, &m, AV).await;
+    assert!(
+        body.contains("Remove 10:00 – 10:00 (next day) on Sat 20 Jun 2026"),
+        "{body}"
+    );
+    let saturday = day_slots(&body, "2026-06-20");
+    assert_eq!(saturday.len(), 56, "{saturday:?}");
+    assert_eq!(saturday[0], "10:00 CEST");
+    let sunday = day_slots(&body, "2026-06-21");
+    assert_eq!(sunday.len(), 39, "{sunday:?}");
+    assert_eq!(sunday.last().map(String::as_str), Some("09:30 CEST"));
 }
 
 // ---------------------------------------------------------------- overrides
@@ -852,14 +953,6 @@ async fn date_overrides_have_their_own_windows_or_block_the_day() {
         &m,
         &window,
         &at("2026-06-21", "09:00", "10:01"),
-        "override_end",
-    )
-    .await;
-    post_refused(
-        &app,
-        &m,
-        &window,
-        &at("2026-06-21", "10:00", "10:00"),
         "override_end",
     )
     .await;
