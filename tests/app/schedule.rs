@@ -271,6 +271,41 @@ fn with(
     fields
 }
 
+/// The `<input …>` tag of `field`.
+fn input_tag<'a>(body: &'a str, field: &str) -> &'a str {
+    let start = body
+        .find(&format!("<input id=\"{field}\""))
+        .unwrap_or_else(|| panic!("no input {field}"));
+    let end = body[start..].find('>').unwrap() + start;
+    &body[start..=end]
+}
+
+#[tokio::test]
+async fn buffer_fields_accept_in_the_browser_what_the_server_accepts() {
+    let app = spawn_app().await;
+    let m = mentor(&app).await;
+    let fields = with(
+        with(valid_settings(), "buffer_before_min", "7"),
+        "buffer_after_min",
+        "13",
+    );
+    post_ok(&app, &m, "/mentor/settings", &fields, "saved").await;
+    let body = page(&app, &m, "/mentor/settings").await;
+    for (field, value) in [("buffer_before_min", "7"), ("buffer_after_min", "13")] {
+        let tag = input_tag(&body, field);
+        assert!(tag.contains(&format!("value=\"{value}\"")), "{tag}");
+        // Any whole number 0–120 is valid, so the browser must not mark
+        // 7 as off a 5-minute step.
+        assert!(
+            !tag.contains("step=") || tag.contains("step=\"1\""),
+            "{tag}"
+        );
+        assert!(tag.contains("min=\"0\" max=\"120\""), "{tag}");
+    }
+    // The start-time step really is a multiple of 5 on the server too.
+    assert!(input_tag(&body, "step_min").contains("step=\"5\""));
+}
+
 #[tokio::test]
 async fn settings_are_validated_field_by_field_with_input_kept() {
     let app = spawn_app().await;
