@@ -319,13 +319,22 @@ fn windows_in_force(
         .collect())
 }
 
+/// What [`add_override_window`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddedWindow {
+    pub override_id: Uuid,
+    /// The date was unavailable all day; these hours replace that.
+    pub was_blocked: bool,
+}
+
 /// Gives local `date` its own window (creating the date's override, or
 /// adding to it; a date that was unavailable all day becomes available in
 /// this window). Refused when the window overlaps another of that date, or,
 /// running past midnight, one of the day after (unless that day has an
 /// override too, which the window then stops at). A window of the day
 /// before running past midnight stops at this date's start
-/// (`slots` module doc), so it is no obstacle.
+/// (`slots` module doc), so it is no obstacle. Tells whether the date was
+/// unavailable all day until now (the mentor is told so).
 pub fn add_override_window(
     conn: &mut PgConnection,
     mentor: Uuid,
@@ -333,7 +342,7 @@ pub fn add_override_window(
     start: NaiveTime,
     end: NaiveTime,
     now: DateTime<Utc>,
-) -> Result<Uuid, EditError> {
+) -> Result<AddedWindow, EditError> {
     check_window(start, end)?;
     conn.transaction(|conn| {
         let zone = lock_mentor(conn, mentor)?;
@@ -356,13 +365,23 @@ pub fn add_override_window(
                 });
             }
         }
-        let override_id = match date_overrides::table
+        let existing = date_overrides::table
             .filter(date_overrides::mentor_id.eq(mentor))
             .filter(date_overrides::on_date.eq(date))
             .select(date_overrides::id)
             .first::<Uuid>(conn)
-            .optional()?
-        {
+            .optional()?;
+        let was_blocked = match existing {
+            Some(id) => {
+                override_windows::table
+                    .filter(override_windows::override_id.eq(id))
+                    .count()
+                    .get_result::<i64>(conn)?
+                    == 0
+            }
+            None => false,
+        };
+        let override_id = match existing {
             Some(id) => id,
             None => {
                 let row = OverrideRow {
@@ -396,7 +415,10 @@ pub fn add_override_window(
                 "window": window_label(start, end),
             }),
         )?;
-        Ok(override_id)
+        Ok(AddedWindow {
+            override_id,
+            was_blocked,
+        })
     })
 }
 

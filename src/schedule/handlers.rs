@@ -216,6 +216,9 @@ fn availability_notice(code: Option<&str>) -> Option<&'static str> {
         "window-added" => Some("The weekly window is added."),
         "window-deleted" => Some("The weekly window is removed."),
         "override-added" => Some("The hours for that date are added."),
+        "override-unblocked" => Some(
+            "That date was marked unavailable all day; it now has these hours instead. Removing them makes it follow your weekly hours again, not a day off.",
+        ),
         "date-blocked" => Some("That date is now unavailable all day."),
         "override-deleted" => Some("The date follows your weekly hours again."),
         "override-window-deleted" => Some("The window is removed from that date."),
@@ -678,6 +681,7 @@ pub async fn add_override_window(
     })
     .await?
     {
+        Ok(added) if added.was_blocked => Ok(back("override-unblocked")),
         Ok(_) => Ok(back("override-added")),
         Err(page) => Ok(page),
     }

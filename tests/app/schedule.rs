@@ -965,6 +965,22 @@ async fn date_overrides_have_their_own_windows_or_block_the_day() {
         "override-added",
     )
     .await;
+    // Hours given to a date marked unavailable all day replace that, and
+    // the mentor is told so.
+    post_ok(
+        &app,
+        &m,
+        &window,
+        &at("2026-07-01", "10:00", "11:00"),
+        "override-unblocked",
+    )
+    .await;
+    let body = page(&app, &m, &format!("{AV}?notice=override-unblocked")).await;
+    assert!(
+        body.contains("That date was marked unavailable all day"),
+        "{body}"
+    );
+    assert_eq!(override_on(&app, 2026, 7, 1), Some(july_1));
     // Past dates, bad input, off grid.
     let body = post_refused(
         &app,
@@ -1017,13 +1033,14 @@ async fn date_overrides_have_their_own_windows_or_block_the_day() {
         .get_result(&mut app.conn())
         .unwrap();
     assert_eq!(windows, 0);
-    // Adding a window to a blocked date opens it in that window only.
+    // Adding a window to a blocked date opens it in that window only, and
+    // says the day off is gone.
     post_ok(
         &app,
         &m,
         &window,
         &at("2026-06-25", "10:00", "11:00"),
-        "override-added",
+        "override-unblocked",
     )
     .await;
 
