@@ -188,7 +188,10 @@ pub fn set_zone(
 /// Adds a weekly window on ISO `weekday` (1 = Monday). Refused when it is
 /// off the 5-minute grid or overlaps another weekly window, counting
 /// windows that run past midnight into the next day (Sunday's into
-/// Monday's; one whose end equals its start lasts 24 hours).
+/// Monday's; one whose end equals its start lasts 24 hours), or overlaps
+/// the part past midnight of a date override's window on a coming date
+/// before that weekday (when that weekday's date has no override of its
+/// own, which the override's window would stop at).
 pub fn add_weekly_window(
     conn: &mut PgConnection,
     mentor: Uuid,
@@ -200,10 +203,39 @@ pub fn add_weekly_window(
     let day = weekday_of(weekday).ok_or(EditError::NoSuchWeekday)?;
     check_window(start, end)?;
     conn.transaction(|conn| {
-        lock_mentor(conn, mentor)?;
+        let zone = lock_mentor(conn, mentor)?;
         let existing = queries::weekly_rules_of(conn, &[mentor])?;
         let offset = |wd: i16| i32::from(wd - 1) * DAY;
         let (s, e) = span(start, end);
+        let today = now.with_timezone(&zone).date_naive();
+        let overrides = queries::overrides_of(
+            conn,
+            &[mentor],
+            today.pred_opt().unwrap_or(today),
+            today + Duration::days(MAX_DAYS_AHEAD),
+        )?;
+        for o in &overrides {
+            let Some(next) = o.on_date.succ_opt() else {
+                continue;
+            };
+            if next.weekday() != day || overrides.iter().any(|p| p.on_date == next) {
+                continue;
+            }
+            // The part of the override's window on `next`, in minutes of
+            // that day: [0, end) for one running past midnight.
+            if let Some((_, os, oe)) = o.windows.iter().find(|(_, os, oe)| {
+                let (_, b) = span(*os, *oe);
+                b > DAY && overlaps((s, e), (0, b - DAY), 0)
+            }) {
+                return Err(EditError::Overlaps {
+                    other: format!(
+                        "{} on {}",
+                        window_label(*os, *oe),
+                        o.on_date.format("%a %-d %b %Y")
+                    ),
+                });
+            }
+        }
         let new = (s + offset(weekday), e + offset(weekday));
         if let Some(other) = existing.iter().find(|r| {
             let (s, e) = span(r.start_time, r.end_time);

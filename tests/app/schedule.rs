@@ -826,6 +826,30 @@ async fn a_window_ending_at_its_start_lasts_24_hours() {
     let sunday = day_slots(&body, "2026-06-21");
     assert_eq!(sunday.len(), 39, "{sunday:?}");
     assert_eq!(sunday.last().map(String::as_str), Some("09:30 CEST"));
+    // A weekly Sunday window inside that spill would interleave two step
+    // grids on 21 June: refused, naming the override's window; one after
+    // it is fine.
+    let body = post_refused(
+        &app,
+        &m,
+        &weekly,
+        &add("7", "09:05", "11:00"),
+        "weekly_start",
+    )
+    .await;
+    assert!(
+        error_of(&body, "weekly_start").contains("10:00 – 10:00 (next day) on Sat 20 Jun 2026"),
+        "{}",
+        error_of(&body, "weekly_start")
+    );
+    post_ok(
+        &app,
+        &m,
+        &weekly,
+        &add("7", "10:00", "11:00"),
+        "window-added",
+    )
+    .await;
 }
 
 // ---------------------------------------------------------------- overrides
