@@ -396,14 +396,8 @@ pub fn offered(schedule: &Schedule, window: Interval) -> Duration {
             None => break,
         }
     }
-    let open = merge(open);
-    let off = merge(
-        schedule
-            .time_off
-            .iter()
-            .filter_map(|t| clip(*t, window))
-            .collect(),
-    );
+    let open = Interval::union(open);
+    let off = Interval::union(schedule.time_off.iter().filter_map(|t| clip(*t, window)));
     let total = open
         .iter()
         .fold(Duration::zero(), |acc, iv| acc + (iv.end - iv.start));
@@ -419,19 +413,6 @@ pub fn offered(schedule: &Schedule, window: Interval) -> Duration {
 fn clip(iv: Interval, within: Interval) -> Option<Interval> {
     let out = Interval::new(iv.start.max(within.start), iv.end.min(within.end));
     (!out.is_empty()).then_some(out)
-}
-
-/// Sorted, with overlapping or touching intervals united.
-fn merge(mut ivs: Vec<Interval>) -> Vec<Interval> {
-    ivs.sort();
-    let mut out: Vec<Interval> = Vec::with_capacity(ivs.len());
-    for iv in ivs {
-        match out.last_mut() {
-            Some(last) if iv.start <= last.end => last.end = last.end.max(iv.end),
-            _ => out.push(iv),
-        }
-    }
-    out
 }
 
 // ================================================================ view

@@ -180,19 +180,7 @@ impl Span {
 /// its start: the end of the union of the spans that overlap or touch it,
 /// directly or through others. A session may run that far.
 fn reaches(spans: &[Span]) -> Vec<DateTime<Utc>> {
-    let mut joined: Vec<Interval> = spans
-        .iter()
-        .map(|s| Interval::new(s.start, s.end))
-        .filter(|i| !i.is_empty())
-        .collect();
-    joined.sort_unstable();
-    let mut merged: Vec<Interval> = Vec::with_capacity(joined.len());
-    for interval in joined {
-        match merged.last_mut() {
-            Some(last) if interval.start <= last.end => last.end = last.end.max(interval.end),
-            _ => merged.push(interval),
-        }
-    }
+    let merged = Interval::union(spans.iter().map(|s| Interval::new(s.start, s.end)));
     spans
         .iter()
         .map(|s| {
@@ -256,22 +244,13 @@ fn merged_busy(
     bookings: &[ExistingBooking],
     own_sessions: &[Interval],
 ) -> Vec<Interval> {
-    let mut all: Vec<Interval> = bookings
-        .iter()
-        .map(ExistingBooking::occupied)
-        .chain(own_sessions.iter().copied())
-        .chain(schedule.time_off.iter().copied())
-        .filter(|i| !i.is_empty())
-        .collect();
-    all.sort_unstable();
-    let mut merged: Vec<Interval> = Vec::with_capacity(all.len());
-    for interval in all {
-        match merged.last_mut() {
-            Some(last) if interval.start <= last.end => last.end = last.end.max(interval.end),
-            _ => merged.push(interval),
-        }
-    }
-    merged
+    Interval::union(
+        bookings
+            .iter()
+            .map(ExistingBooking::occupied)
+            .chain(own_sessions.iter().copied())
+            .chain(schedule.time_off.iter().copied()),
+    )
 }
 
 /// Local days and ISO weeks (mentor's zone) whose booking count reached the

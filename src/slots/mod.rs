@@ -101,6 +101,21 @@ impl Interval {
     pub fn overlaps(&self, other: &Interval) -> bool {
         self.start < other.end && other.start < self.end && !self.is_empty() && !other.is_empty()
     }
+
+    /// The union of `intervals`: sorted, overlapping or touching ranges
+    /// united, empty ones dropped.
+    pub fn union(intervals: impl IntoIterator<Item = Interval>) -> Vec<Interval> {
+        let mut all: Vec<Interval> = intervals.into_iter().filter(|i| !i.is_empty()).collect();
+        all.sort_unstable();
+        let mut united: Vec<Interval> = Vec::with_capacity(all.len());
+        for interval in all {
+            match united.last_mut() {
+                Some(last) if interval.start <= last.end => last.end = last.end.max(interval.end),
+                _ => united.push(interval),
+            }
+        }
+        united
+    }
 }
 
 /// Local wall-clock window; `end <= start` means it ends on the next day.
