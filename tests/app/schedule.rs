@@ -94,6 +94,24 @@ async fn post_refused(
 }
 
 /// The text of the error next to `field`.
+/// The weekly-window form: ISO weekday, start, end.
+fn weekly_form<'a>(day: &'a str, start: &'a str, end: &'a str) -> [(&'static str, &'a str); 3] {
+    [
+        ("weekly_weekday", day),
+        ("weekly_start", start),
+        ("weekly_end", end),
+    ]
+}
+
+/// The date-override window form: date, start, end.
+fn override_form<'a>(date: &'a str, start: &'a str, end: &'a str) -> [(&'static str, &'a str); 3] {
+    [
+        ("override_date", date),
+        ("override_start", start),
+        ("override_end", end),
+    ]
+}
+
 fn error_of(body: &str, field: &str) -> String {
     let marker = format!("id=\"{field}-error\">");
     let start = body.find(&marker).expect("an error") + marker.len();
@@ -545,19 +563,12 @@ async fn weekly_windows_are_added_listed_checked_and_deleted() {
     assert!(body.contains("step=\"300\""));
     assert!(body.contains("ends the next day"), "the hint says so");
 
-    let add = |d: &'static str, s: &'static str, e: &'static str| {
-        [
-            ("weekly_weekday", d),
-            ("weekly_start", s),
-            ("weekly_end", e),
-        ]
-    };
     let weekly = format!("{AV}/weekly");
     post_ok(
         &app,
         &m,
         &weekly,
-        &add("1", "09:00", "12:00"),
+        &weekly_form("1", "09:00", "12:00"),
         "window-added",
     )
     .await;
@@ -565,7 +576,7 @@ async fn weekly_windows_are_added_listed_checked_and_deleted() {
         &app,
         &m,
         &weekly,
-        &add("1", "22:00", "02:00"),
+        &weekly_form("1", "22:00", "02:00"),
         "window-added",
     )
     .await;
@@ -574,7 +585,7 @@ async fn weekly_windows_are_added_listed_checked_and_deleted() {
         &app,
         &m,
         &weekly,
-        &add("1", "12:00", "13:30"),
+        &weekly_form("1", "12:00", "13:30"),
         "window-added",
     )
     .await;
@@ -582,7 +593,7 @@ async fn weekly_windows_are_added_listed_checked_and_deleted() {
         &app,
         &m,
         &weekly,
-        &add("3", "14:05", "15:55:00"),
+        &weekly_form("3", "14:05", "15:55:00"),
         "window-added",
     )
     .await;
@@ -597,7 +608,7 @@ async fn weekly_windows_are_added_listed_checked_and_deleted() {
         &app,
         &m,
         &weekly,
-        &add("1", "11:00", "12:30"),
+        &weekly_form("1", "11:00", "12:30"),
         "weekly_start",
     )
     .await;
@@ -611,7 +622,7 @@ async fn weekly_windows_are_added_listed_checked_and_deleted() {
         &app,
         &m,
         &weekly,
-        &add("2", "01:00", "03:00"),
+        &weekly_form("2", "01:00", "03:00"),
         "weekly_start",
     )
     .await;
@@ -625,7 +636,7 @@ async fn weekly_windows_are_added_listed_checked_and_deleted() {
         &app,
         &m,
         &weekly,
-        &add("1", "06:00", "08:00"),
+        &weekly_form("1", "06:00", "08:00"),
         "window-added",
     )
     .await;
@@ -633,7 +644,7 @@ async fn weekly_windows_are_added_listed_checked_and_deleted() {
         &app,
         &m,
         &weekly,
-        &add("7", "23:00", "06:30"),
+        &weekly_form("7", "23:00", "06:30"),
         "weekly_start",
     )
     .await;
@@ -641,7 +652,7 @@ async fn weekly_windows_are_added_listed_checked_and_deleted() {
         &app,
         &m,
         &weekly,
-        &add("2", "02:00", "03:00"),
+        &weekly_form("2", "02:00", "03:00"),
         "window-added",
     )
     .await;
@@ -651,7 +662,7 @@ async fn weekly_windows_are_added_listed_checked_and_deleted() {
         &app,
         &m,
         &weekly,
-        &add("4", "09:02", "10:00"),
+        &weekly_form("4", "09:02", "10:00"),
         "weekly_start",
     )
     .await;
@@ -660,7 +671,7 @@ async fn weekly_windows_are_added_listed_checked_and_deleted() {
         &app,
         &m,
         &weekly,
-        &add("4", "09:00", "10:00:30"),
+        &weekly_form("4", "09:00", "10:00:30"),
         "weekly_end",
     )
     .await;
@@ -668,16 +679,23 @@ async fn weekly_windows_are_added_listed_checked_and_deleted() {
         &app,
         &m,
         &weekly,
-        &add("4", "nine", "10:00"),
+        &weekly_form("4", "nine", "10:00"),
         "weekly_start",
     )
     .await;
-    post_refused(&app, &m, &weekly, &add("4", "09:00", ""), "weekly_end").await;
     post_refused(
         &app,
         &m,
         &weekly,
-        &add("8", "09:00", "10:00"),
+        &weekly_form("4", "09:00", ""),
+        "weekly_end",
+    )
+    .await;
+    post_refused(
+        &app,
+        &m,
+        &weekly,
+        &weekly_form("8", "09:00", "10:00"),
         "weekly_weekday",
     )
     .await;
@@ -716,7 +734,7 @@ async fn weekly_windows_are_added_listed_checked_and_deleted() {
         &app,
         &m,
         &weekly,
-        &add("2", "01:00", "02:00"),
+        &weekly_form("2", "01:00", "02:00"),
         "window-added",
     )
     .await;
@@ -732,18 +750,11 @@ async fn a_window_ending_at_its_start_lasts_24_hours() {
     // Monday 15 June 2026, 11:00 in Berlin; 15-minute steps, 30 minutes.
     let m = mentor(&app).await;
     let weekly = format!("{AV}/weekly");
-    let add = |d: &'static str, s: &'static str, e: &'static str| {
-        [
-            ("weekly_weekday", d),
-            ("weekly_start", s),
-            ("weekly_end", e),
-        ]
-    };
     post_ok(
         &app,
         &m,
         &weekly,
-        &add("3", "10:00", "10:00"),
+        &weekly_form("3", "10:00", "10:00"),
         "window-added",
     )
     .await;
@@ -755,7 +766,7 @@ async fn a_window_ending_at_its_start_lasts_24_hours() {
         &app,
         &m,
         &weekly,
-        &add("4", "09:00", "11:00"),
+        &weekly_form("4", "09:00", "11:00"),
         "weekly_start",
     )
     .await;
@@ -768,7 +779,7 @@ async fn a_window_ending_at_its_start_lasts_24_hours() {
         &app,
         &m,
         &weekly,
-        &add("4", "10:00", "12:00"),
+        &weekly_form("4", "10:00", "12:00"),
         "window-added",
     )
     .await;
@@ -807,11 +818,7 @@ async fn a_window_ending_at_its_start_lasts_24_hours() {
         &app,
         &m,
         &format!("{AV}/overrides/window"),
-        &[
-            ("override_date", "2026-06-20"),
-            ("override_start", "10:00"),
-            ("override_end", "10:00"),
-        ],
+        &override_form("2026-06-20", "10:00", "10:00"),
         "override-added",
     )
     .await;
@@ -833,7 +840,7 @@ async fn a_window_ending_at_its_start_lasts_24_hours() {
         &app,
         &m,
         &weekly,
-        &add("7", "09:05", "11:00"),
+        &weekly_form("7", "09:05", "11:00"),
         "weekly_start",
     )
     .await;
@@ -846,7 +853,7 @@ async fn a_window_ending_at_its_start_lasts_24_hours() {
         &app,
         &m,
         &weekly,
-        &add("7", "10:00", "11:00"),
+        &weekly_form("7", "10:00", "11:00"),
         "window-added",
     )
     .await;
@@ -860,18 +867,11 @@ async fn date_overrides_have_their_own_windows_or_block_the_day() {
     let m = mentor(&app).await;
     let window = format!("{AV}/overrides/window");
     let blocked = format!("{AV}/overrides/blocked");
-    let at = |d: &'static str, s: &'static str, e: &'static str| {
-        [
-            ("override_date", d),
-            ("override_start", s),
-            ("override_end", e),
-        ]
-    };
     post_ok(
         &app,
         &m,
         &window,
-        &at("2026-06-20", "09:00", "10:00"),
+        &override_form("2026-06-20", "09:00", "10:00"),
         "override-added",
     )
     .await;
@@ -879,7 +879,7 @@ async fn date_overrides_have_their_own_windows_or_block_the_day() {
         &app,
         &m,
         &window,
-        &at("2026-06-20", "14:00", "15:30"),
+        &override_form("2026-06-20", "14:00", "15:30"),
         "override-added",
     )
     .await;
@@ -887,7 +887,7 @@ async fn date_overrides_have_their_own_windows_or_block_the_day() {
         &app,
         &m,
         &window,
-        &at("2026-06-22", "23:00", "01:00"),
+        &override_form("2026-06-22", "23:00", "01:00"),
         "override-added",
     )
     .await;
@@ -916,7 +916,7 @@ async fn date_overrides_have_their_own_windows_or_block_the_day() {
         &app,
         &m,
         &window,
-        &at("2026-06-20", "09:30", "11:00"),
+        &override_form("2026-06-20", "09:30", "11:00"),
         "override_start",
     )
     .await;
@@ -939,7 +939,7 @@ async fn date_overrides_have_their_own_windows_or_block_the_day() {
         &app,
         &m,
         &window,
-        &at("2026-06-30", "23:00", "00:30"),
+        &override_form("2026-06-30", "23:00", "00:30"),
         "override_start",
     )
     .await;
@@ -962,7 +962,7 @@ async fn date_overrides_have_their_own_windows_or_block_the_day() {
         &app,
         &m,
         &window,
-        &at("2026-06-30", "23:00", "00:30"),
+        &override_form("2026-06-30", "23:00", "00:30"),
         "override-added",
     )
     .await;
@@ -985,7 +985,7 @@ async fn date_overrides_have_their_own_windows_or_block_the_day() {
         &app,
         &m,
         &window,
-        &at("2026-06-23", "00:30", "02:00"),
+        &override_form("2026-06-23", "00:30", "02:00"),
         "override-added",
     )
     .await;
@@ -995,7 +995,7 @@ async fn date_overrides_have_their_own_windows_or_block_the_day() {
         &app,
         &m,
         &window,
-        &at("2026-07-01", "10:00", "11:00"),
+        &override_form("2026-07-01", "10:00", "11:00"),
         "override-unblocked",
     )
     .await;
@@ -1010,7 +1010,7 @@ async fn date_overrides_have_their_own_windows_or_block_the_day() {
         &app,
         &m,
         &window,
-        &at("2026-06-14", "09:00", "10:00"),
+        &override_form("2026-06-14", "09:00", "10:00"),
         "override_date",
     )
     .await;
@@ -1019,7 +1019,7 @@ async fn date_overrides_have_their_own_windows_or_block_the_day() {
         &app,
         &m,
         &window,
-        &at("20.6.2026", "09:00", "10:00"),
+        &override_form("20.6.2026", "09:00", "10:00"),
         "override_date",
     )
     .await;
@@ -1027,7 +1027,7 @@ async fn date_overrides_have_their_own_windows_or_block_the_day() {
         &app,
         &m,
         &window,
-        &at("2026-06-21", "09:00", "10:01"),
+        &override_form("2026-06-21", "09:00", "10:01"),
         "override_end",
     )
     .await;
@@ -1063,7 +1063,7 @@ async fn date_overrides_have_their_own_windows_or_block_the_day() {
         &app,
         &m,
         &window,
-        &at("2026-06-25", "10:00", "11:00"),
+        &override_form("2026-06-25", "10:00", "11:00"),
         "override-unblocked",
     )
     .await;
@@ -1074,7 +1074,7 @@ async fn date_overrides_have_their_own_windows_or_block_the_day() {
         &app,
         &m,
         &window,
-        &at("2026-06-25", "12:00", "13:00"),
+        &override_form("2026-06-25", "12:00", "13:00"),
         "override-added",
     )
     .await;
