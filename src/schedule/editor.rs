@@ -351,14 +351,6 @@ fn windows_in_force(
         .collect())
 }
 
-/// What [`add_override_window`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AddedWindow {
-    pub override_id: Uuid,
-    /// The date was unavailable all day; these hours replace that.
-    pub was_blocked: bool,
-}
-
 /// Gives local `date` its own window (creating the date's override, or
 /// adding to it; a date that was unavailable all day becomes available in
 /// this window). Refused when the window overlaps another of that date, or,
@@ -366,7 +358,8 @@ pub struct AddedWindow {
 /// override too, which the window then stops at). A window of the day
 /// before running past midnight stops at this date's start
 /// (`slots` module doc), so it is no obstacle. Tells whether the date was
-/// unavailable all day until now (the mentor is told so).
+/// unavailable all day until now: these hours replace that (the mentor is
+/// told so).
 pub fn add_override_window(
     conn: &mut PgConnection,
     mentor: Uuid,
@@ -374,7 +367,7 @@ pub fn add_override_window(
     start: NaiveTime,
     end: NaiveTime,
     now: DateTime<Utc>,
-) -> Result<AddedWindow, EditError> {
+) -> Result<bool, EditError> {
     check_window(start, end)?;
     conn.transaction(|conn| {
         let zone = lock_mentor(conn, mentor)?;
@@ -447,10 +440,7 @@ pub fn add_override_window(
                 "window": window_label(start, end),
             }),
         )?;
-        Ok(AddedWindow {
-            override_id,
-            was_blocked,
-        })
+        Ok(was_blocked)
     })
 }
 

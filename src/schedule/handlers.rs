@@ -681,8 +681,8 @@ pub async fn add_override_window(
     })
     .await?
     {
-        Ok(added) if added.was_blocked => Ok(back("override-unblocked")),
-        Ok(_) => Ok(back("override-added")),
+        Ok(true) => Ok(back("override-unblocked")),
+        Ok(false) => Ok(back("override-added")),
         Err(page) => Ok(page),
     }
 }
