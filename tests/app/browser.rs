@@ -295,6 +295,14 @@ impl Browser {
 
     /// Clicks the submit button inside `form_selector` and waits for the
     /// next page.
+    /// Signs in through the `/login` form of the app at `address`.
+    pub async fn sign_in(&self, address: &str, email: &str, password: &str) {
+        self.open(&format!("{address}/login")).await;
+        self.fill("email", email).await;
+        self.fill("password", password).await;
+        self.submit("form[action='/login']").await;
+    }
+
     pub async fn submit(&self, form_selector: &str) {
         let button = self
             .find(Locator::Css(&format!(
@@ -696,10 +704,9 @@ async fn account_and_admin_pages_pass_axe() {
     app.set_password(admin.id, "admin passphrase here");
     app.create_user(officehours::accounts::Role::Mentor);
     let browser = Browser::start().await;
-    browser.open(&format!("{}/login", app.address)).await;
-    browser.fill("email", &admin.email).await;
-    browser.fill("password", "admin passphrase here").await;
-    browser.submit("form[action='/login']").await;
+    browser
+        .sign_in(&app.address, &admin.email, "admin passphrase here")
+        .await;
     assert_eq!(browser.path().await, "/");
     for (path, title) in [
         ("/account", "Your account · Office Hours"),
@@ -770,10 +777,9 @@ async fn schedule_editor_in_a_real_browser() {
     browser.open(&url(&public_grid)).await;
     browser.assert_accessible("/mentors/{id}").await;
     assert!(public_slot_starts(&browser).await.is_empty());
-    browser.open(&url("/login")).await;
-    browser.fill("email", &mentor.email).await;
-    browser.fill("password", "mentor passphrase here").await;
-    browser.submit("form[action='/login']").await;
+    browser
+        .sign_in(&app.address, &mentor.email, "mentor passphrase here")
+        .await;
     assert_eq!(browser.path().await, "/");
 
     // The nav's Mentor link leads to the mentor home, and on to the editor.
@@ -973,10 +979,9 @@ async fn booking_journey_in_a_real_browser() {
     app.set_password(learner.id, "learner passphrase here");
     let url = |p: &str| format!("{}{p}", app.address);
     let browser = Browser::start().await;
-    browser.open(&url("/login")).await;
-    browser.fill("email", &learner.email).await;
-    browser.fill("password", "learner passphrase here").await;
-    browser.submit("form[action='/login']").await;
+    browser
+        .sign_in(&app.address, &learner.email, "learner passphrase here")
+        .await;
 
     // The grid of the next week, in the learner's zone; the first slot.
     browser
@@ -1141,10 +1146,9 @@ async fn mentor_marks_a_past_session_no_show_in_a_real_browser() {
     app.set_password(f.mentor.id, "mentor passphrase here");
     let url = |p: &str| format!("{}{p}", app.address);
     let browser = Browser::start().await;
-    browser.open(&url("/login")).await;
-    browser.fill("email", &f.mentor.email).await;
-    browser.fill("password", "mentor passphrase here").await;
-    browser.submit("form[action='/login']").await;
+    browser
+        .sign_in(&app.address, &f.mentor.email, "mentor passphrase here")
+        .await;
 
     browser.open(&url("/mentor")).await;
     browser.assert_accessible("/mentor").await;
@@ -1332,10 +1336,9 @@ async fn admin_journey_in_a_real_browser() {
     let admin_http = app.sign_in(&admin).await;
     let url = |p: &str| format!("{}{p}", app.address);
     let browser = Browser::start().await;
-    browser.open(&url("/login")).await;
-    browser.fill("email", &admin.email).await;
-    browser.fill("password", "admin passphrase here").await;
-    browser.submit("form[action='/login']").await;
+    browser
+        .sign_in(&app.address, &admin.email, "admin passphrase here")
+        .await;
     assert_eq!(browser.path().await, "/");
 
     // The statistics, with their charts.
@@ -1576,12 +1579,6 @@ async fn long_names_never_widen_a_page() {
     )
     .await;
     let url = |p: &str| format!("{}{p}", app.address);
-    async fn sign_in_as(browser: &Browser, url: &str, email: &str) {
-        browser.open(&format!("{url}/login")).await;
-        browser.fill("email", email).await;
-        browser.fill("password", "long names passphrase").await;
-        browser.submit("form[action='/login']").await;
-    }
     async fn fits(browser: &Browser, what: &str) {
         let (inner, scroll): (u32, u32) = browser
             .eval("return [window.innerWidth, document.documentElement.scrollWidth];")
@@ -1595,7 +1592,9 @@ async fn long_names_never_widen_a_page() {
     app.set_password(f.mentor.id, "long names passphrase");
     let browser = Browser::start().await;
     browser.set_window_size(390, 844).await.expect("resize");
-    sign_in_as(&browser, &app.address, &f.mentor.email).await;
+    browser
+        .sign_in(&app.address, &f.mentor.email, "long names passphrase")
+        .await;
     browser.open(&url("/mentor")).await;
     assert!(browser.body_text().await.contains(&"W".repeat(40)));
     fits(&browser, "/mentor").await;
@@ -1607,7 +1606,9 @@ async fn long_names_never_widen_a_page() {
     app.set_password(admin.id, "long names passphrase");
     let browser = Browser::start().await;
     browser.set_window_size(390, 844).await.expect("resize");
-    sign_in_as(&browser, &app.address, &admin.email).await;
+    browser
+        .sign_in(&app.address, &admin.email, "long names passphrase")
+        .await;
     browser
         .open(&url(&format!("/admin/bookings/{id}/reassign")))
         .await;
