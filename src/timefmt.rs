@@ -3,12 +3,40 @@
 //! another zone is never left guessing. Pure: depends on chrono and
 //! chrono-tz only.
 
-use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
+use std::fmt;
+
+use chrono::{DateTime, Datelike, Offset, Utc};
+use chrono_tz::{OffsetName, Tz, TzOffset};
 
 const LONG_DATE: &str = "%A %-d %B %Y";
 const CLOCK: &str = "%H:%M";
-const ABBREVIATION: &str = "%Z";
+
+/// The zone's abbreviation at an instant, e.g. `CEST`. Where the tz
+/// database has no letters for a zone it would print the bare offset
+/// (`-03`, `+0545`), which reads like a typo after a clock time; this
+/// shows `UTC-03` and `UTC+05:45` instead.
+pub struct Abbreviation(TzOffset);
+
+/// The abbreviation of `local`'s zone at that instant.
+pub fn abbreviation(local: &DateTime<Tz>) -> Abbreviation {
+    Abbreviation(*local.offset())
+}
+
+impl fmt::Display for Abbreviation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(letters) = self.0.abbreviation() {
+            return f.write_str(letters);
+        }
+        let seconds = self.0.fix().local_minus_utc();
+        let sign = if seconds < 0 { '-' } else { '+' };
+        let (hours, minutes) = (seconds.abs() / 3600, seconds.abs() % 3600 / 60);
+        if minutes == 0 {
+            write!(f, "UTC{sign}{hours:02}")
+        } else {
+            write!(f, "UTC{sign}{hours:02}:{minutes:02}")
+        }
+    }
+}
 
 /// A session's time range in `zone`, e.g.
 /// `Tuesday 16 June 2026, 14:00–15:00 CEST (Europe/Berlin)`.
@@ -18,8 +46,8 @@ const ABBREVIATION: &str = "%Z";
 /// (a DST switch), e.g. `…, 02:30 CEST – 02:30 CET (Europe/Berlin)`.
 pub fn when(start: DateTime<Utc>, end: DateTime<Utc>, zone: Tz) -> String {
     let (s, e) = (start.with_timezone(&zone), end.with_timezone(&zone));
-    let start_abbr = s.format(ABBREVIATION).to_string();
-    let end_abbr = e.format(ABBREVIATION).to_string();
+    let start_abbr = abbreviation(&s).to_string();
+    let end_abbr = abbreviation(&e).to_string();
     let start_date = s.format(LONG_DATE);
     let start_clock = s.format(CLOCK);
     let end_clock = e.format(CLOCK);
@@ -54,9 +82,9 @@ fn named(text: String, start_abbr: &str, end_abbr: &str, zone: Tz) -> String {
 /// One instant in `zone`, e.g. `Tuesday 16 June 2026, 14:00 CEST (Europe/Berlin)`.
 pub fn instant(at: DateTime<Utc>, zone: Tz) -> String {
     let local = at.with_timezone(&zone);
-    let abbr = local.format(ABBREVIATION).to_string();
+    let abbr = abbreviation(&local).to_string();
     named(
-        local.format("%A %-d %B %Y, %H:%M %Z").to_string(),
+        format!("{} {abbr}", local.format("%A %-d %B %Y, %H:%M")),
         &abbr,
         &abbr,
         zone,
@@ -65,9 +93,33 @@ pub fn instant(at: DateTime<Utc>, zone: Tz) -> String {
 
 /// A compact instant for subject lines and lists, e.g. `Tue 16 Jun 2026, 14:00 CEST`.
 pub fn short(at: DateTime<Utc>, zone: Tz) -> String {
-    at.with_timezone(&zone)
-        .format("%a %-d %b %Y, %H:%M %Z")
-        .to_string()
+    let local = at.with_timezone(&zone);
+    format!(
+        "{} {}",
+        local.format("%a %-d %b %Y, %H:%M"),
+        abbreviation(&local)
+    )
+}
+
+/// A clock time with the zone's abbreviation, e.g. `14:00 CEST`.
+pub fn clock(at: DateTime<Utc>, zone: Tz) -> String {
+    let local = at.with_timezone(&zone);
+    format!("{} {}", local.format(CLOCK), abbreviation(&local))
+}
+
+/// An instant in `zone` with the zone named, e.g. `Tue 3 Mar, 14:30 CET`;
+/// the year only when it is not the current one there.
+pub fn recent(at: DateTime<Utc>, zone: Tz, now: DateTime<Utc>) -> String {
+    let local = at.with_timezone(&zone);
+    if local.year() == now.with_timezone(&zone).year() {
+        format!(
+            "{} {}",
+            local.format("%a %-d %b, %H:%M"),
+            abbreviation(&local)
+        )
+    } else {
+        short(at, zone)
+    }
 }
 
 #[cfg(test)]
@@ -135,6 +187,38 @@ mod tests {
     }
 
     #[test]
+    fn zones_without_letters_show_the_offset_from_utc() {
+        // The tz database writes São Paulo as "-03" and Kathmandu as "+0545".
+        let (s, e) = (utc(2026, 6, 16, 18, 15), utc(2026, 6, 16, 19, 0));
+        let z = chrono_tz::America::Sao_Paulo;
+        assert_eq!(short(s, z), "Tue 16 Jun 2026, 15:15 UTC-03");
+        assert_eq!(
+            when(s, e, z),
+            "Tuesday 16 June 2026, 15:15–16:00 UTC-03 (America/Sao_Paulo)"
+        );
+        assert_eq!(
+            instant(s, z),
+            "Tuesday 16 June 2026, 15:15 UTC-03 (America/Sao_Paulo)"
+        );
+        let k = chrono_tz::Asia::Kathmandu;
+        assert_eq!(short(s, k), "Wed 17 Jun 2026, 00:00 UTC+05:45");
+        assert_eq!(clock(s, z), "15:15 UTC-03");
+        assert_eq!(
+            recent(s, z, utc(2026, 1, 1, 12, 0)),
+            "Tue 16 Jun, 15:15 UTC-03"
+        );
+        assert_eq!(
+            recent(s, z, utc(2027, 1, 1, 12, 0)),
+            "Tue 16 Jun 2026, 15:15 UTC-03"
+        );
+        // A zone at +00 without letters.
+        assert_eq!(
+            short(s, chrono_tz::Atlantic::Azores),
+            "Tue 16 Jun 2026, 18:15 UTC+00"
+        );
+    }
+
+    #[test]
     fn range_crossing_local_midnight_names_both_dates() {
         // 22:30–23:30 UTC on 31 October is 23:30–00:30 CET.
         let (s, e) = (utc(2026, 10, 31, 22, 30), utc(2026, 10, 31, 23, 30));
@@ -171,6 +255,26 @@ mod tests {
         assert_eq!(
             when(s, e, chrono_tz::America::New_York),
             "Saturday 31 October 2026, 23:30 EDT – Sunday 1 November 2026, 02:00 EST (America/New_York)"
+        );
+    }
+
+    #[test]
+    fn times_name_their_zone_and_the_year_only_when_not_this_one() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 3, 12, 0, 0).unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 3, 3, 13, 30, 0).unwrap();
+        assert_eq!(
+            recent(at, chrono_tz::Europe::Berlin, now),
+            "Tue 3 Mar, 14:30 CET"
+        );
+        let summer = Utc.with_ymd_and_hms(2026, 7, 1, 12, 30, 0).unwrap();
+        assert_eq!(
+            recent(summer, chrono_tz::Europe::Berlin, now),
+            "Wed 1 Jul, 14:30 CEST"
+        );
+        let last_year = Utc.with_ymd_and_hms(2025, 12, 31, 23, 30, 0).unwrap();
+        assert_eq!(
+            recent(last_year, chrono_tz::America::New_York, now),
+            "Wed 31 Dec 2025, 18:30 EST"
         );
     }
 }

@@ -11,7 +11,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -132,17 +132,6 @@ impl Draft {
     }
 }
 
-/// An instant in the viewer's zone with the zone named, e.g.
-/// `Tue 3 Mar, 14:30 CET`; the year only when it is not this one.
-fn local(at: DateTime<Utc>, zone: chrono_tz::Tz, now: DateTime<Utc>) -> String {
-    let at = at.with_timezone(&zone);
-    if at.year() == now.with_timezone(&zone).year() {
-        at.format("%a %-d %b, %H:%M %Z").to_string()
-    } else {
-        at.format("%a %-d %b %Y, %H:%M %Z").to_string()
-    }
-}
-
 /// A short name for a user agent ("Firefox on Linux"); an unknown one is
 /// cut to 60 characters.
 fn short_agent(ua: Option<&str>) -> String {
@@ -217,8 +206,8 @@ async fn account_page(
         .map(|s| SessionView {
             id: s.id,
             device: short_agent(s.user_agent.as_deref()),
-            created: local(s.created_at, zone, now),
-            last_seen: local(s.last_seen_at, zone, now),
+            created: crate::timefmt::recent(s.created_at, zone, now),
+            last_seen: crate::timefmt::recent(s.last_seen_at, zone, now),
             ip: s.ip.unwrap_or_else(|| "unknown".to_owned()),
             current: s.id == auth.session.id,
         })
@@ -228,9 +217,11 @@ async fn account_page(
         .map(|t| TokenView {
             id: t.id,
             name: t.name,
-            created: local(t.created_at, zone, now),
-            last_used: t.last_used_at.map(|at| local(at, zone, now)),
-            revoked: t.revoked_at.map(|at| local(at, zone, now)),
+            created: crate::timefmt::recent(t.created_at, zone, now),
+            last_used: t
+                .last_used_at
+                .map(|at| crate::timefmt::recent(at, zone, now)),
+            revoked: t.revoked_at.map(|at| crate::timefmt::recent(at, zone, now)),
         })
         .collect();
     Ok(AccountPage {
@@ -1054,7 +1045,6 @@ pub async fn delete_account(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
 
     #[test]
     fn agents_are_shortened() {
@@ -1081,25 +1071,5 @@ mod tests {
         assert_eq!(short_agent(Some("  ")), "Unknown device");
         let long = "x".repeat(80);
         assert_eq!(short_agent(Some(&long)), format!("{}…", "x".repeat(60)));
-    }
-
-    #[test]
-    fn times_name_their_zone_and_the_year_only_when_not_this_one() {
-        let now = Utc.with_ymd_and_hms(2026, 3, 3, 12, 0, 0).unwrap();
-        let at = Utc.with_ymd_and_hms(2026, 3, 3, 13, 30, 0).unwrap();
-        assert_eq!(
-            local(at, chrono_tz::Europe::Berlin, now),
-            "Tue 3 Mar, 14:30 CET"
-        );
-        let summer = Utc.with_ymd_and_hms(2026, 7, 1, 12, 30, 0).unwrap();
-        assert_eq!(
-            local(summer, chrono_tz::Europe::Berlin, now),
-            "Wed 1 Jul, 14:30 CEST"
-        );
-        let last_year = Utc.with_ymd_and_hms(2025, 12, 31, 23, 30, 0).unwrap();
-        assert_eq!(
-            local(last_year, chrono_tz::America::New_York, now),
-            "Wed 31 Dec 2025, 18:30 EST"
-        );
     }
 }

@@ -289,9 +289,7 @@ async fn policy_page(
         .collect();
     let updated = updated_at.map(|at| {
         (
-            at.with_timezone(&zone)
-                .format("%a %-d %b %Y, %H:%M %Z")
-                .to_string(),
+            crate::timefmt::short(at, zone),
             at.to_rfc3339_opts(SecondsFormat::Secs, true),
         )
     });

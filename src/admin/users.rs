@@ -578,10 +578,7 @@ struct Stamp {
 impl Stamp {
     fn new(at: DateTime<Utc>, zone: chrono_tz::Tz) -> Self {
         Stamp {
-            text: at
-                .with_timezone(&zone)
-                .format("%a %-d %b %Y, %H:%M %Z")
-                .to_string(),
+            text: crate::timefmt::short(at, zone),
             iso: at.to_rfc3339_opts(SecondsFormat::Secs, true),
         }
     }

@@ -292,7 +292,7 @@ fn reminders_line(start: Option<DateTime<Utc>>, now: DateTime<Utc>, zone: Tz) ->
         .into_iter()
         .map(|(words, moment)| {
             if moment - now <= Duration::minutes(FORM_MINUTES) {
-                let by = moment.with_timezone(&zone).format("%H:%M %Z");
+                let by = timefmt::clock(moment, zone);
                 format!("{words} (if you book before {by})")
             } else {
                 words.to_owned()
@@ -1570,7 +1570,7 @@ async fn reschedule_page(
                 label: format!(
                     "{}–{}",
                     local.format("%H:%M"),
-                    (s + minutes).with_timezone(&zone).format("%H:%M %Z")
+                    timefmt::clock(s + minutes, zone)
                 ),
                 checked: false,
             });

@@ -10,8 +10,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Utc};
-use chrono_tz::Tz;
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -60,17 +59,6 @@ fn path_id(raw: &str) -> Result<Uuid, AppError> {
 #[derive(Deserialize)]
 pub struct NoticeQuery {
     notice: Option<String>,
-}
-
-/// An instant in `zone` with the zone named, e.g. `Tue 3 Mar, 14:30 CET`;
-/// the year only when it is not this one.
-fn local(at: DateTime<Utc>, zone: Tz, now: DateTime<Utc>) -> String {
-    let at = at.with_timezone(&zone);
-    if at.year() == now.with_timezone(&zone).year() {
-        at.format("%a %-d %b, %H:%M %Z").to_string()
-    } else {
-        at.format("%a %-d %b %Y, %H:%M %Z").to_string()
-    }
 }
 
 // ---------------------------------------------------------------- settings
@@ -382,8 +370,8 @@ async fn availability_page(
         .iter()
         .map(|t| TimeOffView {
             id: t.id,
-            from: local(t.starts_at, zone, now),
-            to: local(t.ends_at, zone, now),
+            from: crate::timefmt::recent(t.starts_at, zone, now),
+            to: crate::timefmt::recent(t.ends_at, zone, now),
             note: t.note.clone(),
         })
         .collect();
@@ -396,7 +384,7 @@ async fn availability_page(
             label: date.format("%a %-d %b").to_string(),
             slots: slots
                 .iter()
-                .map(|s| s.start.with_timezone(&zone).format("%H:%M %Z").to_string())
+                .map(|s| crate::timefmt::clock(s.start, zone))
                 .collect(),
         })
         .collect();

@@ -232,7 +232,12 @@ fn hh_mm(t: &DateTime<Tz>) -> String {
 /// `Tue 16 Jun, 09:00 CEST`: the date, time and zone abbreviation (or
 /// offset) of an instant in the viewer's zone.
 fn full_label(t: &DateTime<Tz>) -> String {
-    format!("{}, {} {}", day_label(t.date_naive()), hh_mm(t), t.offset())
+    format!(
+        "{}, {} {}",
+        day_label(t.date_naive()),
+        hh_mm(t),
+        crate::timefmt::abbreviation(t)
+    )
 }
 
 /// `2026-06-16T07:00:00Z`.
@@ -292,12 +297,10 @@ fn local_days(zone: Tz, from: NaiveDate, to: NaiveDate) -> Interval {
 fn zone_note(zone: Tz, days: &[NaiveDate]) -> String {
     let noon = NaiveTime::from_hms_opt(12, 0, 0).unwrap_or(NaiveTime::MIN);
     let mut runs: Vec<(String, NaiveDate, NaiveDate)> = Vec::new();
-    let abbr_at = |t: DateTime<Utc>| t.with_timezone(&zone).offset().to_string();
+    let abbr_at =
+        |t: DateTime<Utc>| crate::timefmt::abbreviation(&t.with_timezone(&zone)).to_string();
     for &d in days {
-        let abbr = resolve_local(zone, d, noon)
-            .with_timezone(&zone)
-            .offset()
-            .to_string();
+        let abbr = abbr_at(resolve_local(zone, d, noon));
         match runs.last_mut() {
             Some((a, _, last)) if *a == abbr => *last = d,
             _ => runs.push((abbr, d, d)),
@@ -863,7 +866,11 @@ mod tests {
                 let local = t.with_timezone(&zone);
                 assert_eq!(
                     full_label(&local),
-                    local.format("%a %-d %b, %H:%M %Z").to_string()
+                    format!(
+                        "{} {}",
+                        local.format("%a %-d %b, %H:%M"),
+                        crate::timefmt::abbreviation(&local)
+                    )
                 );
                 assert_eq!(
                     iso_date(local.date_naive()),

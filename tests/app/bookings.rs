@@ -1419,6 +1419,11 @@ async fn a_taken_time_offers_only_the_times_a_month_cap_leaves_open() {
     let (status, html) = app.get_as(&me, &path).await;
     assert_eq!(status, StatusCode::CONFLICT, "{html}");
     assert_eq!(offered(&html), july, "{html}");
+    // Kiritimati has no letter abbreviation: the offset names it.
+    assert!(
+        html.contains("Wednesday 1 July 2026, 00:30–01:00 UTC+14 (Pacific/Kiritimati)"),
+        "{html}"
+    );
     // The page says nearer ones were left out, and why.
     assert!(html.contains("you can book</legend>"), "{html}");
     assert!(html.contains("your booking limits refuse them"), "{html}");
