@@ -44,7 +44,8 @@ pub fn free_slots(
     // A window of the previous day may cross midnight into `first_day`.
     let first_day = first_day.pred_opt().unwrap_or(first_day);
     // A session starting before `hi` may run into windows of the date it
-    // ends on, and a day later when a fold at midnight repeats that date.
+    // ends on, and of the day after when a fold over midnight repeats the
+    // end of that date (St John's fell back from 00:01 to 23:01 until 2011).
     let last_day = add(hi, duration).with_timezone(&zone).date_naive();
     let last_day = last_day.succ_opt().unwrap_or(last_day);
 

@@ -1203,3 +1203,21 @@ fn interval_overlap_is_half_open() {
     assert!(a.overlaps(&c) && b.overlaps(&c));
     assert!(!a.overlaps(&empty));
 }
+
+#[test]
+fn a_fold_over_midnight_reaches_back_into_the_previous_date() {
+    // Until 2011 St John's fell back at 00:01: on Sunday 7 November 2010
+    // the clocks went from 00:01 NDT (02:31 UTC) back to 23:01 NST on
+    // Saturday. A session from Sunday 00:00 NDT (02:30 UTC) therefore ends
+    // at Saturday 23:30 NST: the date its end falls on comes before the
+    // date whose window it lies in.
+    let s = weekly(America::St_Johns, &[(Weekday::Sun, win((0, 0), (3, 0)))]);
+    let q = SlotQuery {
+        now: at("2010-01-01T00:00:00Z"),
+        ..query("2010-11-07T02:00:00Z", "2010-11-07T02:31:00Z", 30)
+    };
+    assert_eq!(
+        run(&s, &settings(30), &[], &[], &q),
+        ["2010-11-07T02:30:00Z"]
+    );
+}
