@@ -43,6 +43,27 @@ pub fn list_active(conn: &mut PgConnection) -> QueryResult<Vec<Topic>> {
         .load(conn)
 }
 
+/// Active topics with how many mentors offer each and take bookings (the
+/// mentors its page lists: see `schedule::public::load`): those with
+/// mentors first, each part in title order. For the home page.
+pub fn list_for_home(conn: &mut PgConnection) -> QueryResult<Vec<(Topic, i64)>> {
+    let mentors = diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "(SELECT count(*) FROM mentor_topics mt \
+           JOIN mentor_profiles p ON p.user_id = mt.mentor_id AND p.accepting_bookings \
+           JOIN users u ON u.id = mt.mentor_id \
+          WHERE mt.topic_id = topics.id \
+            AND u.role IN ('mentor', 'admin') AND u.disabled_at IS NULL)",
+    );
+    let mut rows: Vec<(Topic, i64)> = topics::table
+        .filter(topics::active.eq(true))
+        .order((topics::title.asc(), topics::id.asc()))
+        .select((Topic::as_select(), mentors))
+        .load(conn)?;
+    // Stable: title order holds within each part.
+    rows.sort_by_key(|(_, n)| *n == 0);
+    Ok(rows)
+}
+
 pub fn find_by_slug(conn: &mut PgConnection, slug: &str) -> QueryResult<Option<Topic>> {
     topics::table
         .filter(topics::slug.eq(slug))

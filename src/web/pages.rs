@@ -19,11 +19,12 @@ use crate::topics::{self, Topic};
 #[template(path = "home/index.html")]
 struct HomePage {
     page: PageCtx,
-    topics: Vec<Topic>,
+    /// Each active topic with how many mentors offer it.
+    topics: Vec<(Topic, i64)>,
 }
 
 pub async fn home(state: web::Data<AppState>, viewer: Viewer) -> Result<HttpResponse, AppError> {
-    let topics = state.db(topics::list_active).await?;
+    let topics = state.db(topics::list_for_home).await?;
     render(&HomePage {
         page: viewer.page(),
         topics,

@@ -87,6 +87,54 @@ async fn home_lists_active_topics_only_with_security_headers() {
 }
 
 #[tokio::test]
+async fn home_says_how_many_mentors_offer_each_topic_and_lists_theirs_first() {
+    use crate::booking_fixture::{add_topic, mentor, offer};
+    use officehours::db::schema::users;
+    let app = spawn_app().await;
+    let alone = add_topic(&app, "a-alone", 30);
+    let one = add_topic(&app, "b-one", 30);
+    let two = add_topic(&app, "c-two", 30);
+    offer(&app, &mentor(&app, |_| {}), one);
+    offer(&app, &mentor(&app, |_| {}), two);
+    offer(&app, &mentor(&app, |_| {}), two);
+    // Not counted: a mentor who takes no bookings, and a disabled one.
+    offer(&app, &mentor(&app, |p| p.accepting_bookings = false), two);
+    let disabled = mentor(&app, |_| {});
+    offer(&app, &disabled, two);
+    offer(&app, &disabled, alone);
+    diesel::update(users::table.find(disabled.id))
+        .set(users::disabled_at.eq(Some(app.clock.now())))
+        .execute(&mut app.conn())
+        .unwrap();
+
+    let body = app.get("/").await.text().await.unwrap();
+    let card = |slug: &str| {
+        let from = body
+            .find(&format!("href=\"/topics/{slug}\""))
+            .unwrap_or_else(|| panic!("{slug}: {body}"));
+        let to = from + body[from..].find("</li>").unwrap();
+        (
+            from,
+            body[from..to]
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
+    };
+    let (b, b_text) = card("b-one");
+    let (c, c_text) = card("c-two");
+    let (a, a_text) = card("a-alone");
+    assert!(b_text.contains("30 minutes · free · 1 mentor<"), "{b_text}");
+    assert!(
+        c_text.contains("30 minutes · free · 2 mentors<"),
+        "{c_text}"
+    );
+    assert!(a_text.contains("no mentor offers it yet"), "{a_text}");
+    // Bookable topics first, in title order; then the rest.
+    assert!(b < c && c < a, "{body}");
+}
+
+#[tokio::test]
 async fn unknown_paths_get_the_404_page_with_security_headers() {
     let app = spawn_app().await;
     let res = app.get("/no/such/page").await;
