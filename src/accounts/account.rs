@@ -377,19 +377,19 @@ async fn check_current_password(
     user: &User,
     password: String,
 ) -> Result<CurrentPassword, AppError> {
-    let key = throttle::email_key(&user.email);
     let ip = ip_of(req, state);
     let now = state.clock.now();
     let user_id = user.id;
-    let (k, i) = (key.clone(), ip.clone());
-    let (blocked, phc) = state
+    let (email, i) = (user.email.clone(), ip.clone());
+    let (key, blocked, phc) = state
         .db(move |conn| -> Result<_, diesel::result::Error> {
-            let blocked = throttle::blocked_until(conn, &k, &i, now)?;
+            let key = throttle::email_key(conn, &email)?;
+            let blocked = throttle::blocked_until(conn, &key, &i, now)?;
             let phc: Option<String> = users::table
                 .find(user_id)
                 .select(users::password_hash)
                 .first(conn)?;
-            Ok((blocked, phc))
+            Ok((key, blocked, phc))
         })
         .await?;
     if let Some(until) = blocked {

@@ -18,8 +18,8 @@ use crate::bookings::model::{Booking, Status};
 use crate::bookings::service::{self as booking_service, Actor, BookError, Ctx, Departure, Party};
 use crate::db::schema::{
     account_tokens, api_tokens as api_tokens_table, audit_log, bookings, calendar_feeds,
-    date_overrides, login_failures, login_known_ips, manage_tokens, mentor_profiles, mentor_topics,
-    override_windows, time_off, topics, users, weekly_rules,
+    date_overrides, login_failures, login_known_ips, mail_requests, manage_tokens, mentor_profiles,
+    mentor_topics, override_windows, time_off, topics, users, weekly_rules,
 };
 use crate::email::outbox;
 use crate::schedule::queries as schedule_queries;
@@ -536,10 +536,12 @@ pub fn delete(
             .execute(conn)?;
         diesel::delete(time_off::table.filter(time_off::mentor_id.eq(user_id))).execute(conn)?;
         diesel::delete(mentor_profiles::table.find(user_id)).execute(conn)?;
-        let key = throttle::email_key(&user.email);
+        let key = throttle::email_key(conn, &user.email)?;
         diesel::delete(login_failures::table.filter(login_failures::email_key.eq(&key)))
             .execute(conn)?;
         diesel::delete(login_known_ips::table.filter(login_known_ips::email_key.eq(&key)))
+            .execute(conn)?;
+        diesel::delete(mail_requests::table.filter(mail_requests::email_key.eq(&key)))
             .execute(conn)?;
 
         diesel::update(users::table.find(user_id))

@@ -54,14 +54,7 @@ pub fn issue(
     now: DateTime<Utc>,
 ) -> QueryResult<String> {
     // Older links of the same purpose stop working.
-    diesel::update(
-        account_tokens::table
-            .filter(account_tokens::user_id.eq(user_id))
-            .filter(account_tokens::purpose.eq(purpose.as_str()))
-            .filter(account_tokens::used_at.is_null()),
-    )
-    .set(account_tokens::used_at.eq(Some(now)))
-    .execute(conn)?;
+    void(conn, user_id, purpose, now)?;
     let token = tokens::generate();
     diesel::insert_into(account_tokens::table)
         .values((
@@ -88,6 +81,23 @@ fn live(
         .filter(account_tokens::used_at.is_null())
         .filter(account_tokens::expires_at.gt(now))
         .into_boxed()
+}
+
+/// Every unused link of `purpose` the user holds stops working.
+pub fn void(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    purpose: Purpose,
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::update(
+        account_tokens::table
+            .filter(account_tokens::user_id.eq(user_id))
+            .filter(account_tokens::purpose.eq(purpose.as_str()))
+            .filter(account_tokens::used_at.is_null()),
+    )
+    .set(account_tokens::used_at.eq(Some(now)))
+    .execute(conn)
 }
 
 /// Whether the link still works, without using it (for the page a link

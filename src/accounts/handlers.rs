@@ -5,18 +5,22 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
+use lettre::message::Mailbox;
 use serde::Deserialize;
 
 use super::email_tokens::{self, Purpose};
 use super::service::{self, AccountError, NewAccount};
 use super::session::{self, Origin};
 use super::signin::{self, SignIn};
+use super::throttle::{self, MailPurpose};
 use super::{Role, User, password};
 use crate::audit;
 use crate::db::schema::users;
-use crate::email::render::{PasswordChanged, PasswordReset, RegisterAttempt, VerifyEmail};
+use crate::email::render::{
+    PasswordChanged, PasswordReset, RegisterAttempt, ResetUnavailable, VerifyEmail,
+};
 use crate::email::{EmailContent, enqueue};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -348,40 +352,54 @@ pub fn check_new_password(errors: &mut FieldErrors, field: &'static str, raw: &s
     }
 }
 
+/// Signs up. A new address gets its confirmation link; one with an
+/// account tells its owner instead; the visitor sees the same page. Both
+/// emails are limited per address (`throttle::mail_request`), and an IP
+/// that asked for too many is refused before any hashing.
 pub async fn register(
     state: web::Data<AppState>,
+    req: HttpRequest,
     form: CsrfForm<RegisterForm>,
 ) -> Result<HttpResponse, AppError> {
     let CsrfForm { viewer, form } = form;
     let next = safe_next(Some(&form.next));
+    let page = |errors| RegisterPage {
+        page: viewer.page().returning_to(&next),
+        login_href: with_next("/login", &next),
+        slot: next_is_slot(&next),
+        next: next.clone(),
+        email: form.email.trim().to_owned(),
+        display_name: form.display_name.trim().to_owned(),
+        zones: zone_options(form.time_zone.trim()),
+        errors,
+    };
     let mut errors = FieldErrors::default();
     let email = check_email(&mut errors, &form.email);
     let name = check_name(&mut errors, &form.display_name);
     check_new_password(&mut errors, "password", &form.password);
     let zone = check_zone(&mut errors, &form.time_zone);
     let (Some(email), Some(name), Some(zone), true) = (email, name, zone, errors.is_empty()) else {
-        return render_status(
-            &RegisterPage {
-                page: viewer.page().returning_to(&next),
-                login_href: with_next("/login", &next),
-                slot: next_is_slot(&next),
-                next,
-                email: form.email.trim().to_owned(),
-                display_name: form.display_name.trim().to_owned(),
-                zones: zone_options(form.time_zone.trim()),
-                errors,
-            },
-            StatusCode::UNPROCESSABLE_ENTITY,
-        );
+        return render_status(&page(errors), StatusCode::UNPROCESSABLE_ENTITY);
     };
+    let now = state.clock.now();
+    let ip = ip_of(&req, &state);
+    let i = ip.clone();
+    let blocked = state
+        .db(move |conn| throttle::mail_ip_blocked_until(conn, &i, now))
+        .await?;
+    if let Some(until) = blocked {
+        return too_many_requests(page, until, now);
+    }
     let sent = with_next("/register/sent", &next);
     // Hash whether or not the address is taken, so both take as long.
-    let hash = state.hasher.hash(form.password).await?;
+    let hash = state.hasher.hash(form.password.clone()).await?;
     let now = state.clock.now();
     let settings = state.settings.clone();
     state
         .db(move |conn| -> Result<(), AppError> {
+            let key = throttle::email_key(conn, &email)?;
             let created = conn.transaction(|conn| -> Result<User, AccountError> {
+                let send = throttle::mail_request(conn, &key, MailPurpose::Register, &ip, now)?;
                 let user = service::create(
                     conn,
                     now,
@@ -394,8 +412,10 @@ pub async fn register(
                         verified: false,
                     },
                 )?;
-                send_verification(conn, &settings, &user, now, &next)
-                    .map_err(|e| AccountError::Invalid(e.to_string()))?;
+                if send {
+                    send_verification(conn, &settings, &user, now, &next)
+                        .map_err(|e| AccountError::Invalid(e.to_string()))?;
+                }
                 audit::record(
                     conn,
                     now,
@@ -411,6 +431,9 @@ pub async fn register(
                 Err(AccountError::EmailTaken) => {
                     // The owner learns of it; the visitor sees the same page.
                     conn.transaction(|conn| -> Result<(), AppError> {
+                        if !throttle::mail_request(conn, &key, MailPurpose::Register, &ip, now)? {
+                            return Ok(());
+                        }
                         if let Some(owner) = service::find_by_email(conn, &email)? {
                             let to = owner.mailbox().map_err(AppError::internal)?;
                             let mail = RegisterAttempt {
@@ -863,46 +886,95 @@ pub struct ForgotForm {
     email: String,
 }
 
+/// Asks for a reset link. Every address gets one email — the link, or
+/// word that no account (or a disabled one) uses it — within the limits
+/// of `throttle::mail_request`, so neither the answer, its timing nor the
+/// outbox tells which addresses have accounts.
 pub async fn forgot(
     state: web::Data<AppState>,
+    req: HttpRequest,
     form: CsrfForm<ForgotForm>,
 ) -> Result<HttpResponse, AppError> {
     let CsrfForm { viewer, form } = form;
     let mut errors = FieldErrors::default();
+    let page = |errors| ForgotPage {
+        page: viewer.page(),
+        email: form.email.trim().to_owned(),
+        errors,
+    };
     let Some(email) = check_email(&mut errors, &form.email) else {
-        return render_status(
-            &ForgotPage {
-                page: viewer.page(),
-                email: form.email.trim().to_owned(),
-                errors,
-            },
-            StatusCode::UNPROCESSABLE_ENTITY,
-        );
+        return render_status(&page(errors), StatusCode::UNPROCESSABLE_ENTITY);
     };
     let now = state.clock.now();
+    let ip = ip_of(&req, &state);
     let settings = state.settings.clone();
-    state
+    let blocked = state
         .db(move |conn| {
-            conn.transaction(|conn| -> Result<(), AppError> {
-                let Some(user) = service::find_by_email(conn, &email)? else {
-                    return Ok(());
+            conn.transaction(|conn| -> Result<Option<DateTime<Utc>>, AppError> {
+                if let Some(until) = throttle::mail_ip_blocked_until(conn, &ip, now)? {
+                    return Ok(Some(until));
+                }
+                let key = throttle::email_key(conn, &email)?;
+                if !throttle::mail_request(conn, &key, MailPurpose::Reset, &ip, now)? {
+                    return Ok(None);
+                }
+                let user = service::find_by_email(conn, &email)?;
+                let mail = match &user {
+                    Some(user) if user.disabled_at.is_none() => {
+                        let token =
+                            email_tokens::issue(conn, user.id, Purpose::ResetPassword, None, now)?;
+                        PasswordReset {
+                            display_name: user.display_name.clone(),
+                            link: settings.token_link("/reset-password", &token),
+                        }
+                        .to_email(user.mailbox().map_err(AppError::internal)?, Some(user.id))?
+                    }
+                    _ => {
+                        let to = match &user {
+                            Some(user) => user.mailbox(),
+                            None => email.parse().map(|a| Mailbox::new(None, a)),
+                        }
+                        .map_err(AppError::internal)?;
+                        ResetUnavailable {
+                            display_name: user.as_ref().map(|u| u.display_name.clone()),
+                            forgot_url: settings.absolute_url("/forgot-password"),
+                            register_url: settings.absolute_url("/register"),
+                        }
+                        .to_email(to, user.as_ref().map(|u| u.id))?
+                    }
                 };
-                if user.disabled_at.is_some() {
-                    return Ok(());
-                }
-                let token = email_tokens::issue(conn, user.id, Purpose::ResetPassword, None, now)?;
-                let link = settings.token_link("/reset-password", &token);
-                let mail = PasswordReset {
-                    display_name: user.display_name.clone(),
-                    link,
-                }
-                .to_email(user.mailbox().map_err(AppError::internal)?, Some(user.id))?;
                 enqueue(conn, now, &settings.smtp_from, &mail).map_err(AppError::internal)?;
-                Ok(())
+                Ok(None)
             })
         })
         .await?;
+    if let Some(until) = blocked {
+        return too_many_requests(page, until, now);
+    }
     Ok(see_other("/forgot-password/sent"))
+}
+
+/// The form again with the wait for an IP that asked for too many emails
+/// (429 with Retry-After).
+fn too_many_requests<P: Template>(
+    page: impl Fn(FieldErrors) -> P,
+    until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<HttpResponse, AppError> {
+    let wait = (until - now).num_seconds().max(1);
+    let minutes = (wait + 59) / 60;
+    let mut errors = FieldErrors::default();
+    errors.add(
+        "email",
+        format!(
+            "Too many requests from your network in the last hour. Try again in {minutes} minute{}.",
+            if minutes == 1 { "" } else { "s" }
+        ),
+    );
+    let mut res = render_status(&page(errors), StatusCode::TOO_MANY_REQUESTS)?;
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    Ok(res)
 }
 
 pub async fn forgot_sent(viewer: Viewer) -> Result<HttpResponse, AppError> {
@@ -910,8 +982,8 @@ pub async fn forgot_sent(viewer: Viewer) -> Result<HttpResponse, AppError> {
         viewer.page(),
         "Check your inbox",
         &[
-            "If an account uses that address, we sent it a link to choose a new password. The link works once, for 30 minutes.",
-            "No email after a few minutes? Look in your spam folder, or check the address and try again.",
+            "We sent an email to that address: if an account uses it, a link to choose a new password (it works once, for 30 minutes); if none does, a note saying so.",
+            "No email after a few minutes? Look in your spam folder, or check the address and try again. We send one every 2 minutes at most: if you asked a moment ago, use the link in the first.",
         ],
         Some(("/login", "Back to sign in")),
     )
@@ -1007,8 +1079,9 @@ pub async fn reset(
     Ok(see_other("/login?notice=password-reset"))
 }
 
-/// Stores a new password hash, ends the account's sessions (but `keep`),
-/// tells the owner by email and audits — in the caller's transaction.
+/// Stores a new password hash, ends the account's sessions (but `keep`)
+/// and its unused reset links, tells the owner by email and audits — in
+/// the caller's transaction.
 pub fn set_password(
     conn: &mut PgConnection,
     settings: &crate::config::Settings,
@@ -1034,6 +1107,8 @@ pub fn set_password(
         return Err(account_gone());
     }
     session::delete_all_for_user(conn, user.id, keep)?;
+    // A reset link asked for before the change would undo it.
+    email_tokens::void(conn, user.id, Purpose::ResetPassword, now)?;
     let mail = PasswordChanged {
         display_name: user.display_name.clone(),
         when: crate::timefmt::instant(now, user.time_zone),

@@ -25,18 +25,17 @@ pub async fn check(
     password: &str,
     ip: &str,
 ) -> Result<SignIn, AppError> {
-    let key = throttle::email_key(email);
     let now = state.clock.now();
-    let (k, i) = (key.clone(), ip.to_owned());
-    let lookup = email.trim().to_owned();
-    let (blocked, user) = state
+    let (typed, i) = (email.to_owned(), ip.to_owned());
+    let (key, blocked, user) = state
         .db(move |conn| -> Result<_, diesel::result::Error> {
-            let blocked = throttle::blocked_until(conn, &k, &i, now)?;
+            let key = throttle::email_key(conn, &typed)?;
+            let blocked = throttle::blocked_until(conn, &key, &i, now)?;
             let user = match blocked {
                 Some(_) => None,
-                None => service::find_with_hash(conn, &lookup)?,
+                None => service::find_with_hash(conn, &typed)?,
             };
-            Ok((blocked, user))
+            Ok((key, blocked, user))
         })
         .await?;
     if let Some(until) = blocked {

@@ -143,6 +143,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    mail_requests (id) {
+        id -> Uuid,
+        email_key -> Text,
+        purpose -> Text,
+        ip -> Text,
+        at -> Timestamptz,
+        sent -> Bool,
+    }
+}
+
+diesel::table! {
     manage_tokens (id) {
         id -> Uuid,
         booking_id -> Uuid,
@@ -293,6 +304,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     email_outbox,
     login_failures,
     login_known_ips,
+    mail_requests,
     manage_tokens,
     mentor_profiles,
     mentor_topics,

@@ -136,6 +136,25 @@ email_templates!(
     PasswordResetHtml = "email/password_reset/body.html"
 );
 
+/// A reset asked for an address without an account (`display_name`
+/// `None`) or of a disabled account: told instead of a link, so every
+/// request sends one email and none reveals which addresses have accounts.
+#[derive(Debug, Clone)]
+pub struct ResetUnavailable {
+    pub display_name: Option<String>,
+    pub forgot_url: String,
+    pub register_url: String,
+}
+
+email_templates!(
+    ResetUnavailable,
+    "reset_unavailable",
+    secret = false,
+    ResetUnavailableSubject = "email/reset_unavailable/subject.txt",
+    ResetUnavailableText = "email/reset_unavailable/body.txt",
+    ResetUnavailableHtml = "email/reset_unavailable/body.html"
+);
+
 /// After a reset or change: the account's owner learns of it.
 #[derive(Debug, Clone)]
 pub struct PasswordChanged {

@@ -11,7 +11,9 @@ use officehours::db::schema::{
 use reqwest::StatusCode;
 use uuid::Uuid;
 
-use crate::harness::{SignedIn, TestApp, csrf_in, location, spawn_app, spawn_app_with_mail};
+use crate::harness::{
+    SignedIn, TestApp, csrf_in, field_error, location, spawn_app, spawn_app_with_mail,
+};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -81,14 +83,6 @@ fn input_tag<'a>(html: &'a str, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no input {name}"));
     let end = html[start..].find('>').unwrap() + start;
     &html[start..=end]
-}
-
-/// The error shown under field `name`, if any.
-fn field_error(html: &str, name: &str) -> Option<String> {
-    let marker = format!("<p class=\"field-error\" id=\"{name}-error\">");
-    let start = html.find(&marker)? + marker.len();
-    let end = html[start..].find("</p>").unwrap() + start;
-    Some(html[start..end].to_owned())
 }
 
 /// The verification link in an email body.

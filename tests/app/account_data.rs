@@ -506,6 +506,35 @@ async fn deleting_erases_the_person_cancels_upcoming_and_keeps_the_past() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let res = post(&app, &s, "/account/tokens", &[("token_name", "script")]).await;
     assert_eq!(res.status(), StatusCode::OK);
+    // The address also sits in the sign-in and email limits' counts.
+    let key = l.email.to_lowercase();
+    let mut conn = app.conn();
+    officehours::accounts::throttle::record_failure(&mut conn, &key, "192.0.2.1", app.clock.now())
+        .unwrap();
+    officehours::accounts::throttle::mail_request(
+        &mut conn,
+        &key,
+        officehours::accounts::throttle::MailPurpose::Reset,
+        "192.0.2.1",
+        app.clock.now(),
+    )
+    .unwrap();
+    let counted = |conn: &mut crate::harness::TestConn| -> (i64, i64) {
+        use officehours::db::schema::{login_failures, mail_requests};
+        (
+            login_failures::table
+                .filter(login_failures::email_key.eq(&key))
+                .count()
+                .get_result(conn)
+                .unwrap(),
+            mail_requests::table
+                .filter(mail_requests::email_key.eq(&key))
+                .count()
+                .get_result(conn)
+                .unwrap(),
+        )
+    };
+    assert_eq!(counted(&mut conn), (1, 1));
 
     let res = post(
         &app,
@@ -545,6 +574,7 @@ async fn deleting_erases_the_person_cancels_upcoming_and_keeps_the_past() {
         .get_result(&mut app.conn())
         .unwrap();
     assert_eq!(tokens_left, 0);
+    assert_eq!(counted(&mut conn), (0, 0));
     assert!(!is_signed_in(&app, &s.client).await);
     assert!(!is_signed_in(&app, &other_device.client).await);
 

@@ -9,7 +9,7 @@ use officehours::db::schema::{email_outbox, sessions, users};
 use reqwest::StatusCode;
 
 use crate::harness::{
-    AppOptions, SignedIn, TestApp, location, new_client, spawn_app, spawn_app_with,
+    AppOptions, SignedIn, TestApp, field_error, location, new_client, spawn_app, spawn_app_with,
     spawn_app_with_mail,
 };
 
@@ -487,6 +487,8 @@ async fn sign_up_with_a_taken_email_looks_the_same_and_tells_the_owner() {
         PASSWORD,
     )
     .await;
+    // Past the 2 minutes between two emails to one address.
+    app.clock.advance(Duration::minutes(2));
     let taken = register(
         &app,
         &new_client(),
@@ -971,6 +973,68 @@ async fn password_reset_is_single_use_short_lived_and_ends_every_session() {
 }
 
 #[tokio::test]
+async fn a_password_change_voids_the_reset_links_asked_for_before() {
+    let app = spawn_app().await;
+    let user = app.create_user(Role::Learner);
+    set_password(&app, &user.email, PASSWORD);
+    // Someone asks for a reset link (the owner, or whoever reads the
+    // mailbox); then the owner changes the password while signed in.
+    let client = new_client();
+    let csrf = app.csrf_for(&client, "/forgot-password").await;
+    app.post_form(
+        &client,
+        "/forgot-password",
+        &[("csrf_token", &csrf), ("email", &user.email)],
+    )
+    .await;
+    let (_, body) = emails_of_kind(&app, "password_reset").remove(0);
+    let link = link_in(&body, "/reset-password?token=");
+    let path = link.replace(&app.address, "");
+    let token = token_of(&link).to_owned();
+    assert_eq!(
+        client.get(app.url(&path)).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let signed = app.sign_in(&user).await;
+    let res = app
+        .post_form(
+            &signed.client,
+            "/account/password",
+            &[
+                ("csrf_token", &signed.csrf),
+                ("current_password", PASSWORD),
+                ("new_password", "a brand new passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+
+    // The older link would undo the change: it no longer works.
+    assert_eq!(
+        client.get(app.url(&path)).send().await.unwrap().status(),
+        StatusCode::GONE
+    );
+    let res = app
+        .post_form(
+            &client,
+            "/reset-password",
+            &[
+                ("csrf_token", &csrf),
+                ("token", &token),
+                ("password", "the attacker's passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::GONE);
+    assert_eq!(
+        login(&app, &new_client(), &user.email, "a brand new passphrase")
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
 async fn a_reset_link_expires_after_30_minutes() {
     let app = spawn_app().await;
     let user = app.create_user(Role::Learner);
@@ -1029,7 +1093,24 @@ async fn answers_do_not_reveal_which_emails_have_accounts() {
         .await;
     assert_eq!(known.status(), unknown.status());
     assert_eq!(location(&known), location(&unknown));
-    assert_eq!(emails_of_kind(&app, "password_reset").len(), 1);
+    // One email each, so not even the outbox's size (`/metrics` shows it)
+    // tells them apart: the link, or word that no account uses it.
+    let resets = emails_of_kind(&app, "password_reset");
+    assert_eq!(resets.len(), 1);
+    assert!(resets[0].0.contains(&user.email));
+    let unavailable = emails_of_kind(&app, "reset_unavailable");
+    assert_eq!(unavailable.len(), 1);
+    assert_eq!(unavailable[0].0, "nobody@example.org");
+    assert!(
+        unavailable[0].1.contains("no account uses it"),
+        "{}",
+        unavailable[0].1
+    );
+    assert!(
+        unavailable[0].1.contains("/register"),
+        "{}",
+        unavailable[0].1
+    );
 
     // A disabled account reads like a wrong password.
     diesel::update(users::table.find(user.id))
@@ -1042,6 +1123,151 @@ async fn answers_do_not_reveal_which_emails_have_accounts() {
         strip(&disabled.text().await.unwrap(), &user.email),
         strip(&w, &user.email)
     );
+    // Its reset request gets an email too: no link, but why not.
+    app.clock.advance(Duration::minutes(2));
+    let res = app
+        .post_form(
+            &c1,
+            "/forgot-password",
+            &[("csrf_token", &t1), ("email", &user.email)],
+        )
+        .await;
+    assert_eq!(location(&res), "/forgot-password/sent");
+    assert_eq!(emails_of_kind(&app, "password_reset").len(), 1);
+    let unavailable = emails_of_kind(&app, "reset_unavailable");
+    assert_eq!(unavailable.len(), 2);
+    assert!(unavailable[1].0.contains(&user.email));
+    assert!(
+        unavailable[1]
+            .1
+            .contains("account is disabled, so its password cannot be reset"),
+        "{}",
+        unavailable[1].1
+    );
+}
+
+async fn forgot(
+    app: &TestApp,
+    client: &reqwest::Client,
+    ip: &str,
+    email: &str,
+) -> reqwest::Response {
+    let csrf = app.csrf_for(client, "/forgot-password").await;
+    client
+        .post(app.url("/forgot-password"))
+        .header("origin", &app.address)
+        .header("x-forwarded-for", ip)
+        .form(&[("csrf_token", csrf.as_str()), ("email", email)])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn emails_on_request_are_limited_per_address_alike_with_or_without_an_account() {
+    let app = behind_proxy().await;
+    let user = app.create_user(Role::Learner);
+    let client = new_client();
+    let sent = |kind: &'static str| emails_of_kind(&app, kind).len();
+    // Asked three times at once: one email each; the answers stay alike.
+    for _ in 0..3 {
+        for email in [user.email.as_str(), "nobody@example.org"] {
+            let res = forgot(&app, &client, "203.0.113.7", email).await;
+            assert_eq!(location(&res), "/forgot-password/sent");
+        }
+    }
+    assert_eq!((sent("password_reset"), sent("reset_unavailable")), (1, 1));
+    // One every 2 minutes, 5 in an hour.
+    for _ in 0..6 {
+        app.clock.advance(Duration::minutes(2));
+        for email in [user.email.as_str(), "nobody@example.org"] {
+            forgot(&app, &client, "203.0.113.7", email).await;
+        }
+    }
+    assert_eq!((sent("password_reset"), sent("reset_unavailable")), (5, 5));
+    // Another spelling of the address is the same address.
+    forgot(&app, &client, "203.0.113.7", &user.email.to_uppercase()).await;
+    assert_eq!(sent("password_reset"), 5);
+    // An hour after the first, the next one goes out.
+    app.clock.advance(Duration::minutes(48));
+    forgot(&app, &client, "203.0.113.7", "nobody@example.org").await;
+    assert_eq!(sent("reset_unavailable"), 6);
+    // Sign-up has its own count: the sign-up the note suggests is not held
+    // up by it, but a second one (an attempt on a taken address) is.
+    let res = register(&app, &client, "nobody@example.org", "Nobody", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(sent("verify_email"), 1);
+    register(
+        &app,
+        &new_client(),
+        "nobody@example.org",
+        "Nobody",
+        PASSWORD,
+    )
+    .await;
+    assert_eq!(sent("register_attempt"), 0);
+    app.clock.advance(Duration::minutes(2));
+    register(
+        &app,
+        &new_client(),
+        "nobody@example.org",
+        "Nobody",
+        PASSWORD,
+    )
+    .await;
+    assert_eq!(sent("register_attempt"), 1);
+}
+
+#[tokio::test]
+async fn an_ip_that_asks_for_too_many_emails_waits_and_nothing_is_made() {
+    let app = behind_proxy().await;
+    let client = new_client();
+    for i in 0..50 {
+        let res = forgot(
+            &app,
+            &client,
+            "203.0.113.7",
+            &format!("someone{i}@example.org"),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    }
+    let res = forgot(&app, &client, "203.0.113.7", "one-more@example.org").await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(res.headers()["retry-after"], "3600");
+    let html = res.text().await.unwrap();
+    assert_eq!(
+        field_error(&html, "email").as_deref(),
+        Some("Too many requests from your network in the last hour. Try again in 60 minutes.")
+    );
+    assert!(
+        html.contains("value=\"one-more@example.org\""),
+        "input kept"
+    );
+    assert_eq!(emails_of_kind(&app, "reset_unavailable").len(), 50);
+    // Signing up from there waits too, before any account is made.
+    let csrf = app.csrf_for(&client, "/register").await;
+    let res = client
+        .post(app.url("/register"))
+        .header("origin", &app.address)
+        .header("x-forwarded-for", "203.0.113.7")
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("email", "ada@example.org"),
+            ("display_name", "Ada"),
+            ("password", PASSWORD),
+            ("time_zone", "Europe/Berlin"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("value=\"Ada\""), "input kept");
+    assert_eq!(user_count(&app), 0);
+    // Another network is not held up.
+    let res = forgot(&app, &client, "198.51.100.1", "one-more@example.org").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
 }
 
 /// Sends sign-ins from `ip` (the app trusts 127.0.0.1 as a proxy here).
@@ -1116,6 +1342,42 @@ async fn ten_failures_block_an_email_and_ip_pair_for_15_minutes() {
     app.clock.advance(Duration::minutes(15));
     assert_eq!(
         login_from(&app, "203.0.113.7", &user.email, PASSWORD)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn every_spelling_that_reaches_an_account_counts_against_its_limit() {
+    let app = behind_proxy().await;
+    let user = app.create_user(Role::Learner);
+    let email = format!("priya-{}@example.org", uuid::Uuid::new_v4().simple());
+    diesel::update(users::table.find(user.id))
+        .set(users::email.eq(&email))
+        .execute(&mut app.conn())
+        .unwrap();
+    set_password(&app, &email, PASSWORD);
+    // PostgreSQL's lower() finds the account under "İ" (U+0130) and any
+    // letter case, where Rust's to_lowercase would make other keys.
+    let dotted = email.replacen('i', "\u{130}", 1);
+    let spellings = [email.clone(), dotted.clone(), email.to_uppercase()];
+    for i in 0..10 {
+        let res = login_from(&app, "203.0.113.7", &spellings[i % 3], "wrong password").await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    for spelling in &spellings {
+        assert_eq!(
+            login_from(&app, "203.0.113.7", spelling, PASSWORD)
+                .await
+                .status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "{spelling}"
+        );
+    }
+    // From elsewhere the dotted spelling signs in: it is the same account.
+    assert_eq!(
+        login_from(&app, "198.51.100.1", &dotted, PASSWORD)
             .await
             .status(),
         StatusCode::SEE_OTHER

@@ -496,6 +496,14 @@ impl TestApp {
     }
 }
 
+/// The error shown under field `name`, if any.
+pub fn field_error(html: &str, name: &str) -> Option<String> {
+    let marker = format!("<p class=\"field-error\" id=\"{name}-error\">");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find("</p>").unwrap() + start;
+    Some(html[start..end].to_owned())
+}
+
 /// The `Location` header of a redirect.
 pub fn location(res: &reqwest::Response) -> String {
     res.headers()
