@@ -323,7 +323,10 @@ impl<R: MinRole + 'static> FromRequest for Auth<R> {
 
 /// A form body whose CSRF token was checked against the viewer's before
 /// the fields are parsed. Cross-site requests are refused earlier, by
-/// `middleware::refuse_cross_site`.
+/// `middleware::refuse_cross_site`. A body with a NUL anywhere is refused
+/// whole (400, see `forms::urlencoded_has_nul`), so no handler passes one
+/// to the database; other control characters are each field's to refuse
+/// next to it.
 pub struct CsrfForm<T> {
     pub viewer: Viewer,
     pub form: T,
@@ -355,6 +358,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                 serde_urlencoded::from_bytes(&body).map_err(|_| AppError::Forbidden)?;
             if !viewer.csrf_ok(&field.csrf_token) {
                 return Err(AppError::Forbidden);
+            }
+            if super::forms::urlencoded_has_nul(&body) {
+                return Err(AppError::BadRequest);
             }
             let form = serde_urlencoded::from_bytes(&body).map_err(|_| AppError::BadRequest)?;
             Ok(CsrfForm { viewer, form })

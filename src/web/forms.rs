@@ -1,4 +1,5 @@
-//! Form errors shown next to their fields.
+//! Form errors shown next to their fields, and what text a request may
+//! hold at all.
 
 use std::sync::LazyLock;
 
@@ -149,6 +150,26 @@ pub fn one_char_line_breaks(text: &str) -> String {
     text.replace("\r\n", "\n").replace('\r', "\n")
 }
 
+/// Whether URL-encoded pairs (a query string or a form body) hold a NUL
+/// character in a name or a value once decoded. PostgreSQL cannot store
+/// one in text (it refuses the whole statement), no page of ours makes
+/// one and nobody types one: such a request is refused whole, before any
+/// handler passes a field on (see `middleware::refuse_unreadable_input`
+/// and `auth::CsrfForm`).
+pub fn urlencoded_has_nul(raw: &[u8]) -> bool {
+    url::form_urlencoded::parse(raw)
+        .any(|(name, value)| name.contains('\0') || value.contains('\0'))
+}
+
+/// Whether a request path holds a control character once percent-decoded:
+/// no slug, id, token or file name of ours does.
+pub fn path_has_control_chars(path: &str) -> bool {
+    percent_encoding::percent_decode_str(path)
+        .decode_utf8_lossy()
+        .chars()
+        .any(char::is_control)
+}
+
 /// Text input: trimmed, with control characters refused.
 pub fn has_control_chars(s: &str) -> bool {
     s.chars()
@@ -158,6 +179,23 @@ pub fn has_control_chars(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nul_is_found_however_it_is_written() {
+        assert!(urlencoded_has_nul(b"a=1&b=x%00y"));
+        assert!(urlencoded_has_nul(b"a%00=1"));
+        assert!(urlencoded_has_nul(b"a=\0"));
+        assert!(!urlencoded_has_nul(b"a=%2500&b=%0A%1B&c=%FF"));
+        assert!(!urlencoded_has_nul(b""));
+        assert!(path_has_control_chars("/topics/%00"));
+        assert!(path_has_control_chars("/manage/a%0Ab"));
+        assert!(path_has_control_chars("/topics/%1b%5B2J"));
+        assert!(path_has_control_chars("/topics/%C2%9B"));
+        assert!(!path_has_control_chars("/topics/%2500"));
+        assert!(!path_has_control_chars("/topics/sql-basics"));
+        assert!(!path_has_control_chars("/mentor/feed/%FF%FE.ics"));
+        assert!(!path_has_control_chars("/topics/caf%C3%A9"));
+    }
 
     #[test]
     fn renamed_zones_go_by_their_current_names() {

@@ -1,6 +1,7 @@
 //! Middleware: security headers on every response, the request id header,
-//! request metrics, and HTML error pages for error responses that carry
-//! an `ErrorPage` marker.
+//! request metrics, HTML error pages for error responses that carry an
+//! `ErrorPage` marker, and the refusal of addresses with a NUL or a
+//! control character in them.
 
 use std::time::Instant;
 
@@ -13,9 +14,9 @@ use askama::Template;
 use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 
-use super::PageCtx;
 use super::auth::{self, PreSession};
-use crate::error::ErrorPage;
+use super::{PageCtx, forms};
+use crate::error::{AppError, ErrorPage};
 use crate::state::AppState;
 
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; object-src 'none'; base-uri 'none'; \
@@ -244,6 +245,33 @@ pub async fn pre_session(
         }
     }
     Ok(res)
+}
+
+/// Refuses an address no page of ours makes, before any handler reads it:
+/// a control character in the path is not found (404: no slug, id, token
+/// or file name holds one), a NUL in the query cannot be read (400).
+/// PostgreSQL refuses a NUL in text, so a handler passing one on answered
+/// 500. Form bodies are checked by `auth::CsrfForm`; other control
+/// characters in a query are each handler's to drop (the admin searches)
+/// or set aside (`auth::safe_next`).
+pub async fn refuse_unreadable_input(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    let refusal = if forms::path_has_control_chars(req.path()) {
+        Some(AppError::NotFound)
+    } else if forms::urlencoded_has_nul(req.query_string().as_bytes()) {
+        Some(AppError::BadRequest)
+    } else {
+        None
+    };
+    match refusal {
+        Some(err) => {
+            let res = err.error_response();
+            Ok(req.into_response(res).map_into_right_body())
+        }
+        None => Ok(next.call(req).await?.map_into_left_body()),
+    }
 }
 
 /// Refuses state-changing requests that the browser marks as coming from

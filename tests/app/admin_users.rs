@@ -349,13 +349,21 @@ async fn search_matches_email_or_name_case_insensitively_and_like_characters_lit
     assert!(html.contains("id=\"role-filter-error\""), "{html}");
     assert!(html.contains("aria-invalid=\"true\""));
 
-    // Script in the search text is shown as text; NUL is dropped, not a 500.
+    // Script in the search text is shown as text; control characters are
+    // dropped, and a NUL (which no form sends) is refused, not a 500.
     let (_, html) = search(&app, &admin, "q=%22%3E%3Cscript%3Ealert(1)%3C/script%3E").await;
     assert!(!html.contains("<script>alert"));
     assert!(html.contains("&#34;&#62;&#60;script&#62;"));
     // (A word no random hex id in the admin's generated email contains.)
-    let (ids, _) = search(&app, &admin, "q=lovelace%00").await;
+    let (ids, _) = search(&app, &admin, "q=lovelace%01%1B").await;
     assert_eq!(ids, vec![ada.id]);
+    let res = admin
+        .client
+        .get(app.url("/admin/users?q=lovelace%00"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 
     // Without a filter, everyone (7 + the admin), newest first.
     let (ids, html) = search(&app, &admin, "").await;

@@ -28,6 +28,7 @@ mod bookings;
 mod browser;
 mod cli;
 mod harness;
+mod input;
 mod mail;
 mod mentor_workspace;
 mod migrations;
