@@ -425,6 +425,8 @@ pub enum CancelError {
     ReasonRequired,
     #[error("the reason is too long")]
     ReasonTooLong,
+    #[error("invalid reason: {0}")]
+    InvalidReason(&'static str),
     #[error(transparent)]
     Book(#[from] BookError),
 }
@@ -447,6 +449,7 @@ pub fn cancel(
     service::cancel(conn, ctx, booking_id, actor, Some(reason)).map_err(|e| match e {
         BookError::ReasonRequired => CancelError::ReasonRequired,
         BookError::ReasonTooLong => CancelError::ReasonTooLong,
+        BookError::InvalidReason(problem) => CancelError::InvalidReason(problem),
         other => CancelError::Book(other),
     })
 }
@@ -1052,6 +1055,7 @@ pub async fn cancel_action(
             "Keep the reason to 500 characters or fewer.",
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
+        Err(CancelError::InvalidReason(problem)) => (problem, StatusCode::UNPROCESSABLE_ENTITY),
         Err(CancelError::Book(BookError::NotChangeable)) => (
             "This session has started or finished, so it can no longer be cancelled.",
             StatusCode::CONFLICT,

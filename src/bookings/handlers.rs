@@ -1400,6 +1400,11 @@ async fn do_cancel(state: &AppState, a: Acting, reason: String) -> Result<HttpRe
             Some("Keep the reason to 500 characters or fewer.".to_owned()),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
+        Err(BookError::InvalidReason(problem)) => (
+            None,
+            Some(problem.to_owned()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         Err(BookError::NotChangeable) => (
             Some(
                 "This session has started or finished, so it can no longer be cancelled."

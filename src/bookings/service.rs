@@ -75,6 +75,9 @@ pub enum BookError {
     ReasonRequired,
     #[error("the reason is longer than 500 characters")]
     ReasonTooLong,
+    /// Control characters, or ones that reorder the text around them.
+    #[error("invalid reason: {0}")]
+    InvalidReason(&'static str),
     #[error("invalid goals: {0}")]
     InvalidGoals(&'static str),
     /// Rescheduling a booking to the start it already has.
@@ -914,24 +917,35 @@ fn reorders(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
-/// Trims the goals and checks their length (visible characters, not
-/// bytes).
-pub fn check_goals(raw: &str) -> Result<String, &'static str> {
-    let normalised = one_char_line_breaks(raw);
-    let goals = normalised.trim_matches(|c: char| c.is_whitespace() || invisible(c));
-    let visible = goals.chars().filter(|c| !invisible(*c)).count();
-    if goals.chars().any(reorders) {
-        return Err("Remove the characters that change the direction of the text.");
-    }
-    if visible < GOALS_MIN {
-        Err("Tell your mentor in at least 10 characters what you want to get out of the session.")
-    } else if goals.chars().count() > GOALS_MAX {
-        Err("Keep it to 2000 characters or fewer.")
-    } else if goals
+/// The characters that text one person writes for another to read (the
+/// goals, a cancel reason) may hold: no overrides that reorder what is
+/// shown around them, and no control characters but line breaks (already
+/// one `\n` each) and tabs — an escape sequence in a reason would drive
+/// the terminal of an operator reading the outbox, and others hide text.
+fn check_characters(text: &str) -> Result<(), &'static str> {
+    if text.chars().any(reorders) {
+        Err("Remove the characters that change the direction of the text.")
+    } else if text
         .chars()
         .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
     {
         Err("Remove the control characters.")
+    } else {
+        Ok(())
+    }
+}
+
+/// Trims the goals and checks their characters and length (visible
+/// characters, not bytes).
+pub fn check_goals(raw: &str) -> Result<String, &'static str> {
+    let normalised = one_char_line_breaks(raw);
+    let goals = normalised.trim_matches(|c: char| c.is_whitespace() || invisible(c));
+    check_characters(goals)?;
+    let visible = goals.chars().filter(|c| !invisible(*c)).count();
+    if visible < GOALS_MIN {
+        Err("Tell your mentor in at least 10 characters what you want to get out of the session.")
+    } else if goals.chars().count() > GOALS_MAX {
+        Err("Keep it to 2000 characters or fewer.")
     } else {
         Ok(goals.to_owned())
     }
@@ -1218,6 +1232,10 @@ fn cancel_as(
             .is_some_and(|r| r.chars().count() > REASON_MAX)
         {
             return Err(BookError::ReasonTooLong);
+        }
+        // Both people read it in their emails, as a mentor reads the goals.
+        if let Some(r) = &reason {
+            check_characters(r).map_err(BookError::InvalidReason)?;
         }
         let policy: Policy = load_policy(conn)?;
         let late = policy.cancel_is_late(actor.party == Party::Learner, booking.start_at, ctx.now);
@@ -1516,7 +1534,7 @@ pub fn reassign(
 
 #[cfg(test)]
 mod tests {
-    use super::check_goals;
+    use super::{check_characters, check_goals};
 
     #[test]
     fn goals_count_visible_characters_and_refuse_reordering_ones() {
@@ -1541,6 +1559,37 @@ mod tests {
             "x".repeat(995)
         );
         assert!(check_goals(&padded).is_err());
+    }
+
+    #[test]
+    fn text_for_another_person_holds_no_terminal_or_direction_tricks() {
+        assert!(check_characters("Ill today.\n\tSorry!").is_ok());
+        assert!(check_characters("Désolé, je suis malade 🤒").is_ok());
+        for bad in [
+            "\u{1b}[2J",
+            "bell \u{7}",
+            "nul \0",
+            "csi \u{9b}",
+            "del \u{7f}",
+        ] {
+            assert_eq!(
+                check_characters(bad),
+                Err("Remove the control characters."),
+                "{bad:?}"
+            );
+        }
+        for bad in ["\u{202e}evil\u{202c}", "\u{2066}isolate\u{2069}"] {
+            assert_eq!(
+                check_characters(bad),
+                Err("Remove the characters that change the direction of the text."),
+                "{bad:?}"
+            );
+        }
+        // The goals say the same.
+        assert_eq!(
+            check_goals("Explain \u{1b}[31mjoins to me"),
+            Err("Remove the control characters.")
+        );
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Bad input never crashes: a NUL byte anywhere in a path, a query or a
-//! form body is answered with a 4xx page and changes nothing.
+//! form body is answered with a 4xx page and changes nothing; cancel
+//! reasons refuse control and text-direction characters next to the
+//! field, as the goals do.
 
 use diesel::prelude::*;
 use officehours::accounts::Role;
@@ -10,6 +12,11 @@ use uuid::Uuid;
 
 use crate::booking_fixture::{at, book, booking, fixture, rfc};
 use crate::harness::{SignedIn, TestApp, new_client, spawn_app};
+
+/// The text from the security review: a screen clear, colours, a window
+/// title ending in BEL, and a right-to-left override.
+const TERMINAL_TRICKS: &str =
+    "Sorry \u{1b}[2J\u{1b}[31mFAKE\u{1b}[0m \u{1b}]0;pwned\u{7} \u{202e}evil\u{202c}";
 
 fn rows(app: &TestApp) -> (i64, i64) {
     let mut conn = app.conn();
@@ -565,4 +572,100 @@ async fn the_pages_for_a_nul_say_what_happened() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+/// Control characters a reason may hold, and those it may not.
+#[tokio::test]
+async fn cancel_reasons_refuse_control_and_direction_characters_next_to_the_field() {
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    let learner = app.sign_in(&app.create_user(Role::Learner)).await;
+    let mentor = app.sign_in(&f.mentor).await;
+    let admin = app.sign_in(&app.create_user(Role::Admin)).await;
+    let id = book(
+        &app,
+        &learner,
+        f.mentor.id,
+        "sql-basics",
+        at(2026, 6, 20, 12, 0),
+    )
+    .await;
+    let token = manage::token_for(app.state.secret_key.expose(), id, learner.user.id);
+    let link = new_client();
+    let link_csrf = app.csrf_for(&link, &format!("/manage/{token}")).await;
+    let before = rows(&app);
+
+    let bell = "Sorry, something came up \u{7}";
+    let reorder = "Sorry \u{2066}isolated\u{2069} text";
+    let c1 = "Sorry \u{9b}2J";
+    for reason in [TERMINAL_TRICKS, bell, reorder, c1] {
+        // The learner and the mentor on the booking's page, the learner by
+        // the email's link: the page again, the text kept, the error at
+        // the field.
+        for (client, csrf, path) in [
+            (
+                &learner.client,
+                &learner.csrf,
+                format!("/bookings/{id}/cancel"),
+            ),
+            (
+                &mentor.client,
+                &mentor.csrf,
+                format!("/bookings/{id}/cancel"),
+            ),
+            (&admin.client, &admin.csrf, format!("/bookings/{id}/cancel")),
+            (&link, &link_csrf, format!("/manage/{token}/cancel")),
+        ] {
+            let res = app
+                .post_form(client, &path, &[("csrf_token", csrf), ("reason", reason)])
+                .await;
+            assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{path}");
+            let html = res.text().await.unwrap();
+            assert!(html.contains("id=\"reason-error\""), "{html}");
+            assert!(html.contains("aria-describedby=\"reason-error"), "{html}");
+            assert!(html.contains(reason), "the text is kept: {html}");
+            let expected = if reason == reorder || reason == TERMINAL_TRICKS {
+                "Remove the characters that change the direction of the text."
+            } else {
+                "Remove the control characters."
+            };
+            assert!(html.contains(expected), "{html}");
+        }
+        // An admin from the bookings list: the list again, the message at
+        // that booking's field.
+        let res = app
+            .post_form(
+                &admin.client,
+                &format!("/admin/bookings/{id}/cancel?status=confirmed"),
+                &[("csrf_token", &admin.csrf), ("reason", reason)],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = res.text().await.unwrap();
+        assert!(
+            html.contains(&format!("id=\"reason-{id}-error\"")),
+            "{html}"
+        );
+        assert!(html.contains("Remove the"), "{html}");
+    }
+    let b = booking(&app, id);
+    assert_eq!((b.status.as_str(), b.cancel_reason), ("confirmed", None));
+    assert_eq!(rows(&app), before, "no email, no audit entry");
+
+    // Line breaks and tabs are a reason's own (as the goals').
+    let res = app
+        .post_form(
+            &mentor.client,
+            &format!("/bookings/{id}/cancel"),
+            &[
+                ("csrf_token", &mentor.csrf),
+                ("reason", "I am ill.\r\n\tSorry!"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        booking(&app, id).cancel_reason.as_deref(),
+        Some("I am ill.\n\tSorry!")
+    );
 }
