@@ -1,6 +1,7 @@
 //! What the command-line subcommands do, apart from parsing (main.rs) and
 //! serving (startup.rs). Each returns a one-line error for the terminal.
 
+use std::borrow::Cow;
 use std::io::{BufRead, Write};
 
 use diesel::prelude::*;
@@ -154,6 +155,32 @@ async fn with_conn<T: Send + 'static>(
     .await
 }
 
+/// `text` as a terminal should show it: every control character written
+/// out as `\u{1b}`, but for line breaks and tabs in a body (`multiline`).
+/// The outbox holds what people wrote (a cancel reason, a name): printed
+/// raw, an escape sequence in it could clear the operator's screen,
+/// retitle the window or hide lines.
+fn for_terminal(text: &str, multiline: bool) -> Cow<'_, str> {
+    let shown = |c: char| !c.is_control() || (multiline && matches!(c, '\n' | '\t'));
+    if text.chars().all(shown) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if shown(c) {
+            out.push(c);
+        } else {
+            out.extend(c.escape_unicode());
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// One line of text for the terminal (see [`for_terminal`]).
+fn line(text: &str) -> Cow<'_, str> {
+    for_terminal(text, false)
+}
+
 /// `officehours outbox list`.
 pub async fn outbox_list(
     settings: &Settings,
@@ -186,10 +213,10 @@ pub async fn outbox_list(
             "{:<36}  {:<20}  {:<7}  {:<16}  {:<32}  {}",
             r.id,
             r.created_at.format("%Y-%m-%d %H:%M:%S"),
-            r.state,
-            r.kind,
-            r.recipient,
-            r.subject
+            line(&r.state),
+            line(&r.kind),
+            line(&r.recipient),
+            line(&r.subject)
         )?;
     }
     Ok(())
@@ -211,32 +238,37 @@ pub async fn outbox_show(
     let row = with_conn(pool, move |c| Ok(outbox::find(c, id)?))
         .await?
         .ok_or_else(|| CliError::Usage(format!("no message {id} in the outbox")))?;
-    writeln!(out, "Message-ID: {}", row.message_id)?;
-    writeln!(out, "To: {}", row.recipient)?;
-    writeln!(out, "Subject: {}", row.subject)?;
-    writeln!(out, "Kind: {}", row.kind)?;
-    writeln!(out, "State: {} (attempts: {})", row.state, row.attempts)?;
+    writeln!(out, "Message-ID: {}", line(&row.message_id))?;
+    writeln!(out, "To: {}", line(&row.recipient))?;
+    writeln!(out, "Subject: {}", line(&row.subject))?;
+    writeln!(out, "Kind: {}", line(&row.kind))?;
+    writeln!(
+        out,
+        "State: {} (attempts: {})",
+        line(&row.state),
+        row.attempts
+    )?;
     writeln!(out, "Created: {}", row.created_at.to_rfc3339())?;
     writeln!(out, "Not before: {}", row.not_before.to_rfc3339())?;
     if let Some(sent) = row.sent_at {
         writeln!(out, "Sent: {}", sent.to_rfc3339())?;
     }
     if let Some(err) = &row.last_error {
-        writeln!(out, "Last error: {err}")?;
+        writeln!(out, "Last error: {}", line(err))?;
     }
     for a in row.attachments() {
         writeln!(
             out,
             "Attachment: {} ({}, {} bytes)",
-            a.filename,
-            a.content_type,
+            line(&a.filename),
+            line(&a.content_type),
             a.content.len()
         )?;
     }
     writeln!(out)?;
     let body = if html { &row.body_html } else { &row.body_text };
     match body {
-        Some(b) => writeln!(out, "{b}")?,
+        Some(b) => writeln!(out, "{}", for_terminal(b, true))?,
         None if row.carries_secret => writeln!(
             out,
             "(body cleared after sending: it carried a secret link)"
@@ -244,4 +276,21 @@ pub async fn outbox_show(
         None => writeln!(out, "(no {} body)", if html { "HTML" } else { "text" })?,
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::for_terminal;
+
+    #[test]
+    fn stored_text_is_printed_never_acted_on() {
+        let tricks = "\u{1b}[2J\u{1b}]0;pwned\u{7}\r\u{9b}31m\0\u{7f}";
+        assert_eq!(
+            for_terminal(tricks, true),
+            "\\u{1b}[2J\\u{1b}]0;pwned\\u{7}\\u{d}\\u{9b}31m\\u{0}\\u{7f}"
+        );
+        assert_eq!(for_terminal("one\n\ttwo", true), "one\n\ttwo");
+        assert_eq!(for_terminal("one\n\ttwo", false), "one\\u{a}\\u{9}two");
+        assert_eq!(for_terminal("Café 🤒", false), "Café 🤒");
+    }
 }

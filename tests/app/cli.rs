@@ -543,6 +543,64 @@ fn outbox_list_and_show_print_kept_messages() {
     assert_eq!(stderr(&bad).trim_end().lines().count(), 1);
 }
 
+/// What stored text holds is printed, never acted on by the terminal:
+/// control characters come out escaped, line breaks and tabs as they are.
+#[test]
+fn outbox_show_and_list_print_control_characters_escaped() {
+    use officehours::email::enqueue;
+    use officehours::email::outbox::NewEmail;
+
+    let db = TestDb::migrated();
+    let tricks = "\u{1b}[2J\u{1b}[31mFAKE\u{1b}[0m \u{1b}]0;pwned\u{7} \u{9b}31m";
+    let email = NewEmail {
+        kind: "booking_cancelled".into(),
+        to: lettre::message::Mailbox::new(
+            Some("Ada \u{1b}[5m".into()),
+            "ada@example.org".parse().unwrap(),
+        ),
+        recipient_user_id: None,
+        subject: format!("Cancelled: {tricks}"),
+        text: format!("Reason: {tricks}\nSecond line\tafter a tab"),
+        html: Some(format!("<p>{tricks}</p>")),
+        attachments: Vec::new(),
+        carries_secret: false,
+        not_before: None,
+        dedupe_key: None,
+        booking_id: None,
+        expires_at: None,
+    };
+    let from = "Office Hours <hours@officehours.test>".parse().unwrap();
+    let id = db
+        .conn()
+        .transaction(|c| enqueue(c, crate::harness::default_now(), &from, &email))
+        .unwrap();
+    let id = id.to_string();
+    let list = officehours(Some(&db), &["outbox", "list"], &[], None);
+    let show = officehours(Some(&db), &["outbox", "show", &id], &[], None);
+    let html = officehours(Some(&db), &["outbox", "show", &id, "--html"], &[], None);
+    for (what, out) in [("list", &list), ("show", &show), ("show --html", &html)] {
+        assert!(out.status.success(), "{what}: {}", stderr(out));
+        let text = stdout(out);
+        let raw: Vec<char> = text
+            .chars()
+            .filter(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+            .collect();
+        assert!(raw.is_empty(), "{what} printed {raw:?}: {text}");
+        assert!(
+            text.contains("\\u{1b}[2J\\u{1b}[31mFAKE\\u{1b}[0m \\u{1b}]0;pwned\\u{7} \\u{9b}31m"),
+            "{what}: {text}"
+        );
+    }
+    let text = stdout(&show);
+    assert!(text.contains("Second line\tafter a tab"), "{text}");
+    assert_eq!(
+        stdout(&list).lines().count(),
+        2,
+        "one row: {}",
+        stdout(&list)
+    );
+}
+
 #[test]
 fn every_command_has_help() {
     for args in [
