@@ -30,7 +30,7 @@ use crate::email::{EmailContent, enqueue};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::auth::{self, Auth, CsrfForm};
-use crate::web::forms::{FieldErrors, ZoneOption, has_control_chars, zone_options};
+use crate::web::forms::{FieldErrors, ZoneOption, is_plain_line, zone_options};
 use crate::web::{PageCtx, render};
 
 /// The notices a redirect back may ask for, by code: fixed text only, so
@@ -763,7 +763,7 @@ pub async fn create_token(
         errors.add("token_name", "Give the token a name.");
     } else if name.chars().count() > 100 {
         errors.add("token_name", "Use at most 100 characters.");
-    } else if has_control_chars(&name) || name.contains(['\n', '\r', '\t']) {
+    } else if !is_plain_line(&name) {
         errors.add(
             "token_name",
             "Use letters, digits, spaces and punctuation only.",

@@ -24,7 +24,7 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::topics::{NewTopic, Topic};
 use crate::web::auth::{AdminRole, Auth, CsrfForm};
-use crate::web::forms::{FieldErrors, has_control_chars, one_char_line_breaks};
+use crate::web::forms::{FieldErrors, check_characters, is_plain_line, one_char_line_breaks};
 use crate::web::{PageCtx, render};
 
 // ================================================================ service
@@ -175,7 +175,7 @@ fn check_fields(title: &str, description: &str, duration: &str, problems: &mut P
     let title_len = title.chars().count();
     if title.is_empty() {
         problems.push(("title", "Enter a title.".into()));
-    } else if has_control_chars(&title) || title.contains(['\n', '\r', '\t']) {
+    } else if !is_plain_line(&title) {
         problems.push(("title", "Use one line of plain text.".into()));
     } else if title_len < TITLE_LEN.0 || title_len > TITLE_LEN.1 {
         problems.push((
@@ -188,11 +188,8 @@ fn check_fields(title: &str, description: &str, duration: &str, problems: &mut P
     }
     let description = one_char_line_breaks(description.trim());
     let description_len = description.chars().count();
-    if has_control_chars(&description) {
-        problems.push((
-            "description",
-            "Remove the control characters from the description.".into(),
-        ));
+    if let Err(problem) = check_characters(&description) {
+        problems.push(("description", problem.into()));
     } else if description_len > DESCRIPTION_MAX {
         problems.push((
             "description",

@@ -32,7 +32,7 @@ use crate::schedule::public::load::{MentorInfo, TopicInfo};
 use crate::schedule::queries::{self as schedule_queries, clear_of};
 use crate::slots::{Interval, resolve_local};
 use crate::topics::Topic;
-use crate::web::forms::one_char_line_breaks;
+use crate::web::forms::{check_characters, one_char_line_breaks};
 
 /// Goals: at least this many characters…
 pub const GOALS_MIN: usize = 10;
@@ -909,30 +909,6 @@ fn invisible(c: char) -> bool {
         c,
         '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'
     )
-}
-
-/// Bidirectional overrides and isolates: they reorder the text shown
-/// around them, so a mentor could read something else than was written.
-fn reorders(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
-
-/// The characters that text one person writes for another to read (the
-/// goals, a cancel reason) may hold: no overrides that reorder what is
-/// shown around them, and no control characters but line breaks (already
-/// one `\n` each) and tabs — an escape sequence in a reason would drive
-/// the terminal of an operator reading the outbox, and others hide text.
-fn check_characters(text: &str) -> Result<(), &'static str> {
-    if text.chars().any(reorders) {
-        Err("Remove the characters that change the direction of the text.")
-    } else if text
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
-    {
-        Err("Remove the control characters.")
-    } else {
-        Ok(())
-    }
 }
 
 /// Trims the goals and checks their characters and length (visible

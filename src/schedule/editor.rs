@@ -23,7 +23,7 @@ use crate::db::schema::{
 };
 use crate::slots::{Interval, Slot, resolve_local};
 use crate::topics::Topic;
-use crate::web::forms::one_char_line_breaks;
+use crate::web::forms::{check_characters, is_plain_line, one_char_line_breaks};
 
 /// Which end of a window a problem is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -635,7 +635,7 @@ pub fn add_time_off(
     if note.chars().count() > NOTE_MAX {
         return Err(EditError::NoteTooLong);
     }
-    if note.chars().any(char::is_control) {
+    if !is_plain_line(note) {
         return Err(EditError::NoteControlChars);
     }
     conn.transaction(|conn| {
@@ -833,12 +833,14 @@ fn text(
     multiline: bool,
 ) -> String {
     let value = one_char_line_breaks(raw).trim().to_owned();
+    let clean = if multiline {
+        check_characters(&value).is_ok()
+    } else {
+        is_plain_line(&value)
+    };
     if value.chars().count() > max {
         errors.push((field, SettingsProblem::TooLong { max }));
-    } else if value
-        .chars()
-        .any(|c| c.is_control() && !(multiline && c == '\n'))
-    {
+    } else if !clean {
         errors.push((field, SettingsProblem::ControlChars));
     }
     value

@@ -170,10 +170,37 @@ pub fn path_has_control_chars(path: &str) -> bool {
         .any(char::is_control)
 }
 
-/// Text input: trimmed, with control characters refused.
-pub fn has_control_chars(s: &str) -> bool {
-    s.chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+/// Bidirectional overrides and isolates: they reorder the text shown
+/// around them, so a reader sees something else than was written (a name
+/// ending in U+202E and "gpj.exe" reads "exe.jpg").
+pub fn reorders(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// One line of plain text (a name, a title, a note): no control
+/// character, line breaks included, and nothing that reorders the text
+/// around it.
+pub fn is_plain_line(s: &str) -> bool {
+    !s.chars().any(|c| c.is_control() || reorders(c))
+}
+
+/// The characters that text of several lines one person writes for
+/// others to read (the goals, a cancel reason, a description, a bio) may
+/// hold: no overrides that reorder what is shown around them, and no
+/// control characters but line breaks and tabs — an escape sequence would
+/// drive the terminal of an operator reading the outbox, and others hide
+/// text.
+pub fn check_characters(text: &str) -> Result<(), &'static str> {
+    if text.chars().any(reorders) {
+        Err("Remove the characters that change the direction of the text.")
+    } else if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        Err("Remove the control characters.")
+    } else {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

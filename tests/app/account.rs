@@ -264,6 +264,24 @@ async fn an_invalid_profile_is_shown_again_with_errors_and_the_input_kept() {
     assert_eq!(body.matches("class=\"form-error\"").count(), 1);
     assert!(field_error(&body, "email").is_none());
 
+    // A name with a character that reorders what follows it.
+    let res = app
+        .post_form(
+            &s.client,
+            "/account/profile",
+            &[
+                ("csrf_token", &s.csrf),
+                ("display_name", "Ada \u{202e}gpj.exe"),
+                ("time_zone", "Europe/Berlin"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        field_error(&res.text().await.unwrap(), "display_name").as_deref(),
+        Some("Use letters, digits, spaces and punctuation only.")
+    );
+
     let (_, stored_name, zone, _) = stored_user(&app, user.id);
     assert_eq!(stored_name, "Test learner");
     assert_eq!(zone, "Europe/Berlin");

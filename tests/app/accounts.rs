@@ -521,6 +521,13 @@ async fn sign_up_errors_keep_the_input_but_never_the_password() {
         (long_email.as_str(), "Ada", PASSWORD, "email"),
         ("ada@example.org", "", PASSWORD, "display_name"),
         ("ada@example.org", "Ada\u{7}Bell", PASSWORD, "display_name"),
+        // A name that reorders what follows it ("Ada exe.jpg" shown).
+        (
+            "ada@example.org",
+            "Ada \u{202e}gpj.exe",
+            PASSWORD,
+            "display_name",
+        ),
         (
             "ada@example.org",
             &"x".repeat(101),

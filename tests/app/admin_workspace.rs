@@ -172,6 +172,15 @@ async fn invalid_topics_are_refused_with_the_errors_next_to_the_fields() {
             ],
             vec!["slug", "title", "duration_minutes"],
         ),
+        (
+            vec![
+                ("slug", "reordered"),
+                ("title", "Rust \u{202e}pihsrenwo"),
+                ("description", "Control \u{1b}[2J and \u{2067}order\u{2069}"),
+                ("duration_minutes", "30"),
+            ],
+            vec!["title", "description"],
+        ),
         (vec![], vec!["slug", "title", "duration_minutes"]),
     ];
     for (fields, bad) in &cases {

@@ -334,6 +334,8 @@ async fn settings_are_validated_field_by_field_with_input_kept() {
     for (field, value) in [
         ("headline", long_headline),
         ("headline", "two\u{7}bells"),
+        ("headline", "Mentor \u{202e}olleh"),
+        ("bio", "A bio that \u{2066}hides\u{2069} its order"),
         ("bio", long_bio),
         ("meeting_url", "http://meet.example.org/ada"),
         ("meeting_url", "ftp://meet.example.org/ada"),
@@ -1226,18 +1228,20 @@ async fn time_off_is_read_in_the_mentor_zone_with_the_gap_and_fold_rules() {
     )
     .await;
     let note: &'static str = "n".repeat(201).leak();
-    post_refused(
-        &app,
-        &m,
-        &path,
-        &[
-            ("off_from", "2026-04-02T09:00"),
-            ("off_to", "2026-04-02T10:00"),
-            ("off_note", note),
-        ],
-        "off_note",
-    )
-    .await;
+    for note in [note, "Away \u{202e}kcab"] {
+        post_refused(
+            &app,
+            &m,
+            &path,
+            &[
+                ("off_from", "2026-04-02T09:00"),
+                ("off_to", "2026-04-02T10:00"),
+                ("off_note", note),
+            ],
+            "off_note",
+        )
+        .await;
+    }
 
     // Delete; and time off that is over is no longer listed.
     let (id, starts_at): (Uuid, chrono::DateTime<Utc>) = time_off::table
