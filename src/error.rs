@@ -16,6 +16,8 @@ pub enum ErrorPage {
     NotFound,
     BadRequest,
     Forbidden,
+    /// A form sent from another site, or another address of this one.
+    CrossSite,
     Unavailable,
     Internal,
 }
@@ -31,6 +33,10 @@ pub enum AppError {
     SignInRequired { next: String },
     #[error("forbidden")]
     Forbidden,
+    /// A state-changing request another site (or another address of ours,
+    /// `localhost` for `127.0.0.1`) sent: refused before anything reads it.
+    #[error("cross-site request")]
+    CrossSite,
     /// The service is overloaded or a dependency is down; try again later.
     #[error("service unavailable")]
     Unavailable { retry_after_secs: u64 },
@@ -91,7 +97,7 @@ impl ResponseError for AppError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::BadRequest => StatusCode::BAD_REQUEST,
             Self::SignInRequired { .. } => StatusCode::SEE_OTHER,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::CrossSite => StatusCode::FORBIDDEN,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -112,6 +118,7 @@ impl ResponseError for AppError {
             Self::BadRequest => ErrorPage::BadRequest,
             Self::SignInRequired { .. } => ErrorPage::NotFound,
             Self::Forbidden => ErrorPage::Forbidden,
+            Self::CrossSite => ErrorPage::CrossSite,
             Self::Unavailable { .. } => ErrorPage::Unavailable,
             Self::Internal(cause) => {
                 // Logged inside the request's span, so the line carries the

@@ -177,14 +177,14 @@ impl Application {
                 .app_data(web::FormConfig::default().limit(64 * 1024))
                 .configure(routes::configure)
                 .default_service(web::to(crate::web::pages::not_found))
-                // Innermost first: the refusal of unreadable addresses
-                // (inside the error pages, so its 404s and 400s get one),
-                // error pages, then metrics, headers, ids, and the request
-                // span around everything.
+                // Innermost first: the refusals of unreadable addresses and
+                // of cross-site forms (inside the error pages, so their
+                // answers get one), error pages, then metrics, headers,
+                // ids, and the request span around everything.
                 .wrap(from_fn(middleware::refuse_unreadable_input))
+                .wrap(from_fn(middleware::refuse_cross_site))
                 .wrap(ErrorHandlers::new().default_handler(middleware::render_error_page))
                 .wrap(from_fn(middleware::pre_session))
-                .wrap(from_fn(middleware::refuse_cross_site))
                 .wrap(from_fn(middleware::track_metrics))
                 .wrap(middleware::security_headers(https))
                 .wrap(from_fn(middleware::request_id_header))

@@ -132,6 +132,11 @@ where
             "Your account cannot open this page, or the form expired. Go back, reload the page and try again.",
             None,
         ),
+        ErrorPage::CrossSite => (
+            "Sent from another site",
+            "This form came from another website, or from another address of Office Hours, so nothing was done. Open Office Hours at its own address, reload the page and try again.",
+            None,
+        ),
         ErrorPage::Unavailable => (
             "Busy right now",
             "Office Hours is very busy at the moment. Please try again in a few seconds.",
@@ -148,7 +153,7 @@ where
     // browser asks for those).
     let look_up = matches!(
         page,
-        ErrorPage::NotFound | ErrorPage::BadRequest | ErrorPage::Forbidden
+        ErrorPage::NotFound | ErrorPage::BadRequest | ErrorPage::Forbidden | ErrorPage::CrossSite
     ) && !res.request().path().starts_with("/static/");
     Ok(ErrorHandlerResponse::Future(Box::pin(async move {
         let ctx = auth::Viewer::page_for_error(res.request().clone(), look_up).await;
@@ -292,7 +297,7 @@ pub async fn refuse_cross_site(
         let cross_site = matches!(fetch_site, Some(site) if site != "same-origin" && site != "none")
             || matches!((origin, &own_origin), (Some(o), Some(own)) if o != own);
         if cross_site {
-            let res = crate::error::AppError::Forbidden.error_response();
+            let res = AppError::CrossSite.error_response();
             return Ok(req.into_response(res).map_into_right_body());
         }
     }

@@ -1615,6 +1615,10 @@ async fn every_state_changing_form_refuses_missing_wrong_and_cross_site_tokens()
                 StatusCode::FORBIDDEN,
                 "{path} with {header}: {value}"
             );
+            // A page that says what happened, not an empty one.
+            let html = res.text().await.unwrap();
+            assert!(html.contains("<h1>Sent from another site</h1>"), "{html}");
+            assert!(html.contains("Open Office Hours at its own address"));
         }
     }
     assert_eq!(state(&app), before, "nothing changed");
