@@ -157,7 +157,7 @@ pub const MAIL_GAP: Duration = Duration::minutes(2);
 /// …and `MAIL_PER_HOUR` an hour, asked by anyone.
 pub const MAIL_PER_HOUR: i64 = 5;
 /// Requests one IP may make in an hour, whatever the addresses.
-pub const MAIL_IP_LIMIT: i64 = 50;
+pub const MAIL_IP_LIMIT: i64 = 100;
 
 /// Until when `ip` may not ask for emails (a password reset, a sign-up),
 /// if it has asked `MAIL_IP_LIMIT` times in the last hour.
