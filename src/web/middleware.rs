@@ -238,8 +238,12 @@ pub async fn pre_session(
     let key = state.secret_key.expose();
     let pre = PreSession::from_cookie(req.request(), key).unwrap_or_default();
     req.extensions_mut().insert(pre.clone());
+    // A refused cross-site form (its browser sends no SameSite=Lax cookie)
+    // must not replace the visitor's pre-session, which would expire the
+    // forms they have open here.
+    let refused = is_cross_site(&req);
     let mut res = next.call(req).await?;
-    if pre.fresh {
+    if pre.fresh && !refused {
         let c = auth::cookie(
             auth::PRE_SESSION_COOKIE,
             pre.cookie_value(key),
@@ -286,20 +290,26 @@ pub async fn refuse_cross_site(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
-    let unsafe_method = !matches!(req.method().as_str(), "GET" | "HEAD" | "OPTIONS");
-    if unsafe_method && !req.path().starts_with("/api/") {
-        let own_origin = req
-            .app_data::<web::Data<AppState>>()
-            .map(|s| s.settings.base_url.origin().ascii_serialization());
-        let headers = req.headers();
-        let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
-        let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-        let cross_site = matches!(fetch_site, Some(site) if site != "same-origin" && site != "none")
-            || matches!((origin, &own_origin), (Some(o), Some(own)) if o != own);
-        if cross_site {
-            let res = AppError::CrossSite.error_response();
-            return Ok(req.into_response(res).map_into_right_body());
-        }
+    if is_cross_site(&req) {
+        let res = AppError::CrossSite.error_response();
+        return Ok(req.into_response(res).map_into_right_body());
     }
     Ok(next.call(req).await?.map_into_left_body())
+}
+
+/// A state-changing request (not the API's) that the browser marks as
+/// sent from another site, or whose `Origin` is not ours.
+fn is_cross_site(req: &ServiceRequest) -> bool {
+    let unsafe_method = !matches!(req.method().as_str(), "GET" | "HEAD" | "OPTIONS");
+    if !unsafe_method || req.path().starts_with("/api/") {
+        return false;
+    }
+    let own_origin = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.settings.base_url.origin().ascii_serialization());
+    let headers = req.headers();
+    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    matches!(fetch_site, Some(site) if site != "same-origin" && site != "none")
+        || matches!((origin, &own_origin), (Some(o), Some(own)) if o != own)
 }

@@ -135,6 +135,36 @@ async fn home_says_how_many_mentors_offer_each_topic_and_lists_theirs_first() {
 }
 
 #[tokio::test]
+async fn a_cross_site_form_gets_a_page_and_leaves_the_pre_session_alone() {
+    let app = spawn_app().await;
+    let pre_cookie = |res: &reqwest::Response| {
+        res.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.starts_with("oh_pre="))
+    };
+    // A page of ours gives a new browser its pre-session…
+    let client = crate::harness::new_client();
+    let res = client.get(app.url("/login")).send().await.unwrap();
+    assert!(pre_cookie(&res));
+    // …a form another site sends (without our SameSite=Lax cookies) does
+    // not replace it, which would expire the forms open here.
+    let res = crate::harness::new_client()
+        .post(app.url("/login"))
+        .header("origin", "https://evil.example")
+        .form(&[("email", "a@example.org"), ("password", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_security_headers(&res, false);
+    assert!(!pre_cookie(&res), "{:?}", res.headers());
+    let html = res.text().await.unwrap();
+    assert!(html.contains("<h1>Sent from another site</h1>"), "{html}");
+}
+
+#[tokio::test]
 async fn unknown_paths_get_the_404_page_with_security_headers() {
     let app = spawn_app().await;
     let res = app.get("/no/such/page").await;
