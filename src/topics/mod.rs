@@ -43,17 +43,22 @@ pub fn list_active(conn: &mut PgConnection) -> QueryResult<Vec<Topic>> {
         .load(conn)
 }
 
+/// The mentors who offer a topic and take bookings, as SQL: what follows
+/// `FROM mentor_topics mt` (naming `mentor_profiles p` and `users u`), up
+/// to a `WHERE` that more conditions may extend. The topic page lists
+/// these mentors (`schedule::public::load`); the home page counts them.
+pub(crate) const OFFERING_MENTORS: &str = "\
+    JOIN mentor_profiles p ON p.user_id = mt.mentor_id AND p.accepting_bookings \
+    JOIN users u ON u.id = mt.mentor_id \
+    WHERE u.role IN ('mentor', 'admin') AND u.disabled_at IS NULL";
+
 /// Active topics with how many mentors offer each and take bookings (the
-/// mentors its page lists: see `schedule::public::load`): those with
-/// mentors first, each part in title order. For the home page.
+/// mentors its page lists): those with mentors first, each part in title
+/// order. For the home page.
 pub fn list_for_home(conn: &mut PgConnection) -> QueryResult<Vec<(Topic, i64)>> {
-    let mentors = diesel::dsl::sql::<diesel::sql_types::BigInt>(
-        "(SELECT count(*) FROM mentor_topics mt \
-           JOIN mentor_profiles p ON p.user_id = mt.mentor_id AND p.accepting_bookings \
-           JOIN users u ON u.id = mt.mentor_id \
-          WHERE mt.topic_id = topics.id \
-            AND u.role IN ('mentor', 'admin') AND u.disabled_at IS NULL)",
-    );
+    let mentors = diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+        "(SELECT count(*) FROM mentor_topics mt {OFFERING_MENTORS} AND mt.topic_id = topics.id)"
+    ));
     let mut rows: Vec<(Topic, i64)> = topics::table
         .filter(topics::active.eq(true))
         .order((topics::title.asc(), topics::id.asc()))

@@ -376,11 +376,10 @@ impl QueryFragment<Pg> for TopicStatement {
         out.push_sql(
             " AND active), \
              m AS (SELECT u.id, u.display_name, u.time_zone FROM topic \
-               JOIN mentor_topics mt ON mt.topic_id = topic.id \
-               JOIN mentor_profiles p ON p.user_id = mt.mentor_id AND p.accepting_bookings \
-               JOIN users u ON u.id = mt.mentor_id \
-               WHERE u.role IN ('mentor', 'admin') AND u.disabled_at IS NULL)",
+               JOIN mentor_topics mt ON mt.topic_id = topic.id ",
         );
+        out.push_sql(crate::topics::OFFERING_MENTORS);
+        out.push_sql(")");
         push_body(&mut out, &self.bounds, Page::Topic, None)
     }
 }
