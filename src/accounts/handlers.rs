@@ -388,7 +388,7 @@ pub async fn register(
         .db(move |conn| throttle::mail_ip_blocked_until(conn, &i, now))
         .await?;
     if let Some(until) = blocked {
-        return too_many_requests(page, until, now);
+        return too_many_requests(page, Held::Network(until), now);
     }
     let sent = with_next("/register/sent", &next);
     // Hash whether or not the address is taken, so both take as long.
@@ -399,7 +399,9 @@ pub async fn register(
         .db(move |conn| -> Result<(), AppError> {
             let key = throttle::email_key(conn, &email)?;
             let created = conn.transaction(|conn| -> Result<User, AccountError> {
-                let send = throttle::mail_request(conn, &key, MailPurpose::Register, &ip, now)?;
+                // Held back (see `throttle::mail_request`), the account is
+                // made all the same; its owner can ask for the link again.
+                let held = throttle::mail_request(conn, &key, MailPurpose::Register, &ip, now)?;
                 let user = service::create(
                     conn,
                     now,
@@ -412,7 +414,7 @@ pub async fn register(
                         verified: false,
                     },
                 )?;
-                if send {
+                if held.is_none() {
                     send_verification(conn, &settings, &user, now, &next)
                         .map_err(|e| AccountError::Invalid(e.to_string()))?;
                 }
@@ -431,7 +433,9 @@ pub async fn register(
                 Err(AccountError::EmailTaken) => {
                     // The owner learns of it; the visitor sees the same page.
                     conn.transaction(|conn| -> Result<(), AppError> {
-                        if !throttle::mail_request(conn, &key, MailPurpose::Register, &ip, now)? {
+                        let held =
+                            throttle::mail_request(conn, &key, MailPurpose::Register, &ip, now)?;
+                        if held.is_some() {
                             return Ok(());
                         }
                         if let Some(owner) = service::find_by_email(conn, &email)? {
@@ -685,6 +689,9 @@ pub async fn verify(
                         if changed == 0 {
                             return Ok(None);
                         }
+                        // A reset link sent to the old address no longer
+                        // reaches the account's owner.
+                        email_tokens::void(conn, t.user_id, Purpose::ResetPassword, now)?;
                         "user.email_changed"
                     }
                     None => {
@@ -888,8 +895,10 @@ pub struct ForgotForm {
 
 /// Asks for a reset link. Every address gets one email — the link, or
 /// word that no account (or a disabled one) uses it — within the limits
-/// of `throttle::mail_request`, so neither the answer, its timing nor the
-/// outbox tells which addresses have accounts.
+/// of `throttle::mail_request`, so neither the answer nor the outbox (nor
+/// `/metrics`) tells which addresses have accounts. The time taken differs
+/// by the link's two writes (about half a millisecond), and each address
+/// can be asked about only a few times an hour.
 pub async fn forgot(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -908,15 +917,17 @@ pub async fn forgot(
     let now = state.clock.now();
     let ip = ip_of(&req, &state);
     let settings = state.settings.clone();
-    let blocked = state
+    let refused = state
         .db(move |conn| {
-            conn.transaction(|conn| -> Result<Option<DateTime<Utc>>, AppError> {
+            conn.transaction(|conn| -> Result<Option<Held>, AppError> {
                 if let Some(until) = throttle::mail_ip_blocked_until(conn, &ip, now)? {
-                    return Ok(Some(until));
+                    return Ok(Some(Held::Network(until)));
                 }
                 let key = throttle::email_key(conn, &email)?;
-                if !throttle::mail_request(conn, &key, MailPurpose::Reset, &ip, now)? {
-                    return Ok(None);
+                if let Some(until) =
+                    throttle::mail_request(conn, &key, MailPurpose::Reset, &ip, now)?
+                {
+                    return Ok(Some(Held::Address(until)));
                 }
                 let user = service::find_by_email(conn, &email)?;
                 let mail = match &user {
@@ -948,26 +959,46 @@ pub async fn forgot(
             })
         })
         .await?;
-    if let Some(until) = blocked {
-        return too_many_requests(page, until, now);
+    match refused {
+        Some(held) => too_many_requests(page, held, now),
+        None => Ok(see_other("/forgot-password/sent")),
     }
-    Ok(see_other("/forgot-password/sent"))
 }
 
-/// The form again with the wait for an IP that asked for too many emails
-/// (429 with Retry-After).
+/// Why an email a visitor asked for was not sent, and until when.
+enum Held {
+    /// Their IP asked for too many (`throttle::MAIL_IP_LIMIT`).
+    Network(DateTime<Utc>),
+    /// The address had one a moment ago, or many this hour
+    /// (`throttle::mail_request`): the same for every address, so saying
+    /// it reveals nothing about accounts.
+    Address(DateTime<Utc>),
+}
+
+/// The form again with the wait, next to the email field (429 with
+/// Retry-After).
 fn too_many_requests<P: Template>(
     page: impl Fn(FieldErrors) -> P,
-    until: DateTime<Utc>,
+    held: Held,
     now: DateTime<Utc>,
 ) -> Result<HttpResponse, AppError> {
+    let (until, why) = match held {
+        Held::Network(until) => (
+            until,
+            "Too many requests from your network in the last hour.",
+        ),
+        Held::Address(until) => (
+            until,
+            "We emailed this address a moment ago: use the newest email from Office Hours (look in the spam folder too).",
+        ),
+    };
     let wait = (until - now).num_seconds().max(1);
     let minutes = (wait + 59) / 60;
     let mut errors = FieldErrors::default();
     errors.add(
         "email",
         format!(
-            "Too many requests from your network in the last hour. Try again in {minutes} minute{}.",
+            "{why} Try again in {minutes} minute{}.",
             if minutes == 1 { "" } else { "s" }
         ),
     );
@@ -983,7 +1014,7 @@ pub async fn forgot_sent(viewer: Viewer) -> Result<HttpResponse, AppError> {
         "Check your inbox",
         &[
             "We sent an email to that address: if an account uses it, a link to choose a new password (it works once, for 30 minutes); if none does, a note saying so.",
-            "No email after a few minutes? Look in your spam folder, or check the address and try again. We send one every 2 minutes at most: if you asked a moment ago, use the link in the first.",
+            "No email after a few minutes? Look in your spam folder, or check the address and try again.",
         ],
         Some(("/login", "Back to sign in")),
     )

@@ -52,13 +52,18 @@ pub fn normalize_email(raw: &str) -> Result<String, AccountError> {
     {
         return Err(invalid());
     }
+    // What we cannot send to is no address for us either (a comma or
+    // brackets in the local part, say): refused here, not at sending.
+    if email.parse::<lettre::Address>().is_err() {
+        return Err(invalid());
+    }
     Ok(email.to_owned())
 }
 
 pub fn normalize_display_name(raw: &str) -> Result<String, AccountError> {
     let name = raw.trim();
     let len = name.chars().count();
-    if len == 0 || len > 100 || name.chars().any(char::is_control) {
+    if len == 0 || len > 100 || !crate::web::forms::is_plain_line(name) {
         return Err(AccountError::Invalid(
             "Enter a name of 1 to 100 characters.".into(),
         ));
@@ -230,10 +235,16 @@ mod tests {
             "ada@example",
             "a@b@c.org",
             "ada@.org",
+            "a,b@example.org",
+            "a(b)@example.org",
+            "a\"b@example.org",
+            "a<b@example.org",
         ] {
             assert!(normalize_email(bad).is_err(), "{bad}");
         }
         assert!(normalize_email("dev@localhost").is_ok());
+        assert!(normalize_email("ü@example.org").is_ok());
+        assert!(normalize_email("o'neil+tag@example.org").is_ok());
     }
 
     #[test]

@@ -27,6 +27,23 @@ pub const EMAIL_LIMIT: i64 = 100;
 pub const IP_LIMIT: i64 = 100;
 pub const WIDE_WINDOW: Duration = Duration::hours(1);
 
+/// The address limits are counted under: an IPv4 address, or the /64 an
+/// IPv6 address lies in (one customer's network: it can take any address
+/// in it, so per address it could dodge every limit).
+pub fn ip_key(ip: &str) -> String {
+    use std::net::{IpAddr, Ipv6Addr};
+    match ip.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{}/64", Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        _ => ip.to_owned(),
+    }
+}
+
 /// The key failures are counted under: `lower(email)` as PostgreSQL
 /// computes it for the lookup (Rust's `to_lowercase` differs: it turns
 /// `İ` into `i` and a combining dot, PostgreSQL into `i`).
@@ -36,6 +53,16 @@ pub fn email_key(conn: &mut PgConnection, typed: &str) -> QueryResult<String> {
     Ok(key.chars().take(254).collect())
 }
 
+/// Whether someone signed in to `email_key` from `ip` before (its owner,
+/// most likely): the limits for everyone else do not hold them back.
+fn known_ip(conn: &mut PgConnection, email_key: &str, ip: &str) -> QueryResult<bool> {
+    login_known_ips::table
+        .find((email_key, ip))
+        .count()
+        .get_result::<i64>(conn)
+        .map(|n| n > 0)
+}
+
 /// Until when a sign-in attempt is refused, if it is.
 pub fn blocked_until(
     conn: &mut PgConnection,
@@ -43,6 +70,8 @@ pub fn blocked_until(
     ip: &str,
     now: DateTime<Utc>,
 ) -> QueryResult<Option<DateTime<Utc>>> {
+    let ip = ip_key(ip);
+    let ip = ip.as_str();
     let mut until: Option<DateTime<Utc>> = None;
 
     // The pair: blocked for 15 min from its latest failure once 10 fall
@@ -61,37 +90,24 @@ pub fn blocked_until(
 
     // The email, for IPs it does not know: blocked while 100 failures fall
     // within the last hour.
-    let known = login_known_ips::table
-        .find((email_key, ip))
-        .count()
-        .get_result::<i64>(conn)?
-        > 0;
-    if !known {
-        let nth: Option<DateTime<Utc>> = login_failures::table
+    if !known_ip(conn, email_key, ip)? {
+        let failures = login_failures::table
             .filter(login_failures::email_key.eq(email_key))
             .filter(login_failures::at.gt(now - WIDE_WINDOW))
             .order(login_failures::at.desc())
             .select(login_failures::at)
-            .offset(EMAIL_LIMIT - 1)
-            .first(conn)
-            .optional()?;
-        if let Some(at) = nth {
-            until = until.max(Some(at + WIDE_WINDOW));
-        }
+            .limit(1);
+        until = until.max(hour_after_nth(conn, failures, EMAIL_LIMIT, now)?);
     }
 
     // The IP, whatever email it tries.
-    let nth: Option<DateTime<Utc>> = login_failures::table
+    let failures = login_failures::table
         .filter(login_failures::ip.eq(ip))
         .filter(login_failures::at.gt(now - WIDE_WINDOW))
         .order(login_failures::at.desc())
         .select(login_failures::at)
-        .offset(IP_LIMIT - 1)
-        .first(conn)
-        .optional()?;
-    if let Some(at) = nth {
-        until = until.max(Some(at + WIDE_WINDOW));
-    }
+        .limit(1);
+    until = until.max(hour_after_nth(conn, failures, IP_LIMIT, now)?);
     Ok(until.filter(|u| *u > now))
 }
 
@@ -101,6 +117,8 @@ pub fn record_failure(
     ip: &str,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
+    let ip = ip_key(ip);
+    let ip = ip.as_str();
     diesel::insert_into(login_failures::table)
         .values((
             login_failures::id.eq(Uuid::now_v7()),
@@ -120,6 +138,8 @@ pub fn record_success(
     ip: &str,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
+    let ip = ip_key(ip);
+    let ip = ip.as_str();
     diesel::insert_into(login_known_ips::table)
         .values((
             login_known_ips::email_key.eq(email_key),
@@ -152,12 +172,33 @@ pub fn prune(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<usize> 
 
 // ------------------------------------------------- emails on a visitor's request
 
-/// At most one email to an address every `MAIL_GAP`…
+/// From one IP, at most one email to an address every `MAIL_GAP`…
 pub const MAIL_GAP: Duration = Duration::minutes(2);
-/// …and `MAIL_PER_HOUR` an hour, asked by anyone.
+/// …and `MAIL_PER_HOUR` an hour (for each purpose)…
 pub const MAIL_PER_HOUR: i64 = 5;
+/// …and from all IPs together `MAIL_ADDRESS_LIMIT` an hour, except from
+/// IPs that signed in to the address before (its owner's), which only
+/// their own count holds back: nobody elsewhere can use up the owner's
+/// allowance, nor flood an inbox from many networks.
+pub const MAIL_ADDRESS_LIMIT: i64 = 20;
 /// Requests one IP may make in an hour, whatever the addresses.
 pub const MAIL_IP_LIMIT: i64 = 100;
+
+/// The `n`-th newest instant (1-based) a query of instants gives within
+/// the last hour, plus the hour: until when `n` of them keep counting.
+fn hour_after_nth<'a, Q>(
+    conn: &mut PgConnection,
+    instants: Q,
+    n: i64,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<DateTime<Utc>>>
+where
+    Q: diesel::query_dsl::methods::OffsetDsl,
+    Q::Output: diesel::query_dsl::LoadQuery<'a, PgConnection, DateTime<Utc>>,
+{
+    let nth: Option<DateTime<Utc>> = instants.offset(n - 1).get_result(conn).optional()?;
+    Ok(nth.map(|at| at + WIDE_WINDOW).filter(|u| *u > now))
+}
 
 /// Until when `ip` may not ask for emails (a password reset, a sign-up),
 /// if it has asked `MAIL_IP_LIMIT` times in the last hour.
@@ -166,15 +207,19 @@ pub fn mail_ip_blocked_until(
     ip: &str,
     now: DateTime<Utc>,
 ) -> QueryResult<Option<DateTime<Utc>>> {
-    let nth: Option<DateTime<Utc>> = mail_requests::table
-        .filter(mail_requests::ip.eq(ip))
-        .filter(mail_requests::at.gt(now - WIDE_WINDOW))
-        .order(mail_requests::at.desc())
-        .select(mail_requests::at)
-        .offset(MAIL_IP_LIMIT - 1)
-        .first(conn)
-        .optional()?;
-    Ok(nth.map(|at| at + WIDE_WINDOW).filter(|u| *u > now))
+    let ip = ip_key(ip);
+    let ip = ip.as_str();
+    hour_after_nth(
+        conn,
+        mail_requests::table
+            .filter(mail_requests::ip.eq(ip))
+            .filter(mail_requests::at.gt(now - WIDE_WINDOW))
+            .order(mail_requests::at.desc())
+            .select(mail_requests::at)
+            .limit(1),
+        MAIL_IP_LIMIT,
+        now,
+    )
 }
 
 /// What a visitor asks us to email an address, each limited on its own.
@@ -196,28 +241,51 @@ impl MailPurpose {
 }
 
 /// Records a visitor's request for an email to `email_key` and says
-/// whether to send it: not when the address got one for `purpose` less
-/// than `MAIL_GAP` ago or `MAIL_PER_HOUR` in the last hour. The same for
-/// every address, with an account or not, so neither the answer nor the
-/// outbox tells them apart; and nobody can flood an inbox through us.
+/// whether to send it, or until when the limits above hold it back. They
+/// are the same for every address, with an account or not, so neither the
+/// answer nor the outbox tells them apart. Takes a transaction-scoped lock
+/// on the address and purpose, so concurrent requests are counted one
+/// after another: call it inside the transaction that sends the email.
 pub fn mail_request(
     conn: &mut PgConnection,
     email_key: &str,
     purpose: MailPurpose,
     ip: &str,
     now: DateTime<Utc>,
-) -> QueryResult<bool> {
-    let recent: Vec<DateTime<Utc>> = mail_requests::table
-        .filter(mail_requests::email_key.eq(email_key))
-        .filter(mail_requests::purpose.eq(purpose.as_str()))
-        .filter(mail_requests::sent)
-        .filter(mail_requests::at.gt(now - WIDE_WINDOW))
-        .order(mail_requests::at.desc())
-        .select(mail_requests::at)
+) -> QueryResult<Option<DateTime<Utc>>> {
+    let ip = ip_key(ip);
+    let ip = ip.as_str();
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind::<diesel::sql_types::Text, _>(format!("mail:{}:{email_key}", purpose.as_str()))
+        .execute(conn)?;
+    let sent = || {
+        mail_requests::table
+            .filter(mail_requests::email_key.eq(email_key))
+            .filter(mail_requests::purpose.eq(purpose.as_str()))
+            .filter(mail_requests::sent)
+            .filter(mail_requests::at.gt(now - WIDE_WINDOW))
+            .order(mail_requests::at.desc())
+            .select(mail_requests::at)
+    };
+    let mine: Vec<DateTime<Utc>> = sent()
+        .filter(mail_requests::ip.eq(ip))
         .limit(MAIL_PER_HOUR)
         .load(conn)?;
-    let send = (recent.len() as i64) < MAIL_PER_HOUR
-        && recent.first().is_none_or(|last| now - *last >= MAIL_GAP);
+    let mut until = mine
+        .first()
+        .map(|last| *last + MAIL_GAP)
+        .filter(|u| *u > now);
+    if mine.len() as i64 >= MAIL_PER_HOUR {
+        until = until.max(mine.last().map(|at| *at + WIDE_WINDOW));
+    }
+    if !known_ip(conn, email_key, ip)? {
+        until = until.max(hour_after_nth(
+            conn,
+            sent().limit(1),
+            MAIL_ADDRESS_LIMIT,
+            now,
+        )?);
+    }
     diesel::insert_into(mail_requests::table)
         .values((
             mail_requests::id.eq(Uuid::now_v7()),
@@ -225,8 +293,26 @@ pub fn mail_request(
             mail_requests::purpose.eq(purpose.as_str()),
             mail_requests::ip.eq(ip),
             mail_requests::at.eq(now),
-            mail_requests::sent.eq(send),
+            mail_requests::sent.eq(until.is_none()),
         ))
         .execute(conn)?;
-    Ok(send)
+    Ok(until)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ip_key;
+
+    #[test]
+    fn an_ipv6_network_counts_as_one_address() {
+        assert_eq!(ip_key("203.0.113.7"), "203.0.113.7");
+        assert_eq!(ip_key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            ip_key("2001:db8:1:2:bbbb:cccc:dddd:eeee"),
+            "2001:db8:1:2::/64"
+        );
+        assert_ne!(ip_key("2001:db8:1:3::1"), ip_key("2001:db8:1:2::1"));
+        assert_eq!(ip_key("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(ip_key("unknown"), "unknown");
+    }
 }

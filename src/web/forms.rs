@@ -178,10 +178,11 @@ pub fn reorders(c: char) -> bool {
 }
 
 /// One line of plain text (a name, a title, a note): no control
-/// character, line breaks included, and nothing that reorders the text
-/// around it.
+/// character, line breaks included (the Unicode line and paragraph
+/// separators too), and nothing that reorders the text around it.
 pub fn is_plain_line(s: &str) -> bool {
-    !s.chars().any(|c| c.is_control() || reorders(c))
+    !s.chars()
+        .any(|c| c.is_control() || reorders(c) || matches!(c, '\u{2028}' | '\u{2029}'))
 }
 
 /// The characters that text of several lines one person writes for

@@ -486,6 +486,17 @@ async fn the_email_changes_only_once_the_link_sent_to_the_new_address_is_confirm
     assert!(page.contains(&new));
     assert_eq!(stored_user(&app, user.id).0, user.email);
 
+    // A reset link went to the old address meanwhile.
+    use officehours::accounts::email_tokens::{Purpose, issue, peek};
+    let reset = issue(
+        &mut app.conn(),
+        user.id,
+        Purpose::ResetPassword,
+        None,
+        app.clock.now(),
+    )
+    .unwrap();
+
     let token = link.split("token=").nth(1).unwrap().to_owned();
     let res = app
         .post_form(
@@ -496,6 +507,15 @@ async fn the_email_changes_only_once_the_link_sent_to_the_new_address_is_confirm
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(stored_user(&app, user.id).0, new);
+    // The old address's reset link reaches the account no longer.
+    let live = peek(
+        &mut app.conn(),
+        Purpose::ResetPassword,
+        &reset,
+        app.clock.now(),
+    )
+    .unwrap();
+    assert!(live.is_none());
     assert!(audit_actions(&app, user.id).contains(&"user.email_changed".to_owned()));
     let body = account_page(&app, &s).await.text().await.unwrap();
     assert!(body.contains(&format!("Your address is <strong>{new}</strong>")));

@@ -518,6 +518,8 @@ async fn sign_up_errors_keep_the_input_but_never_the_password() {
     let long_email = format!("{}@example.org", "a".repeat(250));
     for (email, name, password, field) in [
         ("not-an-email", "Ada", PASSWORD, "email"),
+        // No address one can send to (it answered 500 before).
+        ("a,b@example.org", "Ada", PASSWORD, "email"),
         (long_email.as_str(), "Ada", PASSWORD, "email"),
         ("ada@example.org", "", PASSWORD, "display_name"),
         ("ada@example.org", "Ada\u{7}Bell", PASSWORD, "display_name"),
@@ -1170,41 +1172,75 @@ async fn forgot(
         .unwrap()
 }
 
+/// The error next to the email field of a refused request, and its
+/// Retry-After.
+async fn held(res: reqwest::Response) -> (String, String) {
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait = res.headers()["retry-after"].to_str().unwrap().to_owned();
+    let html = res.text().await.unwrap();
+    (
+        field_error(&html, "email").expect("an error at the email field"),
+        wait,
+    )
+}
+
 #[tokio::test]
 async fn emails_on_request_are_limited_per_address_alike_with_or_without_an_account() {
     let app = behind_proxy().await;
     let user = app.create_user(Role::Learner);
     let client = new_client();
     let sent = |kind: &'static str| emails_of_kind(&app, kind).len();
-    // Asked three times at once: one email each; the answers stay alike.
-    for _ in 0..3 {
-        for email in [user.email.as_str(), "nobody@example.org"] {
-            let res = forgot(&app, &client, "203.0.113.7", email).await;
-            assert_eq!(location(&res), "/forgot-password/sent");
-        }
+    let both = [user.email.as_str(), "nobody@example.org"];
+    // An address no email can reach is a field error, not a 500.
+    let res = forgot(&app, &client, "203.0.113.7", "a(b)@example.org").await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    for email in both {
+        let res = forgot(&app, &client, "203.0.113.7", email).await;
+        assert_eq!(location(&res), "/forgot-password/sent");
     }
+    // Asked again at once: the same refusal for both, nothing sent.
+    let mut answers = Vec::new();
+    for email in both {
+        answers.push(held(forgot(&app, &client, "203.0.113.7", email).await).await);
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(
+        answers[0],
+        (
+            "We emailed this address a moment ago: use the newest email from Office Hours \
+             (look in the spam folder too). Try again in 2 minutes."
+                .to_owned(),
+            "120".to_owned()
+        )
+    );
     assert_eq!((sent("password_reset"), sent("reset_unavailable")), (1, 1));
-    // One every 2 minutes, 5 in an hour.
-    for _ in 0..6 {
+    // One every 2 minutes, 5 in an hour, from one network.
+    for _ in 0..5 {
         app.clock.advance(Duration::minutes(2));
-        for email in [user.email.as_str(), "nobody@example.org"] {
+        for email in both {
             forgot(&app, &client, "203.0.113.7", email).await;
         }
     }
     assert_eq!((sent("password_reset"), sent("reset_unavailable")), (5, 5));
     // Another spelling of the address is the same address.
-    forgot(&app, &client, "203.0.113.7", &user.email.to_uppercase()).await;
-    assert_eq!(sent("password_reset"), 5);
-    // An hour after the first, the next one goes out.
-    app.clock.advance(Duration::minutes(48));
-    forgot(&app, &client, "203.0.113.7", "nobody@example.org").await;
+    let (error, _) =
+        held(forgot(&app, &client, "203.0.113.7", &user.email.to_uppercase()).await).await;
+    assert!(error.ends_with("Try again in 50 minutes."), "{error}");
+    // Another network has its own count.
+    let res = forgot(&app, &client, "198.51.100.1", "nobody@example.org").await;
+    assert_eq!(location(&res), "/forgot-password/sent");
     assert_eq!(sent("reset_unavailable"), 6);
+    // An hour after the first, the next one goes out.
+    app.clock.advance(Duration::minutes(50));
+    forgot(&app, &client, "203.0.113.7", "nobody@example.org").await;
+    assert_eq!(sent("reset_unavailable"), 7);
     // Sign-up has its own count: the sign-up the note suggests is not held
-    // up by it, but a second one (an attempt on a taken address) is.
+    // up by it, but a second one (an attempt on a taken address) is, and
+    // answers as the first did.
     let res = register(&app, &client, "nobody@example.org", "Nobody", PASSWORD).await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/register/sent");
     assert_eq!(sent("verify_email"), 1);
-    register(
+    let again = register(
         &app,
         &new_client(),
         "nobody@example.org",
@@ -1212,6 +1248,7 @@ async fn emails_on_request_are_limited_per_address_alike_with_or_without_an_acco
         PASSWORD,
     )
     .await;
+    assert_eq!(location(&again), "/register/sent");
     assert_eq!(sent("register_attempt"), 0);
     app.clock.advance(Duration::minutes(2));
     register(
@@ -1226,21 +1263,114 @@ async fn emails_on_request_are_limited_per_address_alike_with_or_without_an_acco
 }
 
 #[tokio::test]
+async fn nobody_elsewhere_can_use_up_the_owner_s_reset_emails() {
+    let app = behind_proxy().await;
+    let user = app.create_user(Role::Learner);
+    set_password(&app, &user.email, PASSWORD);
+    // The owner signed in from home once.
+    assert_eq!(
+        login_from(&app, "192.0.2.10", &user.email, PASSWORD)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    let client = new_client();
+    let sent = || emails_of_kind(&app, "password_reset").len();
+    // Someone asks from 20 networks: 20 emails an hour at most reach the
+    // address from everyone but its owner…
+    for i in 0..20 {
+        let res = forgot(&app, &client, &format!("203.0.113.{i}"), &user.email).await;
+        assert_eq!(location(&res), "/forgot-password/sent");
+    }
+    let (error, _) = held(forgot(&app, &client, "203.0.113.99", &user.email).await).await;
+    assert!(
+        error.starts_with("We emailed this address a moment ago"),
+        "{error}"
+    );
+    assert_eq!(sent(), 20);
+    // …and the owner still gets a link that works.
+    let res = forgot(&app, &client, "192.0.2.10", &user.email).await;
+    assert_eq!(location(&res), "/forgot-password/sent");
+    assert_eq!(sent(), 21);
+    let (_, body) = emails_of_kind(&app, "password_reset").pop().unwrap();
+    let path = link_in(&body, "/reset-password?token=").replace(&app.address, "");
+    assert_eq!(
+        client.get(app.url(&path)).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn concurrent_requests_for_one_address_send_one_email() {
+    let app = behind_proxy().await;
+    let user = app.create_user(Role::Learner);
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let client = new_client();
+        let csrf = app.csrf_for(&client, "/forgot-password").await;
+        let (url, origin, email) = (
+            app.url("/forgot-password"),
+            app.address.clone(),
+            user.email.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            client
+                .post(url)
+                .header("origin", origin)
+                .header("x-forwarded-for", "203.0.113.7")
+                .form(&[("csrf_token", csrf.as_str()), ("email", email.as_str())])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    let sent = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::SEE_OTHER)
+        .count();
+    let held = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((sent, held), (1, 15), "{statuses:?}");
+    assert_eq!(emails_of_kind(&app, "password_reset").len(), 1);
+    let live: i64 = officehours::db::schema::account_tokens::table
+        .filter(officehours::db::schema::account_tokens::user_id.eq(user.id))
+        .filter(officehours::db::schema::account_tokens::used_at.is_null())
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(live, 1, "one live reset link");
+}
+
+#[tokio::test]
 async fn an_ip_that_asks_for_too_many_emails_waits_and_nothing_is_made() {
     let app = behind_proxy().await;
     let client = new_client();
-    // A class signing up together gets through: 100 requests an hour.
+    // A class signing up together gets through: 100 requests an hour,
+    // counted per IPv6 /64 (a network takes any address in it).
     for i in 0..100 {
         let res = forgot(
             &app,
             &client,
-            "203.0.113.7",
+            &format!("2001:db8:1:2::{i:x}"),
             &format!("someone{i}@example.org"),
         )
         .await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
     }
-    let res = forgot(&app, &client, "203.0.113.7", "one-more@example.org").await;
+    let res = forgot(
+        &app,
+        &client,
+        "2001:db8:1:2:ffff::1",
+        "one-more@example.org",
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(res.headers()["retry-after"], "3600");
     let html = res.text().await.unwrap();
@@ -1258,7 +1388,7 @@ async fn an_ip_that_asks_for_too_many_emails_waits_and_nothing_is_made() {
     let res = client
         .post(app.url("/register"))
         .header("origin", &app.address)
-        .header("x-forwarded-for", "203.0.113.7")
+        .header("x-forwarded-for", "2001:db8:1:2::abcd")
         .form(&[
             ("csrf_token", csrf.as_str()),
             ("email", "ada@example.org"),
@@ -1274,7 +1404,7 @@ async fn an_ip_that_asks_for_too_many_emails_waits_and_nothing_is_made() {
     assert!(html.contains("value=\"Ada\""), "input kept");
     assert_eq!(user_count(&app), 0);
     // Another network is not held up.
-    let res = forgot(&app, &client, "198.51.100.1", "one-more@example.org").await;
+    let res = forgot(&app, &client, "2001:db8:1:3::1", "one-more@example.org").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
 }
 
