@@ -876,6 +876,26 @@ async fn res_cache(app: &TestApp, client: &reqwest::Client, path: &str) -> Strin
     res.headers()["cache-control"].to_str().unwrap().to_owned()
 }
 
+/// Posts the reset form: `token`'s link, choosing `password`.
+async fn reset_with(
+    app: &TestApp,
+    client: &reqwest::Client,
+    csrf: &str,
+    token: &str,
+    password: &str,
+) -> reqwest::Response {
+    app.post_form(
+        client,
+        "/reset-password",
+        &[
+            ("csrf_token", csrf),
+            ("token", token),
+            ("password", password),
+        ],
+    )
+    .await
+}
+
 #[tokio::test]
 async fn password_reset_is_single_use_short_lived_and_ends_every_session() {
     let app = spawn_app_with_mail().await;
@@ -905,31 +925,11 @@ async fn password_reset_is_single_use_short_lived_and_ends_every_session() {
     assert_eq!(page.status(), StatusCode::OK);
     let csrf = crate::harness::csrf_in(&page.text().await.unwrap());
     // A weak password is refused with the token kept.
-    let weak = app
-        .post_form(
-            &client,
-            "/reset-password",
-            &[
-                ("csrf_token", &csrf),
-                ("token", &token),
-                ("password", "12345678"),
-            ],
-        )
-        .await;
+    let weak = reset_with(&app, &client, &csrf, &token, "12345678").await;
     assert_eq!(weak.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(weak.text().await.unwrap().contains(&token));
 
-    let res = app
-        .post_form(
-            &client,
-            "/reset-password",
-            &[
-                ("csrf_token", &csrf),
-                ("token", &token),
-                ("password", "a brand new passphrase"),
-            ],
-        )
-        .await;
+    let res = reset_with(&app, &client, &csrf, &token, "a brand new passphrase").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), "/login?notice=password-reset");
     assert!(
@@ -967,17 +967,7 @@ async fn password_reset_is_single_use_short_lived_and_ends_every_session() {
             .status(),
         StatusCode::SEE_OTHER
     );
-    let again = app
-        .post_form(
-            &client,
-            "/reset-password",
-            &[
-                ("csrf_token", &csrf),
-                ("token", &token),
-                ("password", "yet another passphrase"),
-            ],
-        )
-        .await;
+    let again = reset_with(&app, &client, &csrf, &token, "yet another passphrase").await;
     assert_eq!(again.status(), StatusCode::GONE);
 }
 
@@ -1023,17 +1013,7 @@ async fn a_password_change_voids_the_reset_links_asked_for_before() {
         client.get(app.url(&path)).send().await.unwrap().status(),
         StatusCode::GONE
     );
-    let res = app
-        .post_form(
-            &client,
-            "/reset-password",
-            &[
-                ("csrf_token", &csrf),
-                ("token", &token),
-                ("password", "the attacker's passphrase"),
-            ],
-        )
-        .await;
+    let res = reset_with(&app, &client, &csrf, &token, "the attacker's passphrase").await;
     assert_eq!(res.status(), StatusCode::GONE);
     assert_eq!(
         login(&app, &new_client(), &user.email, "a brand new passphrase")
