@@ -45,6 +45,9 @@ pub struct AccountToken {
     pub used_at: Option<DateTime<Utc>>,
 }
 
+/// How many reset links of one account work at once, at most.
+pub const RESET_LINKS_KEPT: i64 = 5;
+
 /// Issues a link token; returns the secret for the email (never stored).
 pub fn issue(
     conn: &mut PgConnection,
@@ -53,8 +56,35 @@ pub fn issue(
     email: Option<&str>,
     now: DateTime<Utc>,
 ) -> QueryResult<String> {
-    // Older links of the same purpose stop working.
-    void(conn, user_id, purpose, now)?;
+    // Older links of the same purpose stop working — but for a reset the
+    // newest few stay: anyone may ask for one for any address, and must not
+    // void the link its owner is using (one reset voids them all, as does
+    // a password or address change).
+    let keep = match purpose {
+        Purpose::ResetPassword => RESET_LINKS_KEPT - 1,
+        _ => 0,
+    };
+    let newest: Vec<Uuid> = if keep > 0 {
+        account_tokens::table
+            .filter(account_tokens::user_id.eq(user_id))
+            .filter(account_tokens::purpose.eq(purpose.as_str()))
+            .filter(account_tokens::used_at.is_null())
+            .order((account_tokens::created_at.desc(), account_tokens::id.desc()))
+            .limit(keep)
+            .select(account_tokens::id)
+            .load(conn)?
+    } else {
+        Vec::new()
+    };
+    diesel::update(
+        account_tokens::table
+            .filter(account_tokens::user_id.eq(user_id))
+            .filter(account_tokens::purpose.eq(purpose.as_str()))
+            .filter(account_tokens::used_at.is_null())
+            .filter(account_tokens::id.ne_all(&newest)),
+    )
+    .set(account_tokens::used_at.eq(Some(now)))
+    .execute(conn)?;
     let token = tokens::generate();
     diesel::insert_into(account_tokens::table)
         .values((

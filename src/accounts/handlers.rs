@@ -987,9 +987,13 @@ fn too_many_requests<P: Template>(
             until,
             "Too many requests from your network in the last hour.",
         ),
-        Held::Address(until) => (
+        Held::Address(until) if until - now <= throttle::MAIL_GAP => (
             until,
             "We emailed this address a moment ago: use the newest email from Office Hours (look in the spam folder too).",
+        ),
+        Held::Address(until) => (
+            until,
+            "We have emailed this address as often as we do in an hour: use the newest email from Office Hours (look in the spam folder too).",
         ),
     };
     let wait = (until - now).num_seconds().max(1);

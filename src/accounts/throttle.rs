@@ -5,10 +5,12 @@
 //! unique index are: every spelling that reaches an account (`İ` for `i`)
 //! counts against that one key.
 //!
-//! - email + IP: 10 failures in 15 min block that pair for 15 min;
-//! - email: 100 failures in an hour block it, except from IPs that signed
-//!   in to it successfully before;
-//! - IP: 100 failures in an hour block that IP.
+//! - email + network: 10 failures in 15 min block that pair for 15 min;
+//! - email: 100 failures in an hour block it, except from networks that
+//!   signed in to it successfully before;
+//! - network: 100 failures in an hour block it.
+//!
+//! A network is an IPv4 address, or the /64 of an IPv6 one ([`ip_key`]).
 //!
 //! Emails a visitor can make us send without signing in (password reset,
 //! sign-up) have their own limits, the same for every address: see
@@ -33,12 +35,13 @@ pub const WIDE_WINDOW: Duration = Duration::hours(1);
 pub fn ip_key(ip: &str) -> String {
     use std::net::{IpAddr, Ipv6Addr};
     match ip.parse::<IpAddr>() {
-        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => {
-                let s = v6.segments();
-                format!("{}/64", Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        Ok(IpAddr::V6(v6)) => match (v6.to_ipv4_mapped(), v6.segments()) {
+            (Some(v4), _) => v4.to_string(),
+            // NAT64 (64:ff9b::/96) carries an IPv4 client: count that.
+            (None, [0x64, 0xff9b, 0, 0, 0, 0, hi, lo]) => {
+                std::net::Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo)).to_string()
             }
+            (None, s) => format!("{}/64", Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0)),
         },
         _ => ip.to_owned(),
     }
@@ -176,10 +179,11 @@ pub fn prune(conn: &mut PgConnection, now: DateTime<Utc>) -> QueryResult<usize> 
 pub const MAIL_GAP: Duration = Duration::minutes(2);
 /// …and `MAIL_PER_HOUR` an hour (for each purpose)…
 pub const MAIL_PER_HOUR: i64 = 5;
-/// …and from all IPs together `MAIL_ADDRESS_LIMIT` an hour, except from
-/// IPs that signed in to the address before (its owner's), which only
-/// their own count holds back: nobody elsewhere can use up the owner's
-/// allowance, nor flood an inbox from many networks.
+/// …and `MAIL_ADDRESS_LIMIT` an hour in all, which never holds back IPs
+/// that signed in to the address before (its owner's): nobody elsewhere
+/// can use up the owner's allowance, nor flood an inbox from many
+/// networks. (An owner on a network they never signed in from is held
+/// back like anyone else.)
 pub const MAIL_ADDRESS_LIMIT: i64 = 20;
 /// Requests one IP may make in an hour, whatever the addresses.
 pub const MAIL_IP_LIMIT: i64 = 100;
@@ -313,6 +317,7 @@ mod tests {
         );
         assert_ne!(ip_key("2001:db8:1:3::1"), ip_key("2001:db8:1:2::1"));
         assert_eq!(ip_key("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(ip_key("64:ff9b::cb00:7107"), "203.0.113.7");
         assert_eq!(ip_key("unknown"), "unknown");
     }
 }

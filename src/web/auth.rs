@@ -106,26 +106,48 @@ impl Default for PreSession {
 }
 
 /// The client address: the socket peer, or — only when that peer is a
-/// trusted proxy — the nearest untrusted address in `X-Forwarded-For`.
+/// trusted proxy — the nearest untrusted address in `X-Forwarded-For`,
+/// read from the right. An IPv4 address in IPv6 form (`::ffff:a.b.c.d`,
+/// what a socket bound to `[::]` reports) counts as the IPv4 address.
 pub fn client_ip(req: &HttpRequest, trusted: &[IpNet]) -> Option<IpAddr> {
-    let peer = req.peer_addr()?.ip();
-    if !trusted.iter().any(|net| net.contains(&peer)) {
-        return Some(peer);
+    let peer = req.peer_addr()?.ip().to_canonical();
+    Some(forwarded_client(
+        peer,
+        req.headers()
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok()),
+        trusted,
+    ))
+}
+
+/// [`client_ip`] on the peer and the `X-Forwarded-For` values. Proxies
+/// append, so only entries to the right of the nearest untrusted one were
+/// written by proxies we trust; an entry that is not a bare address (a
+/// port, brackets, a zone) ends the walk at the proxy that wrote it, as
+/// the client could have written everything further left.
+fn forwarded_client<'a>(
+    peer: IpAddr,
+    headers: impl Iterator<Item = &'a str>,
+    trusted: &[IpNet],
+) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
     }
-    let forwarded: Vec<IpAddr> = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
-    Some(
-        forwarded
-            .into_iter()
-            .rev()
-            .find(|ip| !trusted.iter().any(|net| net.contains(ip)))
-            .unwrap_or(peer),
-    )
+    let entries: Vec<&str> = headers.flat_map(|v| v.split(',')).collect();
+    let mut client = peer;
+    for entry in entries.iter().rev() {
+        match entry.trim().parse::<IpAddr>() {
+            Ok(ip) => {
+                client = ip.to_canonical();
+                if !is_trusted(&client) {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    client
 }
 
 /// The viewer of a page: signed in or not, with the CSRF token their forms
@@ -440,6 +462,63 @@ fn return_to(req: &HttpRequest) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_client_is_the_nearest_untrusted_forwarded_address() {
+        let trusted: Vec<IpNet> = vec![
+            "127.0.0.1/32".parse().unwrap(),
+            "10.0.0.0/8".parse().unwrap(),
+        ];
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let client = |peer: &str, xff: &[&str]| {
+            forwarded_client(ip(peer).to_canonical(), xff.iter().copied(), &trusted)
+        };
+        // Not from a proxy: the peer, whatever the header says.
+        assert_eq!(client("203.0.113.9", &["9.9.9.9"]), ip("203.0.113.9"));
+        // From a proxy: the nearest untrusted entry, from the right.
+        assert_eq!(
+            client("127.0.0.1", &["9.9.9.9, 198.51.100.9"]),
+            ip("198.51.100.9")
+        );
+        assert_eq!(
+            client("127.0.0.1", &["9.9.9.9, 198.51.100.9, 10.1.2.3"]),
+            ip("198.51.100.9")
+        );
+        assert_eq!(
+            client("127.0.0.1", &["9.9.9.9", "198.51.100.9"]),
+            ip("198.51.100.9")
+        );
+        // An IPv4 proxy seen through a socket bound to [::] is trusted.
+        assert_eq!(
+            client("::ffff:127.0.0.1", &["198.51.100.9"]),
+            ip("198.51.100.9")
+        );
+        assert_eq!(
+            client("127.0.0.1", &["::ffff:198.51.100.9"]),
+            ip("198.51.100.9")
+        );
+        // An entry that is no bare address stops the walk: never the
+        // client's own entry further left.
+        assert_eq!(
+            client("127.0.0.1", &["9.9.9.9, 198.51.100.9:4321"]),
+            ip("127.0.0.1")
+        );
+        assert_eq!(
+            client("127.0.0.1", &["9.9.9.9, [2001:db8::1]:4321"]),
+            ip("127.0.0.1")
+        );
+        assert_eq!(
+            client("127.0.0.1", &["9.9.9.9, fe80::1%eth0"]),
+            ip("127.0.0.1")
+        );
+        assert_eq!(
+            client("127.0.0.1", &["9.9.9.9, 10.1.2.3, garbage"]),
+            ip("127.0.0.1")
+        );
+        // Only trusted proxies: the leftmost of them.
+        assert_eq!(client("127.0.0.1", &["10.1.2.3"]), ip("10.1.2.3"));
+        assert_eq!(client("127.0.0.1", &[]), ip("127.0.0.1"));
+    }
 
     #[test]
     fn a_slot_is_told_from_other_pages() {

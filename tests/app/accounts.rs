@@ -530,6 +530,13 @@ async fn sign_up_errors_keep_the_input_but_never_the_password() {
             PASSWORD,
             "display_name",
         ),
+        // A Unicode line separator is a line break too.
+        (
+            "ada@example.org",
+            "Ada\u{2028}Lovelace",
+            PASSWORD,
+            "display_name",
+        ),
         (
             "ada@example.org",
             &"x".repeat(101),
@@ -1256,28 +1263,74 @@ async fn nobody_elsewhere_can_use_up_the_owner_s_reset_emails() {
     );
     let client = new_client();
     let sent = || emails_of_kind(&app, "password_reset").len();
-    // Someone asks from 20 networks: 20 emails an hour at most reach the
-    // address from everyone but its owner…
-    for i in 0..20 {
+    let newest_link = || {
+        let (_, body) = emails_of_kind(&app, "password_reset").pop().unwrap();
+        let link = link_in(&body, "/reset-password?token=");
+        token_of(&link).to_owned()
+    };
+    // The owner asks for a link; then someone else asks, four times.
+    forgot(&app, &client, "192.0.2.10", &user.email).await;
+    let owners = newest_link();
+    for i in 0..4 {
+        app.clock.advance(Duration::seconds(1));
+        forgot(&app, &client, &format!("203.0.113.{i}"), &user.email).await;
+    }
+    let strangers = newest_link();
+    // The owner's link still works, and using it ends the others.
+    let csrf = app.csrf_for(&client, "/forgot-password").await;
+    let res = reset_with(&app, &client, &csrf, &owners, "a brand new passphrase").await;
+    assert_eq!(location(&res), "/login?notice=password-reset");
+    let res = reset_with(&app, &client, &csrf, &strangers, "someone else's").await;
+    assert_eq!(res.status(), StatusCode::GONE);
+    // Someone asks from 15 more networks: 20 emails an hour reach the
+    // address at most (the owner's included)…
+    for i in 4..19 {
         let res = forgot(&app, &client, &format!("203.0.113.{i}"), &user.email).await;
         assert_eq!(location(&res), "/forgot-password/sent");
     }
-    let (error, _) = held(forgot(&app, &client, "203.0.113.99", &user.email).await).await;
+    let (error, wait) = held(forgot(&app, &client, "203.0.113.99", &user.email).await).await;
     assert!(
-        error.starts_with("We emailed this address a moment ago"),
+        error.starts_with("We have emailed this address as often as we do in an hour"),
         "{error}"
     );
+    // Until the owner's first (4 s before) is an hour old.
+    assert_eq!(wait, "3596");
     assert_eq!(sent(), 20);
-    // …and the owner still gets a link that works.
+    // …but never hold back its owner's networks: the owner still gets a
+    // link that works (past their own network's 2 minutes).
+    app.clock.advance(Duration::minutes(2));
     let res = forgot(&app, &client, "192.0.2.10", &user.email).await;
     assert_eq!(location(&res), "/forgot-password/sent");
     assert_eq!(sent(), 21);
-    let (_, body) = emails_of_kind(&app, "password_reset").pop().unwrap();
-    let path = link_in(&body, "/reset-password?token=").replace(&app.address, "");
+    let path = format!("/reset-password?token={}", newest_link());
     assert_eq!(
         client.get(app.url(&path)).send().await.unwrap().status(),
         StatusCode::OK
     );
+}
+
+#[tokio::test]
+async fn at_most_five_reset_links_work_at_once() {
+    let app = behind_proxy().await;
+    let user = app.create_user(Role::Learner);
+    let client = new_client();
+    let mut tokens = Vec::new();
+    for i in 0..6 {
+        app.clock.advance(Duration::seconds(1));
+        forgot(&app, &client, &format!("203.0.113.{i}"), &user.email).await;
+        let (_, body) = emails_of_kind(&app, "password_reset").pop().unwrap();
+        tokens.push(token_of(&link_in(&body, "/reset-password?token=")).to_owned());
+    }
+    let works = |token: &str| {
+        let path = format!("/reset-password?token={token}");
+        let client = client.clone();
+        let url = app.url(&path);
+        async move { client.get(url).send().await.unwrap().status() == StatusCode::OK }
+    };
+    assert!(!works(&tokens[0]).await, "the oldest of six");
+    for token in &tokens[1..] {
+        assert!(works(token).await);
+    }
 }
 
 #[tokio::test]

@@ -164,3 +164,51 @@ fn accounts_saved_with_a_renamed_zone_get_its_current_name() {
     assert_eq!(zone_of(&mut conn, berlin), "Europe/Berlin");
     assert_eq!(zone_of(&mut conn, svalbard), "Arctic/Longyearbyen");
 }
+
+#[test]
+fn networks_owners_signed_in_from_are_keyed_as_the_limits_now_count_them() {
+    use officehours::accounts::throttle::ip_key;
+    use officehours::db::schema::login_known_ips;
+    let db = TestDb::empty();
+    let mut conn = db.conn();
+    migrate_until(&mut conn, "network_keys");
+    let now = crate::harness::default_now();
+    let saved = [
+        "2001:db8:1:2::10",
+        "2001:db8:1:2:aaaa::20",
+        "2001:db8:0:0:1::1",
+        "::ffff:203.0.113.7",
+        "198.51.100.1",
+        "unknown",
+    ];
+    for (i, ip) in saved.iter().enumerate() {
+        diesel::insert_into(login_known_ips::table)
+            .values((
+                login_known_ips::email_key.eq("ada@example.org"),
+                login_known_ips::ip.eq(*ip),
+                login_known_ips::last_at.eq(now - chrono::Duration::minutes(i as i64)),
+            ))
+            .execute(&mut conn)
+            .unwrap();
+    }
+    conn.run_pending_migrations(MIGRATIONS).unwrap();
+    let mut keys: Vec<(String, chrono::DateTime<chrono::Utc>)> = login_known_ips::table
+        .select((login_known_ips::ip, login_known_ips::last_at))
+        .order(login_known_ips::ip)
+        .load(&mut conn)
+        .unwrap();
+    keys.sort();
+    let mut expected: Vec<String> = saved.iter().map(|ip| ip_key(ip)).collect();
+    expected.sort();
+    expected.dedup();
+    assert_eq!(
+        keys.iter().map(|(ip, _)| ip.clone()).collect::<Vec<_>>(),
+        expected
+    );
+    // Two addresses of one /64 became one row, with the later sign-in.
+    let net = keys
+        .iter()
+        .find(|(ip, _)| ip == "2001:db8:1:2::/64")
+        .unwrap();
+    assert_eq!(net.1, now);
+}
