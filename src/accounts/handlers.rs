@@ -27,7 +27,7 @@ use crate::state::AppState;
 use crate::web::auth::{
     self, Auth, CsrfForm, Viewer, client_ip, next_is_slot, safe_next, with_next,
 };
-use crate::web::forms::{FieldErrors, ZoneOption, is_plain_line, zone_options};
+use crate::web::forms::{FieldErrors, ZoneOption, is_blank, is_plain_line, zone_options};
 use crate::web::{PageCtx, render};
 
 /// Renders `template` with `status` (e.g. 422 for a form with errors).
@@ -323,7 +323,7 @@ pub fn check_email(errors: &mut FieldErrors, raw: &str) -> Option<String> {
 
 pub fn check_name(errors: &mut FieldErrors, raw: &str) -> Option<String> {
     let name = raw.trim();
-    if name.is_empty() {
+    if is_blank(name) {
         errors.add("display_name", "Enter your name.");
     } else if name.chars().count() > 100 {
         errors.add("display_name", "Use at most 100 characters.");

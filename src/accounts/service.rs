@@ -63,7 +63,7 @@ pub fn normalize_email(raw: &str) -> Result<String, AccountError> {
 pub fn normalize_display_name(raw: &str) -> Result<String, AccountError> {
     let name = raw.trim();
     let len = name.chars().count();
-    if len == 0 || len > 100 || !crate::web::forms::is_plain_line(name) {
+    if crate::web::forms::is_blank(name) || len > 100 || !crate::web::forms::is_plain_line(name) {
         return Err(AccountError::Invalid(
             "Enter a name of 1 to 100 characters.".into(),
         ));

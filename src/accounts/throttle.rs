@@ -259,6 +259,16 @@ pub fn mail_request(
 ) -> QueryResult<Option<DateTime<Utc>>> {
     let ip = ip_key(ip);
     let ip = ip.as_str();
+    debug_assert!(
+        matches!(
+            <diesel::connection::AnsiTransactionManager as diesel::connection::TransactionManager<
+                PgConnection,
+            >>::transaction_manager_status_mut(conn)
+            .transaction_depth(),
+            Ok(Some(_))
+        ),
+        "mail_request counts under a transaction-scoped lock: call it in a transaction"
+    );
     diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
         .bind::<diesel::sql_types::Text, _>(format!("mail:{}:{email_key}", purpose.as_str()))
         .execute(conn)?;

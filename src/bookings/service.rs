@@ -32,7 +32,7 @@ use crate::schedule::public::load::{MentorInfo, TopicInfo};
 use crate::schedule::queries::{self as schedule_queries, clear_of};
 use crate::slots::{Interval, resolve_local};
 use crate::topics::Topic;
-use crate::web::forms::{check_characters, one_char_line_breaks};
+use crate::web::forms::{check_characters, invisible, one_char_line_breaks};
 
 /// Goals: at least this many characters…
 pub const GOALS_MIN: usize = 10;
@@ -900,15 +900,6 @@ impl QueryFragment<Pg> for StartTaken {
         out.push_sql("))");
         Ok(())
     }
-}
-
-/// Characters that show nothing (zero-width space, joiners, word joiner,
-/// byte-order mark, soft hyphen): they do not count towards the length.
-fn invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'
-    )
 }
 
 /// Trims the goals and checks their characters and length (visible

@@ -170,6 +170,30 @@ pub fn path_has_control_chars(path: &str) -> bool {
         .any(char::is_control)
 }
 
+/// Characters that show nothing (zero-width space, joiners, word joiner,
+/// byte-order mark, soft hyphen, the Hangul and Braille blanks): they do
+/// not count towards a length, and text of only these is empty.
+pub fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'
+            ..='\u{200D}'
+                | '\u{2060}'
+                | '\u{FEFF}'
+                | '\u{00AD}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{3164}'
+                | '\u{FFA0}'
+                | '\u{2800}'
+    )
+}
+
+/// Whether text shows nothing: only spaces and [`invisible`] characters.
+pub fn is_blank(s: &str) -> bool {
+    s.chars().all(|c| c.is_whitespace() || invisible(c))
+}
+
 /// Bidirectional overrides and isolates: they reorder the text shown
 /// around them, so a reader sees something else than was written (a name
 /// ending in U+202E and "gpj.exe" reads "exe.jpg").

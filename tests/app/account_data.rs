@@ -511,13 +511,17 @@ async fn deleting_erases_the_person_cancels_upcoming_and_keeps_the_past() {
     let mut conn = app.conn();
     officehours::accounts::throttle::record_failure(&mut conn, &key, "192.0.2.1", app.clock.now())
         .unwrap();
-    officehours::accounts::throttle::mail_request(
-        &mut conn,
-        &key,
-        officehours::accounts::throttle::MailPurpose::Reset,
-        "192.0.2.1",
-        app.clock.now(),
-    )
+    // (In a transaction, as the app calls it: its lock is the
+    // transaction's.)
+    conn.transaction(|conn| {
+        officehours::accounts::throttle::mail_request(
+            conn,
+            &key,
+            officehours::accounts::throttle::MailPurpose::Reset,
+            "192.0.2.1",
+            app.clock.now(),
+        )
+    })
     .unwrap();
     let counted = |conn: &mut crate::harness::TestConn| -> (i64, i64) {
         use officehours::db::schema::{login_failures, mail_requests};

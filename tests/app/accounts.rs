@@ -530,6 +530,13 @@ async fn sign_up_errors_keep_the_input_but_never_the_password() {
             PASSWORD,
             "display_name",
         ),
+        // A name that shows nothing is no name.
+        (
+            "ada@example.org",
+            "\u{3164}\u{200b}",
+            PASSWORD,
+            "display_name",
+        ),
         // A Unicode line separator is a line break too.
         (
             "ada@example.org",
@@ -1549,6 +1556,31 @@ async fn every_spelling_that_reaches_an_account_counts_against_its_limit() {
     // From elsewhere the dotted spelling signs in: it is the same account.
     assert_eq!(
         login_from(&app, "198.51.100.1", &dotted, PASSWORD)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn an_ipv6_network_counts_as_one_address_for_sign_in() {
+    let app = behind_proxy().await;
+    let user = app.create_user(Role::Learner);
+    set_password(&app, &user.email, PASSWORD);
+    // Ten failures from ten addresses of one /64 (a client can take any).
+    for i in 0..10 {
+        let res = login_from(&app, &format!("2001:db8:1:2::{i:x}"), &user.email, "wrong").await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    assert_eq!(
+        login_from(&app, "2001:db8:1:2:ffff::1", &user.email, PASSWORD)
+            .await
+            .status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another /64 is another network.
+    assert_eq!(
+        login_from(&app, "2001:db8:1:3::1", &user.email, PASSWORD)
             .await
             .status(),
         StatusCode::SEE_OTHER
