@@ -19,8 +19,8 @@ use uuid::Uuid;
 use super::deletion::{self, DeleteError};
 use super::email_tokens::{self, Purpose};
 use super::handlers::{
-    Empty, account_gone, check_email, check_name, check_new_password, check_zone, ip_of, see_other,
-    set_password, verification_wait,
+    Empty, account_gone, check_email, check_name, check_new_password, check_zone, in_minutes,
+    ip_of, see_other, set_password, verification_wait, with_retry_after,
 };
 use super::{User, api_tokens, service, session, throttle};
 use crate::audit;
@@ -450,17 +450,10 @@ async fn reauthenticate(
 }
 
 fn blocked_message(wait_secs: i64) -> String {
-    let minutes = (wait_secs + 59) / 60;
     format!(
-        "Too many wrong passwords. For your account's safety, try again in {minutes} minute{}.",
-        if minutes == 1 { "" } else { "s" }
+        "Too many wrong passwords. For your account's safety, try again in {}.",
+        in_minutes(wait_secs)
     )
-}
-
-fn with_retry_after(mut res: HttpResponse, wait_secs: i64) -> HttpResponse {
-    res.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(wait_secs));
-    res
 }
 
 // ---------------------------------------------------------------- email

@@ -76,15 +76,7 @@ pub fn issue(
     } else {
         Vec::new()
     };
-    diesel::update(
-        account_tokens::table
-            .filter(account_tokens::user_id.eq(user_id))
-            .filter(account_tokens::purpose.eq(purpose.as_str()))
-            .filter(account_tokens::used_at.is_null())
-            .filter(account_tokens::id.ne_all(&newest)),
-    )
-    .set(account_tokens::used_at.eq(Some(now)))
-    .execute(conn)?;
+    void_but(conn, user_id, purpose, &newest, now)?;
     let token = tokens::generate();
     diesel::insert_into(account_tokens::table)
         .values((
@@ -120,11 +112,23 @@ pub fn void(
     purpose: Purpose,
     now: DateTime<Utc>,
 ) -> QueryResult<usize> {
+    void_but(conn, user_id, purpose, &[], now)
+}
+
+/// [`void`], but for the links `kept`.
+fn void_but(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    purpose: Purpose,
+    kept: &[Uuid],
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
     diesel::update(
         account_tokens::table
             .filter(account_tokens::user_id.eq(user_id))
             .filter(account_tokens::purpose.eq(purpose.as_str()))
-            .filter(account_tokens::used_at.is_null()),
+            .filter(account_tokens::used_at.is_null())
+            .filter(account_tokens::id.ne_all(kept)),
     )
     .set(account_tokens::used_at.eq(Some(now)))
     .execute(conn)

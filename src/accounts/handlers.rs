@@ -27,7 +27,7 @@ use crate::state::AppState;
 use crate::web::auth::{
     self, Auth, CsrfForm, Viewer, client_ip, next_is_slot, safe_next, with_next,
 };
-use crate::web::forms::{FieldErrors, ZoneOption, is_blank, is_plain_line, zone_options};
+use crate::web::forms::{FieldErrors, ZoneOption, zone_options};
 use crate::web::{PageCtx, render};
 
 /// Renders `template` with `status` (e.g. 422 for a form with errors).
@@ -206,20 +206,17 @@ pub async fn login(
         ),
         SignIn::Blocked { until } => {
             let wait = (until - state.clock.now()).num_seconds().max(1);
-            let minutes = (wait + 59) / 60;
-            let mut res = render_status(
+            let res = render_status(
                 &page(
                     FieldErrors::default(),
                     Some(format!(
-                        "Too many failed sign-ins. For your account's safety, try again in {minutes} minute{}.",
-                        if minutes == 1 { "" } else { "s" }
+                        "Too many failed sign-ins. For your account's safety, try again in {}.",
+                        in_minutes(wait)
                     )),
                 ),
                 StatusCode::TOO_MANY_REQUESTS,
             )?;
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(wait));
-            Ok(res)
+            Ok(with_retry_after(res, wait))
         }
     }
 }
@@ -323,19 +320,13 @@ pub fn check_email(errors: &mut FieldErrors, raw: &str) -> Option<String> {
 
 pub fn check_name(errors: &mut FieldErrors, raw: &str) -> Option<String> {
     let name = raw.trim();
-    if is_blank(name) {
-        errors.add("display_name", "Enter your name.");
-    } else if name.chars().count() > 100 {
-        errors.add("display_name", "Use at most 100 characters.");
-    } else if !is_plain_line(name) {
-        errors.add(
-            "display_name",
-            "Use letters, digits, spaces and punctuation only.",
-        );
-    } else {
-        return Some(name.to_owned());
+    match service::name_problem(name) {
+        Some(problem) => {
+            errors.add("display_name", problem);
+            None
+        }
+        None => Some(name.to_owned()),
     }
-    None
 }
 
 pub fn check_zone(errors: &mut FieldErrors, raw: &str) -> Option<chrono_tz::Tz> {
@@ -862,9 +853,7 @@ pub async fn resend_verification(
                 }),
             )?;
             *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(wait));
-            Ok(res)
+            Ok(with_retry_after(res, wait))
         }
     }
 }
@@ -997,19 +986,23 @@ fn too_many_requests<P: Template>(
         ),
     };
     let wait = (until - now).num_seconds().max(1);
-    let minutes = (wait + 59) / 60;
     let mut errors = FieldErrors::default();
-    errors.add(
-        "email",
-        format!(
-            "{why} Try again in {minutes} minute{}.",
-            if minutes == 1 { "" } else { "s" }
-        ),
-    );
-    let mut res = render_status(&page(errors), StatusCode::TOO_MANY_REQUESTS)?;
+    errors.add("email", format!("{why} Try again in {}.", in_minutes(wait)));
+    let res = render_status(&page(errors), StatusCode::TOO_MANY_REQUESTS)?;
+    Ok(with_retry_after(res, wait))
+}
+
+/// A wait in whole minutes, rounded up: "1 minute", "15 minutes".
+pub(super) fn in_minutes(wait_secs: i64) -> String {
+    let minutes = (wait_secs + 59) / 60;
+    format!("{minutes} minute{}", if minutes == 1 { "" } else { "s" })
+}
+
+/// `res` telling the client to wait `wait_secs` (a 429 or 503).
+pub(super) fn with_retry_after(mut res: HttpResponse, wait_secs: i64) -> HttpResponse {
     res.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(wait));
-    Ok(res)
+        .insert(header::RETRY_AFTER, HeaderValue::from(wait_secs));
+    res
 }
 
 pub async fn forgot_sent(viewer: Viewer) -> Result<HttpResponse, AppError> {

@@ -60,15 +60,26 @@ pub fn normalize_email(raw: &str) -> Result<String, AccountError> {
     Ok(email.to_owned())
 }
 
+/// What is wrong with a (trimmed) display name, if anything: the one rule
+/// for the forms and the command line.
+pub fn name_problem(name: &str) -> Option<&'static str> {
+    if crate::web::forms::is_blank(name) {
+        Some("Enter your name.")
+    } else if name.chars().count() > 100 {
+        Some("Use at most 100 characters.")
+    } else if !crate::web::forms::is_plain_line(name) {
+        Some("Use letters, digits, spaces and punctuation only.")
+    } else {
+        None
+    }
+}
+
 pub fn normalize_display_name(raw: &str) -> Result<String, AccountError> {
     let name = raw.trim();
-    let len = name.chars().count();
-    if crate::web::forms::is_blank(name) || len > 100 || !crate::web::forms::is_plain_line(name) {
-        return Err(AccountError::Invalid(
-            "Enter a name of 1 to 100 characters.".into(),
-        ));
+    match name_problem(name) {
+        Some(problem) => Err(AccountError::Invalid(problem.into())),
+        None => Ok(name.to_owned()),
     }
-    Ok(name.to_owned())
 }
 
 /// Inserts a user. The unique index on `lower(email)` decides duplicates,

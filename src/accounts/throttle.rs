@@ -34,16 +34,17 @@ pub const WIDE_WINDOW: Duration = Duration::hours(1);
 /// in it, so per address it could dodge every limit).
 pub fn ip_key(ip: &str) -> String {
     use std::net::{IpAddr, Ipv6Addr};
-    match ip.parse::<IpAddr>() {
-        Ok(IpAddr::V6(v6)) => match (v6.to_ipv4_mapped(), v6.segments()) {
-            (Some(v4), _) => v4.to_string(),
+    // `to_canonical`: `::ffff:a.b.c.d` is the IPv4 address.
+    match ip.parse::<IpAddr>().map(|ip| ip.to_canonical()) {
+        Ok(IpAddr::V6(v6)) => match v6.segments() {
             // NAT64 (64:ff9b::/96) carries an IPv4 client: count that.
-            (None, [0x64, 0xff9b, 0, 0, 0, 0, hi, lo]) => {
+            [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => {
                 std::net::Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo)).to_string()
             }
-            (None, s) => format!("{}/64", Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0)),
+            s => format!("{}/64", Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0)),
         },
-        _ => ip.to_owned(),
+        Ok(v4) => v4.to_string(),
+        Err(_) => ip.to_owned(),
     }
 }
 

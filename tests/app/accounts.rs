@@ -1155,15 +1155,7 @@ async fn forgot(
     ip: &str,
     email: &str,
 ) -> reqwest::Response {
-    let csrf = app.csrf_for(client, "/forgot-password").await;
-    client
-        .post(app.url("/forgot-password"))
-        .header("origin", &app.address)
-        .header("x-forwarded-for", ip)
-        .form(&[("csrf_token", csrf.as_str()), ("email", email)])
-        .send()
-        .await
-        .unwrap()
+    post_from(app, client, ip, "/forgot-password", &[("email", email)]).await
 }
 
 /// The error next to the email field of a refused request, and its
@@ -1424,21 +1416,13 @@ async fn an_ip_that_asks_for_too_many_emails_waits_and_nothing_is_made() {
     );
     assert_eq!(emails_of_kind(&app, "reset_unavailable").len(), 100);
     // Signing up from there waits too, before any account is made.
-    let csrf = app.csrf_for(&client, "/register").await;
-    let res = client
-        .post(app.url("/register"))
-        .header("origin", &app.address)
-        .header("x-forwarded-for", "2001:db8:1:2::abcd")
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("email", "ada@example.org"),
-            ("display_name", "Ada"),
-            ("password", PASSWORD),
-            ("time_zone", "Europe/Berlin"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let fields = [
+        ("email", "ada@example.org"),
+        ("display_name", "Ada"),
+        ("password", PASSWORD),
+        ("time_zone", "Europe/Berlin"),
+    ];
+    let res = post_from(&app, &client, "2001:db8:1:2::abcd", "/register", &fields).await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     let html = res.text().await.unwrap();
     assert!(html.contains("value=\"Ada\""), "input kept");
@@ -1450,17 +1434,27 @@ async fn an_ip_that_asks_for_too_many_emails_waits_and_nothing_is_made() {
 
 /// Sends sign-ins from `ip` (the app trusts 127.0.0.1 as a proxy here).
 async fn login_from(app: &TestApp, ip: &str, email: &str, password: &str) -> reqwest::Response {
-    let client = new_client();
-    let csrf = app.csrf_for(&client, "/login").await;
+    let fields = [("email", email), ("password", password)];
+    post_from(app, &new_client(), ip, "/login", &fields).await
+}
+
+/// POSTs the form at `path` with `fields` and `client`'s CSRF token, as
+/// sent from `ip` (the app trusts 127.0.0.1 as a proxy here).
+async fn post_from(
+    app: &TestApp,
+    client: &reqwest::Client,
+    ip: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let csrf = app.csrf_for(client, path).await;
+    let mut form = vec![("csrf_token", csrf.as_str())];
+    form.extend_from_slice(fields);
     client
-        .post(app.url("/login"))
+        .post(app.url(path))
         .header("origin", &app.address)
         .header("x-forwarded-for", ip)
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("email", email),
-            ("password", password),
-        ])
+        .form(&form)
         .send()
         .await
         .unwrap()
