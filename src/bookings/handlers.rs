@@ -1594,11 +1594,15 @@ async fn reschedule_page(
                     d.parties.learner.display_name, d.parties.mentor.display_name
                 ),
             },
-            days_shown: format!(
-                "{} – {}",
-                from_date.format("%A %-d %B %Y"),
-                (from_date + Duration::days(RESCHEDULE_DAYS as i64 - 1)).format("%A %-d %B %Y")
-            ),
+            days_shown: if weeks.until > from_date {
+                format!(
+                    "{} – {}",
+                    from_date.format("%A %-d %B %Y"),
+                    weeks.until.format("%A %-d %B %Y")
+                )
+            } else {
+                from_date.format("%A %-d %B %Y").to_string()
+            },
             current: timefmt::when(d.booking.start_at, d.booking.end_at, zone),
             zone_name: zone.name().to_owned(),
             error,

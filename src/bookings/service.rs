@@ -348,6 +348,8 @@ pub struct MoveWeeks {
     /// The first day shown: the one asked for, kept between today and
     /// the day whose `days` end with the last one of the mentor's horizon.
     pub from: NaiveDate,
+    /// The last day shown: `days` after `from`, or the horizon's last.
+    pub until: NaiveDate,
     /// The free starts of those days, in time order.
     pub starts: Vec<DateTime<Utc>>,
     /// When there are none: the first free start after those days…
@@ -360,8 +362,9 @@ pub struct MoveWeeks {
 }
 
 /// The free starts a booking can move to (as [`move_choices`]) on `days`
-/// local days in `zone` from `from` (today when absent or past; when
-/// beyond the horizon, the days that end with its last one). Only when
+/// local days in `zone` from `from` (today when absent or past; fewer
+/// days when they reach past the horizon's last one; when beyond it, the
+/// days that end with that one). Only when
 /// those days have none is the engine run again: after them, then (none
 /// there either) from now.
 #[allow(clippy::too_many_arguments)]
@@ -378,18 +381,26 @@ pub fn move_weeks(
     let horizon_days = schedule_queries::profile_or_default(conn, mentor.id, now)?.horizon_days;
     let horizon_end = now + Duration::days(horizon_days.into());
     let today = now.with_timezone(&zone).date_naive();
-    // The last first day: its days end with the horizon's last one.
-    let last = horizon_end.with_timezone(&zone).date_naive();
-    let last = last
-        .checked_sub_days(Days::new(days.saturating_sub(1)))
-        .unwrap_or(last)
-        .max(today);
-    let from = from.unwrap_or(today).clamp(today, last);
+    // The horizon's last day. A first day up to it keeps its place, so
+    // "later" pages follow one another and the last one is shorter; one
+    // past it shows the days that end with it.
+    let last_day = horizon_end.with_timezone(&zone).date_naive().max(today);
+    let from = match from.unwrap_or(today) {
+        asked if asked > last_day => last_day
+            .checked_sub_days(Days::new(days.saturating_sub(1)))
+            .unwrap_or(last_day)
+            .max(today),
+        asked => asked.max(today),
+    };
     let midnight = |date: NaiveDate| resolve_local(zone, date, NaiveTime::MIN);
     let start = midnight(from).max(now);
     let end = from
         .checked_add_days(Days::new(days))
         .map_or(horizon_end, midnight);
+    let until = from
+        .checked_add_days(Days::new(days.saturating_sub(1)))
+        .unwrap_or(last_day)
+        .min(last_day);
     let mut free =
         |since: DateTime<Utc>, until: DateTime<Utc>| -> QueryResult<Vec<DateTime<Utc>>> {
             if since < until {
@@ -415,6 +426,7 @@ pub fn move_weeks(
     }
     Ok(MoveWeeks {
         from,
+        until,
         starts,
         next,
         first,

@@ -1640,7 +1640,7 @@ async fn the_move_page_keeps_its_weeks_stops_at_the_horizon_and_finds_the_next_f
         async move { app.get_as(learner, &path).await }
     };
     let html = page("").await.1;
-    assert!(html.contains("No free times in these two weeks."), "{html}");
+    assert!(html.contains("No free times on these days."), "{html}");
     // The next free time, 08:00 Berlin on 10 July, one click away.
     assert!(
         html.contains(&format!(
@@ -1689,7 +1689,7 @@ async fn the_move_page_keeps_its_weeks_stops_at_the_horizon_and_finds_the_next_f
         html.contains("name=\"start\" value=\"2026-07-10T06:00:00Z\""),
         "{html}"
     );
-    assert!(!html.contains("No free times in these two weeks."));
+    assert!(!html.contains("No free times on these days."));
     assert_eq!(booking(&app, id).start_at, at(2026, 6, 20, 12, 0));
 
     // The mentor takes bookings 60 days ahead (to 14 August): the two
@@ -1698,6 +1698,33 @@ async fn the_move_page_keeps_its_weeks_stops_at_the_horizon_and_finds_the_next_f
     let html = page("?from=2026-08-01").await.1;
     assert!(!html.contains("rel=\"next\""), "{html}");
     assert!(html.contains("name=\"start\" value=\"2026-08-14T06:00:00Z\""));
+    // "Later" from 27 July leads to 10 August: the days up to the last
+    // one, not two weeks that mostly repeat the page before, and "Earlier"
+    // goes back to 27 July.
+    let html = page("?from=2026-07-27").await.1;
+    assert!(
+        html.contains(&format!(
+            "href=\"/bookings/{id}/reschedule?from=2026-08-10\" rel=\"next\""
+        )),
+        "{html}"
+    );
+    let html = page("?from=2026-08-10").await.1;
+    assert!(
+        html.contains("<input type=\"hidden\" name=\"from\" value=\"2026-08-10\">"),
+        "{html}"
+    );
+    assert!(html.contains("Monday 10 August 2026 – Friday 14 August 2026"));
+    assert!(!html.contains("name=\"start\" value=\"2026-08-07T06:00:00Z\""));
+    assert!(html.contains("name=\"start\" value=\"2026-08-14T06:00:00Z\""));
+    assert!(!html.contains("rel=\"next\""));
+    assert!(
+        html.contains(&format!(
+            "href=\"/bookings/{id}/reschedule?from=2026-07-27\" rel=\"prev\""
+        )),
+        "{html}"
+    );
+    let html = page("?from=2026-08-14").await.1;
+    assert!(html.contains("<h2 class=\"reschedule-range\">Friday 14 August 2026</h2>"));
     // Far past it: the two weeks that end with its last day.
     let html = page("?from=2030-01-01").await.1;
     assert!(
@@ -1733,7 +1760,7 @@ async fn the_move_page_keeps_its_weeks_stops_at_the_horizon_and_finds_the_next_f
     let html = page("?from=2026-08-01").await.1;
     assert!(
         html.contains(&format!(
-            "No free times in these two weeks. None after them either, in the 60 days ahead {} takes bookings for. \
+            "No free times on these days. None after them either, in the 60 days ahead {} takes bookings for. \
              The first free time from today is Friday 10 July 2026, 08:00–08:30 CEST (Europe/Berlin): \
              <a href=\"/bookings/{id}/reschedule?from=2026-07-10\">show it</a>.",
             f.mentor.display_name
