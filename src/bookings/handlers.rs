@@ -568,6 +568,13 @@ fn limit_page(
 ) -> Result<HttpResponse, AppError> {
     let mut paragraphs = limit_text(limit, learner.time_zone);
     let mut links = vec![("/me/sessions".to_owned(), "See your sessions".to_owned())];
+    // The time itself is the news; the limit explains why no other is
+    // offered.
+    let heading = if taken.is_some() {
+        "That time can’t be booked"
+    } else {
+        "You have reached a booking limit"
+    };
     if let Some(t) = taken {
         paragraphs.insert(
             0,
@@ -593,7 +600,7 @@ fn limit_page(
     respond(
         &MessagePage {
             page,
-            heading: "You have reached a booking limit".into(),
+            heading: heading.into(),
             paragraphs,
             links,
             resend: None,

@@ -145,6 +145,7 @@ fn notice(
         changed_by: None,
         cancel_reason: None,
         reminder_lead: None,
+        rebook_url: None,
         account_disabled: false,
     }
 }
@@ -235,6 +236,8 @@ fn changed_by(by: Party, recipient_is_mentor: bool) -> &'static str {
 
 /// The cancellation (`METHOD:CANCEL`, same UID, higher SEQUENCE) to both,
 /// with the booking's reason, or `own_reason`'s to the person it names.
+/// The learner gets a link to book again: the mentor's week for the topic,
+/// or the topic's page when the mentor is leaving or takes no bookings.
 pub fn cancelled(
     conn: &mut PgConnection,
     ctx: Ctx<'_>,
@@ -242,6 +245,7 @@ pub fn cancelled(
     b: &Booking,
     by: Party,
     own_reason: Option<(Uuid, &str)>,
+    mentor_leaving: bool,
 ) -> Result<(), BookError> {
     let mut letters = Vec::with_capacity(2);
     for (to, for_mentor, manage_url) in addressed(conn, ctx, p, b)? {
@@ -254,6 +258,15 @@ pub fn cancelled(
             }
             _ => b.cancel_reason.clone(),
         };
+        if !for_mentor && !n.account_disabled {
+            n.rebook_url = Some(ctx.settings.absolute_url(&if p.mentor.can_mentor()
+                && !mentor_leaving
+            {
+                format!("/mentors/{}?topic={}", p.mentor.id, p.topic.slug)
+            } else {
+                format!("/topics/{}", p.topic.slug)
+            }));
+        }
         let email = BookingCancelled(n).to_email(to.mailbox()?, Some(to.id))?;
         let invite = attachment(ics::Method::Cancel, event(ctx, p, b, None));
         letters.push((email, Some(invite)));

@@ -1235,10 +1235,15 @@ fn cancel_as(
         notify::withdraw_reminders(conn, booking_id)?;
         let mut told = booking.clone();
         let mut own_reason = None;
+        let mut mentor_leaving = false;
         match departure {
             None => {}
-            Some(Departure::Disabled(disabled)) => own_reason = Some(disabled),
+            Some(Departure::Disabled(disabled)) => {
+                own_reason = Some(disabled);
+                mentor_leaving = disabled.0 == parties.mentor.id;
+            }
             Some(Departure::Leaving(leaving)) => {
+                mentor_leaving = parties.mentor.id == actor.user_id;
                 let leaver = if parties.learner.id == actor.user_id {
                     &mut parties.learner
                 } else {
@@ -1249,7 +1254,15 @@ fn cancel_as(
                 told.goals = String::new();
             }
         }
-        notify::cancelled(conn, ctx, &parties, &told, actor.party, own_reason)?;
+        notify::cancelled(
+            conn,
+            ctx,
+            &parties,
+            &told,
+            actor.party,
+            own_reason,
+            mentor_leaving,
+        )?;
         audit::record(
             conn,
             ctx.now,

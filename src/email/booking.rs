@@ -35,6 +35,9 @@ pub struct BookingNotice {
     pub cancel_reason: Option<String>,
     /// Reminders: "24 hours" / "1 hour".
     pub reminder_lead: Option<String>,
+    /// A cancelled learner's way to book again: the mentor's week for the
+    /// topic, or the topic's page when that mentor takes no bookings.
+    pub rebook_url: Option<String>,
     /// A cancellation because an admin disabled the recipient's account:
     /// no invitation to book again, no link that needs signing in.
     pub account_disabled: bool,
@@ -143,6 +146,7 @@ mod tests {
             changed_by: None,
             cancel_reason: None,
             reminder_lead: None,
+            rebook_url: None,
             account_disabled: false,
         }
     }
@@ -256,17 +260,32 @@ mod tests {
 
     #[test]
     fn cancelled_says_who_and_why_and_differs_from_confirmed() {
+        const REBOOK: &str = "https://hours.example.org/mentors/0190f7c1?topic=sql&week=x";
         let mut n = notice(false);
         n.changed_by = Some("the mentor".into());
         n.cancel_reason = Some("Ill, sorry! <b>".into());
+        n.rebook_url = Some(REBOOK.into());
         let r = BookingCancelled(n.clone()).render().unwrap();
         common(&r, &[BOOKING]);
+        assert!(
+            r.text
+                .contains(&format!("You are welcome to book another time: {REBOOK}")),
+            "{}",
+            r.text
+        );
+        assert!(
+            r.html.contains(
+                "<a href=\"https://hours.example.org/mentors/0190f7c1?topic=sql&#38;week=x\">book another time</a>"
+            ),
+            "{}",
+            r.html
+        );
         assert!(r.subject.starts_with("Cancelled: "), "{}", r.subject);
         let confirmed = BookingConfirmed(n).render().unwrap();
         assert_ne!(r.subject.trim(), confirmed.subject.trim());
         for part in [&r.text, &r.html] {
             assert!(part.contains("cancelled by the mentor"), "{part}");
-            assert!(part.contains("You are welcome to book another time."));
+            assert!(part.contains("You are welcome to "));
             assert!(
                 !part.contains("free again in your schedule"),
                 "the mentor's line"

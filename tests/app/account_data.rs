@@ -207,6 +207,13 @@ async fn disabling_a_mentor_cancels_exactly_their_upcoming_bookings_with_notices
         };
         let to_learner = text_to(learner);
         assert!(to_learner.contains(MENTOR_GONE), "{to_learner}");
+        // Not back to the disabled mentor's page: to the topic's mentors.
+        assert!(
+            to_learner.contains("You are welcome to book another time: ")
+                && to_learner.contains("/topics/")
+                && !to_learner.contains("/mentors/"),
+            "{to_learner}"
+        );
         let to_mentor = text_to(fx.mentor.id);
         assert!(to_mentor.contains(ACCOUNT_DISABLED), "{to_mentor}");
         assert!(!to_mentor.contains(MENTOR_GONE), "{to_mentor}");
@@ -851,6 +858,14 @@ async fn a_deleted_mentor_s_learners_are_told_and_the_schedule_goes() {
     assert_eq!(b.cancelled_by, Some(fx.mentor.id));
     assert_eq!(cancellations_to(&app, upcoming, l.id), 1);
     assert_eq!(cancellations_to(&app, upcoming, fx.mentor.id), 0);
+    // The email leads to the topic's other mentors, not the gone page.
+    let to_learner = cancellation_text(&app, upcoming, l.id);
+    assert!(
+        to_learner.contains("You are welcome to book another time: ")
+            && to_learner.contains("/topics/sql-basics")
+            && !to_learner.contains("/mentors/"),
+        "{to_learner}"
+    );
     // The learner's page names the mentor without a link to a page that
     // is gone, and keeps the learner's goals.
     let (_, html) = app.get_as(&s, &format!("/bookings/{upcoming}")).await;

@@ -413,6 +413,24 @@ async fn invitations_parse_and_keep_one_uid_through_reschedule_and_cancel() {
         check_event(ics, id, seq, moved, 30, &[&me], &mentor_email);
         assert!(!ics.ev("DESCRIPTION").contains("/manage/"));
     }
+    // The learner is shown the way back to the mentor's free times.
+    let rebook = format!("{}/mentors/{}?topic=sql-basics", app.address, f.mentor.id);
+    let m = to(&mails, &me.user.email);
+    assert!(
+        m.text
+            .contains(&format!("You are welcome to book another time: {rebook}")),
+        "{}",
+        m.text
+    );
+    assert!(
+        m.html.contains(&format!(
+            "<a href=\"{}\">book another time</a>",
+            rebook.replace('&', "&#38;")
+        )),
+        "{}",
+        m.html
+    );
+    assert!(!to(&mails, &mentor_email).text.contains("/mentors/"));
     let res = me
         .client
         .get(app.url(&format!("/bookings/{id}.ics")))

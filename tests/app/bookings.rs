@@ -1843,6 +1843,7 @@ async fn a_lost_time_at_a_limit_says_both_and_a_resubmit_shows_the_booking_made(
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let html = res.text().await.unwrap();
     for text in [
+        "<h1>That time can’t be booked</h1>",
         "that time is no longer free",
         "You asked for Saturday 20 June 2026",
         "No other time can be booked now, because of your booking limits",
@@ -1862,6 +1863,10 @@ async fn a_lost_time_at_a_limit_says_both_and_a_resubmit_shows_the_booking_made(
     );
     let (status, html) = app.get_as(&me, &path).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
+    assert!(
+        html.contains("<h1>That time can’t be booked</h1>"),
+        "{html}"
+    );
     assert!(html.contains("that time is no longer free"), "{html}");
     assert!(html.contains("1 upcoming session of this topic"), "{html}");
     let mine = bookings::table
