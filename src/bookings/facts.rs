@@ -294,6 +294,21 @@ impl Standing {
             .then_some(self.busy.as_slice())
     }
 
+    /// The limit that refuses the learner a new booking of `topic` at any
+    /// time they could pick now (upcoming caps, a no-show pause): what the
+    /// public pages say before a time is picked. Not a month's cap, which
+    /// leaves other months open.
+    pub fn limit_at_any_time(
+        &self,
+        topic: Uuid,
+        zone: chrono_tz::Tz,
+        now: DateTime<Utc>,
+    ) -> Option<policy::Limit> {
+        self.limit(topic, now, zone, now)
+            .err()
+            .filter(|l| !matches!(l, policy::Limit::PerMonth { .. }))
+    }
+
     /// The limit that would refuse a new booking of `topic` at `start`
     /// (not before `now`) for a learner in `zone`.
     pub fn limit(

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::model::{Policy, Status};
 use crate::db::schema::bookings;
 use crate::slots::resolve_local;
+use crate::timefmt;
 
 /// A cap the learner has reached, with what frees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,6 +208,64 @@ pub fn counts(
         .load(conn)?;
     let sessions: Vec<Session> = rows.into_iter().map(Session::from_row).collect();
     Ok(tally(&sessions, policy, start, zone, now))
+}
+
+/// The refusal of a fairness limit, naming it and when it frees up.
+pub fn limit_text(limit: &Limit, zone: Tz) -> Vec<String> {
+    match limit {
+        Limit::Upcoming { max, frees_at } => {
+            let mut v = vec![format!(
+                "You already have {max} upcoming session{} booked, the most anyone can hold at once, so every learner gets a turn.",
+                if *max == 1 { "" } else { "s" }
+            )];
+            if let Some(at) = frees_at {
+                v.push(format!(
+                    "A place frees up when your next session starts, on {}, or as soon as you cancel one you no longer need.",
+                    timefmt::instant(*at, zone)
+                ));
+            }
+            v
+        }
+        Limit::UpcomingPerTopic { max, frees_at } => {
+            let mut v = vec![format!(
+                "You already have {max} upcoming session{} of this topic, the most per topic at once.",
+                if *max == 1 { "" } else { "s" }
+            )];
+            if let Some(at) = frees_at {
+                v.push(format!(
+                    "You can book this topic again once that session starts, on {}, or after cancelling it.",
+                    timefmt::instant(*at, zone)
+                ));
+            }
+            v
+        }
+        Limit::PerMonth {
+            max,
+            month_start,
+            next_month_at,
+        } => vec![
+            format!(
+                "You have {max} session{} in {}, the most per calendar month.",
+                if *max == 1 { "" } else { "s" },
+                month_start.format("%B %Y")
+            ),
+            // The next month may be full too: no promise about it.
+            format!(
+                "Cancel one in {} to make room, or pick a time in a month that is not full (the next begins {}).",
+                month_start.format("%B"),
+                timefmt::instant(*next_month_at, zone),
+            ),
+        ],
+        Limit::NoShowPause { strikes, until } => vec![
+            format!(
+                "Booking is paused because {strikes} recent sessions were missed without cancelling."
+            ),
+            format!(
+                "You can book again from {}.",
+                timefmt::instant(*until, zone)
+            ),
+        ],
+    }
 }
 
 #[cfg(test)]

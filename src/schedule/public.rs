@@ -11,9 +11,12 @@
 //! a signed-in visitor one more indexed read (`queries::busy_times`) finds
 //! their own sessions: the grid marks the times that clash with them as
 //! busy (shown, not linked) and the topic page leaves them out, so nobody
-//! is offered a time that booking would refuse.
-//! Depends on `schedule::availability`, `schedule::queries`, `slots`,
-//! `web`, `db`.
+//! is offered a time that booking would refuse. One more read
+//! (`bookings::facts::Standing`) tells whether a fairness limit refuses
+//! them every time (the upcoming caps, a no-show pause): the page then
+//! says so above the times, with when it frees up.
+//! Depends on `schedule::availability`, `schedule::queries`,
+//! `bookings::facts` and `bookings::policy`, `slots`, `web`, `db`.
 
 pub mod cache;
 pub mod load;
@@ -31,6 +34,8 @@ use uuid::Uuid;
 use self::load::TopicInfo;
 use super::availability::Loaded;
 use super::queries;
+use crate::bookings::facts::Standing;
+use crate::bookings::policy::limit_text;
 use crate::error::AppError;
 use crate::slots::{Interval, Slot, resolve_local};
 use crate::state::AppState;
@@ -399,6 +404,9 @@ struct DayColumn {
 #[template(path = "schedule/mentor.html")]
 struct MentorPage {
     page: PageCtx,
+    /// The fairness limit that refuses the visitor every time shown, as
+    /// paragraphs (none: they may book).
+    limit: Vec<String>,
     name: String,
     headline: String,
     bio: String,
@@ -424,6 +432,34 @@ struct MentorPage {
     /// "… takes bookings up to N days ahead." for a week at or past it.
     horizon_note: Option<String>,
     this_week_href: Option<String>,
+}
+
+/// What a signed-in visitor reads above the times of `topic` when a
+/// fairness limit refuses them every one of them: the limit and when it
+/// frees up, in `zone`.
+fn limit_notice(
+    standing: Option<&Standing>,
+    topic: Option<&TopicInfo>,
+    zone: Tz,
+    now: DateTime<Utc>,
+) -> Vec<String> {
+    standing
+        .zip(topic)
+        .and_then(|(s, t)| s.limit_at_any_time(t.id, zone, now))
+        .map(|limit| limit_text(&limit, zone))
+        .unwrap_or_default()
+}
+
+/// The signed-in `visitor`'s standing against the fairness limits (none
+/// for a visitor not signed in).
+fn visitor_standing(
+    conn: &mut diesel::PgConnection,
+    visitor: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<Standing>> {
+    visitor
+        .map(|v| Standing::read(conn, v, Uuid::nil(), Interval::new(now, now), now))
+        .transpose()
 }
 
 /// What keeps the signed-in `visitor` busy for slots starting in
@@ -505,11 +541,13 @@ pub async fn mentor_page(
     // A signed-in visitor (other than the mentor, whose own sessions the
     // engine already counts) sees which times clash with their sessions.
     let visitor = viewer.user().map(|u| u.id).filter(|v| *v != id);
-    let (data, busy) = state
+    let (data, busy, standing) = state
         .db(move |conn| -> QueryResult<_> {
             let data = cache.mentor(conn, id, window.start, window.end, now)?;
-            let busy = visitor_busy(conn, visitor.filter(|_| data.is_some()), window)?;
-            Ok((data, busy))
+            let visitor = visitor.filter(|_| data.is_some());
+            let busy = visitor_busy(conn, visitor, window)?;
+            let standing = visitor_standing(conn, visitor, now)?;
+            Ok((data, busy, standing))
         })
         .await?;
     let data = data.ok_or(AppError::NotFound)?;
@@ -595,8 +633,10 @@ pub async fn mentor_page(
     let (headline, bio) = profile
         .map(|p| (p.headline.clone(), p.bio.clone()))
         .unwrap_or_default();
+    let limit = limit_notice(standing.as_ref(), selected_topic, vz.zone, now);
     render(&MentorPage {
         page: viewer.page(),
+        limit,
         name,
         headline,
         bio,
@@ -645,6 +685,8 @@ struct MentorCard {
 #[template(path = "schedule/topic.html")]
 struct TopicPage {
     page: PageCtx,
+    /// As on the mentor page.
+    limit: Vec<String>,
     topic: TopicInfo,
     mentors: Vec<MentorCard>,
     zone_name: String,
@@ -703,12 +745,14 @@ pub async fn topic_page(
     // A signed-in visitor is not offered times they already have a
     // session at.
     let visitor = viewer.user().map(|u| u.id);
-    let (data, busy) = state
+    let (data, busy, standing) = state
         .db(move |conn| -> QueryResult<_> {
             let data = load::topic(conn, &slug, now, cap, now)?;
             let window = Interval::new(now, cap);
-            let busy = visitor_busy(conn, visitor.filter(|_| data.is_some()), window)?;
-            Ok((data, busy))
+            let visitor = visitor.filter(|_| data.is_some());
+            let busy = visitor_busy(conn, visitor, window)?;
+            let standing = visitor_standing(conn, visitor, now)?;
+            Ok((data, busy, standing))
         })
         .await?;
     let data = data.ok_or(AppError::NotFound)?;
@@ -767,6 +811,7 @@ pub async fn topic_page(
     let topic_path = format!("/topics/{}", encode(&topic.slug));
     render(&TopicPage {
         page: viewer.page(),
+        limit: limit_notice(standing.as_ref(), Some(&topic), vz.zone, now),
         topic,
         mentors: cards.into_iter().map(|(_, c)| c).collect(),
         zone_name: vz.zone.name().to_owned(),

@@ -1877,6 +1877,46 @@ async fn a_lost_time_at_a_limit_says_both_and_a_resubmit_shows_the_booking_made(
     assert_eq!(mine, 1);
 }
 
+/// A learner whom a limit refuses every time reads it on the mentor's and
+/// the topic's pages, with when it frees up, before picking a time; a
+/// topic it leaves open, and a visitor not signed in, read nothing of it.
+#[tokio::test]
+async fn the_public_pages_name_a_limit_that_refuses_every_time_before_one_is_picked() {
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    let me = app.sign_in(&app.create_user(Role::Learner)).await;
+    let week = |slug: &str| format!("/mentors/{}?topic={slug}", f.mentor.id);
+    let pages = [week("sql-basics"), "/topics/sql-basics".to_owned()];
+    for path in &pages {
+        let (status, html) = app.get_as(&me, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(!html.contains("public-limit"), "{path}: {html}");
+    }
+    // The default allows one upcoming session per topic.
+    book(&app, &me, f.mentor.id, "sql-basics", at(2026, 6, 16, 12, 0)).await;
+    for path in &pages {
+        let (status, html) = app.get_as(&me, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        for text in [
+            "class=\"notice notice-warning public-limit\" role=\"status\"",
+            "You already have 1 upcoming session of this topic, the most per topic at once.",
+            "You can book this topic again once that session starts, on Tuesday 16 June 2026",
+            "<a href=\"/me/sessions\">See your sessions</a>",
+        ] {
+            assert!(html.contains(text), "{path}: {text}: {html}");
+        }
+    }
+    let (_, html) = app.get_as(&me, &week("sql-basics")).await;
+    assert!(!html.contains("Pick a time to book it."), "{html}");
+    let (_, html) = app.get_as(&me, &week("deep-dive")).await;
+    assert!(!html.contains("public-limit"), "{html}");
+    assert!(html.contains("Pick a time to book it."), "{html}");
+    for path in &pages {
+        let html = app.get(path).await.text().await.unwrap();
+        assert!(!html.contains("public-limit"), "{path}: {html}");
+    }
+}
+
 /// A refused booking is cheap, and its cost does not grow with the
 /// learner's sessions or when their limits refuse every other time: many
 /// learners refused at once for one time is the common burst
