@@ -1507,6 +1507,18 @@ async fn reschedule_page(
             )),
         ),
     };
+    // One offset for every time shown (the common case): the zone line
+    // names it once and the times go without it, short enough to sit
+    // side by side. Across a clock change each time names its own.
+    let abbreviations: std::collections::BTreeSet<String> = weeks
+        .starts
+        .iter()
+        .flat_map(|s| [*s, *s + minutes])
+        .map(|t| timefmt::abbreviation(&t.with_timezone(&zone)).to_string())
+        .collect();
+    let single = (abbreviations.len() == 1)
+        .then(|| abbreviations.first().cloned())
+        .flatten();
     let mut days: Vec<SlotDay> = Vec::new();
     let mut last: Option<NaiveDate> = None;
     for s in weeks.starts {
@@ -1521,11 +1533,19 @@ async fn reschedule_page(
         if let Some(day) = days.last_mut() {
             day.slots.push(Choice {
                 value: rfc3339_utc(s),
-                label: format!(
-                    "{}–{}",
-                    local.format("%H:%M"),
-                    timefmt::clock(s + minutes, zone)
-                ),
+                label: if single.is_some() {
+                    format!(
+                        "{}–{}",
+                        local.format("%H:%M"),
+                        (s + minutes).with_timezone(&zone).format("%H:%M")
+                    )
+                } else {
+                    format!(
+                        "{}–{}",
+                        local.format("%H:%M"),
+                        timefmt::clock(s + minutes, zone)
+                    )
+                },
                 checked: false,
             });
         }
@@ -1553,7 +1573,10 @@ async fn reschedule_page(
                 from_date.format("%A %-d %B %Y").to_string()
             },
             current: timefmt::when(d.booking.start_at, d.booking.end_at, zone),
-            zone_name: zone.name().to_owned(),
+            zone_name: match &single {
+                Some(abbr) => format!("{} ({abbr})", zone.name()),
+                None => zone.name().to_owned(),
+            },
             error,
             from: from_date.format("%Y-%m-%d").to_string(),
             days,

@@ -1780,6 +1780,45 @@ async fn the_move_page_keeps_its_weeks_stops_at_the_horizon_and_finds_the_next_f
     assert!(!html.contains("show it"));
 }
 
+/// The move page names the offset once when every time shown keeps it, so
+/// the times fit side by side, and each time its own across a clock change.
+#[tokio::test]
+async fn the_move_page_names_the_offset_once_unless_the_clocks_change() {
+    let app = spawn_app().await;
+    app.clock.set(at(2026, 10, 15, 0, 0));
+    let f = fixture(&app);
+    let user = set_zone(&app, &app.create_user(Role::Learner), "Europe/Berlin");
+    let learner = app.sign_in(&user).await;
+    let id = book(
+        &app,
+        &learner,
+        f.mentor.id,
+        "sql-basics",
+        at(2026, 10, 20, 12, 0),
+    )
+    .await;
+    let page = |from: &str| {
+        let path = format!("/bookings/{id}/reschedule?from={from}");
+        let (app, learner) = (&app, &learner);
+        async move { app.get_as(learner, &path).await.1 }
+    };
+    let html = page("2026-10-26").await;
+    assert!(html.contains("All times Europe/Berlin (CET)."), "{html}");
+    assert!(
+        html.contains("<label for=\"start-2026-10-26T07:00:00Z\">08:00–08:30</label>"),
+        "{html}"
+    );
+    // Berlin goes back to CET on 25 October.
+    let html = page("2026-10-15").await;
+    assert!(html.contains("All times Europe/Berlin."), "{html}");
+    for label in [
+        "<label for=\"start-2026-10-24T06:00:00Z\">08:00–08:30 CEST</label>",
+        "<label for=\"start-2026-10-26T07:00:00Z\">08:00–08:30 CET</label>",
+    ] {
+        assert!(html.contains(label), "{label}: {html}");
+    }
+}
+
 /// A learner who loses a time while at a limit reads both, with the way to
 /// the mentor's week; the taken page's form keeps the first form's key, so
 /// sending that first form again (Back and reload after choosing another
