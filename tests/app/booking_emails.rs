@@ -46,13 +46,13 @@ impl Prop {
 
 /// A parsed VCALENDAR with exactly one VEVENT.
 #[derive(Debug)]
-struct Ics {
+pub(crate) struct Ics {
     cal: Vec<Prop>,
     event: Vec<Prop>,
 }
 
 impl Ics {
-    fn cal(&self, name: &str) -> Option<&str> {
+    pub(crate) fn cal(&self, name: &str) -> Option<&str> {
         self.cal
             .iter()
             .find(|p| p.name == name)
@@ -64,7 +64,7 @@ impl Ics {
     }
 
     /// The one value of `name` in the event.
-    fn ev(&self, name: &str) -> &str {
+    pub(crate) fn ev(&self, name: &str) -> &str {
         let all = self.all(name);
         assert_eq!(all.len(), 1, "exactly one {name}: {:?}", self.event);
         all[0].val.as_str()
@@ -107,17 +107,17 @@ fn parse_ics(text: &str) -> Ics {
 }
 
 /// What one delivered booking email holds.
-struct Mail {
-    to: String,
-    subject: String,
-    text: String,
-    html: String,
+pub(crate) struct Mail {
+    pub(crate) to: String,
+    pub(crate) subject: String,
+    pub(crate) text: String,
+    pub(crate) html: String,
     /// The `text/calendar` part: its `method=` parameter and the calendar.
-    method_param: Option<String>,
-    ics: Option<Ics>,
+    pub(crate) method_param: Option<String>,
+    pub(crate) ics: Option<Ics>,
 }
 
-fn read_mail(m: &Received) -> Mail {
+pub(crate) fn read_mail(m: &Received) -> Mail {
     assert_eq!(m.to.len(), 1, "one recipient per message");
     let msg = m.parsed();
     let mut calendars = msg.parts.iter().filter(|p| {
@@ -175,21 +175,21 @@ fn read_mail(m: &Received) -> Mail {
 }
 
 /// The messages delivered since the first `seen`, parsed.
-fn new_mail(app: &TestApp, seen: usize) -> Vec<Mail> {
+pub(crate) fn new_mail(app: &TestApp, seen: usize) -> Vec<Mail> {
     app.mail().messages()[seen..]
         .iter()
         .map(read_mail)
         .collect()
 }
 
-fn to<'a>(mails: &'a [Mail], email: &str) -> &'a Mail {
+pub(crate) fn to<'a>(mails: &'a [Mail], email: &str) -> &'a Mail {
     let mine: Vec<&Mail> = mails.iter().filter(|m| m.to == email).collect();
     assert_eq!(mine.len(), 1, "one message to {email}");
     mine[0]
 }
 
 /// The `/manage/…` URL in `text`.
-fn manage_link(text: &str) -> String {
+pub(crate) fn manage_link(text: &str) -> String {
     let at = text.find("/manage/").expect("a manage link");
     let begin = text[..at].rfind("http").unwrap();
     let end = text[at..]

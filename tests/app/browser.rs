@@ -293,8 +293,6 @@ impl Browser {
         field.send_keys(text).await.expect("type into the field");
     }
 
-    /// Clicks the submit button inside `form_selector` and waits for the
-    /// next page.
     /// Signs in through the `/login` form of the app at `address`.
     pub async fn sign_in(&self, address: &str, email: &str, password: &str) {
         self.open(&format!("{address}/login")).await;
@@ -303,6 +301,19 @@ impl Browser {
         self.submit("form[action='/login']").await;
     }
 
+    /// Opens the disclosure (`<details>`) matched by `selector` by
+    /// clicking its summary, as a person would.
+    pub async fn open_disclosure(&self, selector: &str) {
+        self.find(Locator::Css(&format!("{selector} > summary")))
+            .await
+            .unwrap_or_else(|e| panic!("the summary of {selector}: {e}"))
+            .click()
+            .await
+            .expect("click the summary");
+    }
+
+    /// Clicks the submit button inside `form_selector` and waits for the
+    /// next page.
     pub async fn submit(&self, form_selector: &str) {
         let button = self
             .find(Locator::Css(&format!(
@@ -1077,6 +1088,7 @@ async fn booking_journey_in_a_real_browser() {
     assert!(browser.body_text().await.contains("02:30–03:00 EDT"));
 
     // Cancel it; the page says so.
+    browser.open_disclosure(".booking-cancel").await;
     browser.fill("reason", "Found the answer myself.").await;
     browser
         .submit(&format!("form[action='/bookings/{id}/cancel']"))
@@ -1114,6 +1126,107 @@ async fn booking_journey_in_a_real_browser() {
     assert_eq!(browser.path().await, format!("/bookings/{id}"));
     assert!(!body.contains("Moved."), "{body}");
     assert!(!body.contains("Cancel this session"), "{body}");
+    browser.close().await;
+}
+
+/// The learner's journey through email: sign in, open a mentor's week,
+/// book, read the confirmation from the SMTP server, sign out, open its
+/// manage link, cancel there (the form opens first), and read the
+/// cancellation; axe-core on every page of it.
+#[tokio::test]
+async fn learner_books_then_cancels_from_the_email_s_manage_link_in_a_real_browser() {
+    use crate::booking_emails::{manage_link, new_mail, to};
+
+    let app = crate::harness::spawn_app_with_mail().await;
+    let f = crate::booking_fixture::fixture(&app);
+    let learner = app.create_user(officehours::accounts::Role::Learner);
+    app.set_password(learner.id, "learner passphrase here");
+    let url = |p: &str| format!("{}{p}", app.address);
+    let browser = Browser::start().await;
+    browser.open(&url("/login")).await;
+    browser.assert_accessible("/login").await;
+    browser
+        .sign_in(&app.address, &learner.email, "learner passphrase here")
+        .await;
+
+    browser
+        .open(&url(&format!(
+            "/mentors/{}?topic=sql-basics&week=2026-06-22",
+            f.mentor.id
+        )))
+        .await;
+    browser.assert_accessible("/mentors/{id}").await;
+    browser
+        .find(Locator::Css("a[href^='/book?']"))
+        .await
+        .expect("a slot link")
+        .click()
+        .await
+        .expect("follow it");
+    browser
+        .wait()
+        .for_element(Locator::Id("goals"))
+        .await
+        .expect("the confirm form");
+    browser.assert_accessible("/book").await;
+    browser
+        .fill("goals", "Read a query plan together, step by step.")
+        .await;
+    browser.submit("form[action='/bookings']").await;
+    let booked = browser.path().await;
+    assert!(booked.starts_with("/bookings/"), "{booked}");
+    browser.assert_accessible("/bookings/{id}").await;
+
+    // The confirmation, as the SMTP server received it.
+    app.worker().run_once().await.unwrap();
+    app.mail().wait_for(2).await;
+    let mails = new_mail(&app, 0);
+    let mine = to(&mails, &learner.email);
+    assert!(mine.subject.starts_with("Booked: "), "{}", mine.subject);
+    assert_eq!(mine.method_param.as_deref(), Some("REQUEST"));
+    let link = manage_link(&mine.text);
+    assert!(mine.html.contains(&link), "{}", mine.html);
+
+    // Signed out, the link alone acts for the learner.
+    browser.submit("form[action='/logout']").await;
+    browser.open(&link).await;
+    browser.assert_accessible("/manage/{token}").await;
+    let body = browser.body_text().await;
+    assert!(
+        body.contains("Read a query plan together, step by step."),
+        "{body}"
+    );
+    assert!(!body.contains("Sign out"), "signed out: {body}");
+    // The form is shut until asked for: no reason box, no button, yet.
+    let shown: bool = browser
+        .eval("return document.getElementById('reason').checkVisibility();")
+        .await;
+    assert!(!shown, "the cancel form is folded away");
+    browser.open_disclosure(".booking-cancel").await;
+    browser
+        .assert_accessible("/manage/{token} with the cancel form")
+        .await;
+    browser.fill("reason", "Solved it with the docs.").await;
+    browser.submit("form[action$='/cancel']").await;
+    browser.assert_accessible("/manage/{token} cancelled").await;
+    let body = browser.body_text().await;
+    assert!(body.contains("Cancelled by you"), "{body}");
+
+    // Both are told, and calendars remove the event.
+    app.worker().run_once().await.unwrap();
+    app.mail().wait_for(4).await;
+    let mails = new_mail(&app, 2);
+    for email in [learner.email.as_str(), f.mentor.email.as_str()] {
+        let m = to(&mails, email);
+        assert!(m.subject.starts_with("Cancelled: "), "{}", m.subject);
+        assert_eq!(m.method_param.as_deref(), Some("CANCEL"));
+    }
+    assert!(
+        to(&mails, &f.mentor.email)
+            .text
+            .contains("Solved it with the docs."),
+        "the mentor reads the reason"
+    );
     browser.close().await;
 }
 
