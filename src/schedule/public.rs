@@ -8,13 +8,13 @@
 //! Each page runs ONE SQL statement whatever the number of mentors and
 //! bookings (`load`: the rows `availability::load` reads, plus the users
 //! and topics, aggregated by PostgreSQL), then the pure slot engine. For
-//! a signed-in visitor one more indexed read (`queries::busy_times`) finds
-//! their own sessions: the grid marks the times that clash with them as
-//! busy (shown, not linked) and the topic page leaves them out, so nobody
-//! is offered a time that booking would refuse. One more read
-//! (`bookings::facts::Standing`) tells whether a fairness limit refuses
-//! them every time (the upcoming caps, a no-show pause): the page then
-//! says so above the times, with when it frees up.
+//! a signed-in visitor one more statement (`bookings::facts::Standing`,
+//! as the booking check reads it) finds their own sessions: the grid marks
+//! the times that clash with them as busy (shown, not linked) and the
+//! topic page leaves them out, so nobody is offered a time that booking
+//! would refuse. The same read tells whether a fairness limit refuses them
+//! every time (the upcoming caps, a no-show pause): the page then says so
+//! above the times, with when it frees up.
 //! Depends on `schedule::availability`, `schedule::queries`,
 //! `bookings::facts` and `bookings::policy`, `slots`, `web`, `db`.
 
@@ -450,29 +450,24 @@ fn limit_notice(
         .unwrap_or_default()
 }
 
-/// The signed-in `visitor`'s standing against the fairness limits (none
-/// for a visitor not signed in).
+/// The signed-in `visitor`'s standing against the fairness limits, with
+/// what keeps them busy for slots starting in `window`, in one statement
+/// (nothing for a visitor not signed in).
 fn visitor_standing(
     conn: &mut diesel::PgConnection,
     visitor: Option<Uuid>,
-    now: DateTime<Utc>,
-) -> QueryResult<Option<Standing>> {
-    visitor
-        .map(|v| Standing::read(conn, v, Uuid::nil(), Interval::new(now, now), now))
-        .transpose()
-}
-
-/// What keeps the signed-in `visitor` busy for slots starting in
-/// `window` (nothing for a visitor not signed in).
-fn visitor_busy(
-    conn: &mut diesel::PgConnection,
-    visitor: Option<Uuid>,
     window: Interval,
-) -> QueryResult<Vec<Interval>> {
-    match visitor {
-        Some(v) => queries::busy_times(conn, v, window.start, window.end, None),
-        None => Ok(Vec::new()),
-    }
+    now: DateTime<Utc>,
+) -> QueryResult<(Option<Standing>, Vec<Interval>)> {
+    let Some(v) = visitor else {
+        return Ok((None, Vec::new()));
+    };
+    let standing = Standing::read(conn, v, Uuid::nil(), window, now)?;
+    let busy = standing
+        .busy_within(window)
+        .map(<[Interval]>::to_vec)
+        .unwrap_or_default();
+    Ok((Some(standing), busy))
 }
 
 /// The mentor's page for `topic` at the week of `at` in `zone`; the zone
@@ -544,9 +539,8 @@ pub async fn mentor_page(
     let (data, busy, standing) = state
         .db(move |conn| -> QueryResult<_> {
             let data = cache.mentor(conn, id, window.start, window.end, now)?;
-            let visitor = visitor.filter(|_| data.is_some());
-            let busy = visitor_busy(conn, visitor, window)?;
-            let standing = visitor_standing(conn, visitor, now)?;
+            let (standing, busy) =
+                visitor_standing(conn, visitor.filter(|_| data.is_some()), window, now)?;
             Ok((data, busy, standing))
         })
         .await?;
@@ -749,9 +743,8 @@ pub async fn topic_page(
         .db(move |conn| -> QueryResult<_> {
             let data = load::topic(conn, &slug, now, cap, now)?;
             let window = Interval::new(now, cap);
-            let visitor = visitor.filter(|_| data.is_some());
-            let busy = visitor_busy(conn, visitor, window)?;
-            let standing = visitor_standing(conn, visitor, now)?;
+            let (standing, busy) =
+                visitor_standing(conn, visitor.filter(|_| data.is_some()), window, now)?;
             Ok((data, busy, standing))
         })
         .await?;
