@@ -1319,10 +1319,20 @@ async fn mentor_marks_a_past_session_no_show_in_a_real_browser() {
         .eval("return document.getElementById('feed-url').value;")
         .await;
     assert_eq!(again, feed_url);
-    // Focusing it selects the whole URL, ready to copy.
+    // Focusing it selects the whole URL, ready to copy. Clicked, as a
+    // person would: a script's focus() fires no focus events while the
+    // page itself has no focus, which headless Chromium (148) gives a page
+    // only on input.
+    browser
+        .find(Locator::Id("feed-url"))
+        .await
+        .expect("the feed URL field")
+        .click()
+        .await
+        .expect("click the feed URL");
     let selected: bool = browser
         .eval(
-            "var f = document.getElementById('feed-url'); f.focus(); \
+            "var f = document.getElementById('feed-url'); \
              return f.selectionStart === 0 && f.selectionEnd === f.value.length;",
         )
         .await;
