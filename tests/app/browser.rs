@@ -14,11 +14,36 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use crate::harness::{TestApp, spawn_app};
+
+/// The focused element's outline (style, width) and its contrast with
+/// the first opaque background behind it, as WCAG computes contrast.
+const FOCUS_RING_JS: &str = "
+    const el = document.activeElement;
+    const css = getComputedStyle(el);
+    const channels = c => c.match(/[\\d.]+/g).map(Number);
+    const lum = ([r, g, b]) => [r, g, b]
+        .map(c => c / 255)
+        .map(c => c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4))
+        .reduce((sum, c, i) => sum + c * [0.2126, 0.7152, 0.0722][i], 0);
+    let behind = [255, 255, 255];
+    for (let n = el.parentElement; n; n = n.parentElement) {
+        const c = channels(getComputedStyle(n).backgroundColor);
+        if (c.length < 4 || c[3] > 0) { behind = c; break; }
+    }
+    const [a, b] = [lum(channels(css.outlineColor)), lum(behind)];
+    return {
+        element: el.outerHTML.slice(0, 120),
+        style: css.outlineStyle,
+        width: parseFloat(css.outlineWidth),
+        ratio: (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05),
+    };";
 
 /// How long chromedriver gets to answer on its port.
 const DRIVER_START: Duration = Duration::from_secs(15);
@@ -277,6 +302,31 @@ impl Browser {
         );
     }
 
+    /// Presses Tab `stops` times from the top of the current page and
+    /// fails where the focused element shows no outline, or one with less
+    /// than 3:1 contrast against the background it is drawn on (WCAG
+    /// 1.4.11: a focus indicator must stand out from what is next to it).
+    pub async fn assert_focus_visible(&self, what: &str, stops: usize) {
+        let tab = char::from(Key::Tab);
+        let mut problems = Vec::new();
+        for _ in 0..stops {
+            let press = KeyActions::new("keyboard".into())
+                .then(KeyAction::Down { value: tab })
+                .then(KeyAction::Up { value: tab });
+            self.perform_actions(press).await.expect("press Tab");
+            let ring: Value = self.eval(FOCUS_RING_JS).await;
+            let ratio = ring["ratio"].as_f64().unwrap_or(0.0);
+            if ring["style"] == "none" || ring["width"].as_f64() < Some(2.0) || ratio < 3.0 {
+                problems.push(ring);
+            }
+        }
+        assert!(
+            problems.is_empty(),
+            "focus not visible enough on {what}:\n{}",
+            serde_json::to_string_pretty(&problems).unwrap_or_default()
+        );
+    }
+
     /// Types `text` into the field with this id.
     pub async fn fill(&self, id: &str, text: &str) {
         let field = self
@@ -480,6 +530,8 @@ async fn home_page_shows_topics_and_passes_axe() {
     assert_eq!(mains.len(), 1, "the page has one main landmark");
 
     browser.assert_accessible("/").await;
+    // The skip link, the header's links and the first topic cards.
+    browser.assert_focus_visible("/", 7).await;
 
     let shot = browser.save_full_page_screenshot("home-1280.png").await;
     eprintln!("screenshot: {}", shot.display());
@@ -733,6 +785,9 @@ async fn account_and_admin_pages_pass_axe() {
         }
     }
     browser.set_window_size(1280, 900).await.unwrap();
+    browser.open(&format!("{}/account", app.address)).await;
+    // Past the header into the forms: fields, a select and buttons.
+    browser.assert_focus_visible("/account", 14).await;
     browser.open(&format!("{}/account", app.address)).await;
     browser.save_full_page_screenshot("account-1280.png").await;
     browser.open(&format!("{}/admin/users", app.address)).await;
