@@ -337,6 +337,16 @@ impl Browser {
         field.send_keys(text).await.expect("type into the field");
     }
 
+    /// Clicks the element `selector` (CSS) finds.
+    pub async fn click(&self, selector: &str) {
+        self.find(Locator::Css(selector))
+            .await
+            .unwrap_or_else(|e| panic!("find {selector}: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {selector}: {e}"));
+    }
+
     /// Signs in through the `/login` form of the app at `address`.
     pub async fn sign_in(&self, address: &str, email: &str, password: &str) {
         self.open(&format!("{address}/login")).await;
@@ -348,12 +358,7 @@ impl Browser {
     /// Opens the disclosure (`<details>`) matched by `selector` by
     /// clicking its summary, as a person would.
     pub async fn open_disclosure(&self, selector: &str) {
-        self.find(Locator::Css(&format!("{selector} > summary")))
-            .await
-            .unwrap_or_else(|e| panic!("the summary of {selector}: {e}"))
-            .click()
-            .await
-            .expect("click the summary");
+        self.click(&format!("{selector} > summary")).await;
     }
 
     /// Clicks the submit button inside `form_selector` and waits for the
@@ -856,13 +861,7 @@ async fn schedule_editor_in_a_real_browser() {
     // The nav's Mentor link leads to the mentor home, and on to the editor.
     browser.open(&url("/mentor")).await;
     browser.assert_accessible("/mentor").await;
-    browser
-        .find(Locator::Css("main a[href='/mentor/availability']"))
-        .await
-        .expect("a link to the editor")
-        .click()
-        .await
-        .expect("follow it");
+    browser.click("main a[href='/mentor/availability']").await;
     browser
         .wait()
         .for_element(Locator::Id("weekly-heading"))
@@ -985,20 +984,8 @@ async fn schedule_editor_in_a_real_browser() {
 
     browser.open(&url("/mentor/settings")).await;
     browser.assert_accessible("/mentor/settings").await;
-    browser
-        .find(Locator::Css("input[name='topics']"))
-        .await
-        .expect("a topic checkbox")
-        .click()
-        .await
-        .expect("tick it");
-    browser
-        .find(Locator::Id("accepting_bookings"))
-        .await
-        .expect("the switch")
-        .click()
-        .await
-        .expect("switch on");
+    browser.click("input[name='topics']").await;
+    browser.click("#accepting_bookings").await;
     browser.fill("step_min", "7").await;
     browser.submit("form[action='/mentor/settings']").await;
     assert!(
@@ -1065,13 +1052,7 @@ async fn booking_journey_in_a_real_browser() {
         .eval("return document.querySelector('a[href^=\"/book?\"]').getAttribute('href');")
         .await;
     assert!(href.contains("start=2026-06-22T06:00:00Z"), "{href}");
-    browser
-        .find(Locator::Css("a[href^='/book?']"))
-        .await
-        .expect("a slot link")
-        .click()
-        .await
-        .expect("follow it");
+    browser.click("a[href^='/book?']").await;
     browser
         .wait()
         .for_element(Locator::Id("goals"))
@@ -1134,13 +1115,7 @@ async fn booking_journey_in_a_real_browser() {
         .open(&url(&format!("/bookings/{id}/reschedule")))
         .await;
     browser.assert_accessible("/bookings/{id}/reschedule").await;
-    browser
-        .find(Locator::Css("input[value='2026-06-22T06:30:00Z']"))
-        .await
-        .expect("the next free start")
-        .click()
-        .await
-        .expect("choose it");
+    browser.click("input[value='2026-06-22T06:30:00Z']").await;
     browser
         .submit(&format!("form[action='/bookings/{id}/reschedule']"))
         .await;
@@ -1216,13 +1191,7 @@ async fn learner_books_then_cancels_from_the_email_s_manage_link_in_a_real_brows
         )))
         .await;
     browser.assert_accessible("/mentors/{id}").await;
-    browser
-        .find(Locator::Css("a[href^='/book?']"))
-        .await
-        .expect("a slot link")
-        .click()
-        .await
-        .expect("follow it");
+    browser.click("a[href^='/book?']").await;
     browser
         .wait()
         .for_element(Locator::Id("goals"))
@@ -1383,13 +1352,7 @@ async fn mentor_marks_a_past_session_no_show_in_a_real_browser() {
     // person would: a script's focus() fires no focus events while the
     // page itself has no focus, which headless Chromium (148) gives a page
     // only on input.
-    browser
-        .find(Locator::Id("feed-url"))
-        .await
-        .expect("the feed URL field")
-        .click()
-        .await
-        .expect("click the feed URL");
+    browser.click("#feed-url").await;
     let selected: bool = browser
         .eval(
             "var f = document.getElementById('feed-url'); \
