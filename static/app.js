@@ -71,9 +71,11 @@
       if (field.value && field.value !== "UTC") continue;
       if (field.tagName === "SELECT") {
         for (var j = 0; j < field.options.length; j++) {
-          if (field.options[j].value === zone) {
-            // An old name (Chromium says Asia/Calcutta): its current one.
-            field.value = field.options[j].getAttribute("data-current") || zone;
+          var option = field.options[j];
+          // A browser may say Asia/Calcutta: the list has it as the old
+          // name of Asia/Kolkata.
+          if (option.value === zone || option.getAttribute("data-old") === zone) {
+            field.value = option.value;
             break;
           }
         }

@@ -32,20 +32,20 @@ impl FieldErrors {
 pub struct ZoneOption {
     pub name: &'static str,
     pub selected: bool,
-    /// The current name of a renamed place, for the script: picking the
-    /// browser's zone by its old name selects the current one.
-    pub current: Option<&'static str>,
+    /// The name the place had before the tz database renamed it, for the
+    /// script: a browser reporting the old name selects this option.
+    pub old: Option<&'static str>,
 }
 
 /// The zones a person picks from, sorted: the IANA `Area/Place` names and
 /// UTC. Left out are the legacy names without an area (`EST`, `CET`,
 /// `W-SU`, `Zulu`, …), `Etc/GMT±n`, whose signs run backwards, and the old
 /// `US/…`-style aliases: picking "EST" meant a zone without daylight
-/// saving time. Older names inside an area stay (`Asia/Calcutta` is what
-/// Chromium reports for India, and the script picks the browser's zone;
-/// a renamed place is saved by its current name, see [`RENAMED`]).
-/// Names left out stay valid where already chosen (the select then shows
-/// that one too).
+/// saving time, and the old names of renamed places ([`RENAMED`]): each
+/// place once, by its current name (a browser that reports
+/// `Asia/Calcutta` for India finds `Asia/Kolkata` by the option's old
+/// name). Names left out stay valid where already chosen (the select then
+/// shows that one too).
 pub fn listed_zones() -> &'static [&'static str] {
     // Old country-named aliases of America/… zones, and Etc/GMT±n.
     const LEGACY_AREAS: [&str; 6] = ["Etc/", "US/", "Canada/", "Brazil/", "Chile/", "Mexico/"];
@@ -56,7 +56,8 @@ pub fn listed_zones() -> &'static [&'static str] {
             .filter(|name| {
                 *name == "UTC"
                     || (name.contains('/')
-                        && !LEGACY_AREAS.iter().any(|area| name.starts_with(area)))
+                        && !LEGACY_AREAS.iter().any(|area| name.starts_with(area))
+                        && RENAMED.iter().all(|(old, _)| old != name))
             })
             .collect();
         zones.sort_unstable();
@@ -79,18 +80,19 @@ pub fn zone_options(selected: &str) -> Vec<ZoneOption> {
         .map(|name| ZoneOption {
             name,
             selected: name == selected,
-            current: RENAMED
-                .binary_search_by(|(old, _)| (*old).cmp(name))
-                .ok()
-                .map(|i| RENAMED[i].1),
+            old: RENAMED
+                .iter()
+                .find(|(_, current)| *current == name)
+                .map(|(old, _)| *old),
         })
         .collect()
 }
 
 /// Places the tz database renamed, by their old names: browsers built on
 /// ICU still report some of these (Chromium says `Asia/Calcutta` for
-/// India), and the lists keep them so the script can pick the browser's
-/// zone, but a zone is stored and shown by its current name. Only renames
+/// India), so the lists give each current name its old one for the script
+/// that picks the browser's zone, but a zone is listed, stored and shown
+/// by its current name. Only renames
 /// of one place (not the links that merged one place's zone into another
 /// place's), sorted by old name.
 const RENAMED: [(&str, &str); 18] = [
@@ -264,8 +266,8 @@ mod tests {
                 at.with_timezone(&n).naive_local(),
                 "{old}"
             );
-            // Both stay in the lists, so the script finds the browser's.
-            assert!(listed_zones().contains(&old), "{old}");
+            // Listed once, by the current name.
+            assert!(!listed_zones().contains(&old), "{old}");
             assert!(listed_zones().contains(&new), "{new}");
         }
         assert_eq!(
@@ -278,12 +280,16 @@ mod tests {
         );
         assert_eq!(parse_zone("Europe/Berlin"), Some(chrono_tz::Europe::Berlin));
         assert_eq!(parse_zone("Nowhere/Else"), None);
-        // The list tells the script the current name of an old one.
+        // The list tells the script the old name of a current one.
         let options = zone_options("UTC");
-        let current_of = |name: &str| options.iter().find(|o| o.name == name).unwrap().current;
-        assert_eq!(current_of("Asia/Calcutta"), Some("Asia/Kolkata"));
-        assert_eq!(current_of("Asia/Kolkata"), None);
-        assert_eq!(current_of("Europe/Berlin"), None);
+        let old_of = |name: &str| options.iter().find(|o| o.name == name).unwrap().old;
+        assert_eq!(old_of("Asia/Kolkata"), Some("Asia/Calcutta"));
+        assert_eq!(old_of("Europe/Berlin"), None);
+        assert!(options.iter().all(|o| o.name != "Asia/Calcutta"));
+        // A person whose stored zone is an old name still sees it chosen.
+        let options = zone_options("Asia/Calcutta");
+        assert_eq!(options[0].name, "Asia/Calcutta");
+        assert!(options[0].selected);
     }
 
     #[test]
