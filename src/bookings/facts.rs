@@ -84,12 +84,20 @@ struct LearnerPart {
     near_from: DateTime<Utc>,
     near_to: DateTime<Utc>,
     since: DateTime<Utc>,
+    recent: DateTime<Utc>,
 }
 
 impl LearnerPart {
     /// The learner's columns for starts in `span`, their sessions counted
-    /// from `since`.
-    fn new(learner: Uuid, key: Uuid, span: Interval, since: DateTime<Utc>) -> Self {
+    /// from `since` (no-shows) and `recent` (the rest: what is upcoming,
+    /// and the months of the starts asked about).
+    fn new(
+        learner: Uuid,
+        key: Uuid,
+        span: Interval,
+        since: DateTime<Utc>,
+        recent: DateTime<Utc>,
+    ) -> Self {
         // Any session or occupied range that can clash with a start in
         // `span` starts less than a session and a buffer before it.
         let margin = MAX_SESSION + MAX_BUFFER;
@@ -99,6 +107,7 @@ impl LearnerPart {
             near_from: span.start - margin,
             near_to: span.end + margin,
             since,
+            recent: recent.max(since),
         }
     }
 }
@@ -119,13 +128,16 @@ type LearnerRows = (
     PolicyRow,
 );
 
-/// Pushes the learner's live sessions as learner from `since` on (start,
-/// topic, status; in time order) and the policy's row, as two columns:
-/// what the fairness counts need.
+/// Pushes the learner's live sessions as learner (start, topic, status;
+/// in time order) and the policy's row, as two columns: what the fairness
+/// counts need. No-shows from `since` on (the strike window), the others
+/// from `recent` on (upcoming ones and those of the months asked about):
+/// a year of completed sessions is not read for nothing.
 fn push_standing<'b>(
     out: &mut AstPass<'_, 'b, Pg>,
     learner: &'b Uuid,
     since: &'b DateTime<Utc>,
+    recent: &'b DateTime<Utc>,
 ) -> QueryResult<()> {
     out.push_sql(
         "ARRAY(SELECT ROW(b.start_at, b.topic_id, b.status) FROM bookings b \
@@ -134,6 +146,9 @@ fn push_standing<'b>(
     out.push_bind_param::<SqlUuid, _>(learner)?;
     out.push_sql(" AND b.start_at >= ");
     out.push_bind_param::<Timestamptz, _>(since)?;
+    out.push_sql(" AND (b.start_at >= ");
+    out.push_bind_param::<Timestamptz, _>(recent)?;
+    out.push_sql(" OR b.status = 'no_show')");
     out.push_sql(
         " ORDER BY b.start_at), \
          (SELECT ROW(p.max_upcoming, p.max_upcoming_per_topic, p.max_per_month, \
@@ -180,7 +195,7 @@ impl QueryFragment<Pg> for LearnerPart {
         out.push_sql(" OR b.mentor_id = ");
         out.push_bind_param::<SqlUuid, _>(&self.learner)?;
         out.push_sql(")), ");
-        push_standing(&mut out, &self.learner, &self.since)
+        push_standing(&mut out, &self.learner, &self.since, &self.recent)
     }
 }
 
@@ -203,10 +218,11 @@ pub fn read(conn: &mut PgConnection, ask: &Ask) -> QueryResult<Facts> {
     // The engine is asked about [start, start + 1 min).
     let span = Interval::new(ask.start, ask.start + Duration::minutes(1));
     let since = (ask.now - Duration::days(policy::MAX_NOSHOW_WINDOW_DAYS)).min(ask.month_from);
+    let recent = ask.now.min(ask.month_from);
     let statement = FactsStatement {
         mentor: ask.mentor,
         bounds: Bounds::around(span.start, span.end),
-        learner: LearnerPart::new(ask.learner, ask.key, span, since),
+        learner: LearnerPart::new(ask.learner, ask.key, span, since, recent),
     };
     let (rows, learner): (load::Rows, LearnerRows) = statement.get_result(conn)?;
     let snapshot = load::assemble(rows, ask.now);
@@ -221,7 +237,9 @@ pub fn read(conn: &mut PgConnection, ask: &Ask) -> QueryResult<Facts> {
 /// read for, and the booking made with the form's key. The booking check
 /// reads it with the mentor's snapshot, under its locks; the confirm and
 /// taken pages read it alone, to offer only times the caps leave open
-/// (not a guarantee: the booking counts again).
+/// (not a guarantee: the booking counts again), and the public mentor and
+/// topic pages, for a signed-in visitor's busy times and a limit that
+/// refuses every time.
 pub struct Standing {
     sessions: Vec<Session>,
     policy: Policy,
@@ -252,10 +270,11 @@ impl QueryFragment<Pg> for StandingStatement {
 
 impl Standing {
     /// Reads `learner`'s standing for starts from `now` on, in one
-    /// statement: their sessions from a year before `now` on (the longest
-    /// no-show window; the month of any such start, in any zone, began
-    /// later), what keeps them busy around starts in `span`, and the
-    /// booking made with the form's `key` (nil: none).
+    /// statement: their no-shows from a year before `now` on (the longest
+    /// no-show window), their other sessions from the month before `now`
+    /// or `span` on (what is upcoming, and the month of any start from
+    /// there on, in any zone), what keeps them busy around starts in
+    /// `span`, and the booking made with the form's `key` (nil: none).
     pub fn read(
         conn: &mut PgConnection,
         learner: Uuid,
@@ -264,8 +283,11 @@ impl Standing {
         now: DateTime<Utc>,
     ) -> QueryResult<Self> {
         let since = now - Duration::days(policy::MAX_NOSHOW_WINDOW_DAYS);
+        // A local month begins at most 31 days and a zone's offset before
+        // any of its instants.
+        let recent = now.min(span.start) - Duration::days(33);
         let statement = StandingStatement {
-            part: LearnerPart::new(learner, key, span, since),
+            part: LearnerPart::new(learner, key, span, since, recent),
         };
         Ok(Self::from_rows(statement.get_result(conn)?, span))
     }

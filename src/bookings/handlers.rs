@@ -1533,19 +1533,18 @@ async fn reschedule_page(
         if let Some(day) = days.last_mut() {
             day.slots.push(Choice {
                 value: rfc3339_utc(s),
-                label: if single.is_some() {
-                    format!(
-                        "{}–{}",
-                        local.format("%H:%M"),
-                        (s + minutes).with_timezone(&zone).format("%H:%M")
-                    )
-                } else {
-                    format!(
-                        "{}–{}",
-                        local.format("%H:%M"),
+                label: format!(
+                    "{}–{}",
+                    local.format("%H:%M"),
+                    if single.is_some() {
+                        (s + minutes)
+                            .with_timezone(&zone)
+                            .format("%H:%M")
+                            .to_string()
+                    } else {
                         timefmt::clock(s + minutes, zone)
-                    )
-                },
+                    }
+                ),
                 checked: false,
             });
         }

@@ -23,6 +23,7 @@ use crate::email::outbox::{self, Attachment, NewEmail};
 use crate::email::render::EmailContent;
 use crate::schedule::public::load::TopicInfo;
 use crate::timefmt;
+use crate::topics;
 
 /// The people and topic of a booking.
 #[derive(Debug, Clone)]
@@ -234,10 +235,24 @@ fn changed_by(by: Party, recipient_is_mentor: bool) -> &'static str {
     }
 }
 
+/// Where a learner whose session was cancelled can book again: the
+/// mentor's week for the topic while the mentor (not leaving) offers it
+/// and takes bookings, else the topic's page while it is active, else the
+/// home page.
+fn rebook_path(conn: &mut PgConnection, p: &Parties, mentor_leaving: bool) -> QueryResult<String> {
+    let (active, offered) = topics::bookable_with(conn, p.topic.id, p.mentor.id)?;
+    Ok(if offered && !mentor_leaving {
+        format!("/mentors/{}?topic={}", p.mentor.id, p.topic.slug)
+    } else if active {
+        format!("/topics/{}", p.topic.slug)
+    } else {
+        "/".to_owned()
+    })
+}
+
 /// The cancellation (`METHOD:CANCEL`, same UID, higher SEQUENCE) to both,
 /// with the booking's reason, or `own_reason`'s to the person it names.
-/// The learner gets a link to book again: the mentor's week for the topic,
-/// or the topic's page when the mentor is leaving or takes no bookings.
+/// The learner gets a link to book again ([`rebook_path`]).
 pub fn cancelled(
     conn: &mut PgConnection,
     ctx: Ctx<'_>,
@@ -259,13 +274,10 @@ pub fn cancelled(
             _ => b.cancel_reason.clone(),
         };
         if !for_mentor && !n.account_disabled {
-            n.rebook_url = Some(ctx.settings.absolute_url(&if p.mentor.can_mentor()
-                && !mentor_leaving
-            {
-                format!("/mentors/{}?topic={}", p.mentor.id, p.topic.slug)
-            } else {
-                format!("/topics/{}", p.topic.slug)
-            }));
+            n.rebook_url = Some(
+                ctx.settings
+                    .absolute_url(&rebook_path(conn, p, mentor_leaving)?),
+            );
         }
         let email = BookingCancelled(n).to_email(to.mailbox()?, Some(to.id))?;
         let invite = attachment(ics::Method::Cancel, event(ctx, p, b, None));

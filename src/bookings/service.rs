@@ -345,10 +345,11 @@ pub fn move_choices(
 /// date, and where to go when there are none.
 #[derive(Debug, Clone)]
 pub struct MoveWeeks {
-    /// The first day shown: the one asked for, kept between today and
-    /// the day whose `days` end with the last one of the mentor's horizon.
+    /// The first day shown: the one asked for, kept between today and the
+    /// horizon's last day; one past that day gives the first of the
+    /// `days` that end with it.
     pub from: NaiveDate,
-    /// The last day shown: `days` after `from`, or the horizon's last.
+    /// The last day shown: `days - 1` after `from`, or the horizon's last.
     pub until: NaiveDate,
     /// The free starts of those days, in time order.
     pub starts: Vec<DateTime<Utc>>,
@@ -489,14 +490,8 @@ impl Seeker<'_> {
     /// (upcoming sessions, of the topic, a no-show pause: all but the
     /// monthly cap) refuses them every start of `topic`.
     fn refuses_every_start(&self, topic: Uuid, now: DateTime<Utc>) -> bool {
-        self.standing.is_some_and(|s| {
-            matches!(
-                s.limit(topic, now, self.zone, now),
-                Err(Limit::Upcoming { .. }
-                    | Limit::UpcomingPerTopic { .. }
-                    | Limit::NoShowPause { .. })
-            )
-        })
+        self.standing
+            .is_some_and(|s| s.limit_at_any_time(topic, self.zone, now).is_some())
     }
 }
 

@@ -36,7 +36,8 @@ pub struct BookingNotice {
     /// Reminders: "24 hours" / "1 hour".
     pub reminder_lead: Option<String>,
     /// A cancelled learner's way to book again: the mentor's week for the
-    /// topic, or the topic's page when that mentor takes no bookings.
+    /// topic while they offer it, else the topic's page, else the home
+    /// page.
     pub rebook_url: Option<String>,
     /// A cancellation because an admin disabled the recipient's account:
     /// no invitation to book again, no link that needs signing in.

@@ -193,10 +193,10 @@ impl BookingSpan {
 /// What keeps `person` busy, as far as it can clash with a session
 /// starting in `[from, to)` (of any length up to [`MAX_SESSION`]): their
 /// live sessions as learner and, buffers included, as mentor (but
-/// `except`). The reader of a person's own busy times for the booking
-/// paths other than the booking check (which reads them with everything
-/// else in `bookings::facts`, the same rule in SQL) and for what the
-/// public pages offer a signed-in visitor.
+/// `except`). The reader of a person's own busy times for the move page
+/// and a mentor's own "taken" page; the booking check, a learner's "taken"
+/// page and the public pages' signed-in visitor read them with their
+/// standing in `bookings::facts`, the same rule in SQL.
 ///
 /// Its own statement rather than [`live_bookings_involving`] for one
 /// person: that one's `= ANY($1)` made PostgreSQL plan the statement anew

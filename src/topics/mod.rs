@@ -69,6 +69,34 @@ pub fn list_for_home(conn: &mut PgConnection) -> QueryResult<Vec<(Topic, i64)>> 
     Ok(rows)
 }
 
+/// Where someone can book `topic` again: whether it is active, and
+/// whether `mentor` is one of the mentors its page lists (offers it and
+/// takes bookings).
+pub fn bookable_with(
+    conn: &mut PgConnection,
+    topic: Uuid,
+    mentor: Uuid,
+) -> QueryResult<(bool, bool)> {
+    use diesel::sql_types::{Bool, Uuid as SqlUuid};
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Bool)]
+        active: bool,
+        #[diesel(sql_type = Bool)]
+        offered: bool,
+    }
+    let row: Option<Row> = diesel::sql_query(format!(
+        "SELECT t.active, t.active AND EXISTS (SELECT 1 FROM mentor_topics mt {OFFERING_MENTORS} \
+           AND mt.topic_id = t.id AND mt.mentor_id = $2) AS offered \
+         FROM topics t WHERE t.id = $1"
+    ))
+    .bind::<SqlUuid, _>(topic)
+    .bind::<SqlUuid, _>(mentor)
+    .get_result(conn)
+    .optional()?;
+    Ok(row.map_or((false, false), |r| (r.active, r.offered)))
+}
+
 pub fn find_by_slug(conn: &mut PgConnection, slug: &str) -> QueryResult<Option<Topic>> {
     topics::table
         .filter(topics::slug.eq(slug))

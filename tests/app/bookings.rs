@@ -1780,6 +1780,64 @@ async fn the_move_page_keeps_its_weeks_stops_at_the_horizon_and_finds_the_next_f
     assert!(!html.contains("show it"));
 }
 
+/// A learner's cancellation email leads to the mentor's week only while
+/// the mentor takes bookings for the topic; else to the topic's page, and
+/// to the home page once the topic is gone.
+#[tokio::test]
+async fn a_cancellation_leads_where_the_learner_can_book_again() {
+    use officehours::db::schema::{mentor_profiles, topics};
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    let mentor = app.sign_in(&f.mentor).await;
+    let mut ids = Vec::new();
+    for day in [16, 17, 18] {
+        let learner = app.sign_in(&app.create_user(Role::Learner)).await;
+        let start = at(2026, 6, day, 12, 0);
+        let id = book(&app, &learner, f.mentor.id, "sql-basics", start).await;
+        ids.push((id, learner.user.id));
+    }
+    let link_after_cancel = |(id, learner): (Uuid, Uuid)| {
+        let (app, mentor) = (&app, &mentor);
+        async move {
+            let res = cancel_as(app, mentor, id, "Something came up.").await;
+            assert_eq!(res.status(), StatusCode::SEE_OTHER);
+            let text: Option<String> = email_outbox::table
+                .filter(email_outbox::booking_id.eq(id))
+                .filter(email_outbox::recipient_user_id.eq(learner))
+                .filter(email_outbox::kind.eq("booking_cancelled"))
+                .select(email_outbox::body_text)
+                .first(&mut app.conn())
+                .unwrap();
+            let text = text.unwrap();
+            let at = text
+                .find("You are welcome to book another time: ")
+                .unwrap_or_else(|| panic!("{text}"));
+            text[at..]
+                .split_whitespace()
+                .nth(7)
+                .unwrap()
+                .trim_start_matches(&app.address)
+                .to_owned()
+        }
+    };
+    assert_eq!(
+        link_after_cancel(ids[0]).await,
+        format!("/mentors/{}?topic=sql-basics", f.mentor.id)
+    );
+    // The mentor stops taking bookings: the topic's other mentors.
+    diesel::update(mentor_profiles::table.find(f.mentor.id))
+        .set(mentor_profiles::accepting_bookings.eq(false))
+        .execute(&mut app.conn())
+        .unwrap();
+    assert_eq!(link_after_cancel(ids[1]).await, "/topics/sql-basics");
+    // The topic is retired: its page is gone, so the home page.
+    diesel::update(topics::table.find(f.topic))
+        .set(topics::active.eq(false))
+        .execute(&mut app.conn())
+        .unwrap();
+    assert_eq!(link_after_cancel(ids[2]).await, "/");
+}
+
 /// The move page names the offset once when every time shown keeps it, so
 /// the times fit side by side, and each time its own across a clock change.
 #[tokio::test]
@@ -1954,6 +2012,106 @@ async fn the_public_pages_name_a_limit_that_refuses_every_time_before_one_is_pic
         let html = app.get(path).await.text().await.unwrap();
         assert!(!html.contains("public-limit"), "{path}: {html}");
     }
+}
+
+/// The notice's other limits: the upcoming cap on every topic's pages and
+/// a no-show pause name themselves; a full month does not (other months
+/// stay open), though a time in it is refused.
+#[tokio::test]
+async fn the_public_pages_name_the_upcoming_cap_and_a_pause_but_not_a_full_month() {
+    use officehours::db::schema::booking_policy;
+    let app = spawn_app().await;
+    let f = fixture(&app);
+    async fn limit_notice(
+        app: &TestApp,
+        who: &SignedIn,
+        mentor: Uuid,
+        slug: &str,
+    ) -> Option<String> {
+        let path = format!("/mentors/{mentor}?topic={slug}");
+        let (status, html) = app.get_as(who, &path).await;
+        assert_eq!(status, StatusCode::OK, "{html}");
+        html.split("public-limit\" role=\"status\">")
+            .nth(1)
+            .map(|rest| rest[..rest.find("</div>").unwrap()].to_owned())
+    }
+    let notice = |who, slug| limit_notice(&app, who, f.mentor.id, slug);
+    let past = |who: &SignedIn, sessions: &[(u32, u32, &str)]| {
+        for (month, day, status) in sessions {
+            let start = at(2026, *month, *day, 12, 0);
+            insert_booking(&app, f.mentor.id, who.user.id, f.topic, start, status);
+        }
+    };
+    // Two upcoming sessions of two topics: the most at once.
+    let busy = app.sign_in(&app.create_user(Role::Learner)).await;
+    for (slug, day) in [("sql-basics", 16), ("deep-dive", 17)] {
+        book(&app, &busy, f.mentor.id, slug, at(2026, 6, day, 12, 0)).await;
+    }
+    for slug in ["sql-basics", "deep-dive"] {
+        let text = notice(&busy, slug).await.expect("the upcoming cap");
+        assert!(
+            text.contains("You already have 2 upcoming sessions booked"),
+            "{text}"
+        );
+    }
+    // Two no-shows in the window: booking is paused.
+    let missed = app.sign_in(&app.create_user(Role::Learner)).await;
+    past(&missed, &[(6, 1, "no_show"), (6, 8, "no_show")]);
+    let text = notice(&missed, "sql-basics").await.expect("the pause");
+    assert!(
+        text.contains("Booking is paused because 2 recent sessions were missed"),
+        "{text}"
+    );
+    // Four sessions this month (two of them done; May's count for May):
+    // June is full, July is not, so no notice; a June time is refused, a
+    // July one is not.
+    diesel::update(booking_policy::table)
+        .set((
+            booking_policy::max_upcoming.eq(10),
+            booking_policy::max_upcoming_per_topic.eq(10),
+        ))
+        .execute(&mut app.conn())
+        .unwrap();
+    let full = app.sign_in(&app.create_user(Role::Learner)).await;
+    past(
+        &full,
+        &[
+            (5, 28, "completed"),
+            (6, 2, "completed"),
+            (6, 5, "completed"),
+        ],
+    );
+    for day in [16, 17] {
+        book(
+            &app,
+            &full,
+            f.mentor.id,
+            "sql-basics",
+            at(2026, 6, day, 14, 0),
+        )
+        .await;
+    }
+    assert_eq!(notice(&full, "sql-basics").await, None);
+    let refused = post_booking(
+        &app,
+        &full,
+        f.mentor.id,
+        "sql-basics",
+        at(2026, 6, 20, 12, 0),
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("4 sessions in June 2026"), "{html}");
+    let july = post_booking(
+        &app,
+        &full,
+        f.mentor.id,
+        "sql-basics",
+        at(2026, 7, 2, 12, 0),
+    )
+    .await;
+    assert_eq!(july.status(), StatusCode::SEE_OTHER);
 }
 
 /// A refused booking is cheap, and its cost does not grow with the

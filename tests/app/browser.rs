@@ -355,6 +355,17 @@ impl Browser {
         self.submit("form[action='/login']").await;
     }
 
+    /// Follows the first slot link of a week grid to its confirm form,
+    /// which must pass axe-core.
+    pub async fn open_first_slot(&self) {
+        self.click("a[href^='/book?']").await;
+        self.wait()
+            .for_element(Locator::Id("goals"))
+            .await
+            .expect("the confirm form");
+        self.assert_accessible("/book").await;
+    }
+
     /// Opens the disclosure (`<details>`) matched by `selector` by
     /// clicking its summary, as a person would.
     pub async fn open_disclosure(&self, selector: &str) {
@@ -1052,13 +1063,7 @@ async fn booking_journey_in_a_real_browser() {
         .eval("return document.querySelector('a[href^=\"/book?\"]').getAttribute('href');")
         .await;
     assert!(href.contains("start=2026-06-22T06:00:00Z"), "{href}");
-    browser.click("a[href^='/book?']").await;
-    browser
-        .wait()
-        .for_element(Locator::Id("goals"))
-        .await
-        .expect("the confirm form");
-    browser.assert_accessible("/book").await;
+    browser.open_first_slot().await;
     let body = browser.body_text().await;
     assert!(
         body.contains("Monday 22 June 2026, 02:00–02:30 EDT (America/New_York)"),
@@ -1191,13 +1196,7 @@ async fn learner_books_then_cancels_from_the_email_s_manage_link_in_a_real_brows
         )))
         .await;
     browser.assert_accessible("/mentors/{id}").await;
-    browser.click("a[href^='/book?']").await;
-    browser
-        .wait()
-        .for_element(Locator::Id("goals"))
-        .await
-        .expect("the confirm form");
-    browser.assert_accessible("/book").await;
+    browser.open_first_slot().await;
     browser
         .fill("goals", "Read a query plan together, step by step.")
         .await;
