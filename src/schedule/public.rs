@@ -12,9 +12,10 @@
 //! as the booking check reads it) finds their own sessions: the grid marks
 //! the times that clash with them as busy (shown, not linked) and the
 //! topic page leaves them out, so nobody is offered a time that booking
-//! would refuse. The same read tells whether a fairness limit refuses them
-//! every time (the upcoming caps, a no-show pause): the page then says so
-//! above the times, with when it frees up.
+//! would refuse. The same read gives their standing against the fairness
+//! limits: times a limit refuses are marked "limit" on the grid (a month
+//! cap's are left out of the topic page), and the limit is named above
+//! the times with when it frees up (`VisitorLimits`).
 //! Depends on `schedule::availability`, `schedule::queries`,
 //! `bookings::facts` and `bookings::policy`, `slots`, `web`, `db`.
 
@@ -35,7 +36,7 @@ use self::load::TopicInfo;
 use super::availability::Loaded;
 use super::queries;
 use crate::bookings::facts::Standing;
-use crate::bookings::policy::limit_text;
+use crate::bookings::policy::{Limit, limit_text};
 use crate::error::AppError;
 use crate::slots::{Interval, Slot, resolve_local};
 use crate::state::AppState;
@@ -392,6 +393,8 @@ struct SlotLink {
     utc: String,
     /// The signed-in viewer has another session then: shown, not linked.
     busy: bool,
+    /// The viewer's fairness limits refuse it: shown, not linked.
+    limited: bool,
 }
 
 struct DayColumn {
@@ -427,6 +430,8 @@ struct MentorPage {
     any_slots: bool,
     /// Some time is shown as busy (the legend is needed).
     any_busy: bool,
+    /// Some time is shown as beyond the visitor's limits.
+    any_limited: bool,
     prev_href: Option<String>,
     next_href: Option<String>,
     /// "… takes bookings up to N days ahead." for a week at or past it.
@@ -434,20 +439,66 @@ struct MentorPage {
     this_week_href: Option<String>,
 }
 
-/// What a signed-in visitor reads above the times of `topic` when a
-/// fairness limit refuses them every one of them: the limit and when it
-/// frees up, in `zone`.
-fn limit_notice(
-    standing: Option<&Standing>,
-    topic: Option<&TopicInfo>,
+/// What a signed-in visitor's fairness limits say about the times of one
+/// topic: a limit that refuses every one of them (the upcoming caps, a
+/// no-show pause), else the month caps that refuse some, found as the
+/// times are asked about. Months count in the visitor's own zone.
+struct VisitorLimits<'a> {
+    standing: Option<&'a Standing>,
+    topic: Uuid,
     zone: Tz,
     now: DateTime<Utc>,
-) -> Vec<String> {
-    standing
-        .zip(topic)
-        .and_then(|(s, t)| s.limit_at_any_time(t.id, zone, now))
-        .map(|limit| limit_text(&limit, zone))
-        .unwrap_or_default()
+    every: Option<Limit>,
+    month: std::cell::RefCell<Option<Limit>>,
+}
+
+impl<'a> VisitorLimits<'a> {
+    fn new(
+        standing: Option<&'a Standing>,
+        viewer: &Viewer,
+        topic: Option<&TopicInfo>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let zone = viewer.user().map_or(chrono_tz::UTC, |u| u.time_zone);
+        let topic = topic.map_or(Uuid::nil(), |t| t.id);
+        let standing = standing.filter(|_| !topic.is_nil());
+        VisitorLimits {
+            standing,
+            topic,
+            zone,
+            now,
+            every: standing.and_then(|s| s.limit_at_any_time(topic, zone, now)),
+            month: std::cell::RefCell::new(None),
+        }
+    }
+
+    /// Whether the visitor may book a session starting at `start` as far
+    /// as their limits go (a month cap that refuses it is kept for the
+    /// notice).
+    fn allow(&self, start: DateTime<Utc>) -> bool {
+        if self.every.is_some() {
+            return false;
+        }
+        match self
+            .standing
+            .map(|s| s.limit(self.topic, start, self.zone, self.now))
+        {
+            Some(Err(limit)) => {
+                self.month.borrow_mut().get_or_insert(limit);
+                false
+            }
+            _ => true,
+        }
+    }
+
+    /// The notice above the times, in `zone`: the limit that refuses them
+    /// all, else a month cap that refused some (none: nothing refused).
+    fn notice(self, zone: Tz) -> Vec<String> {
+        self.every
+            .or(self.month.into_inner())
+            .map(|limit| limit_text(&limit, zone))
+            .unwrap_or_default()
+    }
 }
 
 /// The signed-in `visitor`'s standing against the fairness limits, with
@@ -586,6 +637,8 @@ pub async fn mentor_page(
         .collect();
     let mut any_slots = false;
     let mut any_busy = false;
+    let mut any_limited = false;
+    let limits = VisitorLimits::new(standing.as_ref(), &viewer, selected_topic, now);
     let mut horizon_end = None;
     if let Some(topic) = selected_topic {
         let duration = duration_of(topic);
@@ -597,7 +650,9 @@ pub async fn mentor_page(
                 continue;
             };
             let slot_busy = !queries::clear_of(&busy, slot.start, duration);
+            let slot_limited = !slot_busy && !limits.allow(slot.start);
             any_busy |= slot_busy;
+            any_limited |= slot_limited;
             any_slots |= !slot_busy;
             day.slots.push(SlotLink {
                 time: hh_mm(&local),
@@ -605,6 +660,7 @@ pub async fn mentor_page(
                 href: book_href(id, &topic.slug, slot.start, vz),
                 utc: rfc3339_utc(slot.start),
                 busy: slot_busy,
+                limited: slot_limited,
             });
         }
         horizon_end = profile.map(|p| now + Duration::days(p.horizon_days.into()));
@@ -627,7 +683,7 @@ pub async fn mentor_page(
     let (headline, bio) = profile
         .map(|p| (p.headline.clone(), p.bio.clone()))
         .unwrap_or_default();
-    let limit = limit_notice(standing.as_ref(), selected_topic, vz.zone, now);
+    let limit = limits.notice(vz.zone);
     render(&MentorPage {
         page: viewer.page(),
         limit,
@@ -649,6 +705,7 @@ pub async fn mentor_page(
         days,
         any_slots,
         any_busy,
+        any_limited,
         prev_href,
         next_href,
         horizon_note,
@@ -692,16 +749,17 @@ struct TopicPage {
     zone_form_hidden: Vec<(&'static str, String)>,
 }
 
-/// The first `n` free slots of `mentor` from `now` that keep clear of
-/// `busy` (the viewer's own sessions), searching a short window first and
-/// the whole `limit` only when that is not enough.
+/// The first `n` free slots of `mentor` from `now` that the viewer is
+/// `offered` (clear of their own sessions, within their limits), searching
+/// a short window first and the whole `limit` only when that is not
+/// enough.
 fn next_slots(
     loaded: &Loaded,
     mentor: Uuid,
     duration: Duration,
     now: DateTime<Utc>,
     limit: DateTime<Utc>,
-    busy: &[Interval],
+    offered: &dyn Fn(DateTime<Utc>) -> bool,
     n: usize,
 ) -> Vec<Slot> {
     let first_end = (now + Duration::days(FIRST_SEARCH_DAYS)).min(limit);
@@ -709,7 +767,7 @@ fn next_slots(
         loaded
             .slots(mentor, duration, now, window)
             .into_iter()
-            .filter(|s| queries::clear_of(busy, s.start, duration))
+            .filter(|s| offered(s.start))
     };
     let mut slots: Vec<Slot> = free(Interval::new(now, first_end)).collect();
     if slots.len() < n && first_end < limit {
@@ -765,11 +823,25 @@ pub async fn topic_page(
 
     let duration = duration_of(&topic);
     let tz_query = tz_param('&', vz);
+    // Times a month cap refuses are left out, as busy ones are; with a
+    // limit that refuses them all, the times stay and the notice says why.
+    let limits = VisitorLimits::new(standing.as_ref(), &viewer, Some(&topic), now);
+    let offered = |start| {
+        queries::clear_of(&busy, start, duration) && (limits.every.is_some() || limits.allow(start))
+    };
     let mut cards: Vec<(Option<DateTime<Utc>>, MentorCard)> = data
         .mentors
         .iter()
         .map(|m| {
-            let slots = next_slots(&data.loaded, m.id, duration, now, limit, &busy, NEXT_SLOTS);
+            let slots = next_slots(
+                &data.loaded,
+                m.id,
+                duration,
+                now,
+                limit,
+                &offered,
+                NEXT_SLOTS,
+            );
             let first = slots.first().map(|s| s.start);
             let card = MentorCard {
                 name: m.display_name.clone(),
@@ -804,7 +876,7 @@ pub async fn topic_page(
     let topic_path = format!("/topics/{}", encode(&topic.slug));
     render(&TopicPage {
         page: viewer.page(),
-        limit: limit_notice(standing.as_ref(), Some(&topic), vz.zone, now),
+        limit: limits.notice(vz.zone),
         topic,
         mentors: cards.into_iter().map(|(_, c)| c).collect(),
         zone_name: vz.zone.name().to_owned(),

@@ -2005,9 +2005,14 @@ async fn the_public_pages_name_a_limit_that_refuses_every_time_before_one_is_pic
     }
     let (_, html) = app.get_as(&me, &week("sql-basics")).await;
     assert!(!html.contains("Pick a time to book it."), "{html}");
+    // Its times are shown, none offered.
+    assert!(html.contains(">limit</span>"), "{html}");
+    assert!(!html.contains("href=\"/book?"), "{html}");
     let (_, html) = app.get_as(&me, &week("deep-dive")).await;
     assert!(!html.contains("public-limit"), "{html}");
     assert!(html.contains("Pick a time to book it."), "{html}");
+    assert!(!html.contains(">limit</span>"), "{html}");
+    assert!(html.contains("href=\"/book?"), "{html}");
     for path in &pages {
         let html = app.get(path).await.text().await.unwrap();
         assert!(!html.contains("public-limit"), "{path}: {html}");
@@ -2015,10 +2020,11 @@ async fn the_public_pages_name_a_limit_that_refuses_every_time_before_one_is_pic
 }
 
 /// The notice's other limits: the upcoming cap on every topic's pages and
-/// a no-show pause name themselves; a full month does not (other months
-/// stay open), though a time in it is refused.
+/// a no-show pause name themselves, and their times are marked; a full
+/// month marks its own times (the topic page leaves them out) and leaves
+/// the next month's open.
 #[tokio::test]
-async fn the_public_pages_name_the_upcoming_cap_and_a_pause_but_not_a_full_month() {
+async fn the_public_pages_name_each_limit_and_mark_the_times_it_refuses() {
     use officehours::db::schema::booking_policy;
     let app = spawn_app().await;
     let f = fixture(&app);
@@ -2091,7 +2097,29 @@ async fn the_public_pages_name_the_upcoming_cap_and_a_pause_but_not_a_full_month
         )
         .await;
     }
-    assert_eq!(notice(&full, "sql-basics").await, None);
+    // June's times are marked, July's stay links, and the notice names
+    // the month.
+    let text = notice(&full, "sql-basics").await.expect("the month");
+    assert!(
+        text.contains("You have 4 sessions in June 2026, the most per calendar month."),
+        "{text}"
+    );
+    let week = |day: &str| format!("/mentors/{}?topic=sql-basics&week={day}", f.mentor.id);
+    let (_, june) = app.get_as(&full, &week("2026-06-22")).await;
+    assert!(!june.contains("href=\"/book?"), "{june}");
+    assert!(june.contains(">limit</span>"), "{june}");
+    assert!(june.contains("Times marked “limit” are beyond your booking limits"));
+    let (_, july) = app.get_as(&full, &week("2026-06-29")).await;
+    assert!(
+        july.contains("start=2026-07-01T06:00:00Z"),
+        "July is open: {july}"
+    );
+    assert!(!july.contains("start=2026-06-30T06:00:00Z"), "{july}");
+    // The topic page leaves June's times out.
+    let (_, topic) = app.get_as(&full, "/topics/sql-basics").await;
+    assert!(topic.contains("start=2026-07-01T06:00:00Z"), "{topic}");
+    assert!(!topic.contains("start=2026-06-"), "{topic}");
+    assert!(topic.contains("4 sessions in June 2026"), "{topic}");
     let refused = post_booking(
         &app,
         &full,

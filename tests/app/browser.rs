@@ -1039,8 +1039,17 @@ async fn public_slot_starts(browser: &Browser) -> Vec<String> {
 /// every booking page.
 #[tokio::test]
 async fn booking_journey_in_a_real_browser() {
+    use diesel::prelude::*;
+    use officehours::db::schema::booking_policy;
     let app = spawn_app().await;
     let f = crate::booking_fixture::fixture(&app);
+    // Room for a second session of the topic: the other mentor's week then
+    // marks only the booked time (with the default one per topic, every
+    // time there is marked "limit").
+    diesel::update(booking_policy::table)
+        .set(booking_policy::max_upcoming_per_topic.eq(10))
+        .execute(&mut app.conn())
+        .unwrap();
     let other_mentor = crate::booking_fixture::mentor(&app, |_| {});
     crate::booking_fixture::offer(&app, &other_mentor, f.topic);
     let learner = app.create_user(officehours::accounts::Role::Learner);
