@@ -5,8 +5,8 @@
 //! time off and live bookings around the start, wider for day and week
 //! caps), and the learner's side — a booking already made with this form's
 //! key, their live sessions (as learner or as mentor) around the start,
-//! their live sessions of the last year and ahead (for the fairness
-//! counts) and the policy.
+//! their no-shows of the last year and their other live sessions from the
+//! start's month or now on (for the fairness counts) and the policy.
 //!
 //! The learner's side is a `Standing`, which the pages that offer other
 //! times also read alone (the same columns, busy times over a wider span).
@@ -72,8 +72,8 @@ pub struct Facts {
     pub snapshot: Option<Snapshot>,
     /// The learner's side, read around the start: the booking made with
     /// this key, what keeps them busy then, their sessions for the counts
-    /// (from a year before `now` or the month's start, whichever is
-    /// earlier) and the policy.
+    /// (no-shows from a year before `now`, the others from the start's
+    /// month or `now`, whichever is earlier) and the policy.
     pub learner: Standing,
 }
 
@@ -132,7 +132,8 @@ type LearnerRows = (
 /// in time order) and the policy's row, as two columns: what the fairness
 /// counts need. No-shows from `since` on (the strike window), the others
 /// from `recent` on (upcoming ones and those of the months asked about):
-/// a year of completed sessions is not read for nothing.
+/// a year of completed sessions is not sent back for nothing (PostgreSQL
+/// still reads their rows through the learner's index to filter them).
 fn push_standing<'b>(
     out: &mut AstPass<'_, 'b, Pg>,
     learner: &'b Uuid,
@@ -238,8 +239,8 @@ pub fn read(conn: &mut PgConnection, ask: &Ask) -> QueryResult<Facts> {
 /// reads it with the mentor's snapshot, under its locks; the confirm and
 /// taken pages read it alone, to offer only times the caps leave open
 /// (not a guarantee: the booking counts again), and the public mentor and
-/// topic pages, for a signed-in visitor's busy times and a limit that
-/// refuses every time.
+/// topic pages, for a signed-in visitor's busy times and the times their
+/// limits refuse.
 pub struct Standing {
     sessions: Vec<Session>,
     policy: Policy,

@@ -449,8 +449,13 @@ struct VisitorLimits<'a> {
     zone: Tz,
     now: DateTime<Utc>,
     every: Option<Limit>,
-    month: std::cell::RefCell<Option<Limit>>,
+    /// With no limit on every time, only a month cap is left to refuse
+    /// one: its verdict per (year, month) in `zone`, counted once.
+    months: std::cell::RefCell<Vec<MonthVerdict>>,
 }
+
+/// A local (year, month) and the limit refusing its times, if any.
+type MonthVerdict = ((i32, u32), Option<Limit>);
 
 impl<'a> VisitorLimits<'a> {
     fn new(
@@ -468,7 +473,7 @@ impl<'a> VisitorLimits<'a> {
             zone,
             now,
             every: standing.and_then(|s| s.limit_at_any_time(topic, zone, now)),
-            month: std::cell::RefCell::new(None),
+            months: std::cell::RefCell::new(Vec::new()),
         }
     }
 
@@ -479,25 +484,43 @@ impl<'a> VisitorLimits<'a> {
         if self.every.is_some() {
             return false;
         }
-        match self
-            .standing
-            .map(|s| s.limit(self.topic, start, self.zone, self.now))
-        {
-            Some(Err(limit)) => {
-                self.month.borrow_mut().get_or_insert(limit);
-                false
-            }
-            _ => true,
+        let Some(standing) = self.standing else {
+            return true;
+        };
+        let local = start.with_timezone(&self.zone);
+        let month = (local.year(), local.month());
+        let mut months = self.months.borrow_mut();
+        if let Some((_, verdict)) = months.iter().find(|(m, _)| *m == month) {
+            return verdict.is_none();
         }
+        let verdict = standing.limit(self.topic, start, self.zone, self.now).err();
+        let allowed = verdict.is_none();
+        months.push((month, verdict));
+        allowed
     }
 
     /// The notice above the times, in `zone`: the limit that refuses them
-    /// all, else a month cap that refused some (none: nothing refused).
+    /// all, else the first month cap that refused some (none: nothing
+    /// refused). A month counts in the visitor's own zone, which the page
+    /// names when it shows another.
     fn notice(self, zone: Tz) -> Vec<String> {
-        self.every
-            .or(self.month.into_inner())
-            .map(|limit| limit_text(&limit, zone))
-            .unwrap_or_default()
+        let own = self.zone;
+        let month = self
+            .months
+            .into_inner()
+            .into_iter()
+            .find_map(|(_, verdict)| verdict);
+        let Some(limit) = self.every.or(month) else {
+            return Vec::new();
+        };
+        let mut text = limit_text(&limit, zone);
+        if matches!(limit, Limit::PerMonth { .. }) && own != zone {
+            text.push(format!(
+                "Months count in your own time zone, {}.",
+                own.name()
+            ));
+        }
+        text
     }
 }
 

@@ -2060,14 +2060,31 @@ async fn the_public_pages_name_each_limit_and_mark_the_times_it_refuses() {
             "{text}"
         );
     }
-    // Two no-shows in the window: booking is paused.
+    // Two no-shows in the window, six weeks back, with a pause of 90
+    // days: booking is paused (no-shows are read further back than the
+    // other sessions, on the pages and in the booking check alike).
+    diesel::update(booking_policy::table)
+        .set(booking_policy::noshow_pause_days.eq(90))
+        .execute(&mut app.conn())
+        .unwrap();
     let missed = app.sign_in(&app.create_user(Role::Learner)).await;
-    past(&missed, &[(6, 1, "no_show"), (6, 8, "no_show")]);
+    past(&missed, &[(5, 1, "no_show"), (5, 6, "no_show")]);
     let text = notice(&missed, "sql-basics").await.expect("the pause");
     assert!(
         text.contains("Booking is paused because 2 recent sessions were missed"),
         "{text}"
     );
+    let paused = post_booking(
+        &app,
+        &missed,
+        f.mentor.id,
+        "sql-basics",
+        at(2026, 6, 20, 12, 0),
+    )
+    .await;
+    assert_eq!(paused.status(), StatusCode::FORBIDDEN);
+    let html = paused.text().await.unwrap();
+    assert!(html.contains("Booking is paused"), "{html}");
     // Four sessions this month (two of them done; May's count for May):
     // June is full, July is not, so no notice; a June time is refused, a
     // July one is not.
@@ -2115,6 +2132,18 @@ async fn the_public_pages_name_each_limit_and_mark_the_times_it_refuses() {
         "July is open: {july}"
     );
     assert!(!july.contains("start=2026-06-30T06:00:00Z"), "{july}");
+    assert!(!june.contains("Months count in your own time zone"));
+    // Shown in another zone, the page says whose months count.
+    let (_, tokyo) = app
+        .get_as(&full, &format!("{}&tz=Asia/Tokyo", week("2026-06-22")))
+        .await;
+    assert!(
+        tokyo.contains(&format!(
+            "Months count in your own time zone, {}.",
+            full.user.time_zone.name()
+        )),
+        "{tokyo}"
+    );
     // The topic page leaves June's times out.
     let (_, topic) = app.get_as(&full, "/topics/sql-basics").await;
     assert!(topic.contains("start=2026-07-01T06:00:00Z"), "{topic}");
