@@ -761,6 +761,8 @@ struct TopicPage {
     page: PageCtx,
     /// As on the mentor page.
     limit: Vec<String>,
+    /// That limit refuses every time: they are shown, not linked.
+    all_limited: bool,
     topic: TopicInfo,
     mentors: Vec<MentorCard>,
     zone_name: String,
@@ -847,7 +849,8 @@ pub async fn topic_page(
     let duration = duration_of(&topic);
     let tz_query = tz_param('&', vz);
     // Times a month cap refuses are left out, as busy ones are; with a
-    // limit that refuses them all, the times stay and the notice says why.
+    // limit that refuses them all, they are shown unlinked, as on the grid,
+    // and the notice says why.
     let limits = VisitorLimits::new(standing.as_ref(), &viewer, Some(&topic), now);
     let offered = |start| {
         queries::clear_of(&busy, start, duration) && (limits.every.is_some() || limits.allow(start))
@@ -899,6 +902,7 @@ pub async fn topic_page(
     let topic_path = format!("/topics/{}", encode(&topic.slug));
     render(&TopicPage {
         page: viewer.page(),
+        all_limited: limits.every.is_some(),
         limit: limits.notice(vz.zone),
         topic,
         mentors: cards.into_iter().map(|(_, c)| c).collect(),
