@@ -4,7 +4,7 @@
 
 use chrono::Duration;
 use diesel::prelude::*;
-use officehours::accounts::Role;
+use officehours::accounts::{Role, User};
 use officehours::db::schema::{email_outbox, sessions, users};
 use reqwest::StatusCode;
 
@@ -1251,15 +1251,7 @@ async fn emails_on_request_are_limited_per_address_alike_with_or_without_an_acco
 #[tokio::test]
 async fn nobody_elsewhere_can_use_up_the_owner_s_reset_emails() {
     let app = behind_proxy().await;
-    let user = app.create_user(Role::Learner);
-    set_password(&app, &user.email, PASSWORD);
-    // The owner signed in from home once.
-    assert_eq!(
-        login_from(&app, "192.0.2.10", &user.email, PASSWORD)
-            .await
-            .status(),
-        StatusCode::SEE_OTHER
-    );
+    let user = owner_signed_in_from_home(&app).await;
     let client = new_client();
     let sent = || emails_of_kind(&app, "password_reset").len();
     let newest_link = || {
@@ -1460,6 +1452,20 @@ async fn post_from(
         .unwrap()
 }
 
+/// A learner with a password who signed in once from home (192.0.2.10,
+/// behind the proxy): a network the limits know as theirs.
+async fn owner_signed_in_from_home(app: &TestApp) -> User {
+    let user = app.create_user(Role::Learner);
+    set_password(app, &user.email, PASSWORD);
+    assert_eq!(
+        login_from(app, "192.0.2.10", &user.email, PASSWORD)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    user
+}
+
 async fn behind_proxy() -> TestApp {
     spawn_app_with(AppOptions {
         extra_env: vec![("OFFICEHOURS_TRUSTED_PROXIES", "127.0.0.1/32".into())],
@@ -1600,15 +1606,7 @@ async fn x_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy() {
 #[tokio::test]
 async fn a_hundred_failures_an_hour_block_an_email_except_from_known_addresses() {
     let app = behind_proxy().await;
-    let user = app.create_user(Role::Learner);
-    set_password(&app, &user.email, PASSWORD);
-    // The owner signed in from home before.
-    assert_eq!(
-        login_from(&app, "192.0.2.10", &user.email, PASSWORD)
-            .await
-            .status(),
-        StatusCode::SEE_OTHER
-    );
+    let user = owner_signed_in_from_home(&app).await;
     insert_failures(&app, &user.email.to_lowercase(), 100, |i| {
         format!("10.9.{}.{}", i / 200, i % 200)
     });

@@ -140,10 +140,20 @@ pub async fn post_booking(
     start: DateTime<Utc>,
 ) -> reqwest::Response {
     let fields = book_fields(mentor, topic_slug, start, Uuid::new_v4(), &who.csrf);
+    send_booking_form(app, who, &fields).await
+}
+
+/// POSTs `fields` (a confirm form, e.g. [`book_fields`] changed) to
+/// `/bookings` as `who`, from the app's own origin.
+pub async fn send_booking_form(
+    app: &TestApp,
+    who: &SignedIn,
+    fields: &[(String, String)],
+) -> reqwest::Response {
     who.client
         .post(app.url("/bookings"))
         .header("origin", &app.address)
-        .form(&fields)
+        .form(fields)
         .send()
         .await
         .unwrap()

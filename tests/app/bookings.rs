@@ -827,14 +827,7 @@ async fn goals_are_validated_with_the_input_kept() {
         &learner.csrf,
     );
     fields[4].1 = "  too <b>  ".into();
-    let res = learner
-        .client
-        .post(app.url("/bookings"))
-        .header("origin", &app.address)
-        .form(&fields)
-        .send()
-        .await
-        .unwrap();
+    let res = send_booking_form(&app, &learner, &fields).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text().await.unwrap();
     assert!(
@@ -843,14 +836,7 @@ async fn goals_are_validated_with_the_input_kept() {
     );
     assert!(html.contains("id=\"goals-error\""));
     fields[4].1 = "x".repeat(2001);
-    let res = learner
-        .client
-        .post(app.url("/bookings"))
-        .header("origin", &app.address)
-        .form(&fields)
-        .send()
-        .await
-        .unwrap();
+    let res = send_booking_form(&app, &learner, &fields).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let n: i64 = bookings::table.count().get_result(&mut app.conn()).unwrap();
     assert_eq!(n, 0);
@@ -869,16 +855,8 @@ async fn a_double_submitted_form_makes_one_booking_and_shows_it() {
         key,
         &learner.csrf,
     );
-    let send = || {
-        learner
-            .client
-            .post(app.url("/bookings"))
-            .header("origin", &app.address)
-            .form(&fields)
-            .send()
-    };
+    let send = || send_booking_form(&app, &learner, &fields);
     let (a, b) = tokio::join!(send(), send());
-    let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.status(), StatusCode::SEE_OTHER);
     assert_eq!(b.status(), StatusCode::SEE_OTHER);
     let path = |r: &reqwest::Response| location(r).split('?').next().unwrap().to_owned();
@@ -894,7 +872,7 @@ async fn a_double_submitted_form_makes_one_booking_and_shows_it() {
         cancel_as(&app, &learner, id, "").await.status(),
         StatusCode::SEE_OTHER
     );
-    let again = send().await.unwrap();
+    let again = send().await;
     assert_eq!(again.status(), StatusCode::SEE_OTHER);
     let (_, html) = app.get_as(&learner, &location(&again)).await;
     assert!(
@@ -1891,14 +1869,11 @@ async fn a_lost_time_at_a_limit_says_both_and_a_resubmit_shows_the_booking_made(
     book(&app, &someone, f.mentor.id, "sql-basics", taken).await;
     let post = |start, key: Uuid| {
         let fields = book_fields(f.mentor.id, "sql-basics", start, key, &me.csrf);
-        me.client
-            .post(app.url("/bookings"))
-            .header("origin", &app.address)
-            .form(&fields)
-            .send()
+        let (app, me) = (&app, &me);
+        async move { send_booking_form(app, me, &fields).await }
     };
     let key = Uuid::new_v4();
-    let res = post(taken, key).await.unwrap();
+    let res = post(taken, key).await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
     let html = res.text().await.unwrap();
     assert!(
@@ -1910,7 +1885,7 @@ async fn a_lost_time_at_a_limit_says_both_and_a_resubmit_shows_the_booking_made(
         .nth(1)
         .map(|r| r[..20].parse::<chrono::DateTime<chrono::Utc>>().unwrap())
         .expect("another time");
-    let res = post(other, key).await.unwrap();
+    let res = post(other, key).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let made = location(&res);
     assert!(made.ends_with("?notice=booked"), "{made}");
@@ -1920,7 +1895,7 @@ async fn a_lost_time_at_a_limit_says_both_and_a_resubmit_shows_the_booking_made(
         .next()
         .unwrap();
     // The first form sent again: the booking it made.
-    let res = post(taken, key).await.unwrap();
+    let res = post(taken, key).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&res), format!("/bookings/{id}?notice=instead"));
     let (_, page) = app.get_as(&me, &location(&res)).await;
@@ -1936,7 +1911,7 @@ async fn a_lost_time_at_a_limit_says_both_and_a_resubmit_shows_the_booking_made(
         "/mentors/{}?topic=sql-basics&#38;week=2026-06-20",
         f.mentor.id
     );
-    let res = post(second, Uuid::new_v4()).await.unwrap();
+    let res = post(second, Uuid::new_v4()).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let html = res.text().await.unwrap();
     for text in [

@@ -10,7 +10,7 @@ use officehours::db::schema::{audit_log, email_outbox};
 use reqwest::StatusCode;
 use uuid::Uuid;
 
-use crate::booking_fixture::{at, book, booking, fixture, rfc};
+use crate::booking_fixture::{at, book, booking, fixture, rfc, send_booking_form};
 use crate::harness::{SignedIn, TestApp, new_client, spawn_app};
 
 /// The text from the security review: a screen clear, colours, a window
@@ -551,14 +551,7 @@ async fn the_pages_for_a_nul_say_what_happened() {
         &learner.csrf,
     );
     fields.push(("tz".into(), "UTC".into()));
-    let res = learner
-        .client
-        .post(app.url("/bookings"))
-        .header("origin", &app.address)
-        .form(&fields)
-        .send()
-        .await
-        .unwrap();
+    let res = send_booking_form(&app, &learner, &fields).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let html = res.text().await.unwrap();
     assert!(html.contains("That did not work"), "{html}");
