@@ -407,8 +407,8 @@ struct DayColumn {
 #[template(path = "schedule/mentor.html")]
 struct MentorPage {
     page: PageCtx,
-    /// The fairness limit that refuses the visitor every time shown, as
-    /// paragraphs (none: they may book).
+    /// The fairness limit that refuses the visitor some or all of the
+    /// times shown, as paragraphs (none: nothing refused).
     limit: Vec<String>,
     name: String,
     headline: String,
